@@ -1,0 +1,165 @@
+"""Small named exceptions, and the mapping from SQLite errors to specific, sanitised messages."""
+
+from __future__ import annotations
+
+import errno
+import sqlite3
+
+from batchtop.core.sanitize import clean_line
+
+
+class BatchtopError(Exception):
+    """Base class: every error batchtop reports to a person carries a clear message."""
+
+    #: Short machine-readable kind, used by `--json` output and tests.
+    kind: str = "error"
+    #: Whether polling again later may succeed (locked, missing, ...).
+    transient: bool = False
+
+    def __init__(self, message: str) -> None:
+        super().__init__(clean_line(message))
+
+    @property
+    def message(self) -> str:
+        """The sanitised message."""
+        return str(self)
+
+
+class SourceError(BatchtopError):
+    """A database could not be read (the source stays listed and is retried)."""
+
+
+class NotFound(SourceError):
+    kind = "missing"
+    transient = True
+
+
+class Deleted(SourceError):
+    kind = "deleted"
+    transient = True
+
+
+class NotRegularFile(SourceError):
+    kind = "not-a-file"
+
+
+class EmptyDatabase(SourceError):
+    kind = "empty"
+    transient = True
+
+
+class NotADatabase(SourceError):
+    kind = "not-a-database"
+    transient = True
+
+
+class Damaged(SourceError):
+    kind = "damaged"
+    transient = True
+
+
+class Locked(SourceError):
+    kind = "locked"
+    transient = True
+
+
+class Recovering(SourceError):
+    kind = "recovering"
+    transient = True
+
+
+class PermissionDenied(SourceError):
+    kind = "permission"
+    transient = True
+
+
+class ReadOnlyDirectory(SourceError):
+    kind = "read-only-directory"
+    transient = True
+
+
+class UnknownSchema(SourceError):
+    kind = "unknown-schema"
+    transient = True
+
+
+class SchemaChanged(SourceError):
+    kind = "schema-changed"
+    transient = True
+
+
+class IOFailure(SourceError):
+    kind = "io-error"
+    transient = True
+
+
+class ProfileError(BatchtopError):
+    """A user profile file is invalid."""
+
+    kind = "profile"
+
+
+class ActionError(BatchtopError):
+    """A write was refused or failed; nothing was changed."""
+
+    kind = "action"
+
+
+class Busy(ActionError):
+    """The job holds the write lock: nothing was applied."""
+
+    kind = "busy"
+    transient = True
+
+
+class ReadOnlyMode(ActionError):
+    kind = "read-only-mode"
+
+
+class FileReplaced(ActionError):
+    kind = "replaced"
+
+
+def _code_name(exc: sqlite3.Error) -> str:
+    name = getattr(exc, "sqlite_errorname", None)
+    return name or ""
+
+
+def map_sqlite_error(exc: BaseException, path: str = "") -> BatchtopError:
+    """Turn an exception raised while reading `path` into a specific, sanitised BatchtopError."""
+    if isinstance(exc, BatchtopError):
+        return exc
+    if isinstance(exc, PermissionError):
+        return PermissionDenied("permission denied")
+    if isinstance(exc, FileNotFoundError):
+        return NotFound("file not found (waiting for it to appear)")
+    if isinstance(exc, OSError):
+        if exc.errno in (errno.EACCES, errno.EPERM):
+            return PermissionDenied("permission denied")
+        return IOFailure(f"I/O error: {exc.strerror or exc}")
+    if not isinstance(exc, sqlite3.Error):
+        return SourceError(f"internal error while reading: {type(exc).__name__}: {exc}")
+    text = str(exc)
+    low = text.lower()
+    name = _code_name(exc)
+    if name == "SQLITE_NOTADB" or "file is not a database" in low:
+        return NotADatabase("not an SQLite database (or encrypted)")
+    if name.startswith("SQLITE_CORRUPT") or "malformed" in low:
+        return Damaged("database is damaged (malformed); nothing was written")
+    if name.startswith("SQLITE_READONLY_CANTINIT") or name.startswith("SQLITE_READONLY_DIRECTORY"):
+        return ReadOnlyDirectory("read-only directory: the job's -shm is missing and cannot be created")
+    if name.startswith("SQLITE_READONLY_RECOVERY") or name == "SQLITE_READONLY_ROLLBACK":
+        return Recovering("waiting for the job to recover an interrupted write (hot journal)")
+    if name.startswith("SQLITE_BUSY") or name.startswith("SQLITE_LOCKED") or "database is locked" in low:
+        return Locked("locked by the job, retrying")
+    if name.startswith("SQLITE_PERM") or name.startswith("SQLITE_AUTH"):
+        return PermissionDenied("permission denied")
+    if name.startswith("SQLITE_CANTOPEN") or "unable to open" in low:
+        return PermissionDenied("cannot open the file (permission denied or directory not readable)")
+    if name.startswith("SQLITE_IOERR") or "disk i/o error" in low:
+        return IOFailure("I/O error while reading")
+    if name == "SQLITE_FULL":
+        return IOFailure("disk full")
+    if "no such table" in low or "no such column" in low or name == "SQLITE_SCHEMA":
+        return SchemaChanged(f"schema changed: {text}")
+    return SourceError(f"SQLite error: {text}")

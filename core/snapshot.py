@@ -1,0 +1,274 @@
+"""Frozen snapshots of a source, and the small aggregate reads that build them.
+
+Each reader runs a handful of bounded statements and fetches every row before returning, so no read
+transaction outlives the call (hazards.md rule 4).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from batchtop.core.profiles.model import REMAINING, SETTLED, STATES, Profile, RawValue, Track
+from batchtop.core.sanitize import blob_preview, display
+from batchtop.core.sql import col, counts_sql, failures_sql, key_expr, lit, q, state_predicate
+from batchtop.core.timeutil import format_ts, parse_ts
+
+#: Newest failures carried in every snapshot (the failures screen pages further on demand).
+SNAPSHOT_FAILURES = 20
+#: In-flight start times read to detect stale items.
+IN_FLIGHT_LIMIT = 500
+#: Stale threshold bounds when derived from peers.
+MIN_STALE, DEFAULT_STALE = 600.0, 1800.0
+
+
+@dataclass(frozen=True)
+class RawCount:
+    """How many rows hold one raw value, and the canonical state it maps to."""
+
+    raw: str
+    state: str
+    count: int
+
+
+@dataclass(frozen=True)
+class MetricValue:
+    label: str
+    unit: str
+    value: float | None
+    agg: str = "sum"
+
+    def text(self) -> str:
+        """'$1.23', '180,753 cards', '12.5s'."""
+        if self.value is None:
+            return "—"
+        v = self.value
+        num = f"{v:,.2f}" if (self.unit == "$" or self.agg == "avg" or v != int(v)) else f"{int(v):,}"
+        return f"${num}" if self.unit == "$" else f"{num}{self.unit}"
+
+
+@dataclass(frozen=True)
+class FailureRow:
+    """One failed item as a list shows it: previews only, never whole values."""
+
+    key: RawValue
+    label: str
+    error: str
+    error_len: int
+    when: float | None
+    raw: str
+
+
+@dataclass(frozen=True)
+class SessionRow:
+    key: RawValue
+    started: float | None
+    finished: float | None
+    status: str
+    extra: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class TrackSnapshot:
+    """Counts and facts of one track at one poll."""
+
+    name: str
+    table: str
+    counts: dict[str, int]
+    raw_counts: tuple[RawCount, ...]
+    metrics: tuple[MetricValue, ...]
+    #: Start times (epoch) of in-flight items, oldest first, at most IN_FLIGHT_LIMIT.
+    in_flight_starts: tuple[float, ...] = ()
+    stale_after: float | None = None
+    last_finished: float | None = None
+    recent_failures: tuple[FailureRow, ...] = ()
+    #: Pending items attempted by an earlier session (writers that never record failures).
+    attempted_earlier: int = 0
+    note: str | None = None
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    @property
+    def settled(self) -> int:
+        return sum(self.counts[s] for s in SETTLED)
+
+    @property
+    def remaining(self) -> int:
+        return sum(self.counts[s] for s in REMAINING)
+
+    def stale(self, now: float) -> int:
+        """In-flight items older than the stale threshold at `now`."""
+        if self.stale_after is None:
+            return 0
+        cutoff = now - self.stale_after
+        return sum(1 for t in self.in_flight_starts if t < cutoff)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Everything one poll read from one source."""
+
+    path: str
+    taken_at: float
+    identity: tuple[int, int]
+    journal_mode: str | None
+    profile: Profile
+    tracks: tuple[TrackSnapshot, ...]
+    sessions: tuple[SessionRow, ...] = ()
+    session_count: int = 0
+    #: Wall seconds and statements the poll cost.
+    cost: float = 0.0
+    queries: int = 0
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    def track(self, name: str) -> TrackSnapshot | None:
+        return next((t for t in self.tracks if t.name == name), None)
+
+
+def fetch(conn: sqlite3.Connection, sql: str, params: Sequence | dict = ()) -> list[tuple]:
+    """Run one statement and fetch every row, so no read transaction stays open."""
+    cur = conn.execute(sql, params)
+    try:
+        return cur.fetchall()
+    finally:
+        cur.close()
+
+
+def preview(value: object, length: int | None, kind: str | None, limit: int) -> tuple[str, int]:
+    """Display text and full length of a `text_preview` triple."""
+    if value is None:
+        return "", 0
+    if kind == "blob":
+        n = int(length or 0)
+        return blob_preview(bytes.fromhex(str(value)), n), n
+    return display(str(value), limit), int(length or len(str(value)))
+
+
+def read_failures(
+    conn: sqlite3.Connection, track: Track, *, limit: int, before: RawValue = None,
+    search: str | None = None, signature: str | None = None, keys: Sequence[RawValue] | None = None,
+) -> list[FailureRow]:
+    """A keyset page of failed items, newest first."""
+    if not track.failures_recorded and track.error is None and not _has_failed_values(track):
+        return []
+    sql = failures_sql(track, limit=limit, before=before, search=search, signature=signature is not None,
+                       keys=keys)
+    rows = fetch(conn, sql, {"signature": signature} if signature is not None else ())
+    out = []
+    for key, lab, lab_len, lab_kind, err, err_len, err_kind, when, raw in rows:
+        label, _ = preview(lab, lab_len, lab_kind, 160)
+        error, n = preview(err, err_len, err_kind, 400)
+        out.append(FailureRow(key, label, error, n, parse_ts(when, track.tz), display(str(raw), 40)))
+    return out
+
+
+def _has_failed_values(track: Track) -> bool:
+    return any(s == "failed" for s in track.states.values())
+
+
+def read_track(conn: sqlite3.Connection, track: Track, now: float, sessions_before: int) -> tuple[TrackSnapshot, int]:
+    """Counts, raw values, metrics, in-flight starts and newest failures of one track.
+
+    Returns the snapshot and the number of statements run.
+    """
+    counts = dict.fromkeys(STATES, 0)
+    raw: dict[tuple[str, str], int] = {}
+    sums = [0.0] * len(track.metrics)
+    weights = [0] * len(track.metrics)
+    for row in fetch(conn, counts_sql(track)):
+        value, flight, n = row[0], row[1], int(row[2])
+        state = track.states.get(value, track.default_state)
+        label = "NULL" if value is None else display(str(value), 40)
+        if flight and state == "pending":
+            state, label = "running", f"{label} (started)"
+        counts[state] += n
+        raw[(label, state)] = raw.get((label, state), 0) + n
+        for i, m in enumerate(track.metrics):
+            v = row[3 + i]
+            if isinstance(v, int | float):
+                if m.agg == "avg":
+                    sums[i] += v * n
+                    weights[i] += n
+                else:
+                    sums[i] += v
+    metrics = tuple(
+        MetricValue(m.label, m.unit, (sums[i] / weights[i] if weights[i] else None) if m.agg == "avg"
+                    else sums[i], m.agg)
+        for i, m in enumerate(track.metrics)
+    )
+    queries = 1
+    raw_counts = tuple(sorted((RawCount(k[0], k[1], n) for k, n in raw.items()), key=lambda r: -r.count))
+
+    starts: tuple[float, ...] = ()
+    stale_after = None
+    started = col(track, track.started)
+    if started and counts["running"]:
+        rows = fetch(conn, f"SELECT {started} FROM {q(track.table)} WHERE {state_predicate(track, ['running'])} "
+                           f"AND {started} IS NOT NULL ORDER BY {started} LIMIT {IN_FLIGHT_LIMIT}")
+        starts = tuple(sorted(t for (v,) in rows if (t := parse_ts(v, track.tz)) is not None))
+        stale_after = track.stale_after or _derive_stale(conn, track)
+        queries += 2
+
+    last_finished = None
+    finished = col(track, track.finished)
+    if finished:
+        (value,) = fetch(conn, f"SELECT MAX({finished}) FROM {q(track.table)}")[0]
+        last_finished = parse_ts(value, track.tz)
+        queries += 1
+
+    failures: list[FailureRow] = []
+    if counts["failed"]:
+        failures = read_failures(conn, track, limit=SNAPSHOT_FAILURES)
+        queries += 1
+    attempted = counts["pending"] if (not track.failures_recorded and sessions_before > 1) else 0
+    snap = TrackSnapshot(track.name, track.table, counts, raw_counts, metrics, starts, stale_after,
+                         last_finished, tuple(failures), attempted, track.note)
+    return snap, queries
+
+
+def _derive_stale(conn: sqlite3.Connection, track: Track) -> float:
+    """Stale after 5x the mean duration of the last 200 finished peers (bounded below)."""
+    started, finished = col(track, track.started), col(track, track.finished)
+    if not (started and finished):
+        return DEFAULT_STALE
+    (mean,) = fetch(
+        conn,
+        f"SELECT AVG(julianday(f) - julianday(s)) * 86400.0 FROM (SELECT {started} AS s, {finished} AS f "
+        f"FROM {q(track.table)} WHERE {finished} IS NOT NULL AND {started} IS NOT NULL "
+        f"ORDER BY {key_expr(track)} DESC LIMIT 200)",
+    )[0]
+    if not isinstance(mean, int | float) or mean <= 0:
+        return DEFAULT_STALE
+    return max(MIN_STALE, 5.0 * mean)
+
+
+def read_finished_times(conn: sqlite3.Connection, track: Track, now: float, horizon: float) -> list[float]:
+    """Completion times of the last `horizon` seconds (seeds the history at open)."""
+    finished = col(track, track.finished)
+    if not finished:
+        return []
+    cutoff = lit(format_ts(now - horizon, track.tz, track.time_format))
+    rows = fetch(conn, f"SELECT {finished} FROM {q(track.table)} WHERE {finished} >= {cutoff} "
+                       f"ORDER BY {finished} DESC LIMIT 5000")
+    return [t for (v,) in rows if (t := parse_ts(v, track.tz)) is not None]
+
+
+def read_sessions(conn: sqlite3.Connection, profile: Profile, limit: int = 20) -> tuple[list[SessionRow], int]:
+    """Newest sessions and how many there are."""
+    spec = profile.sessions
+    if spec is None:
+        return [], 0
+    k = "rowid" if spec.key == "rowid" else q(spec.key)
+    cols = [q(c) if c else "NULL" for c in (spec.started, spec.finished, spec.status)]
+    extra = [f"substr({q(c)}, 1, 200)" for c in spec.columns]
+    rows = fetch(conn, f"SELECT {k}, {', '.join(cols + extra)} FROM {q(spec.table)} ORDER BY {k} DESC LIMIT {limit}")
+    (n,) = fetch(conn, f"SELECT COUNT(*) FROM {q(spec.table)}")[0]
+    out = [
+        SessionRow(r[0], parse_ts(r[1], spec.tz), parse_ts(r[2], spec.tz), display(str(r[3] or ""), 40),
+                   tuple((c, display(str(v), 80) if v is not None else "") for c, v in zip(spec.columns, r[4:])))
+        for r in rows
+    ]
+    return out, int(n)

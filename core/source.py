@@ -1,0 +1,273 @@
+"""One watched database file: a read-only connection, its identity, and the cheap change-gated poll.
+
+The rules of hazards.md are applied here: readers open `file:` URIs built by `Path.as_uri()` with
+`mode=ro` (never a bare path, which would create a missing file); a WAL database whose `-shm` is missing
+is read through a short-lived `immutable=1` snapshot so that we never create the job's sidecars; the file
+identity is checked on every poll; `PRAGMA data_version` gates every query; and the file itself is only
+ever opened for a header sniff while we hold no connection to it.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TypeVar
+
+from batchtop.core import errors
+from batchtop.core.history import History
+from batchtop.core.profiles import choose_profile
+from batchtop.core.profiles.model import Profile
+from batchtop.core.schema import Schema, read_schema
+from batchtop.core.signature import signature
+from batchtop.core.snapshot import Snapshot, fetch, read_finished_times, read_sessions, read_track
+from batchtop.core.timeutil import Clock, system_clock
+
+SQLITE_HEADER = b"SQLite format 3\x00"
+SIDECARS = ("-wal", "-shm", "-journal")
+#: Busy timeouts (s): rollback-journal readers and the job block each other, so wait briefly and
+#: treat a timeout as "try at the next tick" rather than ever holding the job up.
+BUSY_ROLLBACK, BUSY_WAL = 0.2, 1.0
+#: Seconds of completion timestamps used to seed the history at open.
+SEED_HORIZON = 3600.0
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class PollResult:
+    """What one poll found."""
+
+    #: Whether anything was read (False: the data_version gate said nothing changed).
+    changed: bool
+    #: Latest good snapshot (kept while the source is in error).
+    snapshot: Snapshot | None
+    error: errors.BatchtopError | None
+    cost: float
+    queries: int
+    #: One-off events worth telling the user ("file replaced: reopened").
+    events: tuple[str, ...] = ()
+
+
+def uri_for(path: str | Path, *, immutable: bool = False, mode: str = "ro") -> str:
+    """A `file:` URI that opens exactly `path` (`?`, `#`, `%` in names are percent-encoded)."""
+    uri = Path(path).resolve().as_uri() + f"?mode={mode}"
+    return uri + "&immutable=1" if immutable else uri
+
+
+def connect_ro(path: str | Path, *, immutable: bool = False, timeout: float = BUSY_WAL) -> sqlite3.Connection:
+    """A read-only connection set up as hazards.md rule 3 says."""
+    conn = sqlite3.connect(uri_for(path, immutable=immutable), uri=True, isolation_level=None,
+                           timeout=timeout, check_same_thread=False)
+    conn.text_factory = lambda b: b.decode("utf-8", "replace")
+    conn.create_function("bt_signature", 1, signature, deterministic=True)
+    return conn
+
+
+def last_write(path: str) -> float | None:
+    """Newest mtime of the database and its sidecars (stat only: never opens them)."""
+    times = []
+    for suffix in ("", "-wal", "-journal"):
+        try:
+            times.append(os.stat(path + suffix).st_mtime)
+        except OSError:
+            pass
+    return max(times) if times else None
+
+
+def sniff(path: str, size: int) -> bool:
+    """Check the SQLite header; returns True for WAL mode. Only called while no connection is held."""
+    if size == 0:
+        raise errors.EmptyDatabase("empty database, no progress tables")
+    with open(path, "rb") as f:  # noqa: PTH123 - a plain read of 100 bytes, before any connection
+        header = f.read(100)
+    if len(header) < 100 or not header.startswith(SQLITE_HEADER):
+        raise errors.NotADatabase("not an SQLite database (or encrypted)")
+    return header[18] == 2 and header[19] == 2
+
+
+class Source:
+    """One database file being watched. Methods are thread-safe; one thread at a time uses the connection."""
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        profiles: Sequence[Profile] = (),
+        forced: Profile | None = None,
+        clock: Clock = system_clock,
+    ) -> None:
+        self.path = os.path.abspath(os.fspath(path))
+        self.name = os.path.basename(self.path)
+        self._profiles = tuple(profiles)
+        self._forced = forced
+        self._clock = clock
+        self.lock = threading.RLock()
+        self._conn: sqlite3.Connection | None = None
+        self._quiescent = False
+        self._signature: tuple | None = None
+        self._data_version: int | None = None
+        self._schema: Schema | None = None
+        self.identity: tuple[int, int] | None = None
+        self.wal: bool | None = None
+        self.journal_mode: str | None = None
+        self.profile: Profile | None = None
+        self.snapshot: Snapshot | None = None
+        self.error: errors.BatchtopError | None = None
+        self.histories: dict[str, History] = {}
+        self.last_write: float | None = None
+        self.last_change: float | None = None
+        self.polls = 0
+
+    # -- connection ---------------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Close the connection (the next poll reopens)."""
+        with self.lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+            self._data_version = None
+
+    def _open(self, st: os.stat_result) -> list[str]:
+        events = []
+        old = self.identity
+        self.identity = (st.st_dev, st.st_ino)
+        if old is not None and old != self.identity:
+            events.append("file replaced: reopened")
+            self._schema = None
+            self.histories.clear()
+        self.wal = sniff(self.path, st.st_size)
+        # A WAL database without its -shm is quiescent (the job is not running): connecting normally
+        # would create -wal/-shm owned by us, which can stop the job from opening it later.
+        self._quiescent = self.wal and not os.path.exists(self.path + "-shm")
+        if not self._quiescent:
+            self._conn = connect_ro(self.path, timeout=BUSY_WAL if self.wal else BUSY_ROLLBACK)
+        return events
+
+    def _read_conn(self) -> sqlite3.Connection:
+        """The connection to read with (a fresh immutable one when quiescent)."""
+        if self._conn is not None:
+            return self._conn
+        return connect_ro(self.path, immutable=True)
+
+    def run(self, reader: Callable[[sqlite3.Connection], T]) -> T:
+        """Run `reader(conn)` on this source's connection; errors come back as BatchtopError."""
+        with self.lock:
+            if self.identity is None or (self._conn is None and not self._quiescent):
+                raise self.error or errors.NotFound("not open yet")
+            conn = self._read_conn()
+            try:
+                return reader(conn)
+            except Exception as exc:
+                raise errors.map_sqlite_error(exc, self.path) from exc
+            finally:
+                if conn is not self._conn:
+                    conn.close()
+
+    # -- polling ------------------------------------------------------------------------------------
+
+    def poll(self, force: bool = False) -> PollResult:
+        """Check for changes and, only if there are any, read a new snapshot."""
+        with self.lock:
+            started = time.perf_counter()
+            self.polls += 1
+            try:
+                changed, queries, events = self._poll(force)
+                self.error = None
+            except Exception as exc:  # every failure becomes a message; the source is retried
+                changed, queries, events = True, 0, ()
+                self.error = errors.map_sqlite_error(exc, self.path)
+                self._data_version = None
+                if self._conn is not None and self._conn.in_transaction:
+                    self._conn.rollback()
+            cost = time.perf_counter() - started
+            if changed and self.snapshot is not None and self.error is None:
+                self.snapshot = replace(self.snapshot, cost=cost, queries=queries)
+            return PollResult(changed, self.snapshot, self.error, cost, queries, tuple(events))
+
+    def _poll(self, force: bool) -> tuple[bool, int, list[str]]:
+        events: list[str] = []
+        try:
+            st = os.stat(self.path)
+        except FileNotFoundError:
+            if self.identity is not None:
+                self.close()
+                self._quiescent = False
+                raise errors.Deleted("file deleted") from None
+            raise errors.NotFound("file not found (waiting for it to appear)") from None
+        if not _is_regular(st):
+            raise errors.NotRegularFile("not a regular file")
+        self.last_write = last_write(self.path)
+        identity = (st.st_dev, st.st_ino)
+        if self.identity != identity or (self._conn is None and not self._quiescent):
+            self.close()
+            events += self._open(st)
+            force = True
+        elif self._quiescent and os.path.exists(self.path + "-shm"):
+            events += self._open(st)  # the job came back: read it live from now on
+            force = True
+        if self._quiescent:
+            sig = (st.st_size, st.st_mtime_ns, os.path.exists(self.path + "-wal"))
+            if not force and sig == self._signature and self.error is None:
+                return False, 0, events
+            self._signature = sig
+            conn = connect_ro(self.path, immutable=True)
+            try:
+                return True, self._read(conn), events
+            finally:
+                conn.close()
+        conn = self._conn
+        assert conn is not None
+        (version,) = fetch(conn, "PRAGMA data_version")[0]
+        if not force and version == self._data_version and self.error is None:
+            return False, 1, events
+        queries = self._read(conn) + 1
+        self._data_version = version
+        return True, queries, events
+
+    def _read(self, conn: sqlite3.Connection) -> int:
+        """Probe (when the schema changed) and read a snapshot."""
+        now = self._clock()
+        (schema_version,) = fetch(conn, "PRAGMA schema_version")[0]
+        queries = 1
+        if self._schema is None or self._schema.version != schema_version or self.profile is None:
+            self._schema = read_schema(conn)
+            self.profile = choose_profile(conn, self._schema, self._path_profiles(), self._forced)
+            queries += 1 + 2 * len(self._schema.tables)
+            if self.journal_mode is None:
+                (self.journal_mode,) = fetch(conn, "PRAGMA journal_mode")[0]
+        profile = self.profile
+        sessions, session_count = read_sessions(conn, profile)
+        tracks = []
+        for track in profile.tracks:
+            snap, n = read_track(conn, track, now, session_count)
+            queries += n
+            history = self.histories.get(track.name)
+            if history is None:
+                history = self.histories[track.name] = History()
+                history.seed(read_finished_times(conn, track, now, SEED_HORIZON), now)
+                queries += 1
+            history.record(now, snap.settled)
+            tracks.append(snap)
+        if self.snapshot is None or [t.counts for t in self.snapshot.tracks] != [t.counts for t in tracks]:
+            self.last_change = now
+        self.snapshot = Snapshot(self.path, now, self.identity or (0, 0),
+                                 "wal" if self._quiescent else self.journal_mode, profile,
+                                 tuple(tracks), tuple(sessions), session_count)
+        return queries + (2 if profile.sessions else 0)
+
+    def _path_profiles(self) -> tuple[Profile, ...]:
+        from batchtop.core.profiles import directory_profiles
+
+        return self._profiles + directory_profiles(self.path)
+
+
+def _is_regular(st: os.stat_result) -> bool:
+    import stat as stat_mod
+
+    return stat_mod.S_ISREG(st.st_mode)

@@ -1,0 +1,5 @@
+"""batchtop command line (placeholder, replaced below)."""
+
+
+def main() -> int:
+    return 0
