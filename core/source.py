@@ -119,6 +119,7 @@ class Source:
         self.snapshot: Snapshot | None = None
         self.error: errors.BatchtopError | None = None
         self.histories: dict[str, History] = {}
+        self._parked: tuple | None = None
         self.last_write: float | None = None
         self.last_change: float | None = None
         self.polls = 0
@@ -132,6 +133,30 @@ class Source:
                 self._conn.close()
                 self._conn = None
             self._data_version = None
+
+    def park(self) -> None:
+        """Close the connection but keep the snapshot: polls then gate on file stats until it changes.
+
+        Used to cap open descriptors when thousands of files are watched.
+        """
+        with self.lock:
+            if self._conn is not None and self.snapshot is not None and self.error is None:
+                self._parked = self._stat_signature()
+                self.close()
+
+    @property
+    def is_open(self) -> bool:
+        return self._conn is not None
+
+    def _stat_signature(self) -> tuple:
+        sig = []
+        for suffix in ("", "-wal", "-journal"):
+            try:
+                st = os.stat(self.path + suffix)
+                sig.append((st.st_ino, st.st_size, st.st_mtime_ns))
+            except OSError:
+                sig.append(None)
+        return tuple(sig)
 
     def _open(self, st: os.stat_result) -> list[str]:
         events = []
@@ -204,6 +229,10 @@ class Source:
             raise errors.NotRegularFile("not a regular file")
         self.last_write = last_write(self.path)
         identity = (st.st_dev, st.st_ino)
+        if self._parked is not None:
+            if not force and self._stat_signature() == self._parked:
+                return False, 0, events
+            self._parked = None
         if self.identity != identity or (self._conn is None and not self._quiescent):
             self.close()
             events += self._open(st)

@@ -1,0 +1,86 @@
+"""All watched sources: discovery of files, polling, and a cap on open connections."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from batchtop.core.discovery import Discovery, ScanResult
+from batchtop.core.profiles.model import Profile
+from batchtop.core.source import PollResult, Source
+from batchtop.core.status import SourceStatus, source_status
+from batchtop.core.timeutil import Clock, system_clock
+
+#: Connections kept open at once; the rest are parked (gated on file stats) between changes.
+MAX_OPEN = 64
+
+
+class Monitor:
+    """The sources named by command-line arguments, kept up to date by `rescan()` and `poll()`."""
+
+    def __init__(
+        self,
+        args: Sequence[str],
+        *,
+        profiles: Sequence[Profile] = (),
+        forced: Profile | None = None,
+        clock: Clock = system_clock,
+        max_files: int = 500,
+        max_open: int = MAX_OPEN,
+    ) -> None:
+        self.discovery = Discovery.from_args(args, max_files=max_files)
+        self.clock = clock
+        self._profiles = tuple(profiles)
+        self._forced = forced
+        self.max_open = max_open
+        self.sources: dict[str, Source] = {}
+        self.last_scan: ScanResult | None = None
+
+    def rescan(self) -> list[Source]:
+        """Look for new files (and explicit paths still missing); returns the sources added."""
+        scan = self.discovery.scan()
+        self.last_scan = scan
+        added = []
+        for path in [str(f.path) for f in scan.files] + [str(m) for m in scan.missing]:
+            if path not in self.sources:
+                source = Source(path, profiles=self._profiles, forced=self._forced, clock=self.clock)
+                self.sources[path] = source
+                added.append(source)
+        return added
+
+    @property
+    def notices(self) -> list[str]:
+        """Discovery warnings and the 'narrow your pattern' notice."""
+        scan = self.last_scan
+        if scan is None:
+            return []
+        return list(scan.warnings) + ([scan.notice] if scan.notice else [])
+
+    def poll(self, source: Source, force: bool = False) -> PollResult:
+        """Poll one source, then park idle connections beyond the cap."""
+        result = source.poll(force)
+        if result.changed:
+            self._cap_open(keep=source)
+        return result
+
+    def poll_all(self, force: bool = False) -> list[tuple[Source, PollResult]]:
+        """Poll every source once (used by the headless CLI)."""
+        return [(s, self.poll(s, force)) for s in list(self.sources.values())]
+
+    def statuses(self) -> list[SourceStatus]:
+        """Current status of every source."""
+        now = self.clock()
+        return [source_status(s, now) for s in self.sources.values()]
+
+    def close(self) -> None:
+        """Close every connection."""
+        for source in self.sources.values():
+            source.close()
+
+    def _cap_open(self, keep: Source) -> None:
+        open_sources = [s for s in self.sources.values() if s.is_open and s is not keep]
+        excess = len(open_sources) + 1 - self.max_open
+        if excess > 0:
+            # Park the sources whose data changed least recently: active ones keep their connection.
+            open_sources.sort(key=lambda s: s.last_change or 0.0)
+            for source in open_sources[:excess]:
+                source.park()

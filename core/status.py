@@ -1,0 +1,146 @@
+"""Status of sources and tracks at a moment: snapshot + history + clock, as the CLI and TUI show it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from batchtop.core.history import Activity, History
+from batchtop.core.profiles.model import STATES
+from batchtop.core.snapshot import MetricValue, RawCount, TrackSnapshot
+
+if TYPE_CHECKING:
+    from batchtop.core.source import Source
+
+
+@dataclass(frozen=True)
+class Resume:
+    """If the job restarted now: what it would pick up, and what a reset of the failures would add."""
+
+    pending: int
+    stale_running: int
+    #: Failed items a reset/retry would make eligible again (0 when the profile has no such action).
+    resettable: int
+    attempted_earlier: int = 0
+
+    @property
+    def picks_up(self) -> int:
+        return self.pending + self.stale_running
+
+
+@dataclass(frozen=True)
+class TrackStatus:
+    """One track of one source, with everything derived from its history."""
+
+    source: str
+    name: str
+    table: str
+    counts: dict[str, int]
+    raw_counts: tuple[RawCount, ...]
+    metrics: tuple[MetricValue, ...]
+    total: int
+    settled: int
+    remaining: int
+    rate_per_min: float | None
+    eta: tuple[float, float] | None
+    activity: Activity
+    sparkline: tuple[int, ...]
+    stale: int
+    last_change: float | None
+    resume: Resume
+    note: str | None
+
+    @property
+    def progress(self) -> float:
+        """Settled share of the total, 0..1."""
+        return self.settled / self.total if self.total else 0.0
+
+
+@dataclass(frozen=True)
+class SourceStatus:
+    """One source: its tracks or its error."""
+
+    path: str
+    name: str
+    profile: str | None
+    journal_mode: str | None
+    state: str | None
+    error: str | None
+    error_kind: str | None
+    tracks: tuple[TrackStatus, ...]
+    last_change: float | None
+    poll_cost: float
+    stale_snapshot: bool = False
+
+
+def track_status(source: Source, snap: TrackSnapshot, now: float) -> TrackStatus:
+    """Derive rate, ETA, activity and resume state of one track at `now`."""
+    history = source.histories.get(snap.name) or History()
+    stale = snap.stale(now)
+    fresh = max(0, snap.counts["running"] - stale)
+    activity = history.activity(now, total=snap.total, remaining=snap.remaining, fresh_running=fresh,
+                                stale=stale, last_write=source.last_write, last_finished=snap.last_finished)
+    track = source.profile.track(snap.name) if source.profile else None
+    resettable = snap.counts["failed"] if track and any("failed" in a.from_states and a.to_state == "pending"
+                                                        for a in track.actions) else 0
+    last = max((t for t in (history.last_progress, snap.last_finished, source.last_change) if t), default=None)
+    return TrackStatus(
+        source=source.path, name=snap.name, table=snap.table, counts=dict(snap.counts),
+        raw_counts=snap.raw_counts, metrics=snap.metrics, total=snap.total, settled=snap.settled,
+        remaining=snap.remaining, rate_per_min=history.rate_per_min(now),
+        eta=history.eta(now, snap.remaining) if activity.state != "interrupted" else None,
+        activity=activity, sparkline=tuple(history.sparkline(now)), stale=stale, last_change=last,
+        resume=Resume(snap.counts["pending"], stale, resettable, snap.attempted_earlier), note=snap.note,
+    )
+
+
+def source_status(source: Source, now: float) -> SourceStatus:
+    """Status of a source: tracks from its latest good snapshot, plus its current error if any."""
+    snap = source.snapshot
+    tracks = tuple(track_status(source, t, now) for t in snap.tracks) if snap else ()
+    error = source.error
+    if error is not None:
+        state = "error"
+    elif tracks:
+        order = ("active", "stalled", "interrupted", "waiting", "finished")
+        state = min((t.activity.state for t in tracks), key=order.index)
+    else:
+        state = None
+    return SourceStatus(
+        path=source.path, name=source.name, profile=source.profile.name if source.profile else None,
+        journal_mode=source.journal_mode, state=state, error=error.message if error else None,
+        error_kind=error.kind if error else None, tracks=tracks,
+        last_change=max((t.last_change for t in tracks if t.last_change), default=source.last_change),
+        poll_cost=snap.cost if snap else 0.0, stale_snapshot=error is not None and snap is not None,
+    )
+
+
+def to_json(status: SourceStatus) -> dict[str, Any]:
+    """The `batchtop status --json` shape of one source (extra keys allowed by the contract)."""
+    return {
+        "path": status.path,
+        "profile": status.profile,
+        "journal_mode": status.journal_mode,
+        "state": status.state,
+        "error": status.error,
+        "error_kind": status.error_kind,
+        "tracks": [
+            {
+                "table": t.table,
+                "track": t.name,
+                "total": t.total,
+                "counts": {s: t.counts.get(s, 0) for s in STATES},
+                "raw_counts": {r.raw: r.count for r in t.raw_counts},
+                "metrics": {m.label: m.value for m in t.metrics},
+                "rate_per_min": None if t.rate_per_min is None else round(t.rate_per_min, 3),
+                "eta_seconds": None if t.eta is None else [round(t.eta[0], 1), round(t.eta[1], 1)],
+                "activity": t.activity.state,
+                "activity_reason": t.activity.reason,
+                "stale_running": t.stale,
+                "resume": {"pending": t.resume.pending, "stale_running": t.resume.stale_running,
+                           "resettable_failed": t.resume.resettable,
+                           "attempted_earlier": t.resume.attempted_earlier},
+            }
+            for t in status.tracks
+        ],
+    }

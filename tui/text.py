@@ -1,0 +1,50 @@
+"""The only way DB-derived text becomes something Textual renders.
+
+Every database value, file name and error message goes through `safe()`: it is sanitised (no control,
+format or bidi characters: hazards.md rule 2) and wrapped in a `rich.text.Text`, which is never parsed
+as markup (rule 1). Never pass DB text to `Static(str)`, `Label(str)`, `notify(str)`, tooltips or
+`add_row(str)`: they parse markup.
+"""
+
+from __future__ import annotations
+
+from rich.text import Text
+
+from batchtop.core.sanitize import clean, display
+from batchtop.core.timeutil import human_duration
+
+
+def safe(value: object, limit: int | None = None, style: str = "") -> Text:
+    """One sanitised, redacted line as literal Text."""
+    return Text(display("" if value is None else str(value), limit), style=style, no_wrap=True,
+                overflow="ellipsis")
+
+
+def safe_block(value: object, style: str = "") -> Text:
+    """Multi-line sanitised text (newlines and tabs kept) as literal Text."""
+    return Text(clean("" if value is None else str(value), multiline=True), style=style)
+
+
+def fmt_rate(rate: float | None) -> str:
+    """'12.3/min', '0.40/min', '—'."""
+    if rate is None:
+        return "—"
+    return f"{rate:,.1f}/min" if rate >= 10 else f"{rate:.2f}/min"
+
+
+def fmt_eta(eta: tuple[float, float] | None) -> str:
+    """'12m–18m', 'done', '—'."""
+    if eta is None:
+        return "—"
+    lo, hi = eta
+    if hi <= 0:
+        return "done"
+    a, b = human_duration(lo), human_duration(hi)
+    return a if a == b else f"{a}–{b}"
+
+
+def fmt_age(now: float, then: float | None) -> str:
+    """'4s ago', '3m 10s ago', 'never'."""
+    if then is None:
+        return "never"
+    return f"{human_duration(now - then)} ago"
