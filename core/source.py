@@ -283,7 +283,10 @@ class Source:
                 queries += 1
             history.record(now, snap.settled)
             tracks.append(snap)
-        if self.snapshot is None or [t.counts for t in self.snapshot.tracks] != [t.counts for t in tracks]:
+        if self.snapshot is None:
+            # First read: the data last changed when the job last wrote the file, not now.
+            self.last_change = self.last_write or now
+        elif [t.counts for t in self.snapshot.tracks] != [t.counts for t in tracks]:
             self.last_change = now
         self.snapshot = Snapshot(self.path, now, self.identity or (0, 0),
                                  "wal" if self._quiescent else self.journal_mode, profile,

@@ -1,5 +1,231 @@
-"""batchtop command line (placeholder, replaced below)."""
+"""`batchtop` command line: the TUI by default, and headless commands for scripts and CI.
+
+Headless commands never import Textual (and Rich only to print tables on a terminal), so they start
+fast. Data goes to stdout, narration to stderr.
+
+Exit codes:
+    0  every source was read (or the action was applied / the dry run shown)
+    1  at least one source could not be read (its `error` says why; the others are still reported),
+       or nothing matched / the action was refused
+    2  usage error
+    3  busy: the job holds a lock; try again
+    4  the file was replaced or is missing
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from batchtop.core.errors import BatchtopError, ProfileError
+
+EXIT_OK, EXIT_UNREADABLE, EXIT_USAGE = 0, 1, 2
+COMMANDS = ("status", "failures", "profile", "simulate", "demo", "reset", "undo", "journal", "open")
+
+EPILOG = """\
+With no command, batchtop opens the live monitor on PATH|GLOB|DIR ... (default: the current directory).
+Exit codes: 0 ok; 1 a source could not be read or nothing matched; 2 usage; 3 busy; 4 file replaced.
+"""
 
 
-def main() -> int:
-    return 0
+def _narrate(message: str) -> None:
+    print(message, file=sys.stderr)
+
+
+def _load_profiles(files: Sequence[str]) -> list:
+    from batchtop.core.profiles.userfile import load_profiles
+
+    profiles = []
+    for f in files:
+        profiles.extend(load_profiles(Path(f)))
+    return profiles
+
+
+def _monitor(args: argparse.Namespace, paths: Sequence[str]):
+    from batchtop.core.monitor import Monitor
+
+    monitor = Monitor(paths, profiles=_load_profiles(args.profile))
+    monitor.rescan()
+    for notice in monitor.notices:
+        _narrate(f"batchtop: {notice}")
+    return monitor
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    """Print counts, rate and ETA of every source once (or after sampling for --sample seconds)."""
+    from batchtop.core.status import to_json
+
+    monitor = _monitor(args, args.paths)
+    if not monitor.sources:
+        _narrate("batchtop: no database matched")
+        if args.json:
+            print(json.dumps({"sources": []}))
+        return EXIT_UNREADABLE
+    monitor.poll_all()
+    if args.sample > 0:
+        time.sleep(args.sample)
+        monitor.poll_all()
+    statuses = monitor.statuses()
+    monitor.close()
+    if args.json:
+        print(json.dumps({"sources": [to_json(s) for s in statuses]}, indent=2))
+    else:
+        from batchtop.tui.report import print_status
+
+        print_status(statuses, now=time.time())
+    return EXIT_UNREADABLE if any(s.error for s in statuses) else EXIT_OK
+
+
+def cmd_failures(args: argparse.Namespace) -> int:
+    """Print the newest failed items with sanitised error text."""
+    from batchtop.core.snapshot import read_failures
+
+    monitor = _monitor(args, [args.path])
+    out, code = [], EXIT_OK
+    for source, result in monitor.poll_all():
+        if result.error or source.profile is None:
+            code = EXIT_UNREADABLE
+            out.append({"path": source.path, "error": result.error.message if result.error else "unreadable",
+                        "tracks": []})
+            continue
+        tracks = []
+        for track in source.profile.tracks:
+            if args.track and track.name != args.track:
+                continue
+            rows = source.run(lambda conn, t=track: read_failures(conn, t, limit=args.limit))
+            tracks.append({"track": track.name, "table": track.table,
+                           "failures_recorded": track.failures_recorded,
+                           "items": [{"key": r.key, "label": r.label, "error": r.error,
+                                      "error_length": r.error_len, "when": r.when, "raw": r.raw}
+                                     for r in rows]})
+        out.append({"path": source.path, "error": None, "tracks": tracks})
+    monitor.close()
+    if args.json:
+        print(json.dumps({"sources": out}, indent=2, default=str))
+    else:
+        from batchtop.tui.report import print_failures
+
+        print_failures(out)
+    return code
+
+
+def cmd_profile(args: argparse.Namespace) -> int:
+    """Print the profile batchtop uses for PATH as TOML, ready to edit."""
+    from batchtop.core.profiles.userfile import dump_profile
+
+    monitor = _monitor(args, [args.path])
+    for source, result in monitor.poll_all():
+        if source.profile is None:
+            _narrate(f"batchtop: {source.path}: {result.error.message if result.error else 'unreadable'}")
+            return EXIT_UNREADABLE
+        print(dump_profile(source.profile))
+        return EXIT_OK
+    _narrate("batchtop: no database matched")
+    return EXIT_UNREADABLE
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    """Play a simulated job into DIR."""
+    from batchtop.core.simulator.__main__ import main as simulate
+
+    argv = [args.dir, "--schema", args.schema, "--items", str(args.items), "--rate", str(args.rate)]
+    if args.seconds is not None:
+        argv += ["--seconds", str(args.seconds)]
+    return simulate(argv)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """Start the simulator on a temporary directory and open the monitor on it."""
+    from batchtop.tui.app import run_demo
+
+    return run_demo()
+
+
+def cmd_open(args: argparse.Namespace) -> int:
+    """Open the live monitor."""
+    from batchtop.core.monitor import Monitor
+    from batchtop.tui.app import run_app
+
+    monitor = Monitor(args.paths or ["."], profiles=_load_profiles(args.profile))
+    return run_app(monitor, poll_interval=args.interval, watch=not args.no_watch,
+                   read_only=args.read_only, journal_path=Path(args.journal) if args.journal else None)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (subcommands; bare paths mean `open`)."""
+    parser = argparse.ArgumentParser(prog="batchtop", description=__doc__.splitlines()[0], epilog=EPILOG,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    def add(name: str, func, help_text: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.set_defaults(func=func)
+        p.add_argument("--profile", action="append", default=[], metavar="FILE",
+                       help="a TOML profile file (repeatable)")
+        return p
+
+    p = add("open", cmd_open, "open the live monitor (the default)")
+    p.add_argument("paths", nargs="*", metavar="PATH|GLOB|DIR")
+    p.add_argument("--interval", type=float, default=1.0, help="fallback poll interval in seconds")
+    p.add_argument("--no-watch", action="store_true", help="poll on a timer only (no directory watch)")
+    p.add_argument("--read-only", action="store_true", help="never open a read-write connection")
+    p.add_argument("--journal", metavar="FILE", help="action journal file")
+
+    p = add("status", cmd_status, "print counts, rate and ETA of each database")
+    p.add_argument("paths", nargs="+", metavar="PATH|GLOB|DIR")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--sample", type=float, default=0.0, metavar="SECONDS",
+                   help="poll twice, SECONDS apart, to measure a rate where rows carry no timestamps")
+
+    p = add("failures", cmd_failures, "print the newest failed items")
+    p.add_argument("path", metavar="PATH")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--limit", type=int, default=20)
+    p.add_argument("--track", help="only this track")
+
+    p = add("profile", cmd_profile, "print the profile used for PATH as TOML")
+    p.add_argument("path", metavar="PATH")
+
+    p = add("simulate", cmd_simulate, "play a simulated job into DIR")
+    p.add_argument("dir", metavar="DIR")
+    p.add_argument("--schema", default="topics", choices=("topics", "llm", "docstore", "smarthistory", "jobs"))
+    p.add_argument("--items", type=int, default=500)
+    p.add_argument("--rate", type=float, default=5.0, help="items per second")
+    p.add_argument("--seconds", type=float, default=None, help="stop after this long")
+
+    add("demo", cmd_demo, "a live simulated run of all five schemas, opened in the monitor")
+
+    try:
+        from batchtop.tui import actions_cli
+    except ImportError:  # pragma: no cover - only while the actions module is absent
+        actions_cli = None
+    if actions_cli is not None:
+        actions_cli.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `batchtop` console script."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or (argv[0] not in COMMANDS and argv[0] not in ("-h", "--help")):
+        argv = ["open", *argv]
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except ProfileError as exc:
+        _narrate(f"batchtop: {exc.message}")
+        return EXIT_USAGE
+    except BatchtopError as exc:
+        _narrate(f"batchtop: {exc.message}")
+        return EXIT_UNREADABLE
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

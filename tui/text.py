@@ -39,8 +39,17 @@ def fmt_eta(eta: tuple[float, float] | None) -> str:
     lo, hi = eta
     if hi <= 0:
         return "done"
-    a, b = human_duration(lo), human_duration(hi)
+    a, b = _coarse(lo), _coarse(hi)
     return a if a == b else f"{a}–{b}"
+
+
+def _coarse(seconds: float) -> str:
+    """An ETA bound to the precision it deserves: '40s', '7m', '2h 05m', '3d 4h'."""
+    if seconds < 60:
+        return f"{int(seconds)}s"
+    if seconds < 3600:
+        return f"{round(seconds / 60)}m"
+    return human_duration(seconds)
 
 
 def fmt_age(now: float, then: float | None) -> str:
