@@ -7,12 +7,22 @@ transaction outlives the call (hazards.md rule 4).
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from batchtop.core.profiles.model import REMAINING, SETTLED, STATES, Profile, RawValue, Track
 from batchtop.core.sanitize import blob_preview, display
-from batchtop.core.sql import col, counts_sql, failures_sql, key_expr, lit, q, state_predicate
+from batchtop.core.sql import (
+    col,
+    counts_sql,
+    failures_sql,
+    in_flight_sql,
+    key_expr,
+    lit,
+    metrics_sql,
+    q,
+    state_predicate,
+)
 from batchtop.core.timeutil import format_ts, parse_ts
 
 #: Newest failures carried in every snapshot (the failures screen pages further on demand).
@@ -169,37 +179,40 @@ def _has_failed_values(track: Track) -> bool:
     return any(s == "failed" for s in track.states.values())
 
 
-def read_track(conn: sqlite3.Connection, track: Track, now: float, sessions_before: int) -> tuple[TrackSnapshot, int]:
+def read_track(
+    conn: sqlite3.Connection, track: Track, now: float, sessions_before: int,
+    metrics: tuple[MetricValue, ...] | None = None,
+    in_flight: Callable[[list[RawValue]], dict[RawValue, int]] | None = None,
+) -> tuple[TrackSnapshot, int]:
     """Counts, raw values, metrics, in-flight starts and newest failures of one track.
+
+    Args:
+        metrics: Metric totals to reuse instead of scanning for them (they are read on a slower
+            cadence than the counts: see `Source`).
+        in_flight: Returns in-flight counts per pending raw value (lets the caller cache them too);
+            by default they are read with `read_in_flight`.
 
     Returns the snapshot and the number of statements run.
     """
     counts = dict.fromkeys(STATES, 0)
     raw: dict[tuple[str, str], int] = {}
-    sums = [0.0] * len(track.metrics)
-    weights = [0] * len(track.metrics)
-    for row in fetch(conn, counts_sql(track)):
-        value, flight, n = row[0], row[1], int(row[2])
+    rows = fetch(conn, counts_sql(track))
+    pending = [v for v, _ in rows if track.states.get(v, track.default_state) == "pending"]
+    flying = (in_flight or (lambda values: read_in_flight(conn, track, values)))(pending)
+    for value, n in rows:
         state = track.states.get(value, track.default_state)
         label = "NULL" if value is None else display(str(value), 40)
-        if flight and state == "pending":
-            state, label = "running", f"{label} (started)"
-        counts[state] += n
-        raw[(label, state)] = raw.get((label, state), 0) + n
-        for i, m in enumerate(track.metrics):
-            v = row[3 + i]
-            if isinstance(v, int | float):
-                if m.agg == "avg":
-                    sums[i] += v * n
-                    weights[i] += n
-                else:
-                    sums[i] += v
-    metrics = tuple(
-        MetricValue(m.label, m.unit, (sums[i] / weights[i] if weights[i] else None) if m.agg == "avg"
-                    else sums[i], m.agg)
-        for i, m in enumerate(track.metrics)
-    )
-    queries = 1
+        started = int(flying.get(value, 0)) if state == "pending" else 0
+        if started:
+            counts["running"] += started
+            raw[(f"{label} (started)", "running")] = started
+        counts[state] += int(n) - started
+        if int(n) - started:
+            raw[(label, state)] = raw.get((label, state), 0) + int(n) - started
+    queries = 1 + (1 if track.in_flight and pending else 0)
+    if metrics is None:
+        metrics = read_metrics(conn, track)
+        queries += 1 if track.metrics else 0
     raw_counts = tuple(sorted((RawCount(k[0], k[1], n) for k, n in raw.items()), key=lambda r: -r.count))
 
     starts: tuple[float, ...] = ()
@@ -227,6 +240,22 @@ def read_track(conn: sqlite3.Connection, track: Track, now: float, sessions_befo
     snap = TrackSnapshot(track.name, track.table, counts, raw_counts, metrics, starts, stale_after,
                          last_finished, tuple(failures), attempted, track.note)
     return snap, queries
+
+
+def read_in_flight(conn: sqlite3.Connection, track: Track, pending: list[RawValue]) -> dict[RawValue, int]:
+    """In-flight rows per pending raw value (visits every pending row: run it on a cadence)."""
+    sql = in_flight_sql(track, pending)
+    return {v: int(n) for v, n in fetch(conn, sql)} if sql else {}
+
+
+def read_metrics(conn: sqlite3.Connection, track: Track) -> tuple[MetricValue, ...]:
+    """Metric totals of a track (one full scan)."""
+    sql = metrics_sql(track)
+    if sql is None:
+        return ()
+    row = fetch(conn, sql)[0]
+    return tuple(MetricValue(m.label, m.unit, float(v) if isinstance(v, int | float) else None, m.agg)
+                 for m, v in zip(track.metrics, row))
 
 
 def _derive_stale(conn: sqlite3.Connection, track: Track) -> float:

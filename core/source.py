@@ -24,7 +24,15 @@ from batchtop.core.profiles import choose_profile
 from batchtop.core.profiles.model import Profile
 from batchtop.core.schema import Schema, read_schema
 from batchtop.core.signature import signature
-from batchtop.core.snapshot import Snapshot, fetch, read_finished_times, read_sessions, read_track
+from batchtop.core.snapshot import (
+    Snapshot,
+    fetch,
+    read_finished_times,
+    read_in_flight,
+    read_metrics,
+    read_sessions,
+    read_track,
+)
 from batchtop.core.timeutil import Clock, system_clock
 
 SQLITE_HEADER = b"SQLite format 3\x00"
@@ -32,6 +40,8 @@ SIDECARS = ("-wal", "-shm", "-journal")
 #: Busy timeouts (s): rollback-journal readers and the job block each other, so wait briefly and
 #: treat a timeout as "try at the next tick" rather than ever holding the job up.
 BUSY_ROLLBACK, BUSY_WAL = 0.2, 1.0
+#: Metric totals (a full scan) are re-read at most this often, and at most every 20x their cost.
+METRICS_EVERY = 2.0
 #: Seconds of completion timestamps used to seed the history at open.
 SEED_HORIZON = 3600.0
 
@@ -120,6 +130,7 @@ class Source:
         self.error: errors.BatchtopError | None = None
         self.histories: dict[str, History] = {}
         self._parked: tuple | None = None
+        self._slow: dict[str, tuple[float, float, object]] = {}
         self.last_write: float | None = None
         self.last_change: float | None = None
         self.polls = 0
@@ -166,6 +177,7 @@ class Source:
             events.append("file replaced: reopened")
             self._schema = None
             self.histories.clear()
+            self._slow.clear()
         self.wal = sniff(self.path, st.st_size)
         # A WAL database without its -shm is quiescent (the job is not running): connecting normally
         # would create -wal/-shm owned by us, which can stop the job from opening it later.
@@ -267,6 +279,7 @@ class Source:
         if self._schema is None or self._schema.version != schema_version or self.profile is None:
             self._schema = read_schema(conn)
             self.profile = choose_profile(conn, self._schema, self._path_profiles(), self._forced)
+            self._slow.clear()
             queries += 1 + 2 * len(self._schema.tables)
             if self.journal_mode is None:
                 (self.journal_mode,) = fetch(conn, "PRAGMA journal_mode")[0]
@@ -274,7 +287,12 @@ class Source:
         sessions, session_count = read_sessions(conn, profile)
         tracks = []
         for track in profile.tracks:
-            snap, n = read_track(conn, track, now, session_count)
+            metrics = self._cached(f"metrics:{track.name}", lambda t=track: read_metrics(conn, t))
+            snap, n = read_track(
+                conn, track, now, session_count, metrics=metrics,
+                in_flight=lambda values, t=track: self._cached(
+                    f"flight:{t.name}:{values!r}", lambda: read_in_flight(conn, t, values)),
+            )
             queries += n
             history = self.histories.get(track.name)
             if history is None:
@@ -292,6 +310,21 @@ class Source:
                                  "wal" if self._quiescent else self.journal_mode, profile,
                                  tuple(tracks), tuple(sessions), session_count)
         return queries + (2 if profile.sessions else 0)
+
+    def _cached(self, key: str, read: Callable[[], T]) -> T:
+        """Re-run an expensive secondary read (a full scan) only when due.
+
+        Metric totals and in-flight counts visit every row; they are re-read at most every
+        METRICS_EVERY seconds and at most every 20x their own cost, so a 10M-row table is not
+        rescanned for them on every commit while its state counts stay exact.
+        """
+        cached = self._slow.get(key)
+        tick = time.monotonic()
+        if cached is not None and tick - cached[0] < max(METRICS_EVERY, 20 * cached[1]):
+            return cached[2]
+        value = read()
+        self._slow[key] = (tick, time.monotonic() - tick, value)
+        return value
 
     def _path_profiles(self) -> tuple[Profile, ...]:
         from batchtop.core.profiles import directory_profiles

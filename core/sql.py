@@ -99,15 +99,31 @@ def state_predicate(track: Track, states: Iterable[str]) -> str:
 
 
 def counts_sql(track: Track) -> str:
-    """One scan: raw value, in-flight flag, count and metric sums, grouped (raw values are few)."""
-    flight = f"COALESCE(({track.in_flight}), 0) != 0" if track.in_flight else "0"
-    metrics = "".join(
-        f", {'AVG' if m.agg == 'avg' else 'SUM'}({q(m.column)})" for m in track.metrics
-    )
+    """Rows per raw value. A plain GROUP BY on the status column is answered from its index."""
+    return f"SELECT {raw_expr(track)} AS raw, COUNT(*) FROM {q(track.table)} GROUP BY 1 LIMIT 1000"
+
+
+def in_flight_sql(track: Track, pending_values: Sequence[RawValue]) -> str | None:
+    """Pending rows that are in flight, per raw value.
+
+    `pending_values` are the raw values the count query found mapped to pending: naming them (rather
+    than "not any known value") lets SQLite visit only those rows through the status index.
+    """
+    if not track.in_flight or not pending_values:
+        return None
     return (
-        f"SELECT {raw_expr(track)} AS raw, {flight} AS flight, COUNT(*){metrics} "
-        f"FROM {q(track.table)} GROUP BY 1, 2 LIMIT 1000"
+        f"SELECT {raw_expr(track)} AS raw, COUNT(*) FROM {q(track.table)} "
+        f"WHERE {_in_list(raw_expr(track), pending_values)} AND COALESCE(({track.in_flight}), 0) "
+        f"GROUP BY 1 LIMIT 1000"
     )
+
+
+def metrics_sql(track: Track) -> str | None:
+    """Metric totals: a full scan, so the caller runs it on a slower cadence than the counts."""
+    if not track.metrics:
+        return None
+    parts = ", ".join(f"{'AVG' if m.agg == 'avg' else 'SUM'}({q(m.column)})" for m in track.metrics)
+    return f"SELECT {parts} FROM {q(track.table)}"
 
 
 def text_preview(expr: str, chars: int = LIST_CHARS) -> str:
