@@ -57,10 +57,11 @@ def clean_line(text: str, limit: int | None = None) -> str:
 
 _SECRET_WORDS = frozenset(
     {
-        "token", "tokens", "secret", "secrets", "password", "passwords", "passwd", "pwd", "passphrase",
+        "token", "secret", "secrets", "password", "passwords", "passwd", "pwd", "passphrase",
         "credential", "credentials", "key", "keys", "apikey", "privkey", "auth", "cookie", "session_key",
     }
 )
+_COUNT_WORDS = frozenset({"count", "counts", "num", "number", "total", "usage", "used", "max", "limit", "n"})
 _SPLIT = re.compile(r"[^a-z0-9]+")
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 
@@ -68,6 +69,8 @@ _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 def is_secret_name(name: str) -> bool:
     """True when a column or table name says it holds credentials, tokens, passwords or keys."""
     words = [w for w in _SPLIT.split(_CAMEL.sub("_", name).lower()) if w]
+    if "token" in words and _COUNT_WORDS.intersection(words):
+        return False  # token_count, max_token_usage: a number, not a credential
     if any(w in _SECRET_WORDS for w in words):
         return True
     joined = "".join(words)

@@ -34,6 +34,13 @@ def test_core_never_imports_textual_or_rich() -> None:
     assert out.stdout.strip() == "", f"core imported UI libraries: {out.stdout}"
 
 
+def test_each_core_module_imports_on_its_own() -> None:
+    """Import cycles only show when a module is imported first: try each in a fresh interpreter."""
+    for module in _core_modules():
+        out = subprocess.run([sys.executable, "-c", f"import {module}"], capture_output=True, text=True)
+        assert out.returncode == 0, f"{module}: {out.stderr.strip().splitlines()[-1:]}"
+
+
 def test_headless_cli_does_not_import_textual(tmp_path: Path) -> None:
     """`batchtop status` must not pay Textual's import cost."""
     code = (

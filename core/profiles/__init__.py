@@ -6,11 +6,14 @@ import os
 import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from batchtop.core import errors
 from batchtop.core.profiles.builtin import BUILTINS, match_builtin
 from batchtop.core.profiles.model import STATES, Action, Metric, Profile, Sessions, Track
-from batchtop.core.schema import Schema
+
+if TYPE_CHECKING:  # schema -> sql -> profiles.model would import this package mid-way
+    from batchtop.core.schema import Schema
 
 __all__ = ["BUILTINS", "STATES", "Action", "Metric", "Profile", "Sessions", "Track", "choose_profile",
            "directory_profiles"]

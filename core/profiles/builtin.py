@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 from batchtop.core.profiles.model import Action, Metric, Profile, Sessions, Track
-from batchtop.core.schema import Schema
+
+if TYPE_CHECKING:  # schema imports sql, which imports the profile model: avoid the cycle at runtime
+    from batchtop.core.schema import Schema
 
 TOPICS = Profile(
     name="topic_completions",
