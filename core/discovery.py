@@ -1,0 +1,436 @@
+"""Turn command-line arguments (paths, globs, directories) into the database files to watch.
+
+Only `os.stat`, `os.lstat` and `os.scandir` are used: nothing here opens, creates or modifies a file
+(hazards.md rules 8 and 9), so a FIFO, a socket or a 5,000-file glob cannot hang or slow start-up.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import functools
+import os
+import re
+import stat
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+DB_SUFFIXES = (".db", ".sqlite", ".sqlite3", ".db3")
+# SQLite's own companion files: WAL, shared memory, rollback journal, wal2 and super-journals.
+_SIDECAR_RE = re.compile(r"-(?:wal2?|shm|journal|mj[0-9A-F]{9})\Z")
+_MAGIC_RE = re.compile(r"[*?[]")
+# A directory modified this recently may change again within the same mtime tick, so its listing is
+# not cached (the "racy clean" problem): later scans list it again until it has been quiet this long.
+_RACY_NS = 2_000_000_000
+
+
+def sidecar_base(name: str) -> str | None:
+    """Return the database name a sidecar name belongs to (`x.db-wal` → `x.db`), or None."""
+    m = _SIDECAR_RE.search(name)
+    return name[: m.start()] if m and m.start() > 0 else None
+
+
+@dataclass(frozen=True)
+class Target:
+    """What the user asked for: one argument.
+
+    Attributes:
+        kind: 'path' (one file, may not exist yet), 'glob' or 'dir'.
+        text: The argument as given.
+        root: For dirs and globs, the absolute directory to list and watch (for globs the longest
+            prefix without magic characters).
+        recursive: Whether `root` must be watched recursively (globs with `**`; other globs watch
+            the directories their segments pass through, see `Discovery.watch_dirs`).
+        pattern: For globs, the magic part split into path segments.
+    """
+
+    kind: Literal["path", "glob", "dir"]
+    text: str
+    root: Path | None = None
+    recursive: bool = False
+    pattern: tuple[str, ...] = ()
+
+
+def _glob_target(arg: str) -> Target:
+    # Split the argument itself, not cwd + argument: the working directory may contain `[` or `?`.
+    base = os.sep if os.path.isabs(arg) else os.getcwd()
+    parts = arg.split(os.sep)
+    first = next(i for i, part in enumerate(parts) if _MAGIC_RE.search(part))
+    root = os.path.normpath(os.path.join(base, *parts[:first]))
+    pattern: list[str] = []
+    for part in parts[first:]:
+        if part in ("", ".") or (part == "**" and pattern[-1:] == ["**"]):
+            continue  # `a//b`, `a/./b`, `**/**` mean the same as the shorter form
+        pattern.append(part)
+    if pattern[-1] == "**":
+        pattern.append("*")  # a trailing `**` means everything below the root
+    return Target("glob", arg, Path(root), "**" in pattern, tuple(pattern))
+
+
+def parse_targets(args: Sequence[str]) -> list[Target]:
+    """Classify each argument as a path, a glob or a directory; empty arguments are ignored.
+
+    A name that exists literally is never a glob (`a?b.db`, `[x].db`); a missing name without magic
+    characters is a path that will be picked up when it appears (it is never created). A missing name
+    ending in a separator is a directory.
+    """
+    targets: list[Target] = []
+    for arg in args:
+        if not arg:
+            continue
+        if os.path.isdir(arg):
+            targets.append(Target("dir", arg, Path(os.path.abspath(arg))))
+        elif os.path.lexists(arg) or not _MAGIC_RE.search(arg):
+            if arg.endswith(os.sep) and not os.path.lexists(arg):
+                targets.append(Target("dir", arg, Path(os.path.abspath(arg))))
+            else:
+                targets.append(Target("path", arg))
+        else:
+            targets.append(_glob_target(arg))
+    return targets
+
+
+@dataclass(frozen=True)
+class Found:
+    """One database file to watch (one per inode).
+
+    Attributes:
+        path: Absolute path as matched, symlinks not resolved (for display).
+        real: The same path with every symlink resolved.
+        identity: `(st_dev, st_ino)`.
+        hard_links: `st_nlink` (more than 1 means other names point at the same data).
+        arg: The argument that matched it first.
+    """
+
+    path: Path
+    real: Path
+    identity: tuple[int, int]
+    hard_links: int
+    arg: str
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A matched name that is not watched, with a short reason ('FIFO', 'sidecar', ...)."""
+
+    path: Path
+    reason: str
+
+
+@dataclass(frozen=True)
+class ScanResult:
+    """The outcome of one `Discovery.scan()`; `added`/`removed`/`replaced` compare with the previous scan.
+
+    `removed` holds files no longer listed (deleted, or pushed past the cap); a path whose inode changed
+    (the job used `os.replace`) is in `replaced` only, not in added/removed.
+    `skipped` holds at most `max_skipped` entries; `skipped_total` counts them all.
+    """
+
+    files: tuple[Found, ...]
+    missing: tuple[Path, ...] = ()
+    skipped: tuple[Skipped, ...] = ()
+    skipped_total: int = 0
+    warnings: tuple[str, ...] = ()
+    truncated: int = 0
+    notice: str | None = None
+    added: tuple[Found, ...] = ()
+    removed: tuple[Found, ...] = ()
+    replaced: tuple[Found, ...] = ()
+
+
+_MODE_REASONS = (
+    (stat.S_ISDIR, "directory"),
+    (stat.S_ISFIFO, "FIFO"),
+    (stat.S_ISSOCK, "socket"),
+    (stat.S_ISCHR, "device"),
+    (stat.S_ISBLK, "device"),
+)
+
+
+def _mode_reason(mode: int) -> str:
+    return next((reason for test, reason in _MODE_REASONS if test(mode)), "not a regular file")
+
+
+def _entry_kind(entry: os.DirEntry[str]) -> str:
+    # d_type answers these without a system call on most filesystems.
+    try:
+        if entry.is_symlink():
+            return "link"
+        if entry.is_dir(follow_symlinks=False):
+            return "dir"
+        return "file" if entry.is_file(follow_symlinks=False) else "other"
+    except OSError:
+        return "other"
+
+
+@dataclass
+class _Scan:
+    """Accumulators for one scan."""
+
+    files: list[Found] = field(default_factory=list)
+    by_identity: dict[tuple[int, int], Found] = field(default_factory=dict)
+    missing: list[Path] = field(default_factory=list)
+    candidates: dict[str, tuple[str, str]] = field(default_factory=dict)  # path -> (kind, arg)
+    skipped: list[Skipped] = field(default_factory=list)
+    skipped_total: int = 0
+    warnings: dict[str, None] = field(default_factory=dict)  # an ordered set
+    over_cap: int = 0
+    dirs_listed: int = 0
+    lists: dict[str, list[tuple[str, str]] | None] = field(default_factory=dict)  # listed this scan
+    real_dirs: dict[str, str] = field(default_factory=dict)
+    glob_dirs: dict[str, None] = field(default_factory=dict)  # where non-`**` globs matched a segment
+
+
+class Discovery:
+    """Finds the database files that a list of targets denotes; `scan()` is cheap to repeat."""
+
+    def __init__(
+        self, targets: Sequence[Target], *, max_files: int = 500, max_dirs: int = 5000, max_skipped: int = 100
+    ) -> None:
+        """Args: the parsed targets; caps on files kept, directories listed per scan, skips reported."""
+        self.targets = tuple(targets)
+        self.max_files = max_files
+        self.max_dirs = max_dirs
+        self.max_skipped = max_skipped
+        # Directory listings keyed by (st_dev, st_ino, st_mtime_ns) of the directory: a create, delete or
+        # rename inside it changes its mtime, so an unchanged key means an unchanged list of names.
+        self._listings: dict[str, tuple[tuple[int, int, int], list[tuple[str, str]]]] = {}
+        self._previous: dict[str, Found] = {}
+        self._glob_dirs: tuple[str, ...] = ()
+
+    @classmethod
+    def from_args(cls, args: Sequence[str], **options: int) -> Discovery:
+        """Parse command-line arguments and build a Discovery."""
+        return cls(parse_targets(args), **options)
+
+    def scan(self, *, fresh: bool = False) -> ScanResult:
+        """List every target again and report what to watch; `fresh` ignores cached listings."""
+        ctx = _Scan()
+        for t in self.targets:
+            if t.kind == "path":
+                path = os.path.abspath(t.text)
+                base = sidecar_base(os.path.basename(path))
+                if base:
+                    self._skip(ctx, path, f"sidecar (watch {base})")
+                else:
+                    self._accept(ctx, path, t.text, os.path.islink(path), explicit=True)
+            elif t.root is not None and t.kind == "dir":
+                if os.path.isdir(t.root):
+                    self._collect_dir(ctx, t, fresh)
+                else:
+                    ctx.missing.append(t.root)
+            elif t.root is not None:
+                self._match(ctx, str(t.root), t.pattern, t, fresh)
+        # Sorting names first and stat-ing only up to the cap keeps a 5,000-file glob cheap.
+        for path in sorted(ctx.candidates):
+            kind, arg = ctx.candidates[path]
+            if kind not in ("file", "link"):
+                self._skip(ctx, path, None)
+            elif len(ctx.files) >= self.max_files:
+                ctx.over_cap += 1
+            else:
+                self._accept(ctx, path, arg, kind == "link", explicit=False)
+        # Forget listings of directories no longer visited, so the cache stays bounded.
+        for gone in self._listings.keys() - ctx.lists.keys():
+            del self._listings[gone]
+        return self._finish(ctx)
+
+    def _accept(self, ctx: _Scan, path: str, arg: str, is_link: bool, explicit: bool) -> None:
+        try:
+            st = os.stat(path)  # follows symlinks: what matters is what a link points at
+        except (FileNotFoundError, NotADirectoryError):
+            if explicit and Path(path) not in ctx.missing:
+                ctx.missing.append(Path(path))
+            return
+        except (OSError, ValueError) as exc:
+            self._skip(ctx, path, getattr(exc, "strerror", None) or "cannot stat")
+            return
+        if not stat.S_ISREG(st.st_mode):
+            self._skip(ctx, path, _mode_reason(st.st_mode))
+            return
+        ident = (st.st_dev, st.st_ino)
+        prev = self._previous.get(path)
+        if prev is not None and not is_link and prev.identity == ident and prev.hard_links == st.st_nlink:
+            found = prev  # unchanged since the last scan: skip realpath and Path construction
+        elif is_link:
+            found = Found(Path(path), Path(os.path.realpath(path)), ident, st.st_nlink, arg)
+        else:
+            parent, name = os.path.split(path)
+            if parent not in ctx.real_dirs:
+                ctx.real_dirs[parent] = os.path.realpath(parent)
+            real = os.path.join(ctx.real_dirs[parent], name)
+            found = Found(Path(path), Path(real), ident, st.st_nlink, arg)
+        first = ctx.by_identity.get(ident)
+        if first is not None:
+            self._dedupe_warning(ctx, first, found)
+        elif len(ctx.files) >= self.max_files:
+            ctx.over_cap += 1
+        else:
+            ctx.by_identity[ident] = found
+            ctx.files.append(found)
+
+    def _finish(self, ctx: _Scan) -> ScanResult:
+        prev = self._previous
+        current = {str(f.path): f for f in ctx.files}
+        notice = None
+        if ctx.over_cap:
+            total = len(ctx.files) + ctx.over_cap
+            notice = f"{total} files match; watching the first {self.max_files}: narrow your pattern"
+        self._previous = current
+        self._glob_dirs = tuple(ctx.glob_dirs)
+        return ScanResult(
+            files=tuple(ctx.files),
+            missing=tuple(ctx.missing),
+            skipped=tuple(ctx.skipped),
+            skipped_total=ctx.skipped_total,
+            warnings=tuple(ctx.warnings),
+            truncated=ctx.over_cap,
+            notice=notice,
+            added=tuple(f for p, f in current.items() if p not in prev),
+            removed=tuple(f for p, f in prev.items() if p not in current),
+            replaced=tuple(f for p, f in current.items() if p in prev and prev[p].identity != f.identity),
+        )
+
+    def _skip(self, ctx: _Scan, path: str, reason: str | None) -> None:
+        ctx.skipped_total += 1
+        if len(ctx.skipped) >= self.max_skipped:
+            return
+        if reason is None:  # only lstat when the reason will actually be reported
+            try:
+                reason = _mode_reason(os.lstat(path).st_mode)
+            except (OSError, ValueError):
+                reason = "vanished"
+        ctx.skipped.append(Skipped(Path(path), reason))
+
+    @staticmethod
+    def _dedupe_warning(ctx: _Scan, first: Found, again: Found) -> None:
+        if again.path == first.path:
+            return  # the same name matched by two arguments: silently listed once
+        if again.real == first.real:
+            link = again.path if again.path != again.real else first.path
+            ctx.warnings[f"symlink {link} -> {again.real} listed once"] = None
+        else:
+            ctx.warnings[f"two hard links to one database: {first.path}, {again.path}"] = None
+
+    def _list(self, ctx: _Scan, directory: str, fresh: bool) -> list[tuple[str, str]] | None:
+        """The (name, kind) entries of a directory, from the cache when it has not changed."""
+        if directory in ctx.lists:  # `**` asks for the same directory twice
+            return ctx.lists[directory]
+        ctx.lists[directory] = entries = self._list_once(ctx, directory, fresh)
+        return entries
+
+    def _list_once(self, ctx: _Scan, directory: str, fresh: bool) -> list[tuple[str, str]] | None:
+        if ctx.dirs_listed >= self.max_dirs:
+            ctx.warnings[f"stopped after listing {self.max_dirs} directories: narrow your pattern"] = None
+            return None
+        ctx.dirs_listed += 1
+        try:
+            st = os.stat(directory)
+            key = (st.st_dev, st.st_ino, st.st_mtime_ns)
+            cached = self._listings.get(directory)
+            if cached is not None and cached[0] == key and not fresh:
+                return cached[1]
+            with os.scandir(directory) as it:
+                entries = [(e.name, _entry_kind(e)) for e in it]
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        except OSError as exc:
+            ctx.warnings[f"cannot list {directory}: {exc.strerror or exc}"] = None
+            return None
+        if time.time_ns() - st.st_mtime_ns > _RACY_NS:
+            self._listings[directory] = (key, entries)
+        else:
+            self._listings.pop(directory, None)
+        return entries
+
+    def _collect_dir(self, ctx: _Scan, t: Target, fresh: bool) -> None:
+        prefix = str(t.root).rstrip(os.sep) + os.sep
+        for name, kind in self._list(ctx, str(t.root), fresh) or ():
+            path = prefix + name
+            if sidecar_base(name):
+                self._skip(ctx, path, "sidecar")
+            elif not name.lower().endswith(DB_SUFFIXES):
+                self._skip(ctx, path, "not a database name")
+            else:
+                ctx.candidates.setdefault(path, (kind, t.text))
+
+    def _match(self, ctx: _Scan, directory: str, segs: tuple[str, ...], t: Target, fresh: bool) -> None:
+        """Walk one glob pattern segment by segment, like `glob.glob(recursive=True)`."""
+        seg, rest = segs[0], segs[1:]
+        if not t.recursive:
+            ctx.glob_dirs[directory] = None
+        if seg == "**":
+            self._match(ctx, directory, rest, t, fresh)  # `**` may match no directory at all
+            for name, kind in self._list(ctx, directory, fresh) or ():
+                # Symlinked directories are not followed here: a link loop would never end.
+                if kind == "dir" and not name.startswith("."):
+                    self._match(ctx, os.path.join(directory, name), segs, t, fresh)
+            return
+        if _MAGIC_RE.search(seg):
+            match, hidden_ok = _segment_matcher(seg), seg.startswith(".")
+            entries = [
+                (name, kind)
+                for name, kind in self._list(ctx, directory, fresh) or ()
+                if match(name) and (hidden_ok or not name.startswith("."))
+            ]
+        else:
+            try:
+                entries = [(seg, _lstat_kind(os.path.join(directory, seg)))]
+            except (OSError, ValueError):
+                return
+        prefix = directory.rstrip(os.sep) + os.sep  # plain concatenation: ~3x cheaper than os.path.join
+        for name, kind in entries:
+            path = prefix + name
+            if rest:
+                if kind == "dir" or (kind == "link" and os.path.isdir(path)):
+                    self._match(ctx, path, rest, t, fresh)
+            elif sidecar_base(name):
+                self._skip(ctx, path, "sidecar")
+            else:
+                ctx.candidates.setdefault(path, (kind, t.text))
+
+    # -- watching ---------------------------------------------------------------------------------
+
+    def watch_dirs(self) -> list[tuple[Path, bool]]:
+        """The directories to watch, each with a recursive flag, smallest set that covers every target.
+
+        Includes parents of explicit paths (even missing ones), directory targets, glob roots (recursive
+        for `**`), and from the last scan: the directories a glob such as `runs/*/x.db` passed through
+        (watched one level each, so a new `runs/b/` is seen without watching all of `runs/` deeply) and
+        the real parent of each symlinked file (a commit touches the target's `-wal`, not the link's
+        directory). The list can change after a scan: compare it and restart the watcher when it does.
+        """
+        wanted: dict[Path, bool] = {}
+
+        def add(d: Path, recursive: bool) -> None:
+            wanted[d] = wanted.get(d, False) or recursive
+
+        for t in self.targets:
+            if t.kind == "path":
+                add(Path(os.path.abspath(t.text)).parent, False)
+            elif t.root is not None:
+                add(t.root, t.recursive)
+        for d in self._glob_dirs:
+            add(Path(d), False)
+        for f in self._previous.values():
+            if f.real.parent != f.path.parent and Path(os.path.realpath(f.path.parent)) != f.real.parent:
+                add(f.real.parent, False)
+        recursive_roots = [d for d, rec in wanted.items() if rec]
+        return [(d, rec) for d, rec in wanted.items() if not any(r in d.parents for r in recursive_roots)]
+
+
+@functools.lru_cache(maxsize=256)
+def _segment_matcher(segment: str) -> Callable[[str], re.Match[str] | None]:
+    # Case-sensitive like glob on POSIX; `*` never crosses `/` because names are matched one at a time.
+    return re.compile(fnmatch.translate(segment)).match
+
+
+def _lstat_kind(path: str) -> str:
+    mode = os.lstat(path).st_mode
+    if stat.S_ISLNK(mode):
+        return "link"
+    if stat.S_ISDIR(mode):
+        return "dir"
+    return "file" if stat.S_ISREG(mode) else "other"
