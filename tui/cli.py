@@ -26,6 +26,7 @@ from batchtop.core.errors import BatchtopError, ProfileError
 EXIT_OK, EXIT_UNREADABLE, EXIT_USAGE = 0, 1, 2
 COMMANDS = ("status", "failures", "profile", "simulate", "demo", "reset", "undo", "journal", "open")
 
+DESCRIPTION = "Watch the SQLite files long batch jobs track their progress in; triage and reset failures."
 EPILOG = """\
 With no command, batchtop opens the live monitor on PATH|GLOB|DIR ... (default: the current directory).
 Exit codes: 0 ok; 1 a source could not be read or nothing matched; 2 usage; 3 busy; 4 file replaced.
@@ -157,7 +158,7 @@ def cmd_open(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (subcommands; bare paths mean `open`)."""
-    parser = argparse.ArgumentParser(prog="batchtop", description=__doc__.splitlines()[0], epilog=EPILOG,
+    parser = argparse.ArgumentParser(prog="batchtop", description=DESCRIPTION, epilog=EPILOG,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 

@@ -47,7 +47,7 @@ def print_status(statuses: Sequence[SourceStatus], now: float, console: Console 
             table.add_column(name, justify="right", style=COUNT_STYLES[name], no_wrap=True)
         table.add_column("rate", justify="right", no_wrap=True)
         table.add_column("ETA", justify="right", no_wrap=True)
-        table.add_column("changed", justify="right", no_wrap=True)
+        table.add_column("changed", justify="right", no_wrap=True, min_width=7)
         for t in status.tracks:
             table.add_row(
                 safe(t.name), Text(t.activity.state, style=STATE_STYLES.get(t.activity.state, "")),
