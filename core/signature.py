@@ -23,10 +23,16 @@ _WS = re.compile(r"\s+")
 MAX_SIGNATURE = 160
 
 
-def signature(text: str | None) -> str:
-    """The normalised first line of an error message (empty text gives '(no message)')."""
+def signature(text: str | bytes | None) -> str:
+    """The normalised first line of an error message (empty text gives '(no message)').
+
+    Bytes are decoded leniently: SQL passes the error as a BLOB (`sql.signature_sql`) because sqlite3
+    decodes a TEXT argument of a Python function strictly, and invalid UTF-8 would fail the statement.
+    """
     if text is None:
         return "(no message)"
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "replace")
     first = str(text).strip().splitlines()[0] if str(text).strip() else ""
     if not first:
         return "(no message)"

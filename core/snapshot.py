@@ -202,7 +202,8 @@ def read_track(
     for value, n in rows:
         state = track.states.get(value, track.default_state)
         label = "NULL" if value is None else display(str(value), 40)
-        started = int(flying.get(value, 0)) if state == "pending" else 0
+        # In-flight counts may come from an earlier poll (they are cached): never more than the rows.
+        started = min(int(flying.get(value, 0)), int(n)) if state == "pending" else 0
         if started:
             counts["running"] += started
             raw[(f"{label} (started)", "running")] = started
@@ -256,6 +257,11 @@ def read_metrics(conn: sqlite3.Connection, track: Track) -> tuple[MetricValue, .
     row = fetch(conn, sql)[0]
     return tuple(MetricValue(m.label, m.unit, float(v) if isinstance(v, int | float) else None, m.agg)
                  for m, v in zip(track.metrics, row))
+
+
+def stale_threshold(conn: sqlite3.Connection, track: Track) -> float:
+    """Seconds after which an in-flight item is stale: the track's own setting, else derived from peers."""
+    return track.stale_after or _derive_stale(conn, track)
 
 
 def _derive_stale(conn: sqlite3.Connection, track: Track) -> float:

@@ -70,9 +70,14 @@ def uri_for(path: str | Path, *, immutable: bool = False, mode: str = "ro") -> s
 
 
 def connect_ro(path: str | Path, *, immutable: bool = False, timeout: float = BUSY_WAL) -> sqlite3.Connection:
-    """A read-only connection set up as hazards.md rule 3 says."""
-    conn = sqlite3.connect(uri_for(path, immutable=immutable), uri=True, isolation_level=None,
-                           timeout=timeout, check_same_thread=False)
+    """A read-only connection set up as hazards.md rule 3 says.
+
+    `readonly_shm=1`: SQLite never writes the job's -shm through this connection (a plain `mode=ro`
+    reader rewrote it, running WAL recovery on the -shm a crashed job left behind, and stamping read
+    marks). With no live writer SQLite then reads the WAL into private memory instead.
+    """
+    uri = uri_for(path, immutable=immutable) + ("" if immutable else "&readonly_shm=1")
+    conn = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=timeout, check_same_thread=False)
     conn.text_factory = lambda b: b.decode("utf-8", "replace")
     conn.create_function("bt_signature", 1, signature, deterministic=True)
     return conn
@@ -214,7 +219,15 @@ class Source:
             started = time.perf_counter()
             self.polls += 1
             try:
-                changed, queries, events = self._poll(force)
+                try:
+                    changed, queries, events = self._poll(force)
+                except sqlite3.OperationalError:
+                    if not (self.wal and self._conn is not None and not os.path.exists(self.path + "-shm")):
+                        raise
+                    # The job closed the database (and deleted its -shm) between our check and our
+                    # first read: read it quiescent now instead of reporting "cannot open".
+                    self.close()
+                    changed, queries, events = self._poll(True)
                 self.error = None
             except Exception as exc:  # every failure becomes a message; the source is retried
                 changed, queries, events = True, 0, ()
@@ -272,17 +285,34 @@ class Source:
         return True, queries, events
 
     def _read(self, conn: sqlite3.Connection) -> int:
-        """Probe (when the schema changed) and read a snapshot."""
+        """Probe (when the schema changed) and read a snapshot, all in one short read transaction.
+
+        Every statement of a poll then sees the same commit: without it, a commit landing between the
+        state counts and the in-flight counts (or the failures page) gave a snapshot that never existed
+        (negative or shifted counts). The transaction ends before the poll returns.
+        """
+        conn.execute("BEGIN")
+        try:
+            return self._read_snapshot(conn)
+        finally:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+
+    def _read_snapshot(self, conn: sqlite3.Connection) -> int:
         now = self._clock()
         (schema_version,) = fetch(conn, "PRAGMA schema_version")[0]
         queries = 1
         if self._schema is None or self._schema.version != schema_version or self.profile is None:
-            self._schema = read_schema(conn)
-            self.profile = choose_profile(conn, self._schema, self._path_profiles(), self._forced)
+            schema = read_schema(conn)
+            # Remember the schema only once a profile fits it: after a failed probe ("no progress table
+            # recognised") the next poll must probe again, not read the old profile's vanished tables.
+            self.profile = choose_profile(conn, schema, self._path_profiles(), self._forced)
+            self._schema = schema
             self._slow.clear()
             queries += 1 + 2 * len(self._schema.tables)
-            if self.journal_mode is None:
-                (self.journal_mode,) = fetch(conn, "PRAGMA journal_mode")[0]
+        if self.journal_mode is None:
+            # An immutable (quiescent) read reports 'delete' for a WAL file: trust the header then.
+            self.journal_mode = "wal" if self._quiescent else fetch(conn, "PRAGMA journal_mode")[0][0]
         profile = self.profile
         sessions, session_count = read_sessions(conn, profile)
         tracks = []
@@ -291,7 +321,7 @@ class Source:
             snap, n = read_track(
                 conn, track, now, session_count, metrics=metrics,
                 in_flight=lambda values, t=track: self._cached(
-                    f"flight:{t.name}:{values!r}", lambda: read_in_flight(conn, t, values)),
+                    f"flight:{t.name}:{values!r}", lambda: read_in_flight(conn, t, values), floor=0.0),
             )
             queries += n
             history = self.histories.get(track.name)
@@ -311,16 +341,18 @@ class Source:
                                  tuple(tracks), tuple(sessions), session_count)
         return queries + (2 if profile.sessions else 0)
 
-    def _cached(self, key: str, read: Callable[[], T]) -> T:
+    def _cached(self, key: str, read: Callable[[], T], floor: float = METRICS_EVERY) -> T:
         """Re-run an expensive secondary read (a full scan) only when due.
 
-        Metric totals and in-flight counts visit every row; they are re-read at most every
-        METRICS_EVERY seconds and at most every 20x their own cost, so a 10M-row table is not
-        rescanned for them on every commit while its state counts stay exact.
+        Metric totals and in-flight counts visit every row; they are re-read at most every `floor`
+        seconds and at most every 20x their own cost, so a 10M-row table is not rescanned for them on
+        every commit while its state counts stay exact. In-flight counts use no floor: they split
+        pending from running, so a cheap read is always redone (a stale split showed a pending
+        (started) count the database never had, for seconds on a table of 30 rows).
         """
         cached = self._slow.get(key)
         tick = time.monotonic()
-        if cached is not None and tick - cached[0] < max(METRICS_EVERY, 20 * cached[1]):
+        if cached is not None and tick - cached[0] < max(floor, 20 * cached[1]):
             return cached[2]
         value = read()
         self._slow[key] = (tick, time.monotonic() - tick, value)

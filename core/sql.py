@@ -129,9 +129,18 @@ def metrics_sql(track: Track) -> str | None:
 def text_preview(expr: str, chars: int = LIST_CHARS) -> str:
     """`substr` of a possibly huge value plus its length and type, never the whole value."""
     return (
-        f"CASE WHEN typeof({expr}) = 'blob' THEN substr(hex({expr}), 1, 64) "
+        f"CASE WHEN typeof({expr}) = 'blob' THEN hex(substr({expr}, 1, 32)) "
         f"ELSE substr({expr}, 1, {chars}) END, length({expr}), typeof({expr})"
     )
+
+
+def signature_sql(expr: str) -> str:
+    """`bt_signature` of an error column, as SQL.
+
+    The argument is cast to a BLOB: sqlite3 decodes a TEXT argument of a Python function strictly, so a
+    single invalid UTF-8 value would fail the whole statement; `signature()` decodes bytes leniently.
+    """
+    return f"bt_signature(CAST(substr({expr}, 1, {LIST_CHARS}) AS BLOB))"
 
 
 def failures_sql(
@@ -155,7 +164,7 @@ def failures_sql(
         pattern = lit("%" + search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%")
         where.append(f"({err} LIKE {pattern} ESCAPE '\\' OR {label} LIKE {pattern} ESCAPE '\\')")
     if signature:
-        where.append(f"bt_signature(substr({err}, 1, {LIST_CHARS})) = :signature")
+        where.append(f"{signature_sql(err)} = :signature")
     if keys is not None:
         where.append(f"{k} IN ({', '.join(lit(v) for v in keys)})")
     return (

@@ -93,17 +93,21 @@ def cmd_failures(args: argparse.Namespace) -> int:
             out.append({"path": source.path, "error": result.error.message if result.error else "unreadable",
                         "tracks": []})
             continue
-        tracks = []
+        tracks, error = [], None
         for track in source.profile.tracks:
             if args.track and track.name != args.track:
                 continue
-            rows = source.run(lambda conn, t=track: read_failures(conn, t, limit=args.limit))
+            try:
+                rows = source.run(lambda conn, t=track: read_failures(conn, t, limit=args.limit))
+            except BatchtopError as exc:  # e.g. the job took its lock between the poll and this read
+                error, code = exc.message, EXIT_UNREADABLE
+                continue
             tracks.append({"track": track.name, "table": track.table,
                            "failures_recorded": track.failures_recorded,
                            "items": [{"key": r.key, "label": r.label, "error": r.error,
                                       "error_length": r.error_len, "when": r.when, "raw": r.raw}
                                      for r in rows]})
-        out.append({"path": source.path, "error": None, "tracks": tracks})
+        out.append({"path": source.path, "error": error, "tracks": tracks})
     monitor.close()
     if args.json:
         print(json.dumps({"sources": out}, indent=2, default=str))
