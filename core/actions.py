@@ -1,0 +1,214 @@
+"""Actions: reset / retry / skip / requeue, previewed by `plan()` and written by `apply()`.
+
+`plan()` is a dry run on the source's read-only connection: how many rows, a few samples, the exact
+predicate. `apply()` writes in one short `BEGIN IMMEDIATE` transaction on its own `mode=rw` connection
+(see `batchtop.core.write`), touching only rows that are *still* in the action's from-states, journals
+the before-images first, and reports the true affected set and what became of the rows it left alone.
+
+Targets (`batchtop.core.targets`): explicit keys (the cursor row, a marked set), an error group
+(signature), a search filter over error and label, every failed row, or stale in-flight rows. Explicit
+keys are written as chunked `key IN (...)` lists; the other targets are selected by their condition
+inside the write transaction, capped at the count the person confirmed.
+
+This module is the single import point for callers: `Target`, `plan`, `Plan` and `apply`.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from batchtop.core.errors import FileReplaced, ReadOnlyMode
+from batchtop.core.journal import VERSION, Journal, encode_value, new_id
+from batchtop.core.preview import CONFIRM_OVER, MAX_ROWS, Plan, SampleRow, plan
+from batchtop.core.profiles.model import Action, RawValue, Track
+from batchtop.core.signature import signature
+from batchtop.core.snapshot import fetch
+from batchtop.core.source import Source
+from batchtop.core.sql import LIST_CHARS, col, key_expr, lit, q, signature_sql
+from batchtop.core.targets import Target, default_action, past, resolve, target_condition
+from batchtop.core.write import (
+    BUSY_DEFAULT,
+    READ_ONLY,
+    REPLACED,
+    RowState,
+    WriteSession,
+    chunks,
+    describe_states,
+    in_list,
+    left_alone,
+    norm,
+    quiet,
+    row_states,
+    sql_lit,
+)
+
+__all__ = ["CONFIRM_OVER", "MAX_ROWS", "Outcome", "Plan", "SampleRow", "Target", "apply", "default_action",
+           "error_signature", "past", "plan", "resolve", "target_condition"]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What `apply()` really did."""
+
+    #: The journal record (None when no row qualified any more: nothing was written or journaled).
+    entry_id: str | None
+    action: str
+    track: str
+    #: Rows the person confirmed.
+    planned: int
+    #: Keys written (the RETURNING rows).
+    affected: tuple[RawValue, ...]
+    #: Planned rows left alone because they had changed, and what they are now (first DESCRIBE_LIMIT).
+    changed: tuple[RowState, ...] = ()
+    changed_count: int = 0
+    #: Condition targets: planned rows still matching but not written (newer matches filled the cap).
+    left_over: int = 0
+    #: Condition targets: written rows that matched only after the preview.
+    new_matches: int = 0
+    seconds: float = 0.0
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def count(self) -> int:
+        return len(self.affected)
+
+    def summary(self) -> str:
+        """'reset 148 of 150; 2 had changed (now running)', '0 reset: status changed to running'."""
+        verb, n = past(self.action), self.count
+        now = describe_states(self.changed, self.changed_count)
+        if n == 0 and self.changed_count and not self.left_over:
+            one = len({r.label for r in self.changed}) == 1 and self.changed_count == len(self.changed)
+            parts = [f"0 {verb}: " + (f"status changed to {now}" if one
+                                      else f"{self.changed_count} had changed (now {now})")]
+        else:
+            parts = [f"{verb} {n}" if n == self.planned and not self.changed_count else f"{verb} {n} of {self.planned}"]
+            if self.changed_count:
+                parts.append(f"{self.changed_count} had changed (now {now})")
+        if self.new_matches:
+            parts.append(f"{self.new_matches} of them matched only after the preview")
+        if self.left_over:
+            parts.append(f"{self.left_over} previewed rows not written (cap {self.planned}): run again")
+        return "; ".join(parts + list(self.warnings))
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain JSON-safe form."""
+        return {
+            "entry_id": self.entry_id, "action": self.action, "track": self.track, "planned": self.planned,
+            "affected": len(self.affected), "affected_keys": [encode_value(k) for k in self.affected],
+            "changed": [{"key": encode_value(r.key), "state": r.label} for r in self.changed],
+            "changed_count": self.changed_count, "left_over": self.left_over,
+            "new_matches": self.new_matches, "seconds": round(self.seconds, 4),
+            "warnings": list(self.warnings), "summary": self.summary(),
+        }
+
+
+def apply(
+    plan: Plan,
+    *,
+    expected_identity: tuple[int, int] | None = None,
+    journal: Journal,
+    busy_timeout: float = BUSY_DEFAULT,
+    read_only: bool = False,
+    source: Source | None = None,
+) -> Outcome:
+    """Write the plan in one conditional, journaled transaction; report what really changed.
+
+    Args:
+        plan: From `plan()`; its keys cap the write at what the person confirmed.
+        expected_identity: The file identity the person saw (default: the plan's).
+        journal: Where the before-images go (fsynced before COMMIT).
+        busy_timeout: Seconds to wait for the job's write lock (0.5-2).
+        source: Its lock is held and its read connection closed during the write (default: the plan's).
+
+    Raises:
+        ReadOnlyMode, Busy ("busy, not applied"), FileReplaced, FileMissing, JournalError (rolled back),
+        WriteFailed (rolled back).
+    """
+    if read_only:
+        raise ReadOnlyMode(READ_ONLY)
+    expected = tuple(expected_identity) if expected_identity is not None else plan.identity
+    if expected != tuple(plan.identity):
+        raise FileReplaced(REPLACED)
+    journal.check_outside(plan.path)
+    track, action = plan.track, plan.action
+    started = time.monotonic()
+    with quiet(source if source is not None else plan.source), \
+            WriteSession(plan.path, expected, timeout=busy_timeout) as w:
+        k, t = key_expr(track), q(track.table)
+        if plan.by_condition:
+            keys = [r[0] for r in w.fetch(f"SELECT {k} FROM {t} WHERE {plan.condition} ORDER BY {k} LIMIT {plan.cap}")]
+        else:
+            keys = list(plan.keys)
+        columns = _before_columns(track, action)
+        # Cohorts compare error signatures before and after. When the action clears the error column its
+        # before-image holds the text; otherwise (skip) the signature is journaled.
+        keep_signature = bool(track.error) and track.error not in columns
+        err = signature_sql(col(track, track.error) or "NULL") if keep_signature else "NULL"
+        before: dict[Any, tuple[Any, ...]] = {}
+        affected: list[RawValue] = []
+        sets = ", ".join(f"{q(c)} = {lit(v)}" for c, v in action.assign)
+        for chunk in chunks(keys):
+            where = f"{in_list(track, chunk)} AND {plan.condition}"
+            for row in w.fetch(f"SELECT {k}, {', '.join(q(c) for c in columns)}, {err} FROM {t} WHERE {where}"):
+                before[norm(row[0])] = row[1:]
+            affected += [r[0] for r in w.fetch(f"UPDATE {t} SET {sets} WHERE {where} RETURNING {k}")]
+        if not affected:
+            # Nothing to write, so nothing to journal: the block rolls the empty transaction back.
+            return _outcome(w, plan, None, affected, [], started)
+        images = [before[norm(x)] for x in affected]  # the same transaction: every written row was read
+        record = {
+            "v": VERSION, "kind": "action", "id": new_id(), "time": time.time(), "db": plan.path,
+            "identity": list(expected), "profile": plan.profile, "track": track.name, "table": track.table,
+            "key": track.key, "action": action.name, "description": action.description,
+            "target": plan.target.describe(), "predicate": plan.predicate, "planned": plan.count,
+            "affected": [encode_value(x) for x in affected], "columns": list(columns),
+            "before": [[encode_value(v) for v in img[:-1]] for img in images],
+            "signatures": [img[-1] for img in images] if keep_signature else [],
+            "after": [[c, encode_value(v)] for c, v in action.assign], "status": "applied",
+        }
+        warnings = w.commit(journal, record, verify=lambda conn: _shows_change(conn, track, action, affected))
+        return _outcome(w, plan, record["id"], affected, warnings, started)
+
+
+def _outcome(w: WriteSession, plan: Plan, entry_id: str | None, affected: list[RawValue], warnings: list[str],
+             started: float) -> Outcome:
+    """Say what became of the planned rows not written: for explicit keys they had all left the
+    from-states; a condition target may also have left some out because newer matches filled the cap."""
+    assert w.conn is not None
+    done = {norm(x) for x in affected}
+    skipped = [x for x in plan.keys if norm(x) not in done]
+    states = row_states(w.conn, plan.track, skipped, plan.condition) if plan.by_condition and skipped else {}
+    still = [x for x in skipped if states.get(norm(x), (None, False))[1]]
+    moved = [x for x in skipped if not states.get(norm(x), (None, False))[1]]
+    planned = {norm(x) for x in plan.keys}
+    return Outcome(entry_id, plan.action.name, plan.track.name, plan.cap, tuple(affected),
+                   left_alone(w.conn, plan.track, moved), len(moved), len(still),
+                   sum(1 for x in affected if norm(x) not in planned), time.monotonic() - started,
+                   tuple(warnings))
+
+
+def error_signature(error: Any) -> str:
+    """Signature of a whole error value as `sql.signature_sql` computes it in SQL (first LIST_CHARS)."""
+    if isinstance(error, bytes):
+        error = bytes(error).decode("utf-8", "replace")
+    return signature(error if error is None else str(error)[:LIST_CHARS])
+
+
+def _before_columns(track: Track, action: Action) -> tuple[str, ...]:
+    """Assigned columns, plus the raw state column (never a secret column: `resolve` refuses those)."""
+    cols = [c for c, _ in action.assign]
+    if track.raw and track.raw not in cols:
+        cols.append(track.raw)
+    return tuple(cols)
+
+
+def _shows_change(conn: Any, track: Track, action: Action, keys: list[RawValue]) -> bool | None:
+    """After a COMMIT error ended the transaction: True if every row holds the values we wrote."""
+    same = " AND ".join(f"{q(c)} IS {sql_lit(v)}" for c, v in action.assign)
+    hits = sum(int(fetch(conn, f"SELECT COUNT(*) FROM {q(track.table)} WHERE {in_list(track, c)} AND {same}")[0][0])
+               for c in chunks(keys))
+    if hits == len(keys):
+        return True
+    return False if hits == 0 else None

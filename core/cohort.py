@@ -1,0 +1,86 @@
+"""Cohorts: what became of the rows a past action reset ("did the fix work?").
+
+Read-only: runs on a source's read connection (`source.run(lambda c: cohort(c, track, entry))`), in
+chunked key lookups, and compares each failed row's error signature now with the one journaled before
+the reset.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections import Counter
+from dataclasses import dataclass
+
+from batchtop.core.actions import error_signature, past
+from batchtop.core.journal import Entry, Omitted
+from batchtop.core.profiles.model import Track
+from batchtop.core.sanitize import display
+from batchtop.core.snapshot import fetch
+from batchtop.core.sql import LIST_CHARS, col, key_expr, q, raw_expr
+from batchtop.core.write import canonical, chunks, flight_expr, in_list, norm
+
+
+@dataclass(frozen=True)
+class Cohort:
+    """Where the rows of one journaled action are now."""
+
+    entry_id: str
+    action: str
+    total: int
+    pending: int = 0
+    running: int = 0
+    done: int = 0
+    #: Failed again with the same error signature as before the action.
+    failed_same: int = 0
+    #: Failed with a different signature: the fix changed something.
+    failed_new: int = 0
+    #: Skipped or cancelled since.
+    other: int = 0
+    #: Rows no longer in the table.
+    missing: int = 0
+    #: The commonest new signatures (sanitised) and how many rows have each.
+    new_signatures: tuple[tuple[str, int], ...] = ()
+
+    def summary(self) -> str:
+        """'of 150 reset: 110 done, 20 pending, 3 running, 12 failed again (same error), 5 with a new error'."""
+        parts = [f"{n} {label}" for n, label in (
+            (self.done, "done"), (self.pending, "pending"), (self.running, "running"),
+            (self.failed_same, "failed again (same error)"), (self.failed_new, "failed with a new error"),
+            (self.other, "skipped or cancelled"), (self.missing, "gone")) if n]
+        return f"of {self.total} {past(self.action)}: " + (", ".join(parts) if parts else "nothing to show")
+
+
+def cohort(conn: sqlite3.Connection, track: Track, entry: Entry) -> Cohort:
+    """Count the current states of `entry`'s affected rows (read-only, bounded statements)."""
+    before = _before_signatures(track, entry)
+    err = f"substr({col(track, track.error)}, 1, {LIST_CHARS})" if track.error else "NULL"
+    counts: Counter[str] = Counter()
+    new: Counter[str] = Counter()
+    seen = 0
+    for chunk in chunks(entry.affected):
+        rows = fetch(conn, f"SELECT {key_expr(track)}, {raw_expr(track)}, {flight_expr(track)}, {err} "
+                           f"FROM {q(track.table)} WHERE {in_list(track, chunk)}")
+        seen += len(rows)
+        for key, raw, flight, error in rows:
+            state, _ = canonical(track, raw, flight)
+            if state == "failed":
+                sig = error_signature(error)
+                if sig == before.get(norm(key)):
+                    state = "failed_same"
+                else:
+                    state = "failed_new"
+                    new[display(sig, 120)] += 1
+            counts[state if state in ("pending", "running", "done", "failed_same", "failed_new") else "other"] += 1
+    return Cohort(entry.id, entry.action, len(entry.affected), counts["pending"], counts["running"],
+                  counts["done"], counts["failed_same"], counts["failed_new"], counts["other"],
+                  len(entry.affected) - seen, tuple(new.most_common(5)))
+
+
+def _before_signatures(track: Track, entry: Entry) -> dict[object, str | None]:
+    """Key -> error signature before the action: from the before-image when the action cleared the
+    error column, else as journaled."""
+    if track.error and track.error in entry.columns:
+        i = entry.columns.index(track.error)
+        return {norm(k): None if isinstance(img[i], Omitted) else error_signature(img[i])
+                for k, img in zip(entry.affected, entry.before)}
+    return {norm(k): s for k, s in zip(entry.affected, entry.signatures)}

@@ -1,0 +1,155 @@
+"""Which rows an action is for: targets, the action a request means, and the SQL condition selecting them.
+
+Every condition starts with "still in one of the action's from-states" (hazards.md rule 6) and embeds its
+literals, so it can be shown in a preview and journaled exactly as it runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from batchtop.core.profiles.model import Action, RawValue, Track
+from batchtop.core.sanitize import is_secret_name
+from batchtop.core.source import Source
+from batchtop.core.sql import col, key_expr, lit, signature_sql, state_predicate
+from batchtop.core.timeutil import format_ts
+from batchtop.core.write import NoAction
+
+#: Past tense of the built-in verbs, for messages.
+VERBS = {"reset": "reset", "retry": "retried", "skip": "skipped", "requeue": "requeued"}
+
+
+def past(verb: str) -> str:
+    """'retry' -> 'retried'."""
+    return VERBS.get(verb) or (verb + "d" if verb.endswith("e") else verb + "ed")
+
+
+@dataclass(frozen=True)
+class Target:
+    """Which rows an action is for. Build with the class methods."""
+
+    #: "keys", "group", "match", "failed" or "stale".
+    kind: str
+    keys: tuple[RawValue, ...] = ()
+    signature: str | None = None
+    text: str | None = None
+    #: Stale: seconds an in-flight item must have run; None uses the track's stale threshold.
+    older_than: float | None = None
+
+    @classmethod
+    def items(cls, keys: Iterable[RawValue]) -> Target:
+        """The row(s) under the cursor, a marked set, or ids given on the command line."""
+        return cls("keys", tuple(dict.fromkeys(keys)))
+
+    @classmethod
+    def group(cls, signature: str) -> Target:
+        """Every failed row whose error has this signature (`batchtop.core.signature`)."""
+        return cls("group", signature=signature)
+
+    @classmethod
+    def matching(cls, text: str) -> Target:
+        """Every failed row whose error or label contains `text` (case-insensitive, like the search)."""
+        return cls("match", text=text)
+
+    @classmethod
+    def all_failed(cls) -> Target:
+        """Every row in the action's from-states."""
+        return cls("failed")
+
+    @classmethod
+    def stale(cls, older_than: float | None = None) -> Target:
+        """In-flight rows started longer ago than `older_than` seconds (default: the stale threshold)."""
+        return cls("stale", older_than=older_than)
+
+    def describe(self) -> str:
+        """'3 items', "error group 'Timeout after <n>s'", ..."""
+        if self.kind == "keys":
+            return f"{len(self.keys)} item{'s' if len(self.keys) != 1 else ''}"
+        if self.kind == "group":
+            return f"error group {self.signature!r}"
+        if self.kind == "match":
+            return f"failures matching {self.text!r}"
+        if self.kind == "stale":
+            return "stale in-flight items"
+        return "all failed items"
+
+
+def resolve(source: Source, track: str | Track | None, action: str | None, target: Target) -> tuple[Track, Action]:
+    """The track and action a request names (defaults: the only track with actions; reset/retry, or the
+    action taking `running` rows for stale targets).
+
+    Raises:
+        NoAction: no such track or action, or the track has none (the message says why).
+    """
+    profile = source.profile
+    if profile is None:
+        raise source.error or NoAction("the database has not been read yet")
+    if isinstance(track, Track):
+        trk: Track | None = track
+    elif track is not None:
+        trk = profile.track(track)
+        if trk is None:
+            raise NoAction(f"no track {track!r} (tracks: {', '.join(t.name for t in profile.tracks)})")
+    else:
+        with_actions = [t for t in profile.tracks if t.actions]
+        if len(with_actions) == 1:
+            trk = with_actions[0]
+        elif not with_actions:
+            reasons = {t.no_action_reason or "this profile declares no actions" for t in profile.tracks}
+            raise NoAction("; ".join(sorted(reasons)))
+        else:
+            raise NoAction(f"several tracks have actions: name one ({', '.join(t.name for t in with_actions)})")
+    if not trk.actions:
+        raise NoAction(trk.no_action_reason or f"track {trk.name!r} declares no actions")
+    act = trk.action(action) if action else default_action(trk, target)
+    if act is None:
+        names = ", ".join(a.name for a in trk.actions)
+        raise NoAction(f"no action {action!r} for {trk.name} (actions: {names})" if action
+                       else f"no action of {trk.name} takes {'running' if target.kind == 'stale' else 'failed'} "
+                            f"rows (actions: {names})")
+    if target.kind == "stale" and "running" not in act.from_states:
+        raise NoAction(f"{act.name} does not take running rows; stale items need e.g. "
+                       f"{next((a.name for a in trk.actions if 'running' in a.from_states), 'requeue')}")
+    secret = [c for c, _ in act.assign if c in trk.secrets or is_secret_name(c)]
+    if secret:
+        raise NoAction(f"{act.name} writes secret column(s) {', '.join(secret)}: refused (they are never read)")
+    return trk, act
+
+
+def default_action(track: Track, target: Target) -> Action | None:
+    """The action a key press means: the one taking `running` rows for stale targets, else `failed` rows."""
+    wanted = "running" if target.kind == "stale" else "failed"
+    return next((a for a in track.actions if wanted in a.from_states), None)
+
+
+def _like(text: str) -> str:
+    # Same pattern as `sql.failures_sql` uses for the failures search.
+    return lit("%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%")
+
+
+def target_condition(track: Track, action: Action, target: Target, cutoff: float | None = None) -> str:
+    """Still in the action's from-states, AND the group / filter / stale condition."""
+    parts = [state_predicate(track, action.from_states)]
+    # As `groups` and the failures search read it: no error where the track keeps none for failed rows.
+    err = (col(track, track.error) if "failed" in track.error_states else None) or "NULL"
+    if target.kind == "group":
+        parts.append(f"{signature_sql(err)} = {lit(target.signature or '')}")
+    elif target.kind == "match":
+        label = col(track, track.label) or key_expr(track)
+        pattern = _like(target.text or "")
+        parts.append(f"({err} LIKE {pattern} ESCAPE '\\' OR {label} LIKE {pattern} ESCAPE '\\')")
+    elif target.kind == "stale":
+        started = col(track, track.started)
+        if started is None or cutoff is None:
+            raise NoAction(f"{track.name} has no start time: stale items cannot be told")
+        parts.append(_started_before(track, started, cutoff))
+    return " AND ".join(parts)
+
+
+def _started_before(track: Track, started: str, cutoff: float) -> str:
+    # Text stamps compare as text in the writer's own zone ('T' or space); epoch numbers (s or ms) as numbers.
+    text_cut = lit(format_ts(cutoff, track.tz, "space"))
+    return (f"(CASE WHEN typeof({started}) = 'text' THEN replace(substr({started}, 1, 19), 'T', ' ') < {text_cut} "
+            f"WHEN typeof({started}) IN ('integer', 'real') THEN (CASE WHEN {started} > 100000000000 "
+            f"THEN {started} / 1000.0 ELSE {started} END) < {cutoff:.3f} ELSE 0 END)")

@@ -1,0 +1,182 @@
+"""Undo a journaled action: restore before-images of the rows nobody has touched since.
+
+A row is restored only while every column the action assigned still holds the value the action wrote
+(compared with `IS`, so NULLs count); rows the job has moved on are reported and left alone. The undo is
+one `BEGIN IMMEDIATE` transaction with the same identity check as any write, and is journaled itself
+(a record of kind "undo" naming the action it undid), so a second undo of the same action does nothing.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from batchtop.core.errors import ReadOnlyMode
+from batchtop.core.journal import VERSION, Entry, Journal, Omitted, RawText, encode_value, new_id
+from batchtop.core.profiles.model import RawValue, Track
+from batchtop.core.snapshot import fetch
+from batchtop.core.sql import key_expr, q
+from batchtop.core.write import (
+    BUSY_DEFAULT,
+    DESCRIBE_LIMIT,
+    READ_ONLY,
+    NoAction,
+    NothingToDo,
+    RowState,
+    WriteSession,
+    chunks,
+    describe_states,
+    in_list,
+    left_alone,
+    norm,
+    quiet,
+    sql_lit,
+)
+
+REPLACED = "file was replaced since the action; nothing restored"
+
+
+@dataclass(frozen=True)
+class UndoOutcome:
+    """What `undo()` did."""
+
+    #: The action undone (or found already undone).
+    entry_id: str
+    #: The journal record of this undo (None when nothing was written).
+    undo_id: str | None
+    #: "restored", "already-undone" or "never-applied".
+    status: str
+    restored: tuple[RawValue, ...] = ()
+    #: Rows the job moved after the action, left alone, and where they are now (first DESCRIBE_LIMIT).
+    moved: tuple[RowState, ...] = ()
+    moved_count: int = 0
+    #: Rows whose before-image was too large to journal.
+    not_restorable: int = 0
+    note: str = ""
+    seconds: float = 0.0
+    warnings: tuple[str, ...] = ()
+
+    def summary(self) -> str:
+        """'restored 140; 8 already moved by the job, left alone (now running: 5, done: 3)'."""
+        if self.status == "already-undone":
+            return f"action {self.entry_id} was already undone ({self.note}); nothing changed"
+        if self.status == "never-applied":
+            return f"action {self.entry_id} was never applied ({self.note or 'aborted'}); nothing to undo"
+        parts = [f"restored {len(self.restored)}"]
+        if self.moved_count:
+            now = describe_states(self.moved, self.moved_count) if any(r.state for r in self.moved) else ""
+            parts.append(f"{self.moved_count} already moved by the job, left alone" + (f" (now {now})" if now else ""))
+        if self.not_restorable:
+            parts.append(f"{self.not_restorable} not restorable (value too large to journal), left alone")
+        return "; ".join(parts + list(self.warnings))
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain JSON-safe form."""
+        return {
+            "entry_id": self.entry_id, "undo_id": self.undo_id, "status": self.status,
+            "restored": len(self.restored), "restored_keys": [encode_value(k) for k in self.restored],
+            "moved": [{"key": encode_value(r.key), "state": r.label} for r in self.moved],
+            "moved_count": self.moved_count, "not_restorable": self.not_restorable, "note": self.note,
+            "seconds": round(self.seconds, 4), "warnings": list(self.warnings), "summary": self.summary(),
+        }
+
+
+def find(journal: Journal, action_id: str | None = None, db: str | None = None) -> Entry:
+    """The entry `undo()` would act on: `action_id`, else the newest applied action not yet undone.
+
+    Raises:
+        NothingToDo: no such entry / nothing to undo.
+        NoAction: the entry is itself an undo.
+    """
+    entry = journal.get(action_id) if action_id else journal.latest_undoable(db)
+    if entry is None:
+        raise NothingToDo(f"no journal entry {action_id!r} in {journal.path}" if action_id
+                          else f"nothing to undo in {journal.path}")
+    if entry.kind != "action":
+        raise NoAction(f"{entry.id} is an undo: it cannot be undone (run the action again)")
+    return entry
+
+
+def undo(
+    journal: Journal,
+    action_id: str | None = None,
+    *,
+    db: str | None = None,
+    track: Track | None = None,
+    busy_timeout: float = BUSY_DEFAULT,
+    read_only: bool = False,
+    source: Any = None,
+) -> UndoOutcome:
+    """Restore the before-images of an action's rows that have not changed since.
+
+    Args:
+        action_id: Journal id (a unique prefix will do); default the newest applied action not undone.
+        db: With no id, only consider actions on this database.
+        track: The track as profiled now, to say where moved rows are (default: from `source`).
+        source: The `Source` watching that database, if any: its lock is held and its reader closed.
+
+    Raises:
+        ReadOnlyMode, NothingToDo, Busy, FileReplaced, FileMissing, JournalError, WriteFailed.
+    """
+    if read_only:
+        raise ReadOnlyMode(READ_ONLY)
+    entry = find(journal, action_id, db)
+    if entry.status == "undone":
+        return UndoOutcome(entry.id, None, "already-undone", note=entry.status_note)
+    if entry.status == "aborted":
+        return UndoOutcome(entry.id, None, "never-applied", note=entry.status_note)
+    journal.check_outside(entry.db)
+    started = time.monotonic()
+    if track is None and source is not None and source.profile is not None:
+        track = source.profile.track(entry.track)
+    shape = track or Track(name=entry.track, table=entry.table, key=entry.key)
+    k, t = key_expr(shape), q(entry.table)
+    assigned = [c for c, _ in entry.after]
+    idx = [entry.columns.index(c) for c in assigned]
+    rows = [(key, [img[i] for i in idx]) for key, img in zip(entry.affected, entry.before)]
+    restorable = [(key, vals) for key, vals in rows if not any(isinstance(v, Omitted) for v in vals)]
+    same = " AND ".join(f"{q(c)} IS {sql_lit(v)}" for c, v in entry.after)
+    with quiet(source), WriteSession(entry.db, entry.identity, timeout=busy_timeout, replaced=REPLACED) as w:
+        assert w.conn is not None
+        restored: list[RawValue] = []
+        for key, vals in restorable:
+            sets = ", ".join(f"{q(c)} = {_slot(v)}" for c, v in zip(assigned, vals))
+            sql = f"UPDATE {t} SET {sets} WHERE {k} = {_slot(key)} AND {same} RETURNING {k}"
+            if w.fetch(sql, [_param(v) for v in (*vals, key)]):
+                restored.append(key)
+        record = {
+            "v": VERSION, "kind": "undo", "id": new_id(), "time": time.time(), "db": entry.db,
+            "identity": list(entry.identity), "profile": entry.profile, "track": entry.track,
+            "table": entry.table, "key": entry.key, "action": "undo",
+            "description": f"undo of {entry.action} {entry.id}", "target": f"journal entry {entry.id}",
+            "predicate": f"{k} = <key> AND {same}", "planned": len(rows),
+            "affected": [encode_value(x) for x in restored], "columns": assigned, "before": [],
+            "signatures": [], "after": [], "undoes": entry.id, "status": "applied",
+        }
+        warnings = w.commit(journal, record, verify=lambda conn: _restored(conn, shape, same, restored))
+        done = {norm(x) for x in restored}
+        moved = [key for key, _ in restorable if norm(key) not in done]
+        states = left_alone(w.conn, track, moved) if track is not None else tuple(
+            RowState(x, "", "") for x in moved[:DESCRIBE_LIMIT])
+        return UndoOutcome(entry.id, record["id"], "restored", tuple(restored), states, len(moved),
+                           len(rows) - len(restorable), seconds=time.monotonic() - started,
+                           warnings=tuple(warnings))
+
+
+def _slot(value: Any) -> str:
+    # Invalid-UTF-8 TEXT is bound as its bytes and cast back, so it is restored byte-exact as TEXT.
+    return "CAST(? AS TEXT)" if isinstance(value, RawText) else "?"
+
+
+def _param(value: Any) -> Any:
+    return bytes(value) if isinstance(value, RawText) else value
+
+
+def _restored(conn: Any, track: Track, same: str, keys: list[RawValue]) -> bool | None:
+    """After a COMMIT error ended the transaction: True if no restored row still holds our values."""
+    left = sum(int(fetch(conn, f"SELECT COUNT(*) FROM {q(track.table)} WHERE {in_list(track, c)} AND {same}")[0][0])
+               for c in chunks(keys))
+    if left == 0:
+        return True
+    return False if left == len(keys) else None
