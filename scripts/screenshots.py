@@ -1,0 +1,101 @@
+"""Regenerate screenshots/*.svg: every screen of the app on the simulator's demo data, frozen in time.
+
+    .venv/bin/python scripts/screenshots.py [OUTPUT_DIR]
+
+The data comes from the same factories the tests use (tests/factories.py): the `batchtop demo` jobs built
+with a fixed clock and seed, so the pictures change only when the app does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import tempfile
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+
+from factories import FIXED_NOW, demo_dir, fixed_clock, hostile_dir  # noqa: E402
+
+from batchtop.core.monitor import Monitor  # noqa: E402
+from batchtop.tui.app import BatchtopApp  # noqa: E402
+from batchtop.tui.widgets.keyed_table import KeyedTable  # noqa: E402
+
+SIZE = (160, 45)
+Step = Callable[[object], Awaitable[None]]
+
+
+def make_app(*args: str) -> BatchtopApp:
+    """The app as the snapshot tests build it: fixed clock, no watch, no wall-time costs, no blink."""
+    clock = fixed_clock(FIXED_NOW)
+    app = BatchtopApp(Monitor(list(args), clock=clock), clock=clock, watch=False, poll_interval=60.0)
+    app.show_timings = False
+    app.cursor_blink = False
+    return app
+
+
+async def ready(pilot) -> None:
+    app = pilot.app
+    for _ in range(500):
+        if app.polled_all and not app._flush_pending:
+            break
+        await pilot.pause(0.02)
+    await pilot.pause(0.1)
+
+
+def open_row(name: str, *keys: str) -> Step:
+    async def step(pilot) -> None:
+        table = pilot.app.screen.query_one(KeyedTable)
+        table.move_to_key(next(k for k in table.row_keys if Path(k.split("\x00")[0]).name == name))
+        await pilot.press("enter", *keys)
+        await pilot.pause(0.3)
+
+    return step
+
+
+def press(*keys: str) -> Step:
+    async def step(pilot) -> None:
+        await pilot.press(*keys)
+        await pilot.pause(0.2)
+
+    return step
+
+
+async def shoot(out: Path, name: str, args: list[str], step: Step | None, size: tuple[int, int] = SIZE) -> None:
+    app = make_app(*args)
+    async with app.run_test(size=size) as pilot:
+        await ready(pilot)
+        if step is not None:
+            await step(pilot)
+        await pilot.wait_for_scheduled_animations()
+        await pilot.pause(0.3)  # the footer recomposes after focus changes
+        app.save_screenshot(filename=f"{name}.svg", path=str(out))
+    print(f"screenshots/{name}.svg", file=sys.stderr)
+
+
+async def main(out: Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="batchtop-shots-") as tmp:
+        demo, hostile = Path(tmp, "demo"), Path(tmp, "hostile")
+        demo_dir(demo)
+        hostile_dir(hostile)
+        os.chdir(demo)  # paths are shown relative to the working directory
+        await shoot(out, "overview", ["."], None)
+        await shoot(out, "overview-problems", ["."], press("s", "e"))
+        await shoot(out, "source-topics", ["."], open_row("completion_tracking.db"))
+        await shoot(out, "source-docstore", ["."], open_row("documentation.db"), size=(160, 56))
+        await shoot(out, "source-crashed", ["."], open_row("yt-builder.db"))
+        await shoot(out, "help", ["."], press("question_mark"))
+        os.chdir(hostile)
+        await shoot(out, "errors-and-hostile", ["."], None)
+        empty = Path(tmp, "empty")
+        empty.mkdir()
+        os.chdir(empty)
+        await shoot(out, "empty", ["."], None)
+
+
+if __name__ == "__main__":
+    asyncio.run(main(Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "screenshots"))

@@ -1,0 +1,47 @@
+"""Base class of the screens the app feeds with live source views."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, cast
+
+from textual.screen import Screen
+
+from batchtop.tui.widgets.status_line import LiveInfo
+
+if TYPE_CHECKING:
+    from batchtop.tui.app import BatchtopApp
+
+
+class LiveScreen(Screen):
+    """A screen showing live data: the app calls `refresh_views` after polls and `tick` every second."""
+
+    #: Set once mounted: the app does not feed a screen whose widgets are not composed yet.
+    ready: bool = False
+
+    def on_mount(self) -> None:
+        # Textual calls this after the subclass's own on_mount (handlers run along the MRO).
+        self.ready = True
+
+    @property
+    def batchtop(self) -> BatchtopApp:
+        """The app, typed."""
+        return cast("BatchtopApp", self.app)
+
+    def refresh_views(self, dirty: set[str]) -> None:
+        """Show the latest views; `dirty` holds the paths polled since the last call (may be empty)."""
+
+    def tick(self) -> None:
+        """Called every second: refresh what depends on the clock alone (ages on the status line)."""
+
+    def on_screen_resume(self) -> None:
+        # Updates were skipped while another screen was on top: catch up on everything.
+        if self.ready:
+            self.refresh_views(set(self.batchtop.views))
+
+    def live_info(self, last_change: float | None, cost: float | None, queries: int | None,
+                  scope: str = "last poll") -> LiveInfo:
+        """The status line's content, from the app's state and this screen's numbers."""
+        app = self.batchtop
+        return LiveInfo(paused=app.paused, interval=app.poll_interval, watching=app.watching, now=app.clock(),
+                        last_change=last_change, cost=cost, queries=queries, scope=scope,
+                        show_cost=app.show_timings, in_flight=0)

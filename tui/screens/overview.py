@@ -1,0 +1,278 @@
+"""The overview: totals across all sources, then one row per source and track, live, sortable, filterable."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.reactive import reactive
+from textual.widget import Widget
+from textual.widgets import DataTable, Footer, Header, Input, Static
+
+from batchtop.tui.messages import SourceView
+from batchtop.tui.screens import overview_rows as rows
+from batchtop.tui.screens.live import LiveScreen
+from batchtop.tui.text import safe
+from batchtop.tui.widgets.cells import joined, path_text
+from batchtop.tui.widgets.keyed_table import KeyedTable
+from batchtop.tui.widgets.status_line import StatusLine
+from batchtop.tui.widgets.totals import Summary, Totals
+
+
+class OverviewScreen(LiveScreen):
+    """Every watched database at a glance."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("enter", "open", "Open"),
+        Binding("f", "failures", "Failures"),
+        Binding("slash", "filter", "Filter", key_display="/"),
+        Binding("s", "sort", "Sort"),
+        Binding("S", "reverse", "Reverse sort", show=False),
+        Binding("e", "problems", "Problems only"),
+        Binding("escape", "clear_filter", "Clear filter", show=False),
+    ]
+    """
+    | Key(s) | Description |
+    | :- | :- |
+    | enter | Open the source under the cursor (a click does the same). |
+    | f | Failures of the track under the cursor. |
+    | / | Filter by name, path, profile, track or state (Enter or Escape returns to the list). |
+    | s | Next sort order: name, state, progress, rate, ETA, failed, changed (or click a header). |
+    | S | Reverse the sort order. |
+    | e | Show only sources with problems (errors, stalls, interruptions, failures). |
+    | escape | Clear the filter. |
+    """
+
+    sort: reactive[str] = reactive("name", init=False)
+    """Current sort order (one of `overview_rows.SORTS`)."""
+    reverse: reactive[bool] = reactive(False, init=False)
+    """Whether the sort order is reversed."""
+    needle: reactive[str] = reactive("", init=False)
+    """Filter text."""
+    problems_only: reactive[bool] = reactive(False, init=False)
+    """Whether only sources with problems are listed."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        #: Rows of each source as last built, by path (see `refresh_views`).
+        self._rows: dict[str, dict] = {}
+        self._notices: list[str] = []
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Totals()
+        yield Static(id="notices")
+        yield Input(placeholder="filter: name, path, profile, track or state", id="filter")
+        yield KeyedTable(rows.COLUMNS, id="sources")
+        yield Static(id="empty")
+        yield Static(id="detail")
+        yield StatusLine()
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.sub_title = "overview"
+        box = self.query_one("#filter", Input)
+        box.display = False
+        box.cursor_blink = self.batchtop.cursor_blink
+        self.query_one(KeyedTable).focus()
+        self.refresh_views(set(self.batchtop.views))
+
+    # -- live data ----------------------------------------------------------------------------------
+
+    def refresh_views(self, dirty: set[str]) -> None:
+        app = self.batchtop
+        views = list(app.views.values())
+        now = app.clock()
+        # Rows are rebuilt only for sources polled since the last refresh (and for all once a second,
+        # in `tick`, for the ages): with 100 sources, most refreshes rebuild a handful of rows.
+        for path in dirty:
+            self._rows.pop(path, None)
+        visible = rows.ordered((v for v in views if rows.matches(v, self.needle, self.problems_only)),
+                               self.sort, self.reverse)
+        wanted: dict = {}
+        for view in visible:
+            cached = self._rows.get(view.path)
+            if cached is None:
+                cached = self._rows[view.path] = rows.source_rows(view, now)
+            wanted.update(cached)
+        self.query_one(KeyedTable).sync(wanted, list(wanted))
+        self.query_one(Totals).summary = Summary.of(v.status for v in views) if app.scanned or views else None
+        self._show_notices(app.notices)
+        self._show_empty(views, bool(wanted))
+        self._show_detail()
+        self._show_status()
+
+    def tick(self) -> None:
+        self._rows.clear()
+        self.refresh_views(set())
+
+    def _show_status(self) -> None:
+        views = self.batchtop.views.values()
+        polled = [v.stats for v in views if v.stats is not None]
+        changes = [v.status.last_change for v in views if v.status.last_change is not None]
+        scope = f"last round ({len(polled)} source{'s' if len(polled) != 1 else ''})"
+        self.query_one(StatusLine).info = self.live_info(
+            max(changes, default=None), sum(s.cost for s in polled) if polled else None,
+            sum(s.queries for s in polled) if polled else None, scope)
+
+    def _show_notices(self, notices: list[str]) -> None:
+        widget = self.query_one("#notices", Static)
+        _set_display(widget, bool(notices))
+        if notices and notices != self._notices:
+            self._notices = list(notices)
+            text = Text()
+            for notice in notices[:3]:
+                text.append("⚠ ", style="bold yellow")
+                text.append_text(safe(notice))
+                text.append("\n")
+            text.rstrip()
+            widget.update(text)
+
+    def _show_empty(self, views: list[SourceView], any_rows: bool) -> None:
+        table, empty = self.query_one(KeyedTable), self.query_one("#empty", Static)
+        _set_display(table, any_rows)
+        _set_display(empty, not any_rows)
+        if any_rows:
+            return
+        text = Text()
+        if not views:
+            heading = "No database found yet." if self.batchtop.scanned else "Looking for databases…"
+            text.append(heading + "\n\n", style="bold")
+            text.append("Watching: ", style="bright_black")
+            targets = [t.text for t in self.batchtop.monitor.discovery.targets] or ["(nothing)"]
+            text.append_text(safe(", ".join(targets), limit=200))
+            text.append("\nNew files appear here as soon as they are created; nothing is ever created or "
+                        "written by batchtop.\n\n", style="bright_black")
+            text.append("Try  batchtop demo  for a live simulated run, or  batchtop DIR|GLOB|FILE ...",
+                        style="italic")
+        else:
+            text.append("No source matches the filter.\n\n", style="bold")
+            text.append("Escape clears the filter; e toggles problems-only.", style="bright_black")
+        empty.update(text)
+
+    # -- selection ----------------------------------------------------------------------------------
+
+    def _selected(self) -> tuple[str, str | None] | None:
+        key = self.query_one(KeyedTable).cursor_key
+        return rows.split_key(key) if key else None
+
+    @on(DataTable.RowHighlighted)
+    def _on_highlight(self) -> None:
+        self._show_detail()
+
+    def _show_detail(self) -> None:
+        """One line about the row under the cursor: path, profile, journal, and why it is in its state."""
+        detail = self.query_one("#detail", Static)
+        selected = self._selected()
+        view = self.batchtop.views.get(selected[0]) if selected else None
+        if view is None:
+            detail.update("", layout=False)
+            return
+        status = view.status
+        track = next((t for t in status.tracks if t.name == selected[1]), None) if selected else None
+        first = joined(path_text(view.path, style=""),
+                       safe(f"profile {status.profile}", style="bright_black") if status.profile else "",
+                       Text(f"journal {status.journal_mode}", style="bright_black") if status.journal_mode else "")
+        if status.error:
+            why = safe(status.error, style="bold red")
+            if status.stale_snapshot:
+                why.append("  (showing the last good read)", style="red")
+        elif track is not None:
+            why = joined(safe(track.activity.reason), safe(track.note or "", style="italic bright_black"))
+        else:
+            why = Text("waiting for the first read…", style="bright_black")
+        detail.update(Text.assemble(first, "\n", why), layout=False)  # fixed height: no layout needed
+
+    @on(DataTable.RowSelected)
+    def _on_row_selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        self.action_open()
+
+    @on(DataTable.HeaderSelected)
+    def _on_header(self, event: DataTable.HeaderSelected) -> None:
+        event.stop()
+        wanted = rows.SORT_OF_COLUMN.get(str(event.column_key.value), "name")
+        if wanted == self.sort:
+            self.reverse = not self.reverse
+        else:
+            self.sort = wanted
+
+    # -- actions ------------------------------------------------------------------------------------
+
+    def action_open(self) -> None:
+        """Open the source under the cursor."""
+        selected = self._selected()
+        if selected:
+            self.batchtop.open_source(*selected)
+
+    def action_failures(self) -> None:
+        """Open the failures of the track under the cursor."""
+        selected = self._selected()
+        if selected and selected[1]:
+            self.batchtop.open_failures(*selected)  # type: ignore[arg-type]
+        elif selected:
+            self.notify("This source has no readable track yet.", severity="warning")
+
+    def action_filter(self) -> None:
+        """Show and focus the filter box."""
+        box = self.query_one("#filter", Input)
+        box.display = True
+        box.focus()
+
+    def action_clear_filter(self) -> None:
+        """Clear and hide the filter box."""
+        box = self.query_one("#filter", Input)
+        box.value = ""
+        box.display = False
+        self.query_one(KeyedTable).focus()
+
+    def action_sort(self) -> None:
+        """Cycle the sort order."""
+        self.sort = rows.SORTS[(rows.SORTS.index(self.sort) + 1) % len(rows.SORTS)]
+
+    def action_reverse(self) -> None:
+        """Reverse the sort order."""
+        self.reverse = not self.reverse
+
+    def action_problems(self) -> None:
+        """Toggle problems-only."""
+        self.problems_only = not self.problems_only
+
+    @on(Input.Changed, "#filter")
+    def _on_filter(self, event: Input.Changed) -> None:
+        self.needle = event.value.strip()
+
+    @on(Input.Submitted, "#filter")
+    def _on_filter_done(self) -> None:
+        box = self.query_one("#filter", Input)
+        box.display = bool(box.value)
+        self.query_one(KeyedTable).focus()
+
+    def watch_sort(self) -> None:
+        self._resort()
+
+    def watch_reverse(self) -> None:
+        self._resort()
+
+    def watch_needle(self) -> None:
+        self._resort()
+
+    def watch_problems_only(self) -> None:
+        self._resort()
+
+    def _resort(self) -> None:
+        self._rows.clear()
+        self.refresh_views(set())
+        what = f"sort: {self.sort}{' (reversed)' if self.reverse else ''}"
+        if self.problems_only:
+            what += " · problems only"
+        self.query_one(KeyedTable).border_subtitle = what
+
+
+def _set_display(widget: Widget, shown: bool) -> None:
+    """Show or hide `widget`; assigning the same value would still cost a layout pass."""
+    if widget.display != shown:
+        widget.display = shown

@@ -1,0 +1,92 @@
+"""The status line: live or paused, poll interval, watch state, when the data last changed, poll cost."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rich.text import Text
+from textual.reactive import reactive
+from textual.widget import Widget
+
+from batchtop.core.timeutil import human_duration
+from batchtop.tui.widgets.cells import joined
+
+
+@dataclass(frozen=True)
+class LiveInfo:
+    """What the status line shows. Frozen, so an unchanged line is not re-rendered."""
+
+    paused: bool
+    interval: float
+    #: True: watching directories; False: watch off or failed (timed polls only); None: starting.
+    watching: bool | None
+    now: float
+    last_change: float | None
+    #: Cost of the latest poll (or of the latest round of polls, on the overview).
+    cost: float | None = None
+    queries: int | None = None
+    #: What `cost` covers: "last poll" or "last round (12 sources)".
+    scope: str = "last poll"
+    #: Show the measured cost (snapshot tests turn it off: wall time is not deterministic).
+    show_cost: bool = True
+    in_flight: int = 0
+
+
+def interval_text(seconds: float) -> str:
+    """'1s', '0.5s', '250ms', '2m'."""
+    if seconds < 1:
+        return f"{seconds * 1000:.0f}ms" if seconds < 0.5 else f"{seconds:g}s"
+    return f"{seconds:g}s" if seconds < 60 else human_duration(seconds)
+
+
+def render_info(info: LiveInfo) -> Text:
+    """The status line's text."""
+    if info.paused:
+        mode = Text("‖ PAUSED", style="bold black on yellow")
+        mode.append(" p resumes", style="yellow")
+    else:
+        mode = Text("● LIVE", style="bold green")
+    poll = Text(f"poll every {interval_text(info.interval)}")
+    poll.append(" (+/-)", style="bright_black")
+    if info.watching is None:
+        watch = Text("watch: starting", style="bright_black")
+    elif info.watching:
+        watch = Text("watch: on")
+    else:
+        watch = Text("watch: off", style="yellow")
+    if info.last_change is None:
+        change = Text("data: no change seen yet", style="bright_black")
+    else:
+        change = Text(f"data changed {human_duration(max(0.0, info.now - info.last_change))} ago")
+    parts: list[Text] = [mode, poll, watch, change]
+    if info.cost is not None and info.queries is not None:
+        cost = Text(f"{info.scope}: ")
+        if info.show_cost:
+            cost.append(f"{info.cost * 1000:.1f} ms", style="bold")
+            cost.append(", ")
+        cost.append(f"{info.queries} statement{'s' if info.queries != 1 else ''}")
+        parts.append(cost)
+    if info.in_flight:
+        parts.append(Text(f"{info.in_flight} reading…", style="bright_black"))
+    return joined(*parts)
+
+
+class StatusLine(Widget):
+    """One line above the footer."""
+
+    DEFAULT_CSS = """
+    StatusLine {
+        height: 1;
+        padding: 0 1;
+        background: $panel;
+        color: $text-muted;
+    }
+    """
+
+    info: reactive[LiveInfo | None] = reactive(None)
+    """What to show (None until the first poll)."""
+
+    def render(self) -> Text:
+        if self.info is None:
+            return Text("starting…", style="bright_black")
+        return render_info(self.info)
