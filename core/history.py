@@ -13,6 +13,8 @@ from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from batchtop.core.timeutil import human_duration
+
 #: Windows (seconds) whose rates bound the ETA range.
 RATE_WINDOWS = (120.0, 300.0, 900.0)
 #: The window of the headline rate.
@@ -134,5 +136,6 @@ class History:
         if stale and not fresh_running:
             return Activity("interrupted", f"{stale} in-flight item(s) stale: the worker likely crashed")
         if fresh_running or (write_age is not None and write_age <= interrupt_after):
-            return Activity("stalled", f"no progress for {int(progress_age or write_age or 0)}s while work remains")
+            quiet = human_duration(progress_age if progress_age is not None else write_age)
+            return Activity("stalled", f"no progress for {quiet} while work remains")
         return Activity("interrupted", "work remains and nothing has moved")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
+from pathlib import Path
 
 from batchtop.core.discovery import Discovery, ScanResult
 from batchtop.core.profiles.model import Profile
@@ -34,17 +36,24 @@ class Monitor:
         self.max_open = max_open
         self.sources: dict[str, Source] = {}
         self.last_scan: ScanResult | None = None
+        # rescan() may run in one worker thread while polls run in others.
+        self._lock = threading.Lock()
+        self._dir_targets = {Path(t.root) for t in self.discovery.targets if t.kind == "dir" and t.root}
 
     def rescan(self) -> list[Source]:
         """Look for new files (and explicit paths still missing); returns the sources added."""
         scan = self.discovery.scan()
         self.last_scan = scan
         added = []
-        for path in [str(f.path) for f in scan.files] + [str(m) for m in scan.missing]:
-            if path not in self.sources:
-                source = Source(path, profiles=self._profiles, forced=self._forced, clock=self.clock)
-                self.sources[path] = source
-                added.append(source)
+        # A missing directory is a notice, not a source; a missing file is a source shown as "not found
+        # yet" (and opened, never created, once it appears).
+        missing = [str(m) for m in scan.missing if Path(m) not in self._dir_targets]
+        with self._lock:
+            for path in [str(f.path) for f in scan.files] + missing:
+                if path not in self.sources:
+                    source = Source(path, profiles=self._profiles, forced=self._forced, clock=self.clock)
+                    self.sources[path] = source
+                    added.append(source)
         return added
 
     @property
@@ -53,7 +62,8 @@ class Monitor:
         scan = self.last_scan
         if scan is None:
             return []
-        return list(scan.warnings) + ([scan.notice] if scan.notice else [])
+        gone = [f"directory {m} does not exist (yet)" for m in scan.missing if Path(m) in self._dir_targets]
+        return list(scan.warnings) + gone + ([scan.notice] if scan.notice else [])
 
     def poll(self, source: Source, force: bool = False) -> PollResult:
         """Poll one source, then park idle connections beyond the cap."""
@@ -64,20 +74,25 @@ class Monitor:
 
     def poll_all(self, force: bool = False) -> list[tuple[Source, PollResult]]:
         """Poll every source once (used by the headless CLI)."""
-        return [(s, self.poll(s, force)) for s in list(self.sources.values())]
+        return [(s, self.poll(s, force)) for s in self.snapshot_sources()]
+
+    def snapshot_sources(self) -> list[Source]:
+        """The sources as a list (safe to iterate while another thread rescans)."""
+        with self._lock:
+            return list(self.sources.values())
 
     def statuses(self) -> list[SourceStatus]:
         """Current status of every source."""
         now = self.clock()
-        return [source_status(s, now) for s in self.sources.values()]
+        return [source_status(s, now) for s in self.snapshot_sources()]
 
     def close(self) -> None:
         """Close every connection."""
-        for source in self.sources.values():
+        for source in self.snapshot_sources():
             source.close()
 
     def _cap_open(self, keep: Source) -> None:
-        open_sources = [s for s in self.sources.values() if s.is_open and s is not keep]
+        open_sources = [s for s in self.snapshot_sources() if s.is_open and s is not keep]
         excess = len(open_sources) + 1 - self.max_open
         if excess > 0:
             # Park the sources whose data changed least recently: active ones keep their connection.

@@ -150,6 +150,12 @@ class Source:
                 self._conn = None
             self._data_version = None
 
+    def interrupt(self) -> None:
+        """Abort a read in progress from another thread (quitting must not wait for a 10M-row count)."""
+        conn = self._conn
+        if conn is not None:
+            conn.interrupt()
+
     def park(self) -> None:
         """Close the connection but keep the snapshot: polls then gate on file stats until it changes.
 

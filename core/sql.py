@@ -31,7 +31,11 @@ def lit(value: RawValue | bytes) -> str:
         return repr(value)
     if isinstance(value, bytes):
         return "X'" + value.hex() + "'"
-    return "'" + str(value).replace("'", "''") + "'"
+    text = str(value)
+    if "\x00" in text:
+        # SQLite refuses a statement containing NUL; a hex literal cast to TEXT is the same value.
+        return f"CAST(X'{text.encode('utf-8', 'surrogateescape').hex()}' AS TEXT)"
+    return "'" + text.replace("'", "''") + "'"
 
 
 def col(track: Track, name: str | None) -> str | None:

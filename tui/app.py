@@ -160,8 +160,10 @@ class BatchtopApp(App[int]):
         self._watch_stop.set()
 
     async def action_quit(self) -> None:
-        """Quit from anywhere: stop the watch first, so its thread is not waited for."""
+        """Quit from anywhere: stop the watch and abort reads in flight, so no thread is waited for."""
         self._watch_stop.set()
+        for source in self.monitor.snapshot_sources():
+            source.interrupt()
         self.exit(0)
 
     # -- scanning -----------------------------------------------------------------------------------
@@ -389,7 +391,7 @@ def run_app(
 
 def close_quietly(monitor: Monitor) -> None:
     """Close every connection not in use; a poll still running (a long count) is not waited for."""
-    for source in list(monitor.sources.values()):
+    for source in monitor.snapshot_sources():
         if source.lock.acquire(blocking=False):
             try:
                 source.close()
