@@ -1,0 +1,509 @@
+"""Failed items grouped by error signature, read in short keyset chunks and cached incrementally.
+
+Grouping a million failed rows must never be one long read (hazards.md rule 4). Every statement reads at
+most `chunk` rows in key order (`WHERE <failed> AND key > ? ORDER BY key LIMIT chunk`) and only what the
+grouping needs: the key, the first `LIST_CHARS` characters of the error and a timestamp. Given a
+`Source`, each chunk runs through `Source.run`, so the source lock (and its connection) is free between
+chunks, and a short pause lets a rollback-journal writer take its lock.
+
+Signatures are computed in Python: measured on 1M failed rows, `GROUP BY bt_signature(...)` in SQL and a
+plain Python loop cost the same (the regexes dominate), but in Python a memo can skip them. The memo is
+keyed on the error with its digits 1-9 folded to `1`: every rule of `signature()` treats those digits
+alike, so texts that differ only in their numbers share one entry (tests/test_groups.py guards this).
+
+Paging a group or a search never runs an unbounded scan either: keys are found by chunked scans (or
+from the member keys the cache keeps for small groups), then one `read_failures(keys=...)` reads them.
+"""
+
+from __future__ import annotations
+
+import bisect
+import heapq
+import sqlite3
+import threading
+import time
+import weakref
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol, TypeVar
+
+from batchtop.core.profiles.model import RawValue, Track
+from batchtop.core.signature import signature
+from batchtop.core.snapshot import FailureRow, TrackSnapshot, fetch, read_failures
+from batchtop.core.sql import LIST_CHARS, col, key_expr, lit, q, state_predicate
+from batchtop.core.timeutil import parse_ts
+
+T = TypeVar("T")
+
+#: Rows per grouping statement.
+CHUNK = 20_000
+#: Seconds between two chunks: lets a rollback-journal writer in (readers and writers block each other).
+PAUSE = 0.005
+#: Member keys kept per group: groups up to this size page exactly by key, bigger ones by bounded scans.
+KEYS_CAP = 2_000
+#: Groups returned, largest first (a "N more groups" line covers the rest).
+MAX_GROUPS = 500
+#: First chunk of a page scan (doubles up to CHUNK while too few rows match).
+SCAN_START = 1_000
+#: Keys fetched per `read_failures(keys=...)` statement.
+KEYS_PER_READ = 500
+#: Memo entries kept before the memo is dropped (bounded memory).
+MEMO_MAX = 200_000
+
+UNRECORDED = "this writer never records failures"
+
+
+class Runs(Protocol):
+    """Anything that runs a reader on its connection (a `Source`)."""
+
+    def run(self, reader: Callable[[sqlite3.Connection], T]) -> T: ...
+
+
+#: A connection, or a `Source` (whose lock is then released between chunks).
+Db = sqlite3.Connection | Runs
+#: `progress(rows_read)`; it may raise to abandon the pass (the cache is left as it was).
+Progress = Callable[[int], None]
+
+
+@dataclass(frozen=True)
+class ErrorGroup:
+    """Failed items sharing one error signature."""
+
+    signature: str
+    count: int
+    #: count / all failed items grouped (0..1).
+    share: float
+    #: Earliest and latest time of the track's timestamp (finished, else started, else created).
+    first_seen: float | None
+    last_seen: float | None
+    #: The newest member (highest key) and its label and error preview (sanitised, one line).
+    sample_key: RawValue
+    sample_label: str
+    sample_error: str
+
+
+@dataclass(frozen=True)
+class GroupReport:
+    """The groups of one track and what computing them cost."""
+
+    groups: tuple[ErrorGroup, ...]
+    #: Failed items grouped (the sum of all counts, including groups beyond `groups`).
+    failed: int
+    #: Number of distinct signatures (may exceed len(groups): see MAX_GROUPS).
+    distinct: int
+    #: "full" (every failed row read), "delta" (only rows above the high-water mark), "unchanged".
+    how: str
+    rows_read: int
+    statements: int
+    elapsed: float
+    #: Why there is nothing to group (the writer never records failures), else None.
+    reason: str | None = None
+
+
+def unrecorded_message(track: Track, snap: TrackSnapshot | None = None) -> str | None:
+    """The explanation shown instead of failures for writers that never record them, else None."""
+    if track.failures_recorded:
+        return None
+    if snap is None:
+        return f"{UNRECORDED}: a failed item stays pending"
+    if snap.attempted_earlier:
+        return (f"{UNRECORDED}; {snap.attempted_earlier:,} items are pending "
+                "(attempted in an earlier session)")
+    return f"{UNRECORDED}; {snap.counts.get('pending', 0):,} items are pending"
+
+
+# -- SQL and signatures -----------------------------------------------------------------------------
+
+def _runner(db: Db) -> Callable[[Callable[[sqlite3.Connection], T]], T]:
+    run = getattr(db, "run", None)
+    if run is not None:
+        return run
+    conn = db
+    return lambda reader: reader(conn)  # type: ignore[arg-type]
+
+
+def _err(track: Track) -> str:
+    """The error column, or NULL where the track records none for failed rows (error_states)."""
+    err = col(track, track.error)
+    return err if err and "failed" in track.error_states else "NULL"
+
+
+def _when(track: Track) -> str:
+    return col(track, track.finished) or col(track, track.started) or col(track, track.created) or "NULL"
+
+
+def _sig_arg(track: Track) -> str:
+    """What `sql.signature_sql` hands to `bt_signature`: the first LIST_CHARS characters, as bytes."""
+    return f"CAST(substr({_err(track)}, 1, {LIST_CHARS}) AS BLOB)"
+
+
+_FOLD = bytes.maketrans(b"23456789", b"11111111")
+_memo: dict[Any, str] = {}
+
+
+def error_signature(value: bytes | str | None) -> str:
+    """`signature()` of a `_sig_arg` value, memoised on its digit-folded bytes."""
+    key = value.translate(_FOLD) if isinstance(value, bytes) else value
+    sig = _memo.get(key)
+    if sig is None:
+        if len(_memo) >= MEMO_MAX:
+            _memo.clear()
+        sig = _memo[key] = signature(value)
+    return sig
+
+
+def _checksum(track: Track) -> str:
+    """Per-row number summed to notice members that changed (keys and error lengths)."""
+    k, err = key_expr(track), _err(track)
+    return (f"(CASE typeof({k}) WHEN 'integer' THEN {k} WHEN 'real' THEN {k} "
+            f"ELSE length(CAST({k} AS BLOB)) END + ifnull(length({err}), 0))")
+
+
+def _order(value: Any) -> tuple[int, Any]:
+    """SQLite's sort order in Python: NULL < numbers < text < blobs."""
+    if value is None:
+        return (0, 0)
+    if isinstance(value, int | float):
+        return (1, value)
+    if isinstance(value, str):
+        return (2, value)
+    return (3, bytes(value))
+
+
+def _earlier(a: Any, b: Any) -> bool:
+    """a < b for timestamps as stored (same-typed values compare directly; else parsed)."""
+    try:
+        return a < b
+    except TypeError:
+        return (parse_ts(a) or 0.0) < (parse_ts(b) or 0.0)
+
+
+# -- grouping ---------------------------------------------------------------------------------------
+
+#: Accumulator of one group: [count, first_when, last_when, max_key, min_key, member keys or None].
+Acc = list
+
+
+def _merge(a: Acc, b: Acc) -> Acc:
+    """a then b, where every key of b is above every key of a."""
+    first = b[1] if a[1] is None or (b[1] is not None and _earlier(b[1], a[1])) else a[1]
+    last = b[2] if a[2] is None or (b[2] is not None and _earlier(a[2], b[2])) else a[2]
+    keys = a[5] + b[5] if a[5] is not None and b[5] is not None and len(a[5]) + len(b[5]) <= KEYS_CAP else None
+    return [a[0] + b[0], first, last, b[3], a[4], keys]
+
+
+@dataclass
+class _Pass:
+    groups: dict[str, Acc]
+    rows: int = 0
+    statements: int = 0
+    checksum: float = 0.0
+    high: Any = None
+
+
+def _scan(run: Callable, track: Track, after: Any, *, chunk: int, pause: float,
+          progress: Progress | None, start: int = 0) -> _Pass:
+    """Group the failed rows with key > `after` (all of them when `after` is None), chunk by chunk."""
+    k = key_expr(track)
+    base = (f"SELECT {k}, {_sig_arg(track)}, {_when(track)}, {_checksum(track)} FROM {q(track.table)} "
+            f"WHERE {state_predicate(track, ['failed'])}")
+    tail = f" ORDER BY {k} LIMIT {int(chunk)}"
+    out = _Pass({}, high=after)
+    groups = out.groups
+    while True:
+        if out.high is None:
+            sql, params = base + tail, ()
+        else:
+            sql, params = base + f" AND {k} > ?" + tail, (out.high,)
+        rows = run(lambda conn, s=sql, p=params: fetch(conn, s, p))
+        out.statements += 1
+        checksum = 0.0
+        for key, err, when, ck in rows:
+            sig = error_signature(err)
+            acc = groups.get(sig)
+            if acc is None:
+                groups[sig] = [1, when, when, key, key, [key]]
+            else:
+                acc[0] += 1
+                if when is not None:
+                    if acc[1] is None or _earlier(when, acc[1]):
+                        acc[1] = when
+                    if acc[2] is None or _earlier(acc[2], when):
+                        acc[2] = when
+                acc[3] = key
+                members = acc[5]
+                if members is not None:
+                    if len(members) < KEYS_CAP:
+                        members.append(key)
+                    else:
+                        acc[5] = None
+            if ck is not None:
+                checksum += ck
+        out.rows += len(rows)
+        out.checksum += checksum
+        if rows:
+            out.high = rows[-1][0]
+        if progress is not None:
+            progress(start + out.rows)
+        # A NULL last key cannot continue a keyset (rows with NULL keys come first and are few).
+        if len(rows) < chunk or out.high is None:
+            return out
+        if pause > 0:
+            time.sleep(pause)
+
+
+class GroupCache:
+    """The error groups of one track, refreshed incrementally.
+
+    `refresh` checks the failed rows at or below the high-water mark with one aggregate (count and a
+    checksum of keys and error lengths). Unchanged: only rows above the mark are read and merged in.
+    Changed (rows were reset, re-failed or removed below the mark): everything is read again.
+    A pass abandoned by an exception leaves the cache as it was.
+    """
+
+    def __init__(self, track: Track, identity: tuple[int, int] | None = None) -> None:
+        self.track = track
+        #: The file identity the cache was built for (a replaced file starts over).
+        self.identity = identity
+        self._lock = threading.Lock()
+        self._groups: dict[str, Acc] = {}
+        self._built = False
+        self._high: Any = None
+        self._count = 0
+        self._checksum = 0.0
+        self.report: GroupReport | None = None
+
+    def refresh(self, db: Db, *, chunk: int = CHUNK, pause: float = PAUSE, progress: Progress | None = None,
+                max_groups: int = MAX_GROUPS) -> GroupReport:
+        """Bring the groups up to date and return them (largest first)."""
+        started = time.perf_counter()
+        track = self.track
+        if not track.failures_recorded:
+            self.report = GroupReport((), 0, 0, "unchanged", 0, 0, 0.0, unrecorded_message(track))
+            return self.report
+        run = _runner(db)
+        statements = 0
+        how = "full"
+        with self._lock:  # one consistent base (dicts are replaced, never changed in place)
+            built, base, high, count, checksum = self._built, self._groups, self._high, self._count, self._checksum
+        if built:
+            got = run(lambda conn: fetch(conn, self._check_sql(high is None), () if high is None else (high,)))
+            statements += 1
+            if (int(got[0][0]), float(got[0][1])) == (count, checksum):
+                how = "delta"
+        if how == "full":
+            scan = _scan(run, track, None, chunk=chunk, pause=pause, progress=progress)
+            merged, new_high = scan.groups, scan.high
+            new_count, new_checksum = scan.rows, scan.checksum
+        else:
+            scan = _scan(run, track, high, chunk=chunk, pause=pause, progress=progress)
+            if scan.rows == 0 and self.report is not None:
+                statements += scan.statements
+                self.report = _restamp(self.report, "unchanged", 0, statements, started)
+                return self.report
+            merged = dict(base)
+            for sig, acc in scan.groups.items():
+                old = merged.get(sig)
+                merged[sig] = acc if old is None else _merge(old, acc)
+            new_high = scan.high if scan.high is not None else high
+            new_count, new_checksum = count + scan.rows, checksum + scan.checksum
+        statements += scan.statements
+        top = heapq.nsmallest(max_groups, merged.items(), key=lambda kv: (-kv[1][0], kv[0]))
+        samples, n = _samples(run, track, [acc[3] for _, acc in top])
+        statements += n
+        total = sum(acc[0] for acc in merged.values())
+        groups = tuple(_group(track, sig, acc, total, samples.get(_order(acc[3]))) for sig, acc in top)
+        report = GroupReport(groups, total, len(merged), how, scan.rows, statements,
+                             time.perf_counter() - started)
+        with self._lock:
+            self._groups, self._high, self._count, self._checksum = merged, new_high, new_count, new_checksum
+            self._built = True
+            self.report = report
+        return report
+
+    def _check_sql(self, nothing_above: bool) -> str:
+        track = self.track
+        k = key_expr(track)
+        bound = f"({k} <= ? OR {k} IS NULL)" if not nothing_above else f"{k} IS NULL"
+        return (f"SELECT COUNT(*), TOTAL({_checksum(track)}) FROM {q(track.table)} "
+                f"WHERE {state_predicate(track, ['failed'])} AND {bound}")
+
+    def members(self, signature_: str) -> tuple[Sequence[RawValue] | None, tuple[RawValue, RawValue] | None]:
+        """Member keys of a group (None when it is too big to keep them) and its key range."""
+        with self._lock:
+            acc = self._groups.get(signature_)
+        if acc is None:
+            return None, None
+        return acc[5], (acc[4], acc[3])
+
+    def items(self, db: Db, signature_: str, *, before: RawValue = None, after: RawValue = None,
+              limit: int = 50) -> list[FailureRow]:
+        """A page of one group's items (newest first), using the member keys or key range it knows."""
+        members, bounds = self.members(signature_)
+        return group_items(db, self.track, signature_, before=before, after=after, limit=limit,
+                           members=members, bounds=bounds)
+
+
+def _restamp(report: GroupReport, how: str, rows: int, statements: int, started: float) -> GroupReport:
+    return GroupReport(report.groups, report.failed, report.distinct, how, rows, statements,
+                       time.perf_counter() - started, report.reason)
+
+
+def _samples(run: Callable, track: Track, keys: list[RawValue]) -> tuple[dict[Any, FailureRow], int]:
+    """The sample rows of the groups shown, by `_order(key)`."""
+    out: dict[Any, FailureRow] = {}
+    n = 0
+    for i in range(0, len(keys), KEYS_PER_READ):
+        part = keys[i:i + KEYS_PER_READ]
+        rows = run(lambda conn, p=part: read_failures(conn, track, limit=len(p), keys=p))
+        n += 1
+        out.update((_order(r.key), r) for r in rows)
+    return out, n
+
+
+def _group(track: Track, sig: str, acc: Acc, total: int, sample: FailureRow | None) -> ErrorGroup:
+    return ErrorGroup(
+        signature=sig, count=acc[0], share=acc[0] / total if total else 0.0,
+        first_seen=parse_ts(acc[1], track.tz), last_seen=parse_ts(acc[2], track.tz), sample_key=acc[3],
+        sample_label=sample.label if sample else "", sample_error=sample.error if sample else sig,
+    )
+
+
+def error_groups(db: Db, track: Track, *, chunk: int = CHUNK, progress: Progress | None = None,
+                 pause: float = PAUSE, max_groups: int = MAX_GROUPS) -> list[ErrorGroup]:
+    """Failed items of `track` grouped by error signature, largest group first.
+
+    Args:
+        db: A connection, or a `Source` (its lock is then released between chunks).
+        chunk: Rows per statement.
+        progress: Called with the rows read so far after each chunk; may raise to abandon.
+        pause: Seconds slept between chunks.
+        max_groups: Groups returned at most.
+    """
+    return list(GroupCache(track).refresh(db, chunk=chunk, progress=progress, pause=pause,
+                                          max_groups=max_groups).groups)
+
+
+_caches: weakref.WeakKeyDictionary[Any, dict[str, GroupCache]] = weakref.WeakKeyDictionary()
+_caches_lock = threading.Lock()
+
+
+def cache_for(source: Any, track: Track) -> GroupCache:
+    """The cache of one source and track (a new one when the file or the track definition changed)."""
+    identity = getattr(source, "identity", None)
+    with _caches_lock:
+        per_source = _caches.setdefault(source, {})
+        cache = per_source.get(track.name)
+        if cache is None or cache.track != track or cache.identity != identity:
+            cache = per_source[track.name] = GroupCache(track, identity)
+        return cache
+
+
+# -- pages ------------------------------------------------------------------------------------------
+
+def _find_keys(run: Callable, track: Track, *, before: RawValue, after: RawValue, limit: int,
+               extra: str | None = None, params: dict[str, Any] | None = None,
+               match: Callable[[Any], bool] | None = None, bounds: tuple[RawValue, RawValue] | None = None,
+               chunk: int = CHUNK, pause: float = PAUSE) -> list[RawValue]:
+    """Keys of up to `limit` failed rows next to an anchor, each statement reading at most `chunk` rows.
+
+    Older (key < before, newest first) unless `after` is given (key > after, oldest first). Rows pass
+    when `match(extra value)` is true, or all rows when there is no `match`. `bounds` (lowest, highest
+    key a group can have) stops the scan early.
+    """
+    k = key_expr(track)
+    newer = after is not None
+    anchor = after if newer else before
+    base = (f"SELECT {k}{', ' + extra if extra else ''} FROM {q(track.table)} "
+            f"WHERE {state_predicate(track, ['failed'])}")
+    if bounds is not None and bounds[0] is not None and bounds[1] is not None:
+        base += f" AND {k} BETWEEN {lit(bounds[0])} AND {lit(bounds[1])}"
+    order = f" ORDER BY {k}{'' if newer else ' DESC'}"
+    size = limit if match is None else max(SCAN_START, 4 * limit)
+    found: list[RawValue] = []
+    values = dict(params or {})
+    while True:
+        values["anchor"] = anchor
+        cond = "" if anchor is None else f" AND {k} {'>' if newer else '<'} :anchor"
+        sql = f"{base}{cond}{order} LIMIT {int(size)}"
+        rows = run(lambda conn, s=sql, v=dict(values): fetch(conn, s, v))
+        for row in rows:
+            if match is None or match(row[1]):
+                found.append(row[0])
+                if len(found) >= limit:
+                    return found
+        if len(rows) < size or rows[-1][0] is None:
+            return found
+        anchor = rows[-1][0]
+        size = min(size * 2, chunk)
+        if pause > 0:
+            time.sleep(pause)
+
+
+def _read_keys(run: Callable, track: Track, keys: Sequence[RawValue], **kw: Any) -> list[FailureRow]:
+    if not keys:
+        return []
+    return run(lambda conn: read_failures(conn, track, limit=len(keys), keys=list(keys), **kw))
+
+
+def failure_page(db: Db, track: Track, *, before: RawValue = None, after: RawValue = None,
+                 limit: int = 50) -> list[FailureRow]:
+    """Failed items next to an anchor, newest first: older than `before`, or the nearest newer than `after`."""
+    if not track.failures_recorded:
+        return []
+    run = _runner(db)
+    if after is None:
+        return run(lambda conn: read_failures(conn, track, limit=limit, before=before))
+    return _read_keys(run, track, _find_keys(run, track, before=None, after=after, limit=limit))
+
+
+def group_items(db: Db, track: Track, signature_: str, *, before: RawValue = None, after: RawValue = None,
+                limit: int = 50, members: Sequence[RawValue] | None = None,
+                bounds: tuple[RawValue, RawValue] | None = None) -> list[FailureRow]:
+    """A keyset page of the failed items whose error has `signature_`, newest first.
+
+    Args:
+        members: The group's keys in SQLite order, when known (`GroupCache.members`): the page is then
+            read by key. Otherwise failed rows are scanned in bounded chunks next to the anchor.
+        bounds: Lowest and highest key of the group, when known: the scan stops there.
+    """
+    if not track.failures_recorded:
+        return []
+    run = _runner(db)
+    if members is None:
+        keys = _find_keys(run, track, before=before, after=after, limit=limit, extra=_sig_arg(track),
+                          match=lambda v: error_signature(v) == signature_, bounds=bounds)
+        return _read_keys(run, track, keys, signature=signature_)
+    # Members may have left the group since it was computed: read until the page is full.
+    ordered = [_order(m) for m in members]
+    if after is not None:
+        candidates = list(members[bisect.bisect_right(ordered, _order(after)):])
+    else:
+        end = len(members) if before is None else bisect.bisect_left(ordered, _order(before))
+        candidates = list(reversed(members[:end]))
+    page: list[FailureRow] = []
+    for i in range(0, len(candidates), limit):
+        page += _read_keys(run, track, candidates[i:i + limit], signature=signature_)
+        if len(page) >= limit:
+            break
+    page.sort(key=lambda r: _order(r.key), reverse=True)
+    return page[-limit:] if after is not None else page[:limit]
+
+
+def _like(text: str) -> str:
+    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def search_failures(db: Db, track: Track, text: str, *, before: RawValue = None, after: RawValue = None,
+                    limit: int = 50) -> list[FailureRow]:
+    """A keyset page of failed items whose error or label contains `text` (LIKE: ASCII case-insensitive)."""
+    if not track.failures_recorded:
+        return []
+    if not text:
+        return failure_page(db, track, before=before, after=after, limit=limit)
+    run = _runner(db)
+    label = col(track, track.label) or key_expr(track)
+    flag = f"({_err(track)} LIKE :pattern ESCAPE '\\' OR {label} LIKE :pattern ESCAPE '\\')"
+    keys = _find_keys(run, track, before=before, after=after, limit=limit, extra=flag,
+                      params={"pattern": _like(text)}, match=bool)
+    return _read_keys(run, track, keys, search=text)

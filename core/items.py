@@ -1,0 +1,280 @@
+"""One item in full, and a read-only page of any table: previews only, secrets never read.
+
+The SELECT lists are built without secret columns (the track's `secrets`, every column whose name says
+token/secret/password/credential/key) and a profile's secret tables are never read at all, so a secret
+value cannot reach a widget, a log or an export by accident. Values are read as previews
+(`substr`, `length`, `typeof`: hazards.md rule 11) and long ones are paged with `read_value`; BLOBs are
+shown as `<blob N bytes: hex…>` and never decoded. Texts here are raw: the UI sanitises them.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from batchtop.core.errors import BatchtopError
+from batchtop.core.profiles.model import STATES, RawValue, Track
+from batchtop.core.sanitize import blob_preview, is_secret_name
+from batchtop.core.snapshot import fetch
+from batchtop.core.sql import key_expr, q, raw_expr, state_predicate
+
+#: Characters of each column read for the item detail.
+PREVIEW_CHARS = 2_000
+#: Characters (or BLOB bytes) per page of a long value.
+CHUNK_CHARS = 16_384
+#: Bytes of a BLOB shown in a preview (as hex).
+HEX_BYTES = 32
+#: Characters per cell of the generic table view.
+TABLE_CHARS = 80
+#: Columns read per statement (5 expressions each, well below SQLite's 2,000 result columns).
+COLUMNS_PER_STATEMENT = 100
+
+
+class SecretValue(BatchtopError):
+    """A secret column or table was asked for: it is never read."""
+
+    kind = "secret"
+
+
+@dataclass(frozen=True)
+class Value:
+    """A preview of one value."""
+
+    column: str
+    #: SQLite type: "null", "integer", "real", "text" or "blob".
+    kind: str
+    #: Characters (text) or bytes (blob) of the whole value.
+    length: int
+    #: Bytes of the whole value.
+    size: int
+    #: The preview: text as stored (not sanitised), a number, or `<blob N bytes: hex…>`.
+    text: str
+    #: Bytes of the value after the preview.
+    more: int
+
+    @property
+    def is_null(self) -> bool:
+        return self.kind == "null"
+
+
+@dataclass(frozen=True)
+class ItemDetail:
+    """Every column of one item, except secrets."""
+
+    track: str
+    table: str
+    key: RawValue
+    #: False when no row has this key (any more).
+    found: bool
+    #: Canonical state and the raw value it was read from.
+    state: str | None
+    raw_state: str | None
+    label: Value | None
+    #: The error column's preview, when the item is in one of the track's error states.
+    error: Value | None
+    #: The row holds error text but is not in an error state (a stale error of an earlier attempt).
+    stale_error: bool
+    columns: tuple[Value, ...]
+    #: Secret columns that were not read.
+    hidden: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ValueChunk:
+    """One page of a long value."""
+
+    column: str
+    kind: str
+    #: Characters (text) or bytes (blob) before this page.
+    offset: int
+    #: The page: text as stored, or a hex dump for BLOBs.
+    text: str
+    #: Characters (or bytes) in this page.
+    count: int
+    length: int
+    size: int
+    #: Bytes of the value after this page.
+    more: int
+
+
+@dataclass(frozen=True)
+class TablePage:
+    """A keyset page of an arbitrary table (previews only)."""
+
+    table: str
+    #: The keyset column ("rowid", or the primary key of a WITHOUT ROWID table).
+    key_column: str
+    columns: tuple[str, ...]
+    hidden: tuple[str, ...]
+    rows: tuple[tuple[RawValue, tuple[Value, ...]], ...]
+    #: Key of the last row (pass it as `after` for the next page); None when the page is empty.
+    last: RawValue
+
+
+def table_columns(conn: sqlite3.Connection, table: str) -> list[tuple[str, int]]:
+    """(name, primary-key position) of each column of `table`."""
+    return [(r[1], int(r[5])) for r in fetch(conn, f"PRAGMA table_info({q(table)})")]
+
+
+def is_secret(column: str, secrets: Sequence[str] = ()) -> bool:
+    """Whether a column must never be read."""
+    return column in secrets or is_secret_name(column)
+
+
+def _check_table(table: str, secret_tables: Sequence[str]) -> None:
+    if table in secret_tables or is_secret_name(table):
+        raise SecretValue(f"table {table} holds secrets: it is never read")
+
+
+def _split(columns: Sequence[str], secrets: Sequence[str]) -> tuple[list[str], tuple[str, ...]]:
+    visible = [c for c in columns if not is_secret(c, secrets)]
+    return visible, tuple(c for c in columns if is_secret(c, secrets))
+
+
+def _preview_exprs(c: str, chars: int) -> str:
+    """Preview, length, type, bytes, and bytes of the preview of column `c` (quoted)."""
+    return (
+        f"CASE typeof({c}) WHEN 'blob' THEN substr({c}, 1, {HEX_BYTES}) WHEN 'text' THEN substr({c}, 1, {chars}) "
+        f"ELSE {c} END, length({c}), typeof({c}), "
+        f"CASE typeof({c}) WHEN 'text' THEN length(CAST({c} AS BLOB)) ELSE length({c}) END, "
+        f"CASE typeof({c}) WHEN 'text' THEN length(CAST(substr({c}, 1, {chars}) AS BLOB)) END"
+    )
+
+
+def _value(column: str, preview: object, length: object, kind: object, size: object, head: object) -> Value:
+    kind = str(kind or "null")
+    n, total = int(length or 0), int(size or 0)
+    if kind == "blob":
+        data = preview if isinstance(preview, bytes) else b""
+        return Value(column, kind, n, total, blob_preview(data, n), max(0, total - len(data)))
+    if kind == "null":
+        return Value(column, kind, 0, 0, "", 0)
+    if kind == "text":
+        return Value(column, kind, n, total, str(preview), max(0, total - int(head or 0)))
+    return Value(column, kind, n, total, str(preview), 0)
+
+
+def _state_case(track: Track) -> str:
+    whens = " ".join(f"WHEN {state_predicate(track, [s])} THEN {s!r}" for s in STATES)
+    return f"CASE {whens} ELSE NULL END"
+
+
+def item_detail(conn: sqlite3.Connection, track: Track, key: RawValue, *, secret_tables: Sequence[str] = (),
+                chars: int = PREVIEW_CHARS) -> ItemDetail:
+    """Every non-secret column of the item `key` of `track`, as previews (page on with `read_value`).
+
+    The error column is also given as `error` when the item is in one of the track's error states;
+    elsewhere error text is a leftover of an earlier attempt (`stale_error`).
+    """
+    _check_table(track.table, secret_tables)
+    names = [n for n, _ in table_columns(conn, track.table)]
+    visible, hidden = _split(names, track.secrets)
+    t, k = q(track.table), key_expr(track)
+    head = fetch(conn, f"SELECT {_state_case(track)}, {raw_expr(track)} FROM {t} WHERE {k} = ? LIMIT 1", (key,))
+    if not head:
+        return ItemDetail(track.name, track.table, key, False, None, None, None, None, False, (), hidden)
+    state, raw = head[0]
+    values: list[Value] = []
+    for i in range(0, len(visible), COLUMNS_PER_STATEMENT):
+        part = visible[i:i + COLUMNS_PER_STATEMENT]
+        exprs = ", ".join(_preview_exprs(q(c), chars) for c in part)
+        rows = fetch(conn, f"SELECT {exprs} FROM {t} WHERE {k} = ? LIMIT 1", (key,))
+        if not rows:  # deleted between the two statements
+            return ItemDetail(track.name, track.table, key, False, None, None, None, None, False, (), hidden)
+        row = rows[0]
+        values += [_value(c, *row[5 * j:5 * j + 5]) for j, c in enumerate(part)]
+    by_name = {v.column: v for v in values}
+    label = by_name.get(track.label) if track.label else None
+    err = by_name.get(track.error) if track.error else None
+    in_error = state in track.error_states
+    error = err if err is not None and in_error and not err.is_null else None
+    stale = err is not None and not in_error and not err.is_null and err.text != ""
+    return ItemDetail(track.name, track.table, key, True, state, None if raw is None else str(raw), label, error,
+                      stale, tuple(values), hidden)
+
+
+def read_value(conn: sqlite3.Connection, track: Track, key: RawValue, column: str, offset: int, size: int,
+               *, secret_tables: Sequence[str] = ()) -> ValueChunk | None:
+    """A page of one value: characters (text) or bytes (blob) `offset`..`offset+size`. None: no such row.
+
+    Raises:
+        SecretValue: the column or table is secret.
+        BatchtopError: the column does not exist.
+    """
+    _check_table(track.table, secret_tables)
+    if is_secret(column, track.secrets):
+        raise SecretValue(f"column {column} holds secrets: it is never read")
+    if column not in {n for n, _ in table_columns(conn, track.table)}:
+        raise BatchtopError(f"no column {column} in {track.table}")
+    c = q(column)
+    offset, size = max(0, int(offset)), max(1, int(size))
+    rows = fetch(
+        conn,
+        f"SELECT typeof({c}), length({c}), "
+        f"CASE typeof({c}) WHEN 'text' THEN length(CAST({c} AS BLOB)) ELSE length({c}) END, "
+        f"CASE typeof({c}) WHEN 'blob' THEN substr({c}, {offset + 1}, {size}) "
+        f"WHEN 'text' THEN substr({c}, {offset + 1}, {size}) ELSE {c} END, "
+        f"CASE typeof({c}) WHEN 'text' THEN length(CAST(substr({c}, 1, {offset + size}) AS BLOB)) END "
+        f"FROM {q(track.table)} WHERE {key_expr(track)} = ? LIMIT 1",
+        (key,),
+    )
+    if not rows:
+        return None
+    kind, length, total, part, through = rows[0]
+    kind, length, total = str(kind), int(length or 0), int(total or 0)
+    if kind == "blob":
+        data = part if isinstance(part, bytes) else b""
+        return ValueChunk(column, kind, offset, hex_dump(data, offset), len(data), length, total,
+                          max(0, total - offset - len(data)))
+    if kind == "null":
+        return ValueChunk(column, kind, 0, "", 0, 0, 0, 0)
+    text = str(part)
+    more = max(0, total - int(through or 0)) if kind == "text" else 0
+    return ValueChunk(column, kind, offset, text, len(text), length, total, more)
+
+
+def value_chunk(conn: sqlite3.Connection, track: Track, key: RawValue, column: str, offset: int, size: int) -> str:
+    """The text of one page of a value (see `read_value`); empty when the row is gone."""
+    chunk = read_value(conn, track, key, column, offset, size)
+    return chunk.text if chunk else ""
+
+
+def hex_dump(data: bytes, offset: int = 0, width: int = 16) -> str:
+    """Offset and hex of each `width` bytes: BLOBs are never decoded as text."""
+    return "\n".join(f"{offset + i:08x}  {data[i:i + width].hex(' ')}" for i in range(0, len(data), width))
+
+
+def _keyset_column(conn: sqlite3.Connection, table: str, info: list[tuple[str, int]]) -> str:
+    """"rowid", or the first primary-key column of a WITHOUT ROWID table."""
+    try:
+        fetch(conn, f"SELECT rowid FROM {q(table)} LIMIT 0")
+        return "rowid"
+    except sqlite3.OperationalError:
+        pass
+    pks = [n for n, pk in sorted(info, key=lambda x: x[1]) if pk]
+    if not pks:
+        raise BatchtopError(f"table {table} has neither a rowid nor a primary key")
+    return pks[0]
+
+
+def table_page(conn: sqlite3.Connection, table: str, *, after_rowid: RawValue = None, limit: int = 100,
+               secret_tables: Sequence[str] = (), secrets: Sequence[str] = ()) -> TablePage:
+    """A keyset page (by rowid, or the primary key of a WITHOUT ROWID table) of any table, previews only.
+
+    Raises:
+        SecretValue: the table is secret.
+    """
+    _check_table(table, secret_tables)
+    info = table_columns(conn, table)
+    visible, hidden = _split([n for n, _ in info], secrets)
+    key_col = _keyset_column(conn, table, info)
+    if is_secret(key_col, secrets):
+        raise SecretValue(f"table {table} is keyed by a secret column: it is never read")
+    k = "rowid" if key_col == "rowid" else q(key_col)
+    exprs = ", ".join(_preview_exprs(q(c), TABLE_CHARS) for c in visible) or "NULL"
+    where = "" if after_rowid is None else f" WHERE {k} > ?"
+    rows = fetch(conn, f"SELECT {k}, {exprs} FROM {q(table)}{where} ORDER BY {k} LIMIT {int(limit)}",
+                 () if after_rowid is None else (after_rowid,))
+    out = tuple((r[0], tuple(_value(c, *r[1 + 5 * j:6 + 5 * j]) for j, c in enumerate(visible))) for r in rows)
+    return TablePage(table, key_col, tuple(visible), hidden, out, rows[-1][0] if rows else None)
