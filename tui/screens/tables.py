@@ -1,0 +1,163 @@
+"""A generic read-only view of any table: for databases whose schema no profile recognises.
+
+Rows are read a keyset page at a time (previews only, secret columns and tables never read), so a
+10M-row table opens as fast as a small one.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Static
+
+from batchtop.core.errors import BatchtopError
+from batchtop.core.items import TablePage, Value, table_page
+from batchtop.core.sanitize import human_bytes, is_secret_name
+from batchtop.core.schema import Schema, read_schema
+from batchtop.core.source import Source
+from batchtop.tui.text import safe
+
+PAGE = 200
+
+
+def cell(value: Value) -> Text:
+    """One value as a table cell: NULL dimmed, long text cut, BLOBs as size and hex."""
+    if value.is_null:
+        return Text("NULL", style="dim italic")
+    shown = safe(value.text, 80)
+    if value.more:
+        shown.append(f" +{human_bytes(value.more)}", style="dim")
+    return shown
+
+
+class TablesScreen(Screen):
+    """Every table of one database, and the rows of the selected one, read-only."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "back", "Back"),
+        Binding("n", "next_page", "Next rows"),
+        Binding("b", "first_page", "First rows"),
+        Binding("tab", "app.focus_next", "Next pane", show=False),
+    ]
+    """
+    | Key(s) | Description |
+    | :- | :- |
+    | escape | Back. |
+    | enter | Show the rows of the table under the cursor. |
+    | n | The next page of rows. |
+    | b | Back to the first rows. |
+    | tab | Move between the tables and the rows. |
+    """
+
+    DEFAULT_CSS = """
+    TablesScreen #tb-title { height: auto; padding: 0 1; }
+    TablesScreen #tb-tables { height: auto; max-height: 35%; }
+    TablesScreen #tb-rows-title { height: 1; padding: 0 1; background: $boost; text-style: bold; }
+    TablesScreen #tb-rows { height: 1fr; }
+    """
+
+    def __init__(self, source: Source) -> None:
+        super().__init__()
+        self.source = source
+        self.schema: Schema | None = None
+        self.table: str | None = None
+        self.page: TablePage | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static(id="tb-title")
+        yield DataTable(id="tb-tables", cursor_type="row", zebra_stripes=True)
+        yield Static(id="tb-rows-title")
+        yield DataTable(id="tb-rows", cursor_type="row", zebra_stripes=True)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.sub_title = self.source.name
+        self.query_one("#tb-title", Static).update(Text.assemble(
+            safe(self.source.path, style="bold"), ("  read-only table view", "dim"),
+            ("\nno profile describes this database; rows are shown as stored (secret columns hidden)", "dim")))
+        tables = self.query_one("#tb-tables", DataTable)
+        tables.add_columns("Table", "Columns", "Secret columns")
+        self.load_schema()
+
+    @work(thread=True, exclusive=True, group="tables-schema", exit_on_error=False)
+    def load_schema(self) -> None:
+        try:
+            schema = self.source.run(read_schema)
+        except BatchtopError as exc:
+            self.app.call_from_thread(self._show_error, exc.message)
+            return
+        self.app.call_from_thread(self._show_schema, schema)
+
+    def _show_error(self, message: str) -> None:
+        self.query_one("#tb-rows-title", Static).update(Text.assemble(("cannot read: ", "bold red"),
+                                                                       safe(message)))
+
+    def _show_schema(self, schema: Schema) -> None:
+        self.schema = schema
+        table = self.query_one("#tb-tables", DataTable)
+        for name, info in schema.tables.items():
+            secret = "whole table" if is_secret_name(name) else str(
+                sum(1 for c in info.columns if is_secret_name(c.name)))
+            table.add_row(safe(name), str(len(info.columns)), secret, key=name)
+        if schema.tables:
+            self.show_table(next(iter(schema.tables)))
+        else:
+            self._show_error("the database has no tables")
+
+    @on(DataTable.RowSelected, "#tb-tables")
+    def _table_selected(self, event: DataTable.RowSelected) -> None:
+        if event.row_key.value is not None:
+            self.show_table(str(event.row_key.value))
+
+    def show_table(self, name: str, after: object = None) -> None:
+        """Load a page of `name`'s rows (from the start, or after key `after`)."""
+        self.table = name
+        self.query_one("#tb-rows-title", Static).update(Text.assemble(safe(name), (" loading…", "dim")))
+        self.load_rows(name, after)
+
+    @work(thread=True, exclusive=True, group="tables-rows", exit_on_error=False)
+    def load_rows(self, name: str, after: object) -> None:
+        secret_tables = tuple(n for n in (self.schema.tables if self.schema else ()) if is_secret_name(n))
+        try:
+            page = self.source.run(lambda c: table_page(c, name, after_rowid=after, limit=PAGE,
+                                                        secret_tables=secret_tables))
+        except BatchtopError as exc:
+            self.app.call_from_thread(self._show_error, exc.message)
+            return
+        self.app.call_from_thread(self._show_rows, page, after)
+
+    def _show_rows(self, page: TablePage, after: object) -> None:
+        if page.table != self.table:
+            return
+        self.page = page
+        rows = self.query_one("#tb-rows", DataTable)
+        rows.clear(columns=True)  # another table or page: a fresh grid is the point here
+        rows.add_columns(page.key_column, *page.columns)
+        for key, values in page.rows:
+            rows.add_row(safe(key), *(cell(v) for v in values))
+        start = "first rows" if after is None else "rows after key " + str(after)[:40]
+        title = Text.assemble(safe(page.table, style="bold"), (f"  {start}, {len(page.rows)} shown", "dim"))
+        if page.hidden:
+            title.append(f"  · {len(page.hidden)} secret column(s) hidden (never read)", style="yellow")
+        if len(page.rows) == PAGE:
+            title.append("  · n for more", style="dim")
+        self.query_one("#tb-rows-title", Static).update(title)
+
+    def action_next_page(self) -> None:
+        """Next keyset page of the current table."""
+        if self.table and self.page and self.page.last is not None and len(self.page.rows) == PAGE:
+            self.show_table(self.table, self.page.last)
+
+    def action_first_page(self) -> None:
+        """Back to the first rows."""
+        if self.table:
+            self.show_table(self.table)
+
+    def action_back(self) -> None:
+        self.app.pop_screen()
