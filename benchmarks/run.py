@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import random
 import resource
 import sqlite3
 import statistics
@@ -23,76 +22,26 @@ import tempfile
 import time
 from pathlib import Path
 
+from batchtop.core.groups import error_groups
 from batchtop.core.monitor import Monitor
+from batchtop.core.simulator import fill
 from batchtop.core.snapshot import read_failures
 from batchtop.core.source import Source
 
-TOPICS_DDL = """
-CREATE TABLE topic_completions (id INTEGER PRIMARY KEY, topic_path TEXT UNIQUE, content_hash TEXT,
-  status TEXT, started_at DATETIME, completed_at DATETIME, duration_seconds REAL, flashcard_count INTEGER,
-  cost_usd REAL, error_message TEXT);
-CREATE INDEX idx_status ON topic_completions(status);
-CREATE INDEX idx_completed_at ON topic_completions(completed_at);
-"""
-LLM_DDL = """CREATE TABLE llm_results (id INTEGER PRIMARY KEY, prompt TEXT NOT NULL, result TEXT,
-  created_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP);"""
-ERRORS = ["RateLimitError: 429 Too Many Requests (retry after {n}s) request_id=req_{h}",
-          "APITimeoutError: Request timed out after {n}.0s",
-          "JSONDecodeError: Expecting ',' delimiter: line {n} column 5 (char {m})"]
-
-
-def _fresh(path: Path, ddl: str) -> sqlite3.Connection:
-    conn = sqlite3.connect(path, isolation_level=None)
-    # Building a file nobody watches yet: no journal, no fsync.
-    conn.execute("PRAGMA journal_mode=OFF")
-    conn.execute("PRAGMA synchronous=OFF")
-    conn.executescript(ddl)
-    return conn
-
-
-def _error(rng: random.Random) -> str:
-    return rng.choice(ERRORS).format(n=rng.randint(1, 99), m=rng.randint(100, 9999), h=f"{rng.getrandbits(32):08x}")
-
 
 def build_topics(path: Path, rows: int, failed_share: float = 0.05) -> None:
-    """A `topic_completions` table of `rows` rows: mostly completed, some failed, the rest pending."""
-    rng = random.Random(1)
-    conn = _fresh(path, TOPICS_DDL)
-    conn.execute("BEGIN")
-    batch = []
-    for i in range(rows):
-        r = rng.random()
-        status = "failed" if r < failed_share else "completed" if r < 0.8 else "pending"
-        batch.append((f"Data/c{i % 97}/d{i % 13}/t{i}/topic.json", status,
-                      "2026-11-20 10:00:00" if status != "pending" else None,
-                      "2026-11-20 10:00:05" if status != "pending" else None,
-                      15 if status == "completed" else None, 0.03 if status == "completed" else None,
-                      _error(rng) if status == "failed" else None))
-        if len(batch) == 50_000:
-            conn.executemany("INSERT INTO topic_completions (topic_path, status, started_at, completed_at, "
-                             "flashcard_count, cost_usd, error_message) VALUES (?,?,?,?,?,?,?)", batch)
-            batch.clear()
-    conn.executemany("INSERT INTO topic_completions (topic_path, status, started_at, completed_at, "
-                     "flashcard_count, cost_usd, error_message) VALUES (?,?,?,?,?,?,?)", batch)
-    conn.execute("COMMIT")
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.close()
+    """A `topic_completions` file of `rows` rows (the job's real DDL and indexes, WAL): 75 % completed
+    and `failed_share` failed (both capped by the rows), the rest pending."""
+    failed = round(rows * failed_share)
+    completed = min(round(rows * 0.75), rows - failed)
+    fill("topics", path.parent, rows, completed=completed, failed=failed, path=path, seed=1, overwrite=True)
 
 
 def build_llm(path: Path, rows: int, failed_share: float = 0.05) -> None:
-    """An `llm_results` table (no index): results derived from the text."""
-    rng = random.Random(2)
-    conn = _fresh(path, LLM_DDL)
-    conn.execute("BEGIN")
-    conn.executemany(
-        "INSERT INTO llm_results (prompt, result) VALUES (?, ?)",
-        ((f"prompt {i}", None if i % 5 == 4 else
-          ("Error: Failed after 3 attempts: " + _error(rng)) if rng.random() < failed_share else "ok " * 5)
-         for i in range(rows)),
-    )
-    conn.execute("COMMIT")
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.close()
+    """An `llm_results` file (no index, WAL): 75 % results, `failed_share` errors, the rest NULL."""
+    failed = round(rows * failed_share)
+    completed = min(round(rows * 0.75), rows - failed)
+    fill("llm", path.parent, rows, completed=completed, failed=failed, path=path, seed=2, overwrite=True)
 
 
 def _timed(fn, repeat: int) -> dict[str, float]:
@@ -139,15 +88,10 @@ def bench_failures(path: Path, table: str) -> dict:
     last = source.run(lambda c: read_failures(c, track, limit=100))[-1].key
     out["failures_next_page"] = _timed(
         lambda: source.run(lambda c: read_failures(c, track, limit=100, before=last)), 20)
-    try:
-        from batchtop.core.groups import error_groups
-    except ImportError:
-        out["error_groups"] = "core.groups not available"
-    else:
-        t = time.perf_counter()
-        groups = source.run(lambda c: error_groups(c, track))
-        out["error_groups"] = {"seconds": round(time.perf_counter() - t, 2), "groups": len(groups),
-                               "failed_rows": sum(g.count for g in groups)}
+    t = time.perf_counter()
+    groups = source.run(lambda c: error_groups(c, track))
+    out["error_groups"] = {"seconds": round(time.perf_counter() - t, 2), "groups": len(groups),
+                           "failed_rows": sum(g.count for g in groups)}
     source.close()
     return out
 

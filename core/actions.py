@@ -26,7 +26,7 @@ from batchtop.core.profiles.model import Action, RawValue, Track
 from batchtop.core.signature import signature
 from batchtop.core.snapshot import fetch
 from batchtop.core.source import Source
-from batchtop.core.sql import LIST_CHARS, col, key_expr, lit, q, signature_sql
+from batchtop.core.sql import col, key_expr, lit, q, signature_sql, signature_value
 from batchtop.core.targets import Target, default_action, past, resolve, target_condition
 from batchtop.core.write import (
     BUSY_DEFAULT,
@@ -190,10 +190,8 @@ def _outcome(w: WriteSession, plan: Plan, entry_id: str | None, affected: list[R
 
 
 def error_signature(error: Any) -> str:
-    """Signature of a whole error value as `sql.signature_sql` computes it in SQL (first LIST_CHARS)."""
-    if isinstance(error, bytes):
-        error = bytes(error).decode("utf-8", "replace")
-    return signature(error if error is None else str(error)[:LIST_CHARS])
+    """Signature of a whole error value as `sql.signature_sql` computes it in SQL (see `signature_arg`)."""
+    return signature(signature_value(error))
 
 
 def _before_columns(track: Track, action: Action) -> tuple[str, ...]:

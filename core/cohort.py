@@ -15,8 +15,9 @@ from batchtop.core.actions import error_signature, past
 from batchtop.core.journal import Entry, Omitted
 from batchtop.core.profiles.model import Track
 from batchtop.core.sanitize import display
+from batchtop.core.signature import signature
 from batchtop.core.snapshot import fetch
-from batchtop.core.sql import LIST_CHARS, col, key_expr, q, raw_expr
+from batchtop.core.sql import col, key_expr, q, raw_expr, signature_arg
 from batchtop.core.write import canonical, chunks, flight_expr, in_list, norm
 
 
@@ -53,7 +54,7 @@ class Cohort:
 def cohort(conn: sqlite3.Connection, track: Track, entry: Entry) -> Cohort:
     """Count the current states of `entry`'s affected rows (read-only, bounded statements)."""
     before = _before_signatures(track, entry)
-    err = f"substr({col(track, track.error)}, 1, {LIST_CHARS})" if track.error else "NULL"
+    err = signature_arg(col(track, track.error)) if track.error else "NULL"
     counts: Counter[str] = Counter()
     new: Counter[str] = Counter()
     seen = 0
@@ -64,7 +65,7 @@ def cohort(conn: sqlite3.Connection, track: Track, entry: Entry) -> Cohort:
         for key, raw, flight, error in rows:
             state, _ = canonical(track, raw, flight)
             if state == "failed":
-                sig = error_signature(error)
+                sig = signature(error)
                 if sig == before.get(norm(key)):
                     state = "failed_same"
                 else:

@@ -2,34 +2,21 @@
 
 Only `os.stat`, `os.lstat` and `os.scandir` are used: nothing here opens, creates or modifies a file
 (hazards.md rules 8 and 9), so a FIFO, a socket or a 5,000-file glob cannot hang or slow start-up.
+Directories are listed and globs walked by `globwalk`; this module decides what to watch.
 """
 
 from __future__ import annotations
 
-import fnmatch
-import functools
 import os
-import re
 import stat
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-DB_SUFFIXES = (".db", ".sqlite", ".sqlite3", ".db3")
-# SQLite's own companion files: WAL, shared memory, rollback journal, wal2 and super-journals.
-_SIDECAR_RE = re.compile(r"-(?:wal2?|shm|journal|mj[0-9A-F]{9})\Z")
-_MAGIC_RE = re.compile(r"[*?[]")
-# A directory modified this recently may change again within the same mtime tick, so its listing is
-# not cached (the "racy clean" problem): later scans list it again until it has been quiet this long.
-_RACY_NS = 2_000_000_000
+from batchtop.core.globwalk import DB_SUFFIXES, MAGIC_RE, Walk, Walker, sidecar_base
 
-
-def sidecar_base(name: str) -> str | None:
-    """Return the database name a sidecar name belongs to (`x.db-wal` → `x.db`), or None."""
-    m = _SIDECAR_RE.search(name)
-    return name[: m.start()] if m and m.start() > 0 else None
+__all__ = ["DB_SUFFIXES", "Discovery", "Found", "ScanResult", "Skipped", "Target", "parse_targets", "sidecar_base"]
 
 
 @dataclass(frozen=True)
@@ -57,7 +44,7 @@ def _glob_target(arg: str) -> Target:
     # Split the argument itself, not cwd + argument: the working directory may contain `[` or `?`.
     base = os.sep if os.path.isabs(arg) else os.getcwd()
     parts = arg.split(os.sep)
-    first = next(i for i, part in enumerate(parts) if _MAGIC_RE.search(part))
+    first = next(i for i, part in enumerate(parts) if MAGIC_RE.search(part))
     root = os.path.normpath(os.path.join(base, *parts[:first]))
     pattern: list[str] = []
     for part in parts[first:]:
@@ -82,7 +69,7 @@ def parse_targets(args: Sequence[str]) -> list[Target]:
             continue
         if os.path.isdir(arg):
             targets.append(Target("dir", arg, Path(os.path.abspath(arg))))
-        elif os.path.lexists(arg) or not _MAGIC_RE.search(arg):
+        elif os.path.lexists(arg) or not MAGIC_RE.search(arg):
             if arg.endswith(os.sep) and not os.path.lexists(arg):
                 targets.append(Target("dir", arg, Path(os.path.abspath(arg))))
             else:
@@ -153,18 +140,6 @@ def _mode_reason(mode: int) -> str:
     return next((reason for test, reason in _MODE_REASONS if test(mode)), "not a regular file")
 
 
-def _entry_kind(entry: os.DirEntry[str]) -> str:
-    # d_type answers these without a system call on most filesystems.
-    try:
-        if entry.is_symlink():
-            return "link"
-        if entry.is_dir(follow_symlinks=False):
-            return "dir"
-        return "file" if entry.is_file(follow_symlinks=False) else "other"
-    except OSError:
-        return "other"
-
-
 @dataclass
 class _Scan:
     """Accumulators for one scan."""
@@ -172,15 +147,11 @@ class _Scan:
     files: list[Found] = field(default_factory=list)
     by_identity: dict[tuple[int, int], Found] = field(default_factory=dict)
     missing: list[Path] = field(default_factory=list)
-    candidates: dict[str, tuple[str, str]] = field(default_factory=dict)  # path -> (kind, arg)
     skipped: list[Skipped] = field(default_factory=list)
     skipped_total: int = 0
     warnings: dict[str, None] = field(default_factory=dict)  # an ordered set
     over_cap: int = 0
-    dirs_listed: int = 0
-    lists: dict[str, list[tuple[str, str]] | None] = field(default_factory=dict)  # listed this scan
     real_dirs: dict[str, str] = field(default_factory=dict)
-    glob_dirs: dict[str, None] = field(default_factory=dict)  # where non-`**` globs matched a segment
 
 
 class Discovery:
@@ -192,13 +163,15 @@ class Discovery:
         """Args: the parsed targets; caps on files kept, directories listed per scan, skips reported."""
         self.targets = tuple(targets)
         self.max_files = max_files
-        self.max_dirs = max_dirs
         self.max_skipped = max_skipped
-        # Directory listings keyed by (st_dev, st_ino, st_mtime_ns) of the directory: a create, delete or
-        # rename inside it changes its mtime, so an unchanged key means an unchanged list of names.
-        self._listings: dict[str, tuple[tuple[int, int, int], list[tuple[str, str]]]] = {}
+        self._walker = Walker(max_dirs)  # keeps directory listings between scans
         self._previous: dict[str, Found] = {}
         self._glob_dirs: tuple[str, ...] = ()
+
+    @property
+    def max_dirs(self) -> int:
+        """Directories listed per scan at most."""
+        return self._walker.max_dirs
 
     @classmethod
     def from_args(cls, args: Sequence[str], **options: int) -> Discovery:
@@ -208,6 +181,7 @@ class Discovery:
     def scan(self, *, fresh: bool = False) -> ScanResult:
         """List every target again and report what to watch; `fresh` ignores cached listings."""
         ctx = _Scan()
+        walk = Walk(lambda path, reason: self._skip(ctx, path, reason), warnings=ctx.warnings)
         for t in self.targets:
             if t.kind == "path":
                 path = os.path.abspath(t.text)
@@ -218,24 +192,22 @@ class Discovery:
                     self._accept(ctx, path, t.text, os.path.islink(path), explicit=True)
             elif t.root is not None and t.kind == "dir":
                 if os.path.isdir(t.root):
-                    self._collect_dir(ctx, t, fresh)
+                    self._walker.collect_dir(walk, str(t.root), t.text, fresh)
                 else:
                     ctx.missing.append(t.root)
             elif t.root is not None:
-                self._match(ctx, str(t.root), t.pattern, t, fresh)
+                self._walker.match(walk, str(t.root), t.pattern, t.text, t.recursive, fresh)
         # Sorting names first and stat-ing only up to the cap keeps a 5,000-file glob cheap.
-        for path in sorted(ctx.candidates):
-            kind, arg = ctx.candidates[path]
+        for path in sorted(walk.candidates):
+            kind, arg = walk.candidates[path]
             if kind not in ("file", "link"):
                 self._skip(ctx, path, None)
             elif len(ctx.files) >= self.max_files:
                 ctx.over_cap += 1
             else:
                 self._accept(ctx, path, arg, kind == "link", explicit=False)
-        # Forget listings of directories no longer visited, so the cache stays bounded.
-        for gone in self._listings.keys() - ctx.lists.keys():
-            del self._listings[gone]
-        return self._finish(ctx)
+        self._walker.forget_unvisited(walk)
+        return self._finish(ctx, walk)
 
     def _accept(self, ctx: _Scan, path: str, arg: str, is_link: bool, explicit: bool) -> None:
         try:
@@ -271,7 +243,7 @@ class Discovery:
             ctx.by_identity[ident] = found
             ctx.files.append(found)
 
-    def _finish(self, ctx: _Scan) -> ScanResult:
+    def _finish(self, ctx: _Scan, walk: Walk) -> ScanResult:
         prev = self._previous
         current = {str(f.path): f for f in ctx.files}
         notice = None
@@ -279,7 +251,7 @@ class Discovery:
             total = len(ctx.files) + ctx.over_cap
             notice = f"{total} files match; watching the first {self.max_files}: narrow your pattern"
         self._previous = current
-        self._glob_dirs = tuple(ctx.glob_dirs)
+        self._glob_dirs = tuple(walk.glob_dirs)
         return ScanResult(
             files=tuple(ctx.files),
             missing=tuple(ctx.missing),
@@ -314,83 +286,6 @@ class Discovery:
         else:
             ctx.warnings[f"two hard links to one database: {first.path}, {again.path}"] = None
 
-    def _list(self, ctx: _Scan, directory: str, fresh: bool) -> list[tuple[str, str]] | None:
-        """The (name, kind) entries of a directory, from the cache when it has not changed."""
-        if directory in ctx.lists:  # `**` asks for the same directory twice
-            return ctx.lists[directory]
-        ctx.lists[directory] = entries = self._list_once(ctx, directory, fresh)
-        return entries
-
-    def _list_once(self, ctx: _Scan, directory: str, fresh: bool) -> list[tuple[str, str]] | None:
-        if ctx.dirs_listed >= self.max_dirs:
-            ctx.warnings[f"stopped after listing {self.max_dirs} directories: narrow your pattern"] = None
-            return None
-        ctx.dirs_listed += 1
-        try:
-            st = os.stat(directory)
-            key = (st.st_dev, st.st_ino, st.st_mtime_ns)
-            cached = self._listings.get(directory)
-            if cached is not None and cached[0] == key and not fresh:
-                return cached[1]
-            with os.scandir(directory) as it:
-                entries = [(e.name, _entry_kind(e)) for e in it]
-        except (FileNotFoundError, NotADirectoryError):
-            return None
-        except OSError as exc:
-            ctx.warnings[f"cannot list {directory}: {exc.strerror or exc}"] = None
-            return None
-        if time.time_ns() - st.st_mtime_ns > _RACY_NS:
-            self._listings[directory] = (key, entries)
-        else:
-            self._listings.pop(directory, None)
-        return entries
-
-    def _collect_dir(self, ctx: _Scan, t: Target, fresh: bool) -> None:
-        prefix = str(t.root).rstrip(os.sep) + os.sep
-        for name, kind in self._list(ctx, str(t.root), fresh) or ():
-            path = prefix + name
-            if sidecar_base(name):
-                self._skip(ctx, path, "sidecar")
-            elif not name.lower().endswith(DB_SUFFIXES):
-                self._skip(ctx, path, "not a database name")
-            else:
-                ctx.candidates.setdefault(path, (kind, t.text))
-
-    def _match(self, ctx: _Scan, directory: str, segs: tuple[str, ...], t: Target, fresh: bool) -> None:
-        """Walk one glob pattern segment by segment, like `glob.glob(recursive=True)`."""
-        seg, rest = segs[0], segs[1:]
-        if not t.recursive:
-            ctx.glob_dirs[directory] = None
-        if seg == "**":
-            self._match(ctx, directory, rest, t, fresh)  # `**` may match no directory at all
-            for name, kind in self._list(ctx, directory, fresh) or ():
-                # Symlinked directories are not followed here: a link loop would never end.
-                if kind == "dir" and not name.startswith("."):
-                    self._match(ctx, os.path.join(directory, name), segs, t, fresh)
-            return
-        if _MAGIC_RE.search(seg):
-            match, hidden_ok = _segment_matcher(seg), seg.startswith(".")
-            entries = [
-                (name, kind)
-                for name, kind in self._list(ctx, directory, fresh) or ()
-                if match(name) and (hidden_ok or not name.startswith("."))
-            ]
-        else:
-            try:
-                entries = [(seg, _lstat_kind(os.path.join(directory, seg)))]
-            except (OSError, ValueError):
-                return
-        prefix = directory.rstrip(os.sep) + os.sep  # plain concatenation: ~3x cheaper than os.path.join
-        for name, kind in entries:
-            path = prefix + name
-            if rest:
-                if kind == "dir" or (kind == "link" and os.path.isdir(path)):
-                    self._match(ctx, path, rest, t, fresh)
-            elif sidecar_base(name):
-                self._skip(ctx, path, "sidecar")
-            else:
-                ctx.candidates.setdefault(path, (kind, t.text))
-
     # -- watching ---------------------------------------------------------------------------------
 
     def watch_dirs(self) -> list[tuple[Path, bool]]:
@@ -419,18 +314,3 @@ class Discovery:
                 add(f.real.parent, False)
         recursive_roots = [d for d, rec in wanted.items() if rec]
         return [(d, rec) for d, rec in wanted.items() if not any(r in d.parents for r in recursive_roots)]
-
-
-@functools.lru_cache(maxsize=256)
-def _segment_matcher(segment: str) -> Callable[[str], re.Match[str] | None]:
-    # Case-sensitive like glob on POSIX; `*` never crosses `/` because names are matched one at a time.
-    return re.compile(fnmatch.translate(segment)).match
-
-
-def _lstat_kind(path: str) -> str:
-    mode = os.lstat(path).st_mode
-    if stat.S_ISLNK(mode):
-        return "link"
-    if stat.S_ISDIR(mode):
-        return "dir"
-    return "file" if stat.S_ISREG(mode) else "other"

@@ -7,60 +7,52 @@ grouping needs: the key, the first `LIST_CHARS` characters of the error and a ti
 chunks, and a short pause lets a rollback-journal writer take its lock.
 
 Signatures are computed in Python: measured on 1M failed rows, `GROUP BY bt_signature(...)` in SQL and a
-plain Python loop cost the same (the regexes dominate), but in Python a memo can skip them. The memo is
-keyed on the error with its digits 1-9 folded to `1`: every rule of `signature()` treats those digits
-alike, so texts that differ only in their numbers share one entry (tests/test_groups.py guards this).
+plain Python loop cost the same (the regexes dominate), but in Python a memo can skip them
+(`signature.cached_signature`).
 
-Paging a group or a search never runs an unbounded scan either: keys are found by chunked scans (or
-from the member keys the cache keeps for small groups), then one `read_failures(keys=...)` reads them.
+The pages of a group (and the other failure pages) are in `failure_pages`; they are re-exported here.
 """
 
 from __future__ import annotations
 
-import bisect
 import heapq
-import sqlite3
 import threading
 import time
 import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol, TypeVar
+from typing import Any
 
+from batchtop.core.failure_pages import (
+    CHUNK,
+    PAUSE,
+    Db,
+    Runs,
+    failure_page,
+    group_items,
+    runner,
+    search_failures,
+    sqlite_order,
+)
 from batchtop.core.profiles.model import RawValue, Track
-from batchtop.core.signature import signature
+from batchtop.core.signature import cached_signature
 from batchtop.core.snapshot import FailureRow, TrackSnapshot, fetch, read_failures
-from batchtop.core.sql import LIST_CHARS, col, key_expr, lit, q, state_predicate
+from batchtop.core.sql import error_expr, key_expr, q, signature_arg, state_predicate, when_expr
 from batchtop.core.timeutil import parse_ts
 
-T = TypeVar("T")
+__all__ = ["CHUNK", "KEYS_CAP", "MAX_GROUPS", "PAUSE", "Db", "ErrorGroup", "GroupCache", "GroupReport", "Progress",
+           "Runs", "cache_for", "error_groups", "failure_page", "group_items", "search_failures",
+           "unrecorded_message"]
 
-#: Rows per grouping statement.
-CHUNK = 20_000
-#: Seconds between two chunks: lets a rollback-journal writer in (readers and writers block each other).
-PAUSE = 0.005
 #: Member keys kept per group: groups up to this size page exactly by key, bigger ones by bounded scans.
 KEYS_CAP = 2_000
 #: Groups returned, largest first (a "N more groups" line covers the rest).
 MAX_GROUPS = 500
-#: First chunk of a page scan (doubles up to CHUNK while too few rows match).
-SCAN_START = 1_000
 #: Keys fetched per `read_failures(keys=...)` statement.
 KEYS_PER_READ = 500
-#: Memo entries kept before the memo is dropped (bounded memory).
-MEMO_MAX = 200_000
 
 UNRECORDED = "this writer never records failures"
 
-
-class Runs(Protocol):
-    """Anything that runs a reader on its connection (a `Source`)."""
-
-    def run(self, reader: Callable[[sqlite3.Connection], T]) -> T: ...
-
-
-#: A connection, or a `Source` (whose lock is then released between chunks).
-Db = sqlite3.Connection | Runs
 #: `progress(rows_read)`; it may raise to abandon the pass (the cache is left as it was).
 Progress = Callable[[int], None]
 
@@ -112,62 +104,13 @@ def unrecorded_message(track: Track, snap: TrackSnapshot | None = None) -> str |
     return f"{UNRECORDED}; {snap.counts.get('pending', 0):,} items are pending"
 
 
-# -- SQL and signatures -----------------------------------------------------------------------------
-
-def _runner(db: Db) -> Callable[[Callable[[sqlite3.Connection], T]], T]:
-    run = getattr(db, "run", None)
-    if run is not None:
-        return run
-    conn = db
-    return lambda reader: reader(conn)  # type: ignore[arg-type]
-
-
-def _err(track: Track) -> str:
-    """The error column, or NULL where the track records none for failed rows (error_states)."""
-    err = col(track, track.error)
-    return err if err and "failed" in track.error_states else "NULL"
-
-
-def _when(track: Track) -> str:
-    return col(track, track.finished) or col(track, track.started) or col(track, track.created) or "NULL"
-
-
-def _sig_arg(track: Track) -> str:
-    """What `sql.signature_sql` hands to `bt_signature`: the first LIST_CHARS characters, as bytes."""
-    return f"CAST(substr({_err(track)}, 1, {LIST_CHARS}) AS BLOB)"
-
-
-_FOLD = bytes.maketrans(b"23456789", b"11111111")
-_memo: dict[Any, str] = {}
-
-
-def error_signature(value: bytes | str | None) -> str:
-    """`signature()` of a `_sig_arg` value, memoised on its digit-folded bytes."""
-    key = value.translate(_FOLD) if isinstance(value, bytes) else value
-    sig = _memo.get(key)
-    if sig is None:
-        if len(_memo) >= MEMO_MAX:
-            _memo.clear()
-        sig = _memo[key] = signature(value)
-    return sig
-
+# -- SQL and timestamps -----------------------------------------------------------------------------
 
 def _checksum(track: Track) -> str:
     """Per-row number summed to notice members that changed (keys and error lengths)."""
-    k, err = key_expr(track), _err(track)
+    k, err = key_expr(track), error_expr(track)
     return (f"(CASE typeof({k}) WHEN 'integer' THEN {k} WHEN 'real' THEN {k} "
             f"ELSE length(CAST({k} AS BLOB)) END + ifnull(length({err}), 0))")
-
-
-def _order(value: Any) -> tuple[int, Any]:
-    """SQLite's sort order in Python: NULL < numbers < text < blobs."""
-    if value is None:
-        return (0, 0)
-    if isinstance(value, int | float):
-        return (1, value)
-    if isinstance(value, str):
-        return (2, value)
-    return (3, bytes(value))
 
 
 def _earlier(a: Any, b: Any) -> bool:
@@ -205,8 +148,8 @@ def _scan(run: Callable, track: Track, after: Any, *, chunk: int, pause: float,
           progress: Progress | None, start: int = 0) -> _Pass:
     """Group the failed rows with key > `after` (all of them when `after` is None), chunk by chunk."""
     k = key_expr(track)
-    base = (f"SELECT {k}, {_sig_arg(track)}, {_when(track)}, {_checksum(track)} FROM {q(track.table)} "
-            f"WHERE {state_predicate(track, ['failed'])}")
+    base = (f"SELECT {k}, {signature_arg(error_expr(track))}, {when_expr(track)}, {_checksum(track)} "
+            f"FROM {q(track.table)} WHERE {state_predicate(track, ['failed'])}")
     tail = f" ORDER BY {k} LIMIT {int(chunk)}"
     out = _Pass({}, high=after)
     groups = out.groups
@@ -219,7 +162,7 @@ def _scan(run: Callable, track: Track, after: Any, *, chunk: int, pause: float,
         out.statements += 1
         checksum = 0.0
         for key, err, when, ck in rows:
-            sig = error_signature(err)
+            sig = cached_signature(err)
             acc = groups.get(sig)
             if acc is None:
                 groups[sig] = [1, when, when, key, key, [key]]
@@ -281,7 +224,7 @@ class GroupCache:
         if not track.failures_recorded:
             self.report = GroupReport((), 0, 0, "unchanged", 0, 0, 0.0, unrecorded_message(track))
             return self.report
-        run = _runner(db)
+        run = runner(db)
         statements = 0
         how = "full"
         with self._lock:  # one consistent base (dicts are replaced, never changed in place)
@@ -312,7 +255,7 @@ class GroupCache:
         samples, n = _samples(run, track, [acc[3] for _, acc in top])
         statements += n
         total = sum(acc[0] for acc in merged.values())
-        groups = tuple(_group(track, sig, acc, total, samples.get(_order(acc[3]))) for sig, acc in top)
+        groups = tuple(_group(track, sig, acc, total, samples.get(sqlite_order(acc[3]))) for sig, acc in top)
         report = GroupReport(groups, total, len(merged), how, scan.rows, statements,
                              time.perf_counter() - started)
         with self._lock:
@@ -350,14 +293,14 @@ def _restamp(report: GroupReport, how: str, rows: int, statements: int, started:
 
 
 def _samples(run: Callable, track: Track, keys: list[RawValue]) -> tuple[dict[Any, FailureRow], int]:
-    """The sample rows of the groups shown, by `_order(key)`."""
+    """The sample rows of the groups shown, by `sqlite_order(key)`."""
     out: dict[Any, FailureRow] = {}
     n = 0
     for i in range(0, len(keys), KEYS_PER_READ):
         part = keys[i:i + KEYS_PER_READ]
         rows = run(lambda conn, p=part: read_failures(conn, track, limit=len(p), keys=p))
         n += 1
-        out.update((_order(r.key), r) for r in rows)
+        out.update((sqlite_order(r.key), r) for r in rows)
     return out, n
 
 
@@ -397,113 +340,3 @@ def cache_for(source: Any, track: Track) -> GroupCache:
         if cache is None or cache.track != track or cache.identity != identity:
             cache = per_source[track.name] = GroupCache(track, identity)
         return cache
-
-
-# -- pages ------------------------------------------------------------------------------------------
-
-def _find_keys(run: Callable, track: Track, *, before: RawValue, after: RawValue, limit: int,
-               extra: str | None = None, params: dict[str, Any] | None = None,
-               match: Callable[[Any], bool] | None = None, bounds: tuple[RawValue, RawValue] | None = None,
-               chunk: int = CHUNK, pause: float = PAUSE) -> list[RawValue]:
-    """Keys of up to `limit` failed rows next to an anchor, each statement reading at most `chunk` rows.
-
-    Older (key < before, newest first) unless `after` is given (key > after, oldest first). Rows pass
-    when `match(extra value)` is true, or all rows when there is no `match`. `bounds` (lowest, highest
-    key a group can have) stops the scan early.
-    """
-    k = key_expr(track)
-    newer = after is not None
-    anchor = after if newer else before
-    base = (f"SELECT {k}{', ' + extra if extra else ''} FROM {q(track.table)} "
-            f"WHERE {state_predicate(track, ['failed'])}")
-    if bounds is not None and bounds[0] is not None and bounds[1] is not None:
-        base += f" AND {k} BETWEEN {lit(bounds[0])} AND {lit(bounds[1])}"
-    order = f" ORDER BY {k}{'' if newer else ' DESC'}"
-    size = limit if match is None else max(SCAN_START, 4 * limit)
-    found: list[RawValue] = []
-    values = dict(params or {})
-    while True:
-        values["anchor"] = anchor
-        cond = "" if anchor is None else f" AND {k} {'>' if newer else '<'} :anchor"
-        sql = f"{base}{cond}{order} LIMIT {int(size)}"
-        rows = run(lambda conn, s=sql, v=dict(values): fetch(conn, s, v))
-        for row in rows:
-            if match is None or match(row[1]):
-                found.append(row[0])
-                if len(found) >= limit:
-                    return found
-        if len(rows) < size or rows[-1][0] is None:
-            return found
-        anchor = rows[-1][0]
-        size = min(size * 2, chunk)
-        if pause > 0:
-            time.sleep(pause)
-
-
-def _read_keys(run: Callable, track: Track, keys: Sequence[RawValue], **kw: Any) -> list[FailureRow]:
-    if not keys:
-        return []
-    return run(lambda conn: read_failures(conn, track, limit=len(keys), keys=list(keys), **kw))
-
-
-def failure_page(db: Db, track: Track, *, before: RawValue = None, after: RawValue = None,
-                 limit: int = 50) -> list[FailureRow]:
-    """Failed items next to an anchor, newest first: older than `before`, or the nearest newer than `after`."""
-    if not track.failures_recorded:
-        return []
-    run = _runner(db)
-    if after is None:
-        return run(lambda conn: read_failures(conn, track, limit=limit, before=before))
-    return _read_keys(run, track, _find_keys(run, track, before=None, after=after, limit=limit))
-
-
-def group_items(db: Db, track: Track, signature_: str, *, before: RawValue = None, after: RawValue = None,
-                limit: int = 50, members: Sequence[RawValue] | None = None,
-                bounds: tuple[RawValue, RawValue] | None = None) -> list[FailureRow]:
-    """A keyset page of the failed items whose error has `signature_`, newest first.
-
-    Args:
-        members: The group's keys in SQLite order, when known (`GroupCache.members`): the page is then
-            read by key. Otherwise failed rows are scanned in bounded chunks next to the anchor.
-        bounds: Lowest and highest key of the group, when known: the scan stops there.
-    """
-    if not track.failures_recorded:
-        return []
-    run = _runner(db)
-    if members is None:
-        keys = _find_keys(run, track, before=before, after=after, limit=limit, extra=_sig_arg(track),
-                          match=lambda v: error_signature(v) == signature_, bounds=bounds)
-        return _read_keys(run, track, keys, signature=signature_)
-    # Members may have left the group since it was computed: read until the page is full.
-    ordered = [_order(m) for m in members]
-    if after is not None:
-        candidates = list(members[bisect.bisect_right(ordered, _order(after)):])
-    else:
-        end = len(members) if before is None else bisect.bisect_left(ordered, _order(before))
-        candidates = list(reversed(members[:end]))
-    page: list[FailureRow] = []
-    for i in range(0, len(candidates), limit):
-        page += _read_keys(run, track, candidates[i:i + limit], signature=signature_)
-        if len(page) >= limit:
-            break
-    page.sort(key=lambda r: _order(r.key), reverse=True)
-    return page[-limit:] if after is not None else page[:limit]
-
-
-def _like(text: str) -> str:
-    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-
-
-def search_failures(db: Db, track: Track, text: str, *, before: RawValue = None, after: RawValue = None,
-                    limit: int = 50) -> list[FailureRow]:
-    """A keyset page of failed items whose error or label contains `text` (LIKE: ASCII case-insensitive)."""
-    if not track.failures_recorded:
-        return []
-    if not text:
-        return failure_page(db, track, before=before, after=after, limit=limit)
-    run = _runner(db)
-    label = col(track, track.label) or key_expr(track)
-    flag = f"({_err(track)} LIKE :pattern ESCAPE '\\' OR {label} LIKE :pattern ESCAPE '\\')"
-    keys = _find_keys(run, track, before=before, after=after, limit=limit, extra=flag,
-                      params={"pattern": _like(text)}, match=bool)
-    return _read_keys(run, track, keys, search=text)

@@ -7,37 +7,96 @@ so that a group can be paged and reset with a predicate that SQLite evaluates.
 from __future__ import annotations
 
 import re
+from typing import Any, NamedTuple
 
-_RULES: tuple[tuple[re.Pattern[str], str], ...] = (
-    (re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?"), "<time>"),
-    (re.compile(r"\b\d{2}:\d{2}:\d{2}(\.\d+)?\b"), "<time>"),
-    (re.compile(r"\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b"), "<id>"),
-    (re.compile(r"(?:[A-Za-z]:)?(?:[~.]?/[^\s'\",:;()]+)+|(?:[\w.-]+/){2,}[\w.-]+"), "<path>"),
-    (re.compile(r"https?://\S+"), "<url>"),
-    (re.compile(r"\b0x[0-9a-fA-F]+\b"), "<hex>"),
-    (re.compile(r"\b(?=[0-9a-fA-F]*\d)(?=[0-9a-fA-F]*[a-fA-F])[0-9a-fA-F]{8,}\b"), "<hex>"),
-    (re.compile(r"\b[A-Za-z]+_[A-Za-z0-9]*\d[A-Za-z0-9]*\b"), "<id>"),
-    (re.compile(r"-?\d+(\.\d+)?"), "<n>"),
+#: How a Python traceback starts; its signature is built from its last line (the exception).
+TRACEBACK = "Traceback (most recent call last):"
+
+
+class _Rule(NamedTuple):
+    """One normalisation, and what a text must contain for the pattern to be able to match at all.
+
+    The guards are cheap substring tests that let `signature()` skip most patterns for most texts (the
+    path pattern alone cost more than all the others together). They must be exact: a guard may only
+    reject texts the pattern cannot match (tests/test_signature.py compares with every rule applied).
+    No replacement contains a digit or a needle, so a guard that failed stays failed.
+    """
+
+    pattern: re.Pattern[str]
+    repl: str
+    #: A substring every match contains ("" for none).
+    needle: str
+    #: Whether every match contains a decimal digit (`\\d`: any Unicode decimal digit).
+    digit: bool
+
+
+_RULES: tuple[_Rule, ...] = (
+    _Rule(re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?"), "<time>", ":", True),
+    _Rule(re.compile(r"\b\d{2}:\d{2}:\d{2}(\.\d+)?\b"), "<time>", ":", True),
+    _Rule(re.compile(r"\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b"), "<id>",
+          "-", False),
+    _Rule(re.compile(r"(?:[A-Za-z]:)?(?:[~.]?/[^\s'\",:;()]+)+|(?:[\w.-]+/){2,}[\w.-]+"), "<path>", "/", False),
+    _Rule(re.compile(r"https?://\S+"), "<url>", "://", False),
+    _Rule(re.compile(r"\b0x[0-9a-fA-F]+\b"), "<hex>", "0x", True),
+    _Rule(re.compile(r"\b(?=[0-9a-fA-F]*\d)(?=[0-9a-fA-F]*[a-fA-F])[0-9a-fA-F]{8,}\b"), "<hex>", "", True),
+    _Rule(re.compile(r"\b[A-Za-z]+_[A-Za-z0-9]*\d[A-Za-z0-9]*\b"), "<id>", "_", True),
+    _Rule(re.compile(r"-?\d+(\.\d+)?"), "<n>", "", True),
 )
+_DIGIT = re.compile(r"\d")
 _WS = re.compile(r"\s+")
 MAX_SIGNATURE = 160
+#: Memo entries kept before the memo is dropped (bounded memory).
+MEMO_MAX = 200_000
 
 
 def signature(text: str | bytes | None) -> str:
     """The normalised first line of an error message (empty text gives '(no message)').
 
-    Bytes are decoded leniently: SQL passes the error as a BLOB (`sql.signature_sql`) because sqlite3
+    A Python traceback is represented by its last line, the exception (`ValueError: bad row 7`), so
+    tracebacks group by exception rather than all into one "Traceback (most recent call last):" group.
+
+    Bytes are decoded leniently: SQL passes the error as a BLOB (`sql.signature_arg`) because sqlite3
     decodes a TEXT argument of a Python function strictly, and invalid UTF-8 would fail the statement.
     """
     if text is None:
         return "(no message)"
     if isinstance(text, bytes):
         text = text.decode("utf-8", "replace")
-    first = str(text).strip().splitlines()[0] if str(text).strip() else ""
-    if not first:
+    text = str(text).strip()
+    if not text:
         return "(no message)"
-    first = first[:1000]
-    for pattern, repl in _RULES:
-        first = pattern.sub(repl, first)
-    first = _WS.sub(" ", first).strip()
-    return first[:MAX_SIGNATURE]
+    # After strip() the last line is never blank (every line separator is also whitespace).
+    lines = text.splitlines()
+    line = lines[-1] if text.startswith(TRACEBACK) else lines[0]
+    return _normalise(line[:1000])
+
+
+def _normalise(line: str) -> str:
+    """Apply every rule whose guard passes, in order; collapse white space; cut to MAX_SIGNATURE."""
+    digit = _DIGIT.search(line) is not None
+    for pattern, repl, needle, needs_digit in _RULES:
+        if (needs_digit and not digit) or (needle and needle not in line):
+            continue
+        line = pattern.sub(repl, line)
+    return _WS.sub(" ", line).strip()[:MAX_SIGNATURE]
+
+
+_FOLD = bytes.maketrans(b"23456789", b"11111111")
+_memo: dict[Any, str] = {}
+
+
+def cached_signature(value: bytes | str | None) -> str:
+    """`signature()` of an error as SQL hands it over (`sql.signature_arg`), memoised.
+
+    Bytes are memoised on their digits 1-9 folded to `1`: every rule above treats those digits alike
+    (`0` is kept: `0x` starts a hex number), so errors that differ only in their numbers share one entry
+    and grouping a million failed rows runs the patterns once per kind of error (tests/test_groups.py
+    guards this).
+    """
+    key = value.translate(_FOLD) if isinstance(value, bytes) else value
+    sig = _memo.get(key)
+    if sig is None:
+        if len(_memo) >= MEMO_MAX:
+            _memo.clear()
+        sig = _memo[key] = signature(value)
+    return sig

@@ -158,14 +158,15 @@ def preview(value: object, length: int | None, kind: str | None, limit: int) -> 
 
 
 def read_failures(
-    conn: sqlite3.Connection, track: Track, *, limit: int, before: RawValue = None,
+    conn: sqlite3.Connection, track: Track, *, limit: int, before: RawValue = None, after: RawValue = None,
     search: str | None = None, signature: str | None = None, keys: Sequence[RawValue] | None = None,
 ) -> list[FailureRow]:
-    """A keyset page of failed items, newest first."""
+    """A keyset page of failed items, newest first: older than `before`, or the `limit` nearest newer
+    than `after` (see `sql.failures_sql` for the other filters)."""
     if not track.failures_recorded and track.error is None and not _has_failed_values(track):
         return []
-    sql = failures_sql(track, limit=limit, before=before, search=search, signature=signature is not None,
-                       keys=keys)
+    sql = failures_sql(track, limit=limit, before=before, after=after, search=search,
+                       signature=signature is not None, keys=keys)
     rows = fetch(conn, sql, {"signature": signature} if signature is not None else ())
     out = []
     for key, lab, lab_len, lab_kind, err, err_len, err_kind, when, raw in rows:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from batchtop.core.profiles.model import STATES, RawValue, Track
+from batchtop.core.signature import TRACEBACK
 
 #: Characters of long text columns fetched for lists (hazards.md rule 11).
 LIST_CHARS = 400
@@ -138,13 +139,71 @@ def text_preview(expr: str, chars: int = LIST_CHARS) -> str:
     )
 
 
-def signature_sql(expr: str) -> str:
-    """`bt_signature` of an error column, as SQL.
+def error_expr(track: Track) -> str:
+    """SQL for the error of a failed row: the error column, or NULL where the track keeps none for failed
+    rows (`Track.error_states`; jobs, for one, leave stale error text on rows that later succeeded)."""
+    err = col(track, track.error)
+    return err if err and "failed" in track.error_states else "NULL"
 
-    The argument is cast to a BLOB: sqlite3 decodes a TEXT argument of a Python function strictly, so a
-    single invalid UTF-8 value would fail the whole statement; `signature()` decodes bytes leniently.
+
+def when_expr(track: Track) -> str:
+    """SQL for the time a list shows: finished, else started, else created, else NULL."""
+    return col(track, track.finished) or col(track, track.started) or col(track, track.created) or "NULL"
+
+
+def label_expr(track: Track) -> str:
+    """SQL for an item's label: the label column, else the key."""
+    return col(track, track.label) or key_expr(track)
+
+
+def like_pattern(text: str) -> str:
+    """A LIKE pattern matching values that contain `text` literally; use it with `ESCAPE '\\'`.
+
+    `%`, `_` and the escape character itself are escaped. The result is a value: bind it as a
+    parameter or embed it with `lit()`. LIKE is case-insensitive for ASCII letters only.
     """
-    return f"bt_signature(CAST(substr({expr}, 1, {LIST_CHARS}) AS BLOB))"
+    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def search_condition(track: Track, pattern: str) -> str:
+    """SQL true for rows whose error or label is LIKE `pattern` (an SQL expression: a literal of a
+    `like_pattern` value, or a parameter holding one)."""
+    return (f"({error_expr(track)} LIKE {pattern} ESCAPE '\\' "
+            f"OR {label_expr(track)} LIKE {pattern} ESCAPE '\\')")
+
+
+def signature_arg(expr: str) -> str:
+    """What SQL hands to `bt_signature` for an error: its first LIST_CHARS characters, as a BLOB.
+
+    A longer Python traceback also gets its last LIST_CHARS characters (after a newline): its
+    signature is its last line, the exception. The BLOB cast is there because sqlite3 decodes a TEXT
+    argument of a Python function strictly, so a single invalid UTF-8 value would fail the whole
+    statement; `signature()` decodes bytes leniently. `signature_value` is the same in Python.
+    """
+    head = f"substr({expr}, 1, {LIST_CHARS})"
+    return (f"CAST(CASE WHEN substr({expr}, 1, {len(TRACEBACK)}) = {lit(TRACEBACK)} AND length({expr}) > {LIST_CHARS} "
+            f"THEN {head} || char(10) || substr({expr}, -{LIST_CHARS}) ELSE {head} END AS BLOB)")
+
+
+def signature_value(error: object) -> str | bytes | None:
+    """`signature_arg` in Python, for an error value read whole (a journaled before-image).
+
+    A BLOB never equals a text literal in SQLite, so bytes are only cut (to LIST_CHARS bytes, as
+    `substr` cuts a BLOB).
+    """
+    if error is None:
+        return None
+    if isinstance(error, bytes | bytearray | memoryview):
+        return bytes(error)[:LIST_CHARS]
+    text = str(error)
+    if text.startswith(TRACEBACK) and len(text) > LIST_CHARS:
+        return text[:LIST_CHARS] + "\n" + text[-LIST_CHARS:]
+    return text[:LIST_CHARS]
+
+
+def signature_sql(expr: str) -> str:
+    """`bt_signature` of an error column, as SQL (see `signature_arg`)."""
+    return f"bt_signature({signature_arg(expr)})"
 
 
 def failures_sql(
@@ -152,26 +211,33 @@ def failures_sql(
     *,
     limit: int,
     before: RawValue = None,
+    after: RawValue = None,
     search: str | None = None,
     signature: bool = False,
     keys: Sequence[RawValue] | None = None,
 ) -> str:
-    """Newest failed items, keyset-paged on the key (never OFFSET: it degrades with size)."""
+    """Failed items, newest first, keyset-paged on the key (never OFFSET: it degrades with size).
+
+    Older than `before`, or the `limit` nearest newer than `after` (read in ascending key order by an
+    inner statement, then ordered newest first), or both bounds. `signature` adds a `:signature`
+    parameter the error's signature must equal.
+    """
     k = key_expr(track)
-    label = col(track, track.label) or k
-    err = col(track, track.error) or "NULL"
-    when = col(track, track.finished) or col(track, track.started) or col(track, track.created) or "NULL"
+    err = error_expr(track)
     where = [state_predicate(track, ["failed"])]
     if before is not None:
         where.append(f"{k} < {lit(before)}")
+    if after is not None:
+        where.append(f"{k} > {lit(after)}")
     if search:
-        pattern = lit("%" + search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%")
-        where.append(f"({err} LIKE {pattern} ESCAPE '\\' OR {label} LIKE {pattern} ESCAPE '\\')")
+        where.append(search_condition(track, lit(like_pattern(search))))
     if signature:
         where.append(f"{signature_sql(err)} = :signature")
     if keys is not None:
         where.append(f"{k} IN ({', '.join(lit(v) for v in keys)})")
-    return (
-        f"SELECT {k}, {text_preview(label, 200)}, {text_preview(err)}, {when}, {raw_expr(track)} "
-        f"FROM {q(track.table)} WHERE {' AND '.join(where)} ORDER BY {k} DESC LIMIT {int(limit)}"
-    )
+    sql = (f"SELECT {k}, {text_preview(label_expr(track), 200)}, {text_preview(err)}, {when_expr(track)}, "
+           f"{raw_expr(track)} FROM {q(track.table)} WHERE {' AND '.join(where)} "
+           f"ORDER BY {k} {'ASC' if after is not None else 'DESC'} LIMIT {int(limit)}")
+    if after is not None:
+        sql = f"SELECT * FROM ({sql}) ORDER BY 1 DESC LIMIT {int(limit)}"
+    return sql

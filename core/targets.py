@@ -12,7 +12,15 @@ from dataclasses import dataclass
 from batchtop.core.profiles.model import Action, RawValue, Track
 from batchtop.core.sanitize import is_secret_name
 from batchtop.core.source import Source
-from batchtop.core.sql import col, key_expr, lit, signature_sql, state_predicate
+from batchtop.core.sql import (
+    col,
+    error_expr,
+    like_pattern,
+    lit,
+    search_condition,
+    signature_sql,
+    state_predicate,
+)
 from batchtop.core.timeutil import format_ts
 from batchtop.core.write import NoAction
 
@@ -123,22 +131,14 @@ def default_action(track: Track, target: Target) -> Action | None:
     return next((a for a in track.actions if wanted in a.from_states), None)
 
 
-def _like(text: str) -> str:
-    # Same pattern as `sql.failures_sql` uses for the failures search.
-    return lit("%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%")
-
-
 def target_condition(track: Track, action: Action, target: Target, cutoff: float | None = None) -> str:
     """Still in the action's from-states, AND the group / filter / stale condition."""
     parts = [state_predicate(track, action.from_states)]
-    # As `groups` and the failures search read it: no error where the track keeps none for failed rows.
-    err = (col(track, track.error) if "failed" in track.error_states else None) or "NULL"
+    # The error as `groups` and the failures search read it (none where the track keeps none for failed rows).
     if target.kind == "group":
-        parts.append(f"{signature_sql(err)} = {lit(target.signature or '')}")
+        parts.append(f"{signature_sql(error_expr(track))} = {lit(target.signature or '')}")
     elif target.kind == "match":
-        label = col(track, track.label) or key_expr(track)
-        pattern = _like(target.text or "")
-        parts.append(f"({err} LIKE {pattern} ESCAPE '\\' OR {label} LIKE {pattern} ESCAPE '\\')")
+        parts.append(search_condition(track, lit(like_pattern(target.text or ""))))
     elif target.kind == "stale":
         started = col(track, track.started)
         if started is None or cutoff is None:

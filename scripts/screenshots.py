@@ -12,12 +12,14 @@ import asyncio
 import os
 import sys
 import tempfile
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
+from action_history import topics_history  # noqa: E402
 from factories import FIXED_NOW, demo_dir, fixed_clock, hostile_dir  # noqa: E402
 
 from batchtop.core.monitor import Monitor  # noqa: E402
@@ -28,10 +30,15 @@ SIZE = (160, 45)
 Step = Callable[[object], Awaitable[None]]
 
 
+#: The action journal of every screenshot (set in `main`: a temporary file, never the user's).
+JOURNAL: Path | None = None
+
+
 def make_app(*args: str) -> BatchtopApp:
     """The app as the snapshot tests build it: fixed clock, no watch, no wall-time costs, no blink."""
     clock = fixed_clock(FIXED_NOW)
-    app = BatchtopApp(Monitor(list(args), clock=clock), clock=clock, watch=False, poll_interval=60.0)
+    app = BatchtopApp(Monitor(list(args), clock=clock), clock=clock, watch=False, poll_interval=60.0,
+                      journal_path=JOURNAL)
     app.show_timings = False
     app.cursor_blink = False
     return app
@@ -64,6 +71,41 @@ def press(*keys: str) -> Step:
     return step
 
 
+def preview_marked(name: str, track: str, marks: int) -> Step:
+    """The failures of `track` in `name`, `marks` items marked, `x`: the preview modal."""
+
+    async def step(pilot) -> None:
+        from batchtop.tui.screens.preview import PreviewScreen
+        from batchtop.tui.widgets.paged_table import PagedTable
+
+        app = pilot.app
+        app.open_failures(str(Path(name).resolve()), track)
+        await pilot.pause(0.5)
+        app.screen.query_one("#fx-items", PagedTable).focus()
+        await pilot.pause(0.1)
+        for i in range(marks):
+            await pilot.press("space", *(["down"] if i < marks - 1 else []))
+        await pilot.press("x")
+        for _ in range(200):
+            if isinstance(app.screen, PreviewScreen) and app.screen.state != "planning":
+                break
+            await pilot.pause(0.02)
+
+    return step
+
+
+def journal_cohort() -> Step:
+    """`J`, then Enter on the newest action: what became of its rows."""
+
+    async def step(pilot) -> None:
+        await pilot.press("J")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await pilot.pause(0.5)
+
+    return step
+
+
 async def shoot(out: Path, name: str, args: list[str], step: Step | None, size: tuple[int, int] = SIZE) -> None:
     app = make_app(*args)
     async with app.run_test(size=size) as pilot:
@@ -77,18 +119,29 @@ async def shoot(out: Path, name: str, args: list[str], step: Step | None, size: 
 
 
 async def main(out: Path) -> None:
+    global JOURNAL
     out.mkdir(parents=True, exist_ok=True)
+    os.environ["TZ"] = "UTC"  # journal times are shown in local time
+    time.tzset()
     with tempfile.TemporaryDirectory(prefix="batchtop-shots-") as tmp:
         demo, hostile = Path(tmp, "demo"), Path(tmp, "hostile")
         demo_dir(demo)
         hostile_dir(hostile)
         os.chdir(demo)  # paths are shown relative to the working directory
+        JOURNAL = Path(tmp, "state", "journal.jsonl")
+        os.environ["HOME"] = str(JOURNAL.parent)  # the journal shows as ~/journal.jsonl
         await shoot(out, "overview", ["."], None)
         await shoot(out, "overview-problems", ["."], press("s", "e"))
         await shoot(out, "source-topics", ["."], open_row("completion_tracking.db"))
         await shoot(out, "source-docstore", ["."], open_row("documentation.db"), size=(160, 56))
         await shoot(out, "source-crashed", ["."], open_row("yt-builder.db"))
         await shoot(out, "help", ["."], press("question_mark"))
+        await shoot(out, "preview-reset", ["."], preview_marked("completion_tracking.db", "topics", 3))
+        # Actions with a history: two resets, an undo, and the job working on the group reset since.
+        JOURNAL.parent.mkdir()
+        topics_history(demo / "completion_tracking.db", JOURNAL)
+        await shoot(out, "journal-cohort", ["."], journal_cohort())
+        await shoot(out, "source-cohorts", ["."], open_row("completion_tracking.db"))
         os.chdir(hostile)
         await shoot(out, "errors-and-hostile", ["."], None)
         empty = Path(tmp, "empty")

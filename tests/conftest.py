@@ -25,20 +25,24 @@ def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.fixture
-def make_app() -> Callable[..., object]:
-    """`make_app(*args, now=..., poll_interval=..., watch=False, clock=None)` -> a BatchtopApp.
+def make_app(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., object]:
+    """`make_app(*args, now=..., poll_interval=..., watch=False, clock=None, read_only=False,
+    journal_path=None)` -> a BatchtopApp.
 
     Defaults suit snapshots: a fixed clock, no directory watch, a long poll interval (one read per
-    source), measured poll costs hidden and no cursor blink.
+    source), measured poll costs hidden and no cursor blink. The action journal is a file in a temporary
+    directory of its own (never the user's, never inside a watched directory).
     """
     from batchtop.core.monitor import Monitor
     from batchtop.tui.app import BatchtopApp
 
     def build(*args: str, now: float = FIXED_NOW, poll_interval: float = 60.0, watch: bool = False,
-              clock: Callable[[], float] | None = None) -> BatchtopApp:
+              clock: Callable[[], float] | None = None, read_only: bool = False,
+              journal_path: Path | None = None) -> BatchtopApp:
         clock = clock or fixed_clock(now)
+        journal = journal_path or tmp_path_factory.mktemp("journal") / "journal.jsonl"
         app = BatchtopApp(Monitor(list(args) or ["."], clock=clock), clock=clock, watch=watch,
-                          poll_interval=poll_interval)
+                          poll_interval=poll_interval, read_only=read_only, journal_path=journal)
         app.show_timings = False
         app.cursor_blink = False
         return app

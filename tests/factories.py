@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 #: 2026-01-01 12:00:00 UTC: "now" for every deterministic test and screenshot.
@@ -37,23 +38,30 @@ def topics_db(path: str | os.PathLike[str], *, now: float = FIXED_NOW, items: in
               failed: int = 4, skipped: int = 2, in_flight: int = 2, seed: int = 1, span: float = 1800.0,
               ago: float = 0.0) -> Path:
     """A prompt_optimizer `topic_completions` database mid-run (WAL), as of `now`."""
-    from batchtop.core.simulator import fill
-
-    out = fill("topics", Path(path).parent, items, completed=completed, failed=failed, skipped=skipped,
-               in_flight=in_flight, path=path, seed=seed, clock=fixed_clock(now), span=span, ago=ago)
-    pin_mtimes([out], now - ago)
-    return out
+    return schema_db("topics", path, now=now, items=items, ago=ago, seed=seed, completed=completed,
+                     failed=failed, skipped=skipped, in_flight=in_flight, span=span)
 
 
 def schema_db(schema: str, path: str | os.PathLike[str], *, now: float = FIXED_NOW, items: int = 30,
-              ago: float = 0.0, seed: int = 1, **counts: int) -> Path:
+              ago: float = 0.0, seed: int = 1, span: float = 3600.0, **counts: int) -> Path:
     """Any of the five schemas via the simulator's `fill` (see its docstring for `counts`)."""
     from batchtop.core.simulator import fill
 
     out = fill(schema, Path(path).parent, items, path=path, seed=seed, clock=fixed_clock(now), ago=ago,
-               **counts)
+               span=span, **counts)
     pin_mtimes([out], now - ago)
     return out
+
+
+@contextmanager
+def _building(path: Path) -> Iterator[sqlite3.Connection]:
+    """A connection for building a test file by hand: committed and closed when the block ends."""
+    conn = sqlite3.connect(path)
+    try:
+        yield conn
+        conn.commit()
+    finally:
+        conn.close()
 
 
 #: How long before "now" each kind of demo job last wrote (see core/simulator/demo.py).
@@ -133,8 +141,7 @@ def hostile_db(path: str | os.PathLike[str], *, now: float = FIXED_NOW, big: int
     Also: invalid UTF-8 stored as TEXT, and a `big`-byte label and error (5 MB by default).
     """
     p = Path(path)
-    conn = sqlite3.connect(p)
-    try:
+    with _building(p) as conn:
         conn.executescript(_TOPICS_DDL)
         rows = []
         for i, value in enumerate(HOSTILE_VALUES):
@@ -157,9 +164,6 @@ def hostile_db(path: str | os.PathLike[str], *, now: float = FIXED_NOW, big: int
                      (_utc(now - 5),))
         conn.execute("INSERT INTO topic_completions (topic_path, status, completed_at, error_message) "
                      "VALUES (?, 'failed', ?, ?)", ("L" * big, _utc(now - 4), "E" * big))
-        conn.commit()
-    finally:
-        conn.close()
     pin_mtimes([p], now - 4)
     return p
 
@@ -168,13 +172,9 @@ def hostile_unknown_db(path: str | os.PathLike[str], *, now: float = FIXED_NOW) 
     """A database with no progress table whose table names carry markup and escapes (they reach the
     "no progress table recognised; found tables: ..." error message)."""
     p = Path(path)
-    conn = sqlite3.connect(p)
-    try:
+    with _building(p) as conn:
         conn.execute('CREATE TABLE "[@click=app.quit]t[/] \x1b[31mDBTEXT \u202e" (a INTEGER, b BLOB)')
         conn.execute('CREATE TABLE "x [/] y" (c TEXT)')
-        conn.commit()
-    finally:
-        conn.close()
     pin_mtimes([p], now - 60)
     return p
 
@@ -216,8 +216,7 @@ def failures_db(path: str | os.PathLike[str], counts: dict[str, int], *, now: fl
     """A `topic_completions` database whose failed rows come from `ERROR_FAMILIES` (`counts` per family),
     interleaved by key, one row a minute up to `now`; `done` completed rows keep a stale error text."""
     p = Path(path)
-    conn = sqlite3.connect(p)
-    try:
+    with _building(p) as conn:
         conn.execute(f"PRAGMA journal_mode={mode}")
         conn.executescript(_TOPICS_DDL + ";CREATE INDEX IF NOT EXISTS idx_status ON topic_completions(status);")
         add_failures(conn, counts, now=now, start=start)
@@ -227,9 +226,6 @@ def failures_db(path: str | os.PathLike[str], counts: dict[str, int], *, now: fl
             "VALUES (?, ?, 'completed', ?, ?)",
             [(n + j + 1, f"Data/ok/topic_{j}.json", _utc(now - j), "stale: Connection reset (attempt 1)")
              for j in range(done)])
-        conn.commit()
-    finally:
-        conn.close()
     return p
 
 
@@ -259,8 +255,7 @@ def big_failures_db(path: str | os.PathLike[str], failed: int, *, now: float = F
                     mode: str = "delete") -> Path:
     """`failed` failed topics (7 error families, ids and numbers varying) built in SQL, fast (1M: ~7 s)."""
     p = Path(path)
-    conn = sqlite3.connect(p)
-    try:
+    with _building(p) as conn:
         conn.execute(f"PRAGMA journal_mode={mode}")
         conn.executescript(_TOPICS_DDL + ";CREATE INDEX idx_status ON topic_completions(status);")
         t0 = int(now) - failed
@@ -279,9 +274,6 @@ def big_failures_db(path: str | os.PathLike[str], failed: int, *, now: float = F
                      ELSE printf('Process exited with code %d', i % 3)
                    END
             FROM n""")
-        conn.commit()
-    finally:
-        conn.close()
     return p
 
 
@@ -308,8 +300,7 @@ def secret_jobs_db(path: str | os.PathLike[str], *, now: float = FIXED_NOW, big:
         return datetime.fromtimestamp(t).strftime("%Y-%m-%dT%H:%M:%S")
 
     p = Path(path)
-    conn = sqlite3.connect(p)
-    try:
+    with _building(p) as conn:
         conn.executescript(_JOBS_DDL)
         secret = f'{{"token": "{SECRET_MARKER}"}}'
         rows = [
@@ -328,17 +319,13 @@ def secret_jobs_db(path: str | os.PathLike[str], *, now: float = FIXED_NOW, big:
         if big:
             conn.execute("UPDATE jobs SET log = ? WHERE job_id = 'job-1'", ("x" * (big - 5) + "TAIL!",))
         conn.execute("INSERT INTO youtube_credentials (channel, credentials_json) VALUES ('main', ?)", (secret,))
-        conn.commit()
-    finally:
-        conn.close()
     return p
 
 
 def docstore_pending_db(path: str | os.PathLike[str]) -> Path:
     """A DocumentationStore database after two sessions: 2 tables still pending (never marked failed), 1 done."""
     p = Path(path)
-    conn = sqlite3.connect(p)
-    try:
+    with _building(p) as conn:
         conn.executescript("""
             CREATE TABLE table_metadata (table_name TEXT PRIMARY KEY, status TEXT, processed_at TEXT);
             CREATE TABLE relationship_metadata (id INTEGER PRIMARY KEY, constrained_table TEXT, status TEXT,
@@ -350,7 +337,4 @@ def docstore_pending_db(path: str | os.PathLike[str]) -> Path:
             INSERT INTO table_metadata VALUES ('a', 'pending', NULL), ('b', 'pending', NULL),
                                               ('c', 'completed', '2026-01-01 10:30:00');
         """)
-        conn.commit()
-    finally:
-        conn.close()
     return p

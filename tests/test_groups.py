@@ -21,6 +21,7 @@ from factories import (
 )
 
 from batchtop.core import groups as G
+from batchtop.core import signature as S
 from batchtop.core.profiles.builtin import DOCSTORE, JOBS, TOPICS
 from batchtop.core.signature import signature
 from batchtop.core.snapshot import read_failures
@@ -131,7 +132,7 @@ def test_cache_follows_the_source(db: Path) -> None:
 
 
 def test_digit_folding_memo_is_exact() -> None:
-    # error_signature memoises on digits 1-9 folded to 1: valid only while signature() treats them alike.
+    # cached_signature memoises on digits 1-9 folded to 1: valid only while signature() treats them alike.
     rng = random.Random(7)
     alphabet = "0123456789abcdefxAZ_-:./ T'\"()~+" + "٣"
     texts = ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 60))) for _ in range(20_000)]
@@ -139,8 +140,8 @@ def test_digit_folding_memo_is_exact() -> None:
     texts += ["5x1f", "0x1f", "2024-01-02 03:04:05", "1999-12-31T23:59:59.5+01:00 at /a/b/c.py:12"]
     for text in texts:
         raw = text.encode()
-        assert signature(raw.translate(G._FOLD)) == signature(text), text
-        assert G.error_signature(raw) == signature(text)
+        assert signature(raw.translate(S._FOLD)) == signature(text), text
+        assert S.cached_signature(raw) == signature(text)
 
 
 def test_invalid_utf8_and_blob_errors_group_and_page(tmp_path: Path) -> None:

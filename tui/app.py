@@ -79,8 +79,9 @@ class BatchtopApp(App[int]):
         journal_path: Path | None = None,
     ) -> None:
         """Args: the monitor of the sources; a clock (tests inject a fixed one); whether to watch
-        directories (tests turn it off); the fallback poll interval in seconds; and, for the actions
-        feature, read-only mode and the action journal path (stored only)."""
+        directories (tests turn it off); the fallback poll interval in seconds; read-only mode (every
+        action key refuses, and nothing is ever opened read-write); and the action journal path (None:
+        `$BATCHTOP_JOURNAL`, else the XDG state directory)."""
         super().__init__()
         self.monitor = monitor
         self.clock = clock
@@ -135,6 +136,17 @@ class BatchtopApp(App[int]):
             self.notify("The failures view is not available in this build.", severity="warning")
             return
         self.push_screen(FailuresScreen(self._slots[path].source, track))
+
+    def open_journal(self, db: str | None = None) -> None:
+        """Push the action journal (of one database, or of all)."""
+        from batchtop.tui.screens.journal import JournalScreen
+
+        self.push_screen(JournalScreen(db))
+
+    def source_of(self, path: str) -> Source | None:
+        """The watched source of `path`, if any."""
+        slot = self._slots.get(path)
+        return slot.source if slot is not None else None
 
     def open_item(self, path: str, track: str, key: object) -> None:
         """Push the detail screen of one item."""
@@ -243,6 +255,10 @@ class BatchtopApp(App[int]):
         slot.again = False
         self.run_worker(partial(self._poll_work, slot.source), name=f"poll {slot.source.name}",
                         group=f"poll:{path}", thread=True, exclusive=True, exit_on_error=False)
+
+    def poll_now(self, path: str) -> None:
+        """Poll `path` now (after an action wrote to it), or right after the poll in flight."""
+        self._poll(path)
 
     def _poll_work(self, source: Source) -> None:
         """Thread: one poll; always posts a `Polled`."""

@@ -1,93 +1,41 @@
 """Failed items of one track, grouped by error signature, with search and a paged list of items.
 
 The groups come from `core.groups` (chunked reads, cached per source and track, refreshed incrementally
-after polls, at most every few seconds). The item list holds one window of a keyset-paged list: all
-failures, one group, or a search. Every read runs in a thread worker through `Source.run`.
+after polls, at most every few seconds: `failure_groups.GroupsPart`). The item list holds one window of
+a keyset-paged list: all failures, one group, or a search. Every read runs in a thread worker through
+`Source.run`. The action keys (reset, skip, undo, journal) are `failure_actions.FailureActions`.
 """
 
 from __future__ import annotations
 
-import time
 from typing import Any, ClassVar
 
 from rich.text import Text
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.timer import Timer
 from textual.widgets import DataTable, Footer, Header, Input, ProgressBar, Static
-from textual.worker import get_current_worker
 
-from batchtop.core.errors import BatchtopError
-from batchtop.core.groups import (
-    CHUNK,
-    ErrorGroup,
-    GroupReport,
-    cache_for,
-    failure_page,
-    search_failures,
-    unrecorded_message,
-)
+from batchtop.core.groups import ErrorGroup, GroupReport, unrecorded_message
 from batchtop.core.profiles.model import Track
-from batchtop.core.snapshot import FailureRow, TrackSnapshot
+from batchtop.core.snapshot import TrackSnapshot
 from batchtop.core.source import Source
-from batchtop.tui.screens.item import ItemScreen, fmt_time
+from batchtop.tui.screens.failure_actions import ACTION_BINDINGS, FailureActions
+from batchtop.tui.screens.failure_groups import GROUP_COLUMNS, REGROUP_GAP, GroupsPart, group_cells, share_bar
+from batchtop.tui.screens.failure_items import ITEM_COLUMNS, ItemsPart, item_cells
 from batchtop.tui.screens.live import LiveScreen
 from batchtop.tui.text import safe
-from batchtop.tui.widgets.keyed_table import ColumnSpec, KeyedTable
-from batchtop.tui.widgets.paged_table import Fetch, PagedTable, PageRow
+from batchtop.tui.widgets.keyed_table import KeyedTable
+from batchtop.tui.widgets.paged_table import PagedTable
 
-#: Seconds between two regroupings at least (and 5x the last one's cost: a slow file is read gently).
-REGROUP_GAP = 2.0
+__all__ = ["GROUP_COLUMNS", "ITEM_COLUMNS", "REGROUP_GAP", "FailuresScreen", "group_cells", "item_cells",
+           "share_bar"]
+
 #: Seconds of typing pause before a search runs.
 SEARCH_DELAY = 0.3
 
-# Fixed widths only: DataTable caches rendered rows by its update count, and an auto width computed
-# later (on idle) can leave a row drawn at the old width until the next update.
-GROUP_COLUMNS = (
-    ColumnSpec("count", "Count", 8, "right"),
-    ColumnSpec("share", "Share", 15),
-    ColumnSpec("first", "First seen", 14),
-    ColumnSpec("last", "Last seen", 14),
-    ColumnSpec("signature", "Error group", 52),
-    ColumnSpec("sample", "Newest item", 22),
-)
-ITEM_COLUMNS = (
-    ColumnSpec("mark", " ", 1),
-    ColumnSpec("key", "Key", 10, "right"),
-    ColumnSpec("when", "When", 14),
-    ColumnSpec("label", "Label", 36),
-    ColumnSpec("error", "Error", 64),
-)
-MARK = Text("●", style="bold yellow")
-NO_MARK = Text(" ")
-
-
-def share_bar(share: float, width: int = 8) -> Text:
-    """'██▍      12.3%': a bar in eighths of a cell, then the percentage."""
-    eighths = round(max(0.0, min(1.0, share)) * width * 8)
-    if share > 0 and eighths == 0:
-        eighths = 1  # one failure among a million still shows
-    full, part = divmod(eighths, 8)
-    bar = "█" * full + (" ▏▎▍▌▋▊▉"[part] if part else "")
-    return Text.assemble((bar.ljust(width), "red"), f" {share * 100:5.1f}%")
-
-
-def group_cells(group: ErrorGroup) -> tuple[Text, ...]:
-    """The cells of one group (all DB text through `safe`)."""
-    sample = f"{group.sample_key} {group.sample_label}".strip()
-    return (Text(f"{group.count:,}", justify="right"), share_bar(group.share), Text(fmt_time(group.first_seen)),
-            Text(fmt_time(group.last_seen)), safe(group.signature, 120), safe(sample, 80, style="dim"))
-
-
-def item_cells(row: FailureRow, marked: bool) -> tuple[Text, ...]:
-    """The cells of one failed item (all DB text through `safe`)."""
-    key = safe(row.key, 20, style="dim")
-    key.justify = "right"
-    return MARK if marked else NO_MARK, key, Text(fmt_time(row.when)), safe(row.label, 120), safe(row.error, 160)
-
-
-class FailuresScreen(LiveScreen):
+class FailuresScreen(FailureActions, ItemsPart, GroupsPart, LiveScreen):
     """Failures of one track: error groups above, the items of the chosen group (or search) below."""
 
     AUTO_FOCUS = ""  # no auto focus: focus is set once it is known whether there is anything to list
@@ -98,7 +46,8 @@ class FailuresScreen(LiveScreen):
         Binding("slash", "search", "Search", key_display="/"),
         Binding("space", "mark", "Mark"),
         Binding("g", "groups", "Groups"),
-        Binding("r", "regroup", "Regroup"),
+        Binding("r", "regroup", "Regroup", show=False),
+        *ACTION_BINDINGS,
         Binding("tab", "app.focus_next", "Next table", show=False),
         Binding("shift+tab", "app.focus_previous", "Previous table", show=False),
     ]
@@ -111,6 +60,11 @@ class FailuresScreen(LiveScreen):
     | space | Mark or unmark the item under the cursor (the target of a later reset). |
     | g | Back to the groups table. |
     | r | Group the failures again now. |
+    | x | Preview, then reset/retry the marked items, else the item (on the groups table: the group) under the cursor. |
+    | X | Preview, then reset/retry everything listed: the search matches, the open group, or every failed item. |
+    | k | Preview, then skip the selection (where the profile has a skip action). |
+    | u | Undo the newest action on this database (rows the job moved since are left alone). |
+    | J | The action journal of this database; enter on an action shows what became of its rows. |
     | tab / shift+tab | Move between the groups and the items. |
     """
 
@@ -167,8 +121,8 @@ class FailuresScreen(LiveScreen):
 
     def selected_keys(self) -> list[Any]:
         """The marked items, else the item under the cursor (empty when the item list has no focus)."""
-        if self._marked:
-            return list(self._marked)
+        if self._marked:  # in key order: the preview's predicate lists them so
+            return sorted(self._marked, key=lambda k: (0, k, "") if isinstance(k, int | float) else (1, 0, str(k)))
         items = self.query_one("#fx-items", PagedTable)
         return [items.cursor_item] if self.focused is items and items.cursor_item is not None else []
 
@@ -232,8 +186,11 @@ class FailuresScreen(LiveScreen):
         return False
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """Hide the keys that have nothing to act on while an empty state is shown."""
-        return not (self._empty and action in ("open", "search", "mark", "groups"))
+        """Hide the keys that have nothing to act on while an empty state is shown (and skip where the
+        profile has none)."""
+        if self._empty and action in ("open", "search", "mark", "groups"):
+            return False
+        return self.action_allowed(action)
 
     def _show_empty(self, text: Text | None) -> None:
         self._empty = text is not None
@@ -249,86 +206,6 @@ class FailuresScreen(LiveScreen):
             self.query_one("#fx-groups", KeyedTable).focus()
         self.refresh_bindings()
 
-    # -- grouping -----------------------------------------------------------------------------------
-
-    def _schedule_grouping(self) -> None:
-        if self._grouping:
-            self._group_again = True
-            return
-        wait = self._next_group_at - time.monotonic()
-        if wait <= 0:
-            self._start_grouping()
-        elif self._group_timer is None:
-            self._group_timer = self.set_timer(wait, self._start_grouping)
-
-    def _start_grouping(self) -> None:
-        self._group_timer = None
-        track = self.track
-        if track is None or self._grouping:
-            return
-        self._grouping = True
-        self._group_again = False
-        snap = self._track_snapshot()
-        self._progress_total = snap.counts.get("failed") if snap else None
-        self._group_work(track)
-
-    @work(thread=True, exclusive=True, group="failure-groups", exit_on_error=False)
-    def _group_work(self, track: Track) -> None:
-        worker = get_current_worker()
-        cache = cache_for(self.source, track)
-
-        def progress(rows: int) -> None:
-            if worker.is_cancelled:
-                raise _Abandoned
-            self.app.call_from_thread(self._show_progress, rows)
-
-        try:
-            report = cache.refresh(self.source, progress=progress)
-        except _Abandoned:
-            return
-        except BatchtopError as exc:
-            self.app.call_from_thread(self._grouped, None, exc.message)
-            return
-        except Exception as exc:  # never kill the screen: show it and keep running
-            self.app.call_from_thread(self._grouped, None, f"grouping failed: {type(exc).__name__}: {exc}")
-            return
-        if not worker.is_cancelled:
-            self.app.call_from_thread(self._grouped, report, None)
-
-    def _show_progress(self, rows: int) -> None:
-        total = self._progress_total
-        if not total or total <= CHUNK:
-            return  # small: done before a bar would be worth showing
-        bar = self.query_one("#fx-progress", ProgressBar)
-        bar.remove_class("hidden")
-        bar.update(total=max(total, rows), progress=rows)
-        self.query_one("#fx-status", Static).update(Text(f"grouping… {rows:,} of ~{total:,} failed rows read"))
-
-    def _grouped(self, report: GroupReport | None, error: str | None) -> None:
-        self._grouping = False
-        self.query_one("#fx-progress", ProgressBar).add_class("hidden")
-        cost = report.elapsed if report is not None else 0.0
-        self._next_group_at = time.monotonic() + max(REGROUP_GAP, 5 * cost)
-        self._error = error
-        if report is not None:
-            self._report = report
-            self._show_groups(report)
-        self._show_status()
-        if self._group_again:
-            self._schedule_grouping()
-
-    def _show_groups(self, report: GroupReport) -> None:
-        self._groups = {g.signature: g for g in report.groups}
-        table = self.query_one("#fx-groups", KeyedTable)
-        table.sync({g.signature: group_cells(g) for g in report.groups}, [g.signature for g in report.groups])
-        if report.failed == 0:
-            self._show_empty(Text.assemble(("✓ No failed items", "bold green"), " in ",
-                                           safe(self.track_name, 40), ": nothing to triage."))
-        else:
-            self._show_empty(None)
-        self._show_group_detail()
-        self._show_items_title()
-
     def _show_status(self) -> None:
         report = self._report
         parts: list[Text | str] = []
@@ -339,67 +216,19 @@ class FailuresScreen(LiveScreen):
             if more > 0:
                 parts.append(f" ({more:,} smallest not listed)")
         if self._marked:
-            parts.append(f" · {len(self._marked):,} marked")
+            parts.append(Text(f" · {len(self._marked):,} marked (x resets them)", style="bold yellow"))
+        self.sub_title = f"{len(self._marked):,} marked" if self._marked else ""
         if self._error:  # exception texts can quote raw column bytes: sanitised like DB text
             parts.append(safe(f"  {self._error}", 300, style="bold red"))
         status = Text.assemble(*parts)
         status.no_wrap, status.overflow = True, "ellipsis"
         self.query_one("#fx-status", Static).update(status)
 
-    def _show_group_detail(self) -> None:
-        key = self.query_one("#fx-groups", KeyedTable).cursor_key
-        group = self._groups.get(key) if key is not None else None
-        detail = self.query_one("#fx-group-detail", Static)
-        if group is None:
-            detail.update("")
-            return
-        detail.update(Text.assemble("newest: ", safe(group.sample_key, 20, style="bold"), "  ",
-                                    safe(group.sample_error, 300)))
-
     @on(DataTable.RowHighlighted, "#fx-groups")
     def _group_highlighted(self) -> None:
         self._show_group_detail()
 
     # -- items --------------------------------------------------------------------------------------
-
-    def _fetcher(self) -> Fetch:
-        """The page reader of the current list (called in a thread worker)."""
-        source, track, marked = self.source, self.track, self._marked
-        group, search = self._group, self._search
-        assert track is not None
-        cache = cache_for(source, track)
-
-        def fetch(before: Any, after: Any, limit: int) -> list[PageRow]:
-            if group is not None:
-                rows = cache.items(source, group, before=before, after=after, limit=limit)
-            elif search:
-                rows = search_failures(source, track, search, before=before, after=after, limit=limit)
-            else:
-                rows = failure_page(source, track, before=before, after=after, limit=limit)
-            return [PageRow(r.key, item_cells(r, r.key in marked)) for r in rows]
-
-        return fetch
-
-    def _load_items(self) -> None:
-        if self.track is None:
-            return
-        self._show_items_title()
-        self.query_one("#fx-items", PagedTable).load(self._fetcher())
-
-    def _show_items_title(self, note: str | None = None) -> None:
-        if self._search:
-            title = Text.assemble("Search: ", safe(self._search, 80, style="bold yellow"),
-                                  " (error texts and labels, newest first)")
-        elif self._group is not None:
-            group = self._groups.get(self._group)
-            count = f" · {group.count:,} items" if group else ""
-            title = Text.assemble("Group: ", safe(self._group, 120), count)
-        else:
-            title = Text("All failures, newest first")
-        if note:
-            title.append(f"  — {note}", style="dim")
-        title.no_wrap, title.overflow = True, "ellipsis"
-        self.query_one("#fx-items-title", Static).update(title)
 
     @on(PagedTable.Loaded, "#fx-items")
     def _items_loaded(self, event: PagedTable.Loaded) -> None:
@@ -411,15 +240,6 @@ class FailuresScreen(LiveScreen):
     def _items_failed(self, event: PagedTable.Failed) -> None:
         self._error = event.message
         self._show_status()
-
-    def _open_group(self, signature: str) -> None:
-        self._group, self._search = signature, None
-        self._hide_search()
-        self._load_items()
-        self.query_one("#fx-items", PagedTable).focus()
-
-    def _open_item(self, key: Any) -> None:
-        self.app.push_screen(ItemScreen(self.source, self.track_name, key))
 
     @on(DataTable.RowSelected, "#fx-groups")
     def _group_selected(self, event: DataTable.RowSelected) -> None:
@@ -434,13 +254,6 @@ class FailuresScreen(LiveScreen):
 
     # -- search -------------------------------------------------------------------------------------
 
-    def _hide_search(self) -> None:
-        box = self.query_one("#fx-search", Input)
-        box.add_class("hidden")
-        if self._search_timer is not None:
-            self._search_timer.stop()
-            self._search_timer = None
-
     @on(Input.Changed, "#fx-search")
     def _search_changed(self) -> None:
         if self._search_timer is not None:
@@ -451,15 +264,6 @@ class FailuresScreen(LiveScreen):
     def _search_submitted(self) -> None:
         self._apply_search()
         self.query_one("#fx-items", PagedTable).focus()
-
-    def _apply_search(self) -> None:
-        self._search_timer = None
-        text = self.query_one("#fx-search", Input).value.strip()
-        if (text or None) == self._search:
-            return
-        self._search = text or None
-        self._group = None
-        self._load_items()
 
     # -- actions ------------------------------------------------------------------------------------
 
@@ -491,27 +295,6 @@ class FailuresScreen(LiveScreen):
             if key is not None:
                 self._open_group(key)
 
-    def action_search(self) -> None:
-        """Show and focus the search box."""
-        if self.track is None or not self.track.failures_recorded:
-            return
-        box = self.query_one("#fx-search", Input)
-        box.remove_class("hidden")
-        box.focus()
-
-    def action_mark(self) -> None:
-        """Mark or unmark the item under the cursor."""
-        items = self.query_one("#fx-items", PagedTable)
-        key = items.cursor_item
-        if key is None:
-            return
-        if key in self._marked:
-            self._marked.discard(key)
-        else:
-            self._marked.add(key)
-        items.set_cell(key, 0, MARK if key in self._marked else NO_MARK)
-        self._show_status()
-
     def action_groups(self) -> None:
         """Focus the groups table."""
         self.query_one("#fx-groups", KeyedTable).focus()
@@ -520,7 +303,3 @@ class FailuresScreen(LiveScreen):
         """Group the failures again now."""
         self._next_group_at = 0.0
         self._schedule_grouping()
-
-
-class _Abandoned(Exception):
-    """Raised from the progress callback when the grouping worker was cancelled."""

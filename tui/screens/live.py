@@ -34,9 +34,10 @@ class LiveScreen(Screen):
         """Called every second: refresh what depends on the clock alone (ages on the status line)."""
 
     def on_screen_resume(self) -> None:
-        # Updates were skipped while another screen was on top: catch up on everything.
+        # Updates were skipped while another screen was on top: catch up on everything. A test or snapshot
+        # app that is not a BatchtopApp may have no views at all.
         if self.ready:
-            self.refresh_views(set(self.batchtop.views))
+            self.refresh_views(set(getattr(self.app, "views", None) or ()))
 
     def live_info(self, last_change: float | None, cost: float | None, queries: int | None,
                   scope: str = "last poll") -> LiveInfo:

@@ -12,6 +12,7 @@ from textual.reactive import reactive
 from textual.widget import Widget
 from textual.widgets import DataTable, Footer, Header, Input, Static
 
+from batchtop.tui.actions_flow import JOURNAL, UNDO, start_undo
 from batchtop.tui.messages import SourceView
 from batchtop.tui.screens import overview_rows as rows
 from batchtop.tui.screens.live import LiveScreen
@@ -32,6 +33,8 @@ class OverviewScreen(LiveScreen):
         Binding("s", "sort", "Sort"),
         Binding("S", "reverse", "Reverse sort", show=False),
         Binding("e", "problems", "Problems only"),
+        UNDO,
+        JOURNAL,
         Binding("escape", "clear_filter", "Clear filter", show=False),
     ]
     """
@@ -43,6 +46,8 @@ class OverviewScreen(LiveScreen):
     | s | Next sort order: name, state, progress, rate, ETA, failed, changed (or click a header). |
     | S | Reverse the sort order. |
     | e | Show only sources with problems (errors, stalls, interruptions, failures). |
+    | u | Undo the newest action on the database under the cursor. |
+    | J | The action journal of every database, newest first. |
     | escape | Clear the filter. |
     """
 
@@ -215,6 +220,16 @@ class OverviewScreen(LiveScreen):
             self.batchtop.open_failures(*selected)  # type: ignore[arg-type]
         elif selected:
             self.notify("This source has no readable track yet.", severity="warning")
+
+    def action_undo(self) -> None:
+        """Undo the newest action on the database under the cursor."""
+        selected = self._selected()
+        path = selected[0] if selected else None
+        start_undo(self, path, self.batchtop.source_of(path) if path else None)
+
+    def action_journal(self) -> None:
+        """The action journal of every database."""
+        self.batchtop.open_journal(None)
 
     def action_filter(self) -> None:
         """Show and focus the filter box."""

@@ -11,11 +11,14 @@ from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.widgets import DataTable, Footer, Header, Static
 
+from batchtop.core.actions import Target
 from batchtop.core.profiles.model import Profile
+from batchtop.tui.actions_flow import JOURNAL, UNDO, journal_of, start_action, start_undo
 from batchtop.tui.messages import SourceView
 from batchtop.tui.screens import source_parts as parts
 from batchtop.tui.screens.live import LiveScreen
 from batchtop.tui.text import safe
+from batchtop.tui.widgets.cohort_panel import CohortPanel
 from batchtop.tui.widgets.keyed_table import KeyedTable
 from batchtop.tui.widgets.status_line import StatusLine
 from batchtop.tui.widgets.track_panel import PanelData, TrackPanel
@@ -27,6 +30,9 @@ class SourceScreen(LiveScreen):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "back", "Back"),
         Binding("f", "failures", "Failures"),
+        Binding("R", "requeue", "Requeue stale"),
+        UNDO,
+        JOURNAL,
         Binding("tab", "app.focus_next", "Next table", show=False),
         Binding("shift+tab", "app.focus_previous", "Previous table", show=False),
     ]
@@ -35,6 +41,9 @@ class SourceScreen(LiveScreen):
     | :- | :- |
     | escape | Back to the overview. |
     | f | All failures of the selected track (enter or a click on a track does the same). |
+    | R | Preview, then requeue the selected track's stale running items (crashed workers) to pending. |
+    | u | Undo the newest action on this database (rows the job moved since are left alone). |
+    | J | The action journal of this database; enter on an action shows what became of its rows. |
     | enter | On a track: its failures; on a recent failure: the item's detail. |
     | tab / shift+tab | Move between the tracks, recent failures and sessions tables. |
     """
@@ -52,6 +61,7 @@ class SourceScreen(LiveScreen):
         with VerticalScroll(id="body"):
             yield Static(id="heading")
             yield KeyedTable(parts.TRACK_COLUMNS, id="tracks", classes="inline")
+            yield CohortPanel(id="cohorts")
             yield Static(id="panels-anchor", classes="hidden")
             yield Static(Text("Recent failures", style="bold"), id="failures-title", classes="section")
             yield KeyedTable(parts.FAILURE_COLUMNS, id="failures", classes="inline")
@@ -85,7 +95,13 @@ class SourceScreen(LiveScreen):
         self._show_panels(view, now)
         self._show_failures(view, now)
         self._show_sessions(view, now)
+        self.refresh_cohorts()
         self.tick()
+
+    def refresh_cohorts(self, force: bool = False) -> None:
+        """Re-read the recent actions' cohorts (in a worker, rate-limited unless `force`)."""
+        app = self.batchtop
+        self.query_one(CohortPanel).reload(app.source_of(self.path), journal_of(self), app.clock, force)
 
     def tick(self) -> None:
         view = self.batchtop.views.get(self.path)
@@ -167,6 +183,26 @@ class SourceScreen(LiveScreen):
             self.notify("No track has been read yet.", severity="warning")
             return
         self.batchtop.open_failures(self.path, track)
+
+    def action_requeue(self) -> None:
+        """Preview, then requeue the stale running items of the selected track."""
+        track = self.query_one("#tracks", KeyedTable).cursor_key
+        start_action(self, self.batchtop.source_of(self.path), track, Target.stale(),
+                     done=lambda _: self.refresh_cohorts(force=True))
+
+    def action_undo(self) -> None:
+        """Undo the newest action on this database."""
+        start_undo(self, self.path, self.batchtop.source_of(self.path),
+                   done=lambda _: self.refresh_cohorts(force=True))
+
+    def action_journal(self) -> None:
+        """The action journal of this database."""
+        self.batchtop.open_journal(self.path)
+
+    def on_screen_resume(self) -> None:
+        # LiveScreen's own handler runs too (handlers run along the MRO): it refreshes the views.
+        if self.ready:
+            self.refresh_cohorts(force=True)  # back from an action, an undo or the journal
 
     @on(DataTable.RowSelected, "#tracks")
     def _open_track(self, event: DataTable.RowSelected) -> None:
