@@ -83,7 +83,7 @@ class Outcome:
             parts = [f"0 {verb}: " + (f"status changed to {now}" if one
                                       else f"{self.changed_count} had changed (now {now})")]
         else:
-            parts = [f"{verb} {n}" if n == self.planned and not self.changed_count else f"{verb} {n} of {self.planned}"]
+            parts = [f"{verb} {n} of {self.planned}"]
             if self.changed_count:
                 parts.append(f"{self.changed_count} had changed (now {now})")
         if self.new_matches:

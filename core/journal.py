@@ -168,6 +168,8 @@ class Journal:
         self.path = Path(path).expanduser() if path is not None else default_path(env)
         #: Lines skipped by the last read because they did not parse (torn or damaged).
         self.damaged_lines = 0
+        # Parsed entries, keyed by the file's (inode, size, mtime): the UI asks often, the file rarely changes.
+        self._cache: tuple[tuple[int, int, int], list[Entry]] | None = None
 
     def __repr__(self) -> str:
         return f"Journal({str(self.path)!r})"
@@ -265,6 +267,22 @@ class Journal:
 
     def entries(self, *, db: str | None = None, limit: int | None = None) -> list[Entry]:
         """Actions and undos, newest first, with statuses folded in (optionally for one database)."""
+        try:
+            st = os.stat(self.path)
+            stamp = (st.st_ino, st.st_size, st.st_mtime_ns)
+        except OSError:
+            stamp = None
+        if stamp is not None and self._cache is not None and self._cache[0] == stamp:
+            entries = self._cache[1]
+        else:
+            entries = self._read_entries()
+            if stamp is not None:
+                self._cache = (stamp, entries)
+        if db is not None:
+            entries = [e for e in entries if e.db == os.path.abspath(db)]
+        return entries[:limit] if limit is not None else list(entries)
+
+    def _read_entries(self) -> list[Entry]:
         records: dict[str, dict[str, Any]] = {}
         notes: dict[str, tuple[str, str]] = {}
         for rec in self._records():
@@ -282,10 +300,8 @@ class Journal:
             if rec["kind"] == "undo" and rec["status"] == "applied" and target and target["status"] == "applied":
                 target["status"], target["status_note"] = "undone", f"undone by {rec['id']}"
         entries = [_entry(rec) for rec in folded.values()]
-        if db is not None:
-            entries = [e for e in entries if e.db == os.path.abspath(db)]
         entries.sort(key=lambda e: e.time, reverse=True)
-        return entries[:limit] if limit is not None else entries
+        return entries
 
     def get(self, entry_id: str) -> Entry | None:
         """The entry with this id (or the only one starting with it)."""

@@ -101,7 +101,8 @@ class Plan:
         target = self.target.describe()
         if self.not_eligible:
             target += f", {len(self.not_eligible)} left out"
-        text = f"{self.action.name} {self.cap} {self.track.name} ({target})"
+        noun = "item" if self.cap == 1 else "items"
+        text = f"{self.action.name} {self.cap} {noun} in {self.track.name} ({target})"
         if self.count > self.cap:
             text += f": {self.count} match, only the first {self.cap} by key; run again for the rest"
         return text

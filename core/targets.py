@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from batchtop.core.profiles.model import Action, RawValue, Track
-from batchtop.core.sanitize import is_secret_name
+from batchtop.core.sanitize import display, is_secret_name
 from batchtop.core.source import Source
 from batchtop.core.sql import (
     col,
@@ -75,9 +75,9 @@ class Target:
         if self.kind == "keys":
             return f"{len(self.keys)} item{'s' if len(self.keys) != 1 else ''}"
         if self.kind == "group":
-            return f"error group {self.signature!r}"
+            return f"error group “{display(self.signature or '', 80)}”"
         if self.kind == "match":
-            return f"failures matching {self.text!r}"
+            return f"failures matching “{display(self.text or '', 80)}”"
         if self.kind == "stale":
             return "stale in-flight items"
         return "all failed items"
@@ -133,7 +133,14 @@ def default_action(track: Track, target: Target) -> Action | None:
 
 def target_condition(track: Track, action: Action, target: Target, cutoff: float | None = None) -> str:
     """Still in the action's from-states, AND the group / filter / stale condition."""
-    parts = [state_predicate(track, action.from_states)]
+    states = action.from_states
+    if target.kind in ("group", "match", "failed"):
+        # These targets are chosen from the failures: an action that also takes pending rows (skip)
+        # must not sweep pending rows that happen to match.
+        states = tuple(s for s in states if s == "failed")
+        if not states:
+            raise NoAction(f"{action.name} does not apply to failed items")
+    parts = [state_predicate(track, states)]
     # The error as `groups` and the failures search read it (none where the track keeps none for failed rows).
     if target.kind == "group":
         parts.append(f"{signature_sql(error_expr(track))} = {lit(target.signature or '')}")

@@ -89,7 +89,7 @@ def test_topics_reset_clears_error_and_timings_only(data: Path, journal: Journal
     src = opened(db)
     outcome = apply(plan(src, "topics", "reset", Target.all_failed()), journal=journal)
     src.close()
-    assert outcome.count == 6 and outcome.summary() == "reset 6"
+    assert outcome.count == 6 and outcome.summary() == "reset 6 of 6"
     assert sorted(p.name for p in data.iterdir()) == ["topics.db"]  # no -wal/-shm left behind
     after = table_rows(db, "topic_completions", "id")
     names = columns(db, "topic_completions")
@@ -114,6 +114,18 @@ def test_topics_skip_writes_status_only(data: Path, journal: Journal) -> None:
     assert [changed_columns(before[k], after[k], names) for k in (1, 2, 3)] == [{"status": "skipped"}] * 2 + [{}]
 
 
+def test_skip_of_all_failed_never_sweeps_pending_rows(data: Path, journal: Journal) -> None:
+    """skip takes failed and pending rows, but a failures-derived target means failed rows only."""
+    db = make_topics(data / "topics.db", failed=3, done=2, pending=4)
+    src = opened(db)
+    outcome = apply(plan(src, "topics", "skip", Target.all_failed()), journal=journal)
+    src.close()
+    assert outcome.count == 3
+    with sqlite3.connect(db) as conn:
+        counts = dict(conn.execute("SELECT status, COUNT(*) FROM topic_completions GROUP BY 1").fetchall())
+    assert counts.get("pending") == 4 and counts.get("skipped") == 3 and "failed" not in counts
+
+
 def test_llm_retry_sets_result_null_only(data: Path, journal: Journal) -> None:
     db = make_llm(data / "llm_results_20260101_120000.db", failed=5, done=3, pending=2)
     before = table_rows(db, "llm_results", "id")
@@ -122,7 +134,7 @@ def test_llm_retry_sets_result_null_only(data: Path, journal: Journal) -> None:
     src.close()
     assert (the_plan.track.name, the_plan.action.name, the_plan.count) == ("prompts", "retry", 5)
     outcome = apply(the_plan, journal=journal)
-    assert outcome.summary() == "retried 5"
+    assert outcome.summary() == "retried 5 of 5"
     after = table_rows(db, "llm_results", "id")
     names = columns(db, "llm_results")
     for key, row in before.items():
@@ -299,7 +311,7 @@ def test_stale_target_requeues_only_old_in_flight_rows(data: Path, journal: Jour
     assert the_plan.action.name == "requeue" and the_plan.keys == (4, 5)
     assert default.keys == (4, 5) and default.stale_cutoff is not None
     outcome = apply(the_plan, journal=journal)
-    assert outcome.summary() == "requeued 2"
+    assert outcome.summary() == "requeued 2 of 2"
     assert rows(db, "SELECT job_id, status, progress, current_step FROM jobs WHERE job_id >= 4") == [
         (4, "queued", 0, None), (5, "queued", 0, None), (6, "running", 75, "Mixing audio")]
 

@@ -65,7 +65,7 @@ def test_dry_run_previews_and_writes_nothing(data: Path, journal_env: Path, caps
     state = dir_state(data)
     code, out, err = run(capsys, "reset", str(db), "--all-failed", "--dry-run")
     assert code == 0 and "dry run; nothing written" in err
-    assert "reset 12 topics (all failed items)" in out and "predicate:" in out and "12 match now" in out
+    assert "reset 12 items in topics (all failed items)" in out and "predicate:" in out and "12 match now" in out
     assert dir_state(data) == state and not journal_env.exists()
 
     code, out, _ = run(capsys, "reset", str(db), "--all-failed", "--dry-run", "--json")
@@ -100,7 +100,7 @@ def test_without_a_terminal_it_refuses_unless_told_yes(data: Path, journal_env: 
     assert code == 1 and "use --yes" in err and failed(db) == 3 and not journal_env.exists()
 
     code, out, err = run(capsys, "reset", str(db), "--all-failed", "--yes")
-    assert code == 0 and out.strip().splitlines()[-1] == "reset 3" and failed(db) == 0
+    assert code == 0 and out.strip().splitlines()[-1] == "reset 3 of 3" and failed(db) == 0
     entry_id = err.split("journaled as ")[1].split()[0]
 
     code, out, _ = run(capsys, "journal", "--json")
@@ -132,7 +132,7 @@ def test_terminal_confirmation_small_and_typed(data: Path, capsys, monkeypatch: 
     assert code == 1 and "Type 148 to confirm" in err and failed(db) == 148
     monkeypatch.setattr(sys, "stdin", Terminal("148"))
     code, out, _ = run(capsys, "reset", str(db), "--all-failed")
-    assert code == 0 and out.strip().splitlines()[-1] == "reset 148" and failed(db) == 0
+    assert code == 0 and out.strip().splitlines()[-1] == "reset 148 of 148" and failed(db) == 0
 
 
 def test_file_replaced_while_asking_exits_4(data: Path, tmp_path: Path, capsys,
@@ -194,7 +194,7 @@ def test_busy_job_exits_3_within_two_seconds(data: Path, capsys) -> None:
 def test_stale_running_jobs_are_requeued(data: Path, capsys) -> None:
     db = make_jobs(data / "jobs.db", failed=1, done=1, queued=0, running=2, running_age=4 * 3600)
     code, out, _ = run(capsys, "reset", str(db), "--stale", "--yes")
-    assert code == 0 and out.strip().splitlines()[-1] == "requeued 2"
+    assert code == 0 and out.strip().splitlines()[-1] == "requeued 2 of 2"
     assert rows(db, "SELECT status FROM jobs WHERE job_id > 2") == [("queued",), ("queued",)]
 
 

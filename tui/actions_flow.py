@@ -99,12 +99,8 @@ def entry_title(entry: Entry) -> str:
 
 
 def result_line(outcome: Outcome) -> str:
-    """The outcome's summary, with the planned count always said: 'reset 3 of 3'."""
-    text = outcome.summary()
-    head = f"{past(outcome.action)} {outcome.count}"
-    if text == head or text.startswith(head + ";"):
-        text = f"{head} of {outcome.planned}" + text[len(head):]
-    return text
+    """The outcome's summary: 'reset 148 of 150; 2 had changed (now running)'."""
+    return outcome.summary()
 
 
 # -- starting an action -------------------------------------------------------------------------------
