@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from textual.binding import Binding
 from textual.dom import DOMNode
 
-from batchtop.core.actions import Plan, Target, past, plan, resolve
+from batchtop.core.actions import Plan, Target, plan, resolve
 from batchtop.core.errors import BatchtopError, SourceError
 from batchtop.core.journal import Entry, Journal
 from batchtop.core.sanitize import clean_line
