@@ -75,3 +75,21 @@ async def test_rows_page_forward_and_secrets_are_never_shown(unknown_db: Path) -
         await pilot.pause(0.3)
         assert rows.row_count == 0 or MARKER not in _text(rows)
     source.close()
+
+
+@pytest.mark.anyio
+async def test_source_screen_opens_the_table_view_with_t(unknown_db: Path, make_app) -> None:
+    app = make_app(str(unknown_db))
+    async with app.run_test(size=(140, 40)) as pilot:
+        for _ in range(60):
+            await pilot.pause(0.05)
+            if app.source_of(str(unknown_db)) and app.source_of(str(unknown_db)).error:
+                break
+        app.open_source(str(unknown_db))
+        await pilot.pause(0.2)
+        await pilot.press("t")
+        await pilot.pause(0.3)
+        assert isinstance(app.screen, TablesScreen)
+        await pilot.press("escape")
+        await pilot.pause(0.1)
+        assert not isinstance(app.screen, TablesScreen)

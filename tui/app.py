@@ -143,6 +143,14 @@ class BatchtopApp(App[int]):
 
         self.push_screen(JournalScreen(db))
 
+    def open_tables(self, path: str) -> None:
+        """Push the read-only table view of one database."""
+        from batchtop.tui.screens.tables import TablesScreen
+
+        source = self.source_of(path)
+        if source is not None:
+            self.push_screen(TablesScreen(source))
+
     def source_of(self, path: str) -> Source | None:
         """The watched source of `path`, if any."""
         slot = self._slots.get(path)

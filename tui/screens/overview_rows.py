@@ -25,9 +25,9 @@ from batchtop.tui.widgets.sparkline import Sparkline
 BAR = 17
 TREND = 10
 COLUMNS: tuple[ColumnSpec, ...] = (
-    ColumnSpec("source", "Source", 19),
+    ColumnSpec("source", "Source", 22),
     ColumnSpec("track", "Track", 12),
-    ColumnSpec("profile", "Profile", 14),
+    ColumnSpec("profile", "Profile", 12),
     ColumnSpec("state", "State", 13),
     ColumnSpec("progress", "Progress", BAR + 5),
     ColumnSpec("items", "Settled", 11, "right"),

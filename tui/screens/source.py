@@ -31,6 +31,7 @@ class SourceScreen(LiveScreen):
         Binding("escape", "back", "Back"),
         Binding("f", "failures", "Failures"),
         Binding("R", "requeue", "Requeue stale"),
+        Binding("t", "tables", "Tables"),
         UNDO,
         JOURNAL,
         Binding("tab", "app.focus_next", "Next table", show=False),
@@ -42,6 +43,7 @@ class SourceScreen(LiveScreen):
     | escape | Back to the overview. |
     | f | All failures of the selected track (enter or a click on a track does the same). |
     | R | Preview, then requeue the selected track's stale running items (crashed workers) to pending. |
+    | t | Browse every table of the database read-only (also for schemas no profile describes). |
     | u | Undo the newest action on this database (rows the job moved since are left alone). |
     | J | The action journal of this database; enter on an action shows what became of its rows. |
     | enter | On a track: its failures; on a recent failure: the item's detail. |
@@ -194,6 +196,10 @@ class SourceScreen(LiveScreen):
         """Undo the newest action on this database."""
         start_undo(self, self.path, self.batchtop.source_of(self.path),
                    done=lambda _: self.refresh_cohorts(force=True))
+
+    def action_tables(self) -> None:
+        """Browse the database's tables read-only (secret columns and tables are never read)."""
+        self.batchtop.open_tables(self.path)
 
     def action_journal(self) -> None:
         """The action journal of this database."""

@@ -70,6 +70,9 @@ def heading(view: SourceView, now: float) -> Text:
         text.append_text(safe(status.error, style="bold red"))
         if status.stale_snapshot:
             text.append("  (showing the last good read; retrying)", style="red")
+        if status.error_kind == "unknown-schema":
+            text.append("\npress t to browse its tables read-only, or describe them in a profile file "
+                        "(batchtop profile PATH > .batchtop.toml)", style="dim")
     return text
 
 
