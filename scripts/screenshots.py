@@ -94,6 +94,38 @@ def preview_marked(name: str, track: str, marks: int) -> Step:
     return step
 
 
+def failures(name: str, *keys: str) -> Step:
+    """The failures screen of the row `name` (`f` on the overview), then `keys`."""
+
+    async def step(pilot) -> None:
+        table = pilot.app.screen.query_one(KeyedTable)
+        table.move_to_key(next(k for k in table.row_keys if Path(k.split("\x00")[0]).name == name))
+        await pilot.press("f")
+        await pilot.pause(0.8)
+        for key in keys:
+            await pilot.press(key)
+            await pilot.pause(0.5)
+
+    return step
+
+
+def unknown_database(path: Path) -> None:
+    """A database no profile describes (for the read-only table view)."""
+    import sqlite3
+
+    conn = sqlite3.connect(path)
+    conn.executescript("""
+        CREATE TABLE notes (id INTEGER PRIMARY KEY, title TEXT, body TEXT, created TEXT, api_key TEXT);
+        CREATE TABLE tags (id INTEGER PRIMARY KEY, name TEXT);
+    """)
+    conn.executemany("INSERT INTO notes (title, body, created, api_key) VALUES (?, ?, ?, ?)",
+                     [(f"note {i}", "lorem ipsum dolor sit amet " * (1 + i % 7), f"2026-11-{1 + i % 20:02d} 10:00:00",
+                       "sk-not-shown") for i in range(60)])
+    conn.executemany("INSERT INTO tags (name) VALUES (?)", [(t,) for t in ("inbox", "work", "later")])
+    conn.commit()
+    conn.close()
+
+
 def journal_cohort() -> Step:
     """`J`, then Enter on the newest action: what became of its rows."""
 
@@ -136,12 +168,20 @@ async def main(out: Path) -> None:
         await shoot(out, "source-docstore", ["."], open_row("documentation.db"), size=(160, 56))
         await shoot(out, "source-crashed", ["."], open_row("yt-builder.db"))
         await shoot(out, "help", ["."], press("question_mark"))
+        await shoot(out, "failures-groups", ["."], failures("completion_tracking.db"))
+        await shoot(out, "failures-group-items", ["."], failures("completion_tracking.db", "enter"))
+        await shoot(out, "item", ["."], failures("completion_tracking.db", "enter", "enter"))
         await shoot(out, "preview-reset", ["."], preview_marked("completion_tracking.db", "topics", 3))
         # Actions with a history: two resets, an undo, and the job working on the group reset since.
         JOURNAL.parent.mkdir()
         topics_history(demo / "completion_tracking.db", JOURNAL)
         await shoot(out, "journal-cohort", ["."], journal_cohort())
         await shoot(out, "source-cohorts", ["."], open_row("completion_tracking.db"))
+        unknown = Path(tmp, "unknown")
+        unknown.mkdir()
+        unknown_database(unknown / "notes.db")
+        os.chdir(unknown)
+        await shoot(out, "tables", ["."], open_row("notes.db", "t"))
         os.chdir(hostile)
         await shoot(out, "errors-and-hostile", ["."], None)
         empty = Path(tmp, "empty")
