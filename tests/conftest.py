@@ -4,7 +4,7 @@ cursor blink) and wait until every source has been read."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -77,3 +77,13 @@ def ready() -> Callable:
 def until() -> Callable:
     """The `wait_for(pilot, condition, timeout)` coroutine function."""
     return wait_for
+
+
+@pytest.fixture
+def utc(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Local time is UTC for the test (screens show local times; snapshots must not depend on the zone)."""
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()

@@ -8,8 +8,7 @@ Update with `pytest tests/test_snapshots_failures.py --snapshot-update` after ch
 from __future__ import annotations
 
 import sqlite3
-import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
@@ -24,13 +23,7 @@ SIZE = (140, 40)
 COUNTS = {"rate": 26, "timeout": 7, "missing": 5, "json": 3, "exit": 1}
 
 
-@pytest.fixture(autouse=True)
-def utc(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setenv("TZ", "UTC")
-    time.tzset()
-    yield
-    monkeypatch.undo()
-    time.tzset()
+pytestmark = pytest.mark.usefixtures("utc")  # times are shown in local time: pin it
 
 
 def keys(*presses: str) -> Callable[[Pilot], Awaitable[None]]:
