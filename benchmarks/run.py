@@ -116,6 +116,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--many", type=int, default=100, help="number of databases for the fan-out test")
+    parser.add_argument("--failed-rows", type=int, default=None,
+                        help="rows of the all-failed database (default: --rows, at most 1,000,000)")
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--dir", help="work directory (default: a temporary one)")
     args = parser.parse_args(argv)
@@ -123,34 +125,42 @@ def main(argv: list[str] | None = None) -> int:
     base.mkdir(parents=True, exist_ok=True)
     results: dict = {"rows": args.rows, "sqlite": sqlite3.sqlite_version, "python": sys.version.split()[0],
                      "cpus": os.cpu_count()}
+    failed_rows = args.failed_rows or min(args.rows, 1_000_000)
+
+    def report(key: str, value: object) -> None:
+        # Each figure is printed as soon as it is measured: a long run still reports what it got.
+        results[key] = value
+        if not args.json:
+            _print({key: value})
+            sys.stdout.flush()
+
+    if not args.json:
+        _print(results)
 
     topics = base / "topics.db"
     if not topics.exists():
         t = time.perf_counter()
         build_topics(topics, args.rows)
-        results["build_topics_s"] = round(time.perf_counter() - t, 1)
-    results["topics"] = bench_source(topics, "topic_completions",
+        report("build_topics_s", round(time.perf_counter() - t, 1))
+    report("topics", bench_source(topics, "topic_completions",
                                      "UPDATE topic_completions SET status='completed' WHERE id = "
-                                     "(SELECT id FROM topic_completions WHERE status='pending' LIMIT 1)")
+                                     "(SELECT id FROM topic_completions WHERE status='pending' LIMIT 1)"))
     llm = base / "llm.db"
     if not llm.exists():
         build_llm(llm, args.rows)
-    results["llm"] = bench_source(llm, "llm_results",
-                                  "UPDATE llm_results SET result='ok' WHERE id = "
-                                  "(SELECT id FROM llm_results WHERE result IS NULL LIMIT 1)")
-    fail = base / "failures.db"
+    report("llm", bench_source(llm, "llm_results",
+                               "UPDATE llm_results SET result='ok' WHERE id = "
+                               "(SELECT id FROM llm_results WHERE result IS NULL LIMIT 1)"))
+    fail = base / f"failures_{failed_rows}.db"
     if not fail.exists():
-        build_topics(fail, args.rows, failed_share=1.0)
-    results["failures_all_failed"] = bench_failures(fail, "topic_completions")
+        build_topics(fail, failed_rows, failed_share=1.0)
+    report(f"failures_all_failed_{failed_rows}", bench_failures(fail, "topic_completions"))
     many = base / "many"
     many.mkdir(exist_ok=True)
-    results["many"] = bench_many(many, args.many)
-    results["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
-
+    report("many", bench_many(many, args.many))
+    report("peak_rss_mb", round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1))
     if args.json:
         print(json.dumps(results, indent=2))
-    else:
-        _print(results)
     return 0
 
 
