@@ -98,11 +98,12 @@ class Plan:
 
     def summary(self) -> str:
         """'reset 150 topics (error group ...)' plus the cap when the match is larger."""
-        target = self.target.describe()
+        # An explicit list of items needs no description beyond its count.
+        target = "" if self.target.kind == "keys" else self.target.describe()
         if self.not_eligible:
-            target += f", {len(self.not_eligible)} left out"
+            target += (", " if target else "") + f"{len(self.not_eligible)} left out"
         noun = "item" if self.cap == 1 else "items"
-        text = f"{self.action.name} {self.cap} {noun} in {self.track.name} ({target})"
+        text = f"{self.action.name} {self.cap} {noun} in {self.track.name}" + (f" ({target})" if target else "")
         if self.count > self.cap:
             text += f": {self.count} match, only the first {self.cap} by key; run again for the rest"
         return text

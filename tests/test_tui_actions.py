@@ -32,12 +32,12 @@ from batchtop.tui.widgets.cohort_panel import CohortPanel
 from batchtop.tui.widgets.keyed_table import KeyedTable
 from batchtop.tui.widgets.paged_table import PagedTable
 
-pytestmark = pytest.mark.anyio
 SIZE = (150, 45)
 READ_ONLY = "read-only mode: actions are disabled"
 
 
-pytestmark = pytest.mark.usefixtures("utc")  # times are shown in local time: pin it
+# Times are shown in local time: pin it.
+pytestmark = [pytest.mark.anyio, pytest.mark.usefixtures("utc")]
 
 
 class Said:

@@ -95,7 +95,8 @@ def entry_title(entry: Entry) -> str:
     """'reset #ab12cd34 (3 topics)' or 'undo #ef56 of #ab12cd34'."""
     if entry.kind == "undo":
         return f"undo #{entry.id} of #{entry.undoes}"
-    return f"{entry.action} #{entry.id} ({len(entry.affected):,} {entry.track})"
+    n = len(entry.affected)
+    return f"{entry.action} #{entry.id} ({n:,} {'item' if n == 1 else 'items'} in {entry.track})"
 
 
 def result_line(outcome: Outcome) -> str:
