@@ -54,7 +54,7 @@ async def test_every_source_and_track_has_a_row(in_tmp, make_app, ready):
         assert ("documentation.db", "tables") in tracks and ("documentation.db", "relationships") in tracks
         assert len(keys) == 9
         topics = row_text(app, next(k for k in keys if "completion_tracking" in k))
-        assert "topic_complet" in topics and "● active" in topics and "418/900" in topics
+        assert "topic_compl" in topics and "● active" in topics and "418/900" in topics
         jobs = row_text(app, next(k for k in keys if "yt-builder" in k))
         assert "■ interrupted" in jobs
         assert "◐ stalled" in row_text(app, next(k for k in keys if "smarthistory" in k))
