@@ -41,14 +41,18 @@ class Cohort:
     missing: int = 0
     #: The commonest new signatures (sanitised) and how many rows have each.
     new_signatures: tuple[tuple[str, int], ...] = ()
+    #: The action was undone: rows back in their old failure were restored, not failed again.
+    undone: bool = False
 
     def summary(self) -> str:
         """'of 150 reset: 110 done, 20 pending, 3 running, 12 failed again (same error), 5 with a new error'."""
         parts = [f"{n} {label}" for n, label in (
             (self.done, "done"), (self.pending, "pending"), (self.running, "running"),
-            (self.failed_same, "failed again (same error)"), (self.failed_new, "failed with a new error"),
+            (self.failed_same, "restored by the undo" if self.undone else "failed again (same error)"),
+            (self.failed_new, "failed with a new error"),
             (self.other, "skipped or cancelled"), (self.missing, "gone")) if n]
-        return f"of {self.total} {past(self.action)}: " + (", ".join(parts) if parts else "nothing to show")
+        head = f"of {self.total} {past(self.action)}" + (" (undone)" if self.undone else "")
+        return head + ": " + (", ".join(parts) if parts else "nothing to show")
 
 
 def cohort(conn: sqlite3.Connection, track: Track, entry: Entry) -> Cohort:
@@ -74,7 +78,7 @@ def cohort(conn: sqlite3.Connection, track: Track, entry: Entry) -> Cohort:
             counts[state if state in ("pending", "running", "done", "failed_same", "failed_new") else "other"] += 1
     return Cohort(entry.id, entry.action, len(entry.affected), counts["pending"], counts["running"],
                   counts["done"], counts["failed_same"], counts["failed_new"], counts["other"],
-                  len(entry.affected) - seen, tuple(new.most_common(5)))
+                  len(entry.affected) - seen, tuple(new.most_common(5)), undone=entry.status == "undone")
 
 
 def _before_signatures(track: Track, entry: Entry) -> dict[object, str | None]:

@@ -444,3 +444,16 @@ def test_read_only_mode_refuses_every_entry_point_and_changes_nothing(data: Path
     src.close()
     assert dir_state(data) == state
     assert no_rw == [] and not (tmp_path / "elsewhere").exists()
+
+
+def test_cohort_of_an_undone_action_says_restored(data: Path, journal: Journal) -> None:
+    db = make_topics(data / "topics.db", failed=4, done=0, pending=0)
+    src = opened(db)
+    apply(plan(src, "topics", "reset", Target.all_failed()), journal=journal)
+    undo(journal, source=src)
+    entry = next(e for e in journal.entries() if e.kind == "action")
+    assert entry.status == "undone"
+    result = src.run(lambda c: cohort(c, src.profile.track("topics"), entry))
+    src.close()
+    assert result.failed_same == 4 and result.undone
+    assert result.summary() == "of 4 reset (undone): 4 restored by the undo"
