@@ -21,6 +21,7 @@ from batchtop.core.sanitize import human_bytes, is_secret_name
 from batchtop.core.schema import Schema, read_schema
 from batchtop.core.source import Source
 from batchtop.tui.text import safe
+from batchtop.tui.widgets.cells import display_path
 
 PAGE = 200
 
@@ -79,7 +80,7 @@ class TablesScreen(Screen):
     def on_mount(self) -> None:
         self.sub_title = self.source.name
         self.query_one("#tb-title", Static).update(Text.assemble(
-            safe(self.source.path, style="bold"), ("  read-only table view", "dim"),
+            safe(display_path(self.source.path), style="bold"), ("  read-only table view", "dim"),
             ("\nno profile describes this database; rows are shown as stored (secret columns hidden)", "dim")))
         tables = self.query_one("#tb-tables", DataTable)
         tables.add_columns("Table", "Columns", "Secret columns")
