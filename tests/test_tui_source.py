@@ -165,3 +165,20 @@ async def test_hostile_content_is_shown_literally(in_tmp, make_app, ready):
         assert "\x1b" not in text and "\u202e" not in text and "\u009b" not in text and "\x00" not in text
         assert "[31mDBTEXT" in text  # the escape character is replaced, the rest is shown as it is
         assert app.is_running
+
+
+async def test_a_tick_or_refresh_while_the_screen_is_torn_down_does_not_crash(in_tmp, make_app, ready):
+    """The 1 s tick once hit a source screen whose widgets were gone (NoMatches) and crashed the app."""
+    from batchtop.tui.widgets.status_line import StatusLine
+
+    topics_db(in_tmp / "completion_tracking.db")
+    app = make_app(".")
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        screen = await open_source(pilot, "completion_tracking.db")
+        await screen.query_one(StatusLine).remove()
+        app._tick()
+        app._dirty.add(screen.path)
+        app._flush_views()
+        await pilot.pause()
+        assert app.is_running and app.screen is screen

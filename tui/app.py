@@ -18,6 +18,7 @@ from typing import ClassVar
 
 from textual.app import App, ScreenStackError, SystemCommand
 from textual.binding import Binding, BindingType
+from textual.css.query import NoMatches
 from textual.screen import ModalScreen, Screen
 from textual.worker import Worker, WorkerState
 
@@ -325,7 +326,7 @@ class BatchtopApp(App[int]):
             # One screen refresh per batch of polls, at most every FLUSH_DELAY: with 100 sources polling
             # every second, the UI thread redraws ~20 times a second whatever the message rate.
             self._flush_pending = True
-            self.set_timer(FLUSH_DELAY, self._flush)
+            self.set_timer(FLUSH_DELAY, self._flush_views)
 
     def _live_screen(self) -> LiveScreen | None:
         """The screen to update, or None while a modal (or a screen without live data) is on top."""
@@ -337,18 +338,25 @@ class BatchtopApp(App[int]):
             return None
         return screen
 
-    def _flush(self) -> None:
+    # Not `_flush`: Textual's App has its own `_flush` (it prints captured output), which this would shadow.
+    def _flush_views(self) -> None:
         self._flush_pending = False
         screen = self._live_screen()
         if screen is None:
             return  # nothing visible to update; the screen catches up when it is shown again
         dirty, self._dirty = self._dirty, set()
-        screen.refresh_views(dirty)
+        try:
+            screen.refresh_views(dirty)
+        except NoMatches:
+            self._dirty |= dirty  # the screen is being built or torn down: try again with the next batch
 
     def _tick(self) -> None:
         screen = self._live_screen()
         if screen is not None:
-            screen.tick()
+            try:
+                screen.tick()
+            except NoMatches:
+                pass  # a screen being built or torn down has nothing to tick yet
 
     # -- actions ------------------------------------------------------------------------------------
 
