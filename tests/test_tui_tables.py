@@ -93,3 +93,18 @@ async def test_source_screen_opens_the_table_view_with_t(unknown_db: Path, make_
         await pilot.press("escape")
         await pilot.pause(0.1)
         assert not isinstance(app.screen, TablesScreen)
+
+
+@pytest.mark.anyio
+async def test_a_hostile_file_name_is_sanitised_in_the_header(tmp_path: Path) -> None:
+    path = tmp_path / "x\x1b]52;c;QUJD\x07[@click=app.quit]y[/].db"
+    sqlite3.connect(path).executescript("CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT);")
+    source = Source(path)
+    source.poll()
+    app = TablesApp(source)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await pilot.pause(0.3)
+        assert "\x1b" not in app.screen.sub_title and "\x07" not in app.screen.sub_title
+        assert "[@click=app.quit]" in app.screen.sub_title  # shown literally
+        assert app.is_running
+    source.close()

@@ -78,7 +78,7 @@ class TablesScreen(Screen):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.sub_title = self.source.name
+        self.sub_title = safe(self.source.name).plain  # sanitised: the header does not strip control characters
         self.query_one("#tb-title", Static).update(Text.assemble(
             safe(display_path(self.source.path), style="bold"), ("  read-only table view", "dim"),
             ("\nno profile describes this database; rows are shown as stored (secret columns hidden)", "dim")))
