@@ -97,7 +97,7 @@ async def test_source_screen_opens_the_table_view_with_t(unknown_db: Path, make_
 
 @pytest.mark.anyio
 async def test_a_hostile_file_name_is_sanitised_in_the_header(tmp_path: Path) -> None:
-    path = tmp_path / "x\x1b]52;c;QUJD\x07[@click=app.quit]y[/].db"
+    path = tmp_path / "x\x1b]52;c;QUJD\x07[@click=app.quit]y.db"
     sqlite3.connect(path).executescript("CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT);")
     source = Source(path)
     source.poll()
