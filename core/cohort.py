@@ -16,9 +16,9 @@ from batchtop.core.journal import Entry, Omitted
 from batchtop.core.profiles.model import Track
 from batchtop.core.sanitize import display
 from batchtop.core.signature import signature
-from batchtop.core.snapshot import fetch
+from batchtop.core.snapshot import classify, fetch
 from batchtop.core.sql import col, key_expr, q, raw_expr, signature_arg
-from batchtop.core.write import canonical, chunks, flight_expr, in_list, norm
+from batchtop.core.write import chunks, flight_expr, in_list, norm
 
 
 @dataclass(frozen=True)
@@ -67,7 +67,7 @@ def cohort(conn: sqlite3.Connection, track: Track, entry: Entry) -> Cohort:
                            f"FROM {q(track.table)} WHERE {in_list(track, chunk)}")
         seen += len(rows)
         for key, raw, flight, error in rows:
-            state, _ = canonical(track, raw, flight)
+            state, _ = classify(track, raw, flight)
             if state == "failed":
                 sig = signature(error)
                 if sig == before.get(norm(key)):

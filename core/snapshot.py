@@ -201,8 +201,7 @@ def read_track(
     pending = [v for v, _ in rows if track.states.get(v, track.default_state) == "pending"]
     flying = (in_flight or (lambda values: read_in_flight(conn, track, values)))(pending)
     for value, n in rows:
-        state = track.states.get(value, track.default_state)
-        label = "NULL" if value is None else display(str(value), 40)
+        state, label = classify(track, value)
         # In-flight counts may come from an earlier poll (they are cached): never more than the rows.
         started = min(int(flying.get(value, 0)), int(n)) if state == "pending" else 0
         if started:
@@ -242,6 +241,16 @@ def read_track(
     snap = TrackSnapshot(track.name, track.table, counts, raw_counts, metrics, starts, stale_after,
                          last_finished, tuple(failures), attempted, track.note)
     return snap, queries
+
+
+def classify(track: Track, raw: RawValue, in_flight: object = False) -> tuple[str, str]:
+    """Canonical state and display label of a raw value; a pending row in flight is running.
+
+    The label is the raw value itself: callers say "started" their own way.
+    """
+    state = track.states.get(raw, track.default_state)
+    label = "NULL" if raw is None else display(str(raw), 40)
+    return ("running" if in_flight and state == "pending" else state), label
 
 
 def read_in_flight(conn: sqlite3.Connection, track: Track, pending: list[RawValue]) -> dict[RawValue, int]:

@@ -26,9 +26,8 @@ from typing import Any
 from batchtop.core.errors import ActionError, Busy, FileReplaced
 from batchtop.core.journal import Journal, JournalError, RawText, text_factory
 from batchtop.core.profiles.model import RawValue, Track
-from batchtop.core.sanitize import display
 from batchtop.core.signature import signature
-from batchtop.core.snapshot import fetch
+from batchtop.core.snapshot import classify, fetch
 from batchtop.core.source import uri_for
 from batchtop.core.sql import key_expr, lit, q, raw_expr
 
@@ -135,15 +134,6 @@ def flight_expr(track: Track) -> str:
     return f"(COALESCE(({track.in_flight}), 0) != 0)" if track.in_flight else "0"
 
 
-def canonical(track: Track, raw: RawValue, flight: Any) -> tuple[str, str]:
-    """Canonical state and raw display text, as `snapshot.read_track` maps them."""
-    state = track.states.get(raw, track.default_state)
-    label = "NULL" if raw is None else display(str(raw), 40)
-    if flight and state == "pending":
-        return "running", f"{label}, started"
-    return state, label
-
-
 def row_states(
     conn: sqlite3.Connection, track: Track, keys: Sequence[RawValue], condition: str | None = None
 ) -> dict[Any, tuple[RowState, bool]]:
@@ -155,7 +145,9 @@ def row_states(
         for key, raw, flight, eligible in fetch(
             conn, f"SELECT {k}, {raw_expr(track)}, {flight_expr(track)}, {ok} FROM {t} WHERE {in_list(track, chunk)}"
         ):
-            state, label = canonical(track, raw, flight)
+            state, label = classify(track, raw, flight)
+            if state != classify(track, raw)[0]:  # a pending row the writer has started
+                label += ", started"
             out[norm(key)] = (RowState(key, state, label), bool(eligible))
     return out
 
