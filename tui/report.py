@@ -14,11 +14,8 @@ from rich.text import Text
 
 from batchtop.core.status import SourceStatus
 from batchtop.tui.text import fmt_age, fmt_eta, fmt_rate, safe
+from batchtop.tui.widgets.badge import badge
 
-STATE_STYLES = {
-    "active": "bold green", "stalled": "bold yellow", "interrupted": "bold magenta",
-    "finished": "bold blue", "waiting": "dim", "error": "bold red",
-}
 COUNT_STYLES = {
     "pending": "white", "running": "cyan", "done": "green", "failed": "red", "skipped": "yellow",
     "cancelled": "magenta",
@@ -50,7 +47,7 @@ def print_status(statuses: Sequence[SourceStatus], now: float, console: Console 
         table.add_column("changed", justify="right", no_wrap=True, min_width=7)
         for t in status.tracks:
             table.add_row(
-                safe(t.name), Text(t.activity.state, style=STATE_STYLES.get(t.activity.state, "")),
+                safe(t.name), badge(t.activity.state),
                 f"{t.progress:.1%}", f"{t.total:,}", *[f"{t.counts[s]:,}" for s in shown],
                 fmt_rate(t.rate_per_min), fmt_eta(t.eta), fmt_age(now, t.last_change),
             )
