@@ -24,7 +24,7 @@ from pathlib import Path
 from batchtop.core.errors import BatchtopError, ProfileError
 
 EXIT_OK, EXIT_UNREADABLE, EXIT_USAGE = 0, 1, 2
-COMMANDS = ("status", "failures", "profile", "simulate", "demo", "reset", "undo", "journal", "open")
+COMMANDS = ("status", "failures", "profile", "simulate", "demo", "reset", "undo", "journal", "open", "serve")
 
 DESCRIPTION = "Watch the SQLite files long batch jobs track their progress in; triage and reset failures."
 EPILOG = """\
@@ -203,6 +203,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seconds", type=float, default=None, help="stop after this long")
 
     add("demo", cmd_demo, "a live simulated run of all five schemas, opened in the monitor")
+
+    from batchtop.tui import serve
+
+    serve.add_parser(sub)
 
     try:
         from batchtop.tui import actions_cli

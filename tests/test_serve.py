@@ -1,0 +1,50 @@
+"""`batchtop serve` in a real headless Chromium: the page shows the overview, keys work, tabs are apart."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from browser import chromium, missing_reason, open_app, serving, wait_text
+from factories import topics_db
+
+from batchtop.tui.cli import build_parser
+from batchtop.tui.serve import app_argv, guard_exposure, is_loopback
+
+pytestmark = pytest.mark.skipif(missing_reason() is not None, reason=missing_reason() or "")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with chromium() as context:
+        yield context
+
+
+def test_overview_in_browser_and_enter_opens_the_source(tmp_path: Path, browser) -> None:
+    db = topics_db(tmp_path / "run.db")
+    with serving([str(db), "--no-watch"]) as url:
+        page = open_app(browser, url)
+        text = wait_text(page, lambda t: "36 / 60 items settled" in t)
+        assert "run.db" in text and "topics" in text and "failed 4" in text
+        other = open_app(browser, url)
+        wait_text(other, lambda t: "36 / 60 items settled" in t)
+
+        page.keyboard.press("Enter")
+        source = wait_text(page, lambda t: "batchtop — run.db" in t.splitlines()[0])
+        assert "If the job restarted now" in source and "pending (started)" in source
+        # Each tab is its own app: the second one is still on the overview.
+        assert "overview" in wait_text(other, lambda t: "36 / 60" in t).splitlines()[0]
+        page.close()
+        other.close()
+
+
+def test_serve_off_loopback_is_read_only_unless_writable() -> None:
+    parser = build_parser()
+    local = parser.parse_args(["serve", "a.db"])
+    assert guard_exposure(local) == [] and "--read-only" not in app_argv(local)
+    exposed = parser.parse_args(["serve", "a.db", "--host", "0.0.0.0"])
+    warnings = guard_exposure(exposed)
+    assert "anyone who can reach port 8000" in warnings[0] and "--read-only" in app_argv(exposed)
+    writable = parser.parse_args(["serve", "a.db", "--host", "192.0.2.1", "--writable"])
+    assert guard_exposure(writable) and "--read-only" not in app_argv(writable)
+    assert is_loopback("localhost") and is_loopback("127.0.0.2") and is_loopback("::1")
