@@ -6,6 +6,8 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
+from batchtop.core.backends import is_url
+from batchtop.core.backends.postgres.conn import display_url
 from batchtop.core.discovery import Discovery, ScanResult
 from batchtop.core.profiles.model import Profile
 from batchtop.core.source import PollResult, Source
@@ -29,7 +31,9 @@ class Monitor:
         max_files: int = 500,
         max_open: int = MAX_OPEN,
     ) -> None:
-        self.discovery = Discovery.from_args(args, max_files=max_files)
+        # `postgresql://` URLs name databases on a server; everything else is a file, glob or directory.
+        self.urls = [a for a in args if is_url(a)]
+        self.discovery = Discovery.from_args([a for a in args if not is_url(a)], max_files=max_files)
         self.clock = clock
         self._profiles = tuple(profiles)
         self._forced = forced
@@ -49,12 +53,23 @@ class Monitor:
         # yet" (and opened, never created, once it appears).
         missing = [str(m) for m in scan.missing if Path(m) not in self._dir_targets]
         with self._lock:
+            for url in self.urls:
+                if display_url(url) not in self.sources:
+                    pg = self._pg_source(url)
+                    self.sources[pg.path] = pg
+                    added.append(pg)
             for path in [str(f.path) for f in scan.files] + missing:
                 if path not in self.sources:
                     source = Source(path, profiles=self._profiles, forced=self._forced, clock=self.clock)
                     self.sources[path] = source
                     added.append(source)
         return added
+
+    def _pg_source(self, url: str) -> Source:
+        from batchtop.core.backends.postgres.source import PgSource
+
+        # PgSource has Source's surface (poll, run, close, snapshot, histories, ...): see backends/base.py.
+        return PgSource(url, profiles=self._profiles, forced=self._forced, clock=self.clock)  # type: ignore[return-value]
 
     @property
     def notices(self) -> list[str]:

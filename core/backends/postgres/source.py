@@ -1,0 +1,273 @@
+"""One PostgreSQL database being watched: the same surface as `batchtop.core.source.Source`.
+
+A read-only session (see `conn`), a poll gated on the change token (`pg_current_snapshot()`: one tiny
+statement when nothing changed), and the snapshot read in one `REPEATABLE READ READ ONLY` transaction,
+so every statement of a poll sees the same commit, ended before the poll returns. The URL's password is
+kept only in `url`; `path` and `name` (what screens, logs and the journal show) never carry it.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import zlib
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import replace
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+from batchtop.core import errors
+from batchtop.core.backends.postgres import reads
+from batchtop.core.backends.postgres.conn import change_token, connect, display_url, map_error
+from batchtop.core.history import History
+from batchtop.core.profiles.model import Profile
+from batchtop.core.schema import Schema, Table
+from batchtop.core.snapshot import Snapshot
+from batchtop.core.source import METRICS_EVERY, SEED_HORIZON, PollResult
+from batchtop.core.timeutil import Clock, system_clock
+
+T = TypeVar("T")
+KIND = "postgresql"
+
+
+def choose_profile(schema: Schema, user: Sequence[Profile], forced: Profile | None) -> Profile:
+    """Forced, else a user profile that applies, else a built-in one (as `profiles.choose_profile`).
+
+    Unknown tables are not guessed at on PostgreSQL (the detector samples with SQLite SQL): describe
+    them in a TOML profile.
+    """
+    from batchtop.core.profiles.builtin import match_builtin
+    from batchtop.core.profiles.detect import describe_unknown
+    from batchtop.core.profiles.userfile import applies
+
+    if forced is not None:
+        if not applies(forced, schema):
+            raise errors.UnknownSchema(f"profile {forced.name!r} does not match this database's tables")
+        return forced
+    for profile in user:
+        if applies(profile, schema):
+            return profile
+    profile = match_builtin(schema)
+    if profile is not None:
+        return profile
+    raise errors.UnknownSchema(
+        "no progress table recognised (describe it in a TOML profile: --profile); " + describe_unknown(schema)
+    )
+
+
+def short_name(url: str) -> str:
+    """'jobs@db.example:5432' for the overview's Source column."""
+    parts = urlsplit(display_url(url))
+    db = parts.path.lstrip("/") or "postgres"
+    host = parts.hostname or "localhost"
+    return f"{db}@{host}" + (f":{parts.port}" if parts.port else "")
+
+
+class PgSource:
+    """One PostgreSQL database being watched; methods are thread-safe (one thread uses the session)."""
+
+    kind = KIND
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        profiles: Sequence[Profile] = (),
+        forced: Profile | None = None,
+        clock: Clock = system_clock,
+    ) -> None:
+        #: The URL as given (may hold a password): used to connect, never shown.
+        self.url = url
+        self.path = display_url(url)
+        self.name = short_name(url)
+        self._profiles = tuple(profiles)
+        self._forced = forced
+        self._clock = clock
+        self.lock = threading.RLock()
+        self._conn: Any = None
+        self._token: str | None = None
+        self._schema: Schema | None = None
+        self._oids: dict[str, int | None] = {}
+        self._slow: dict[str, tuple[float, float, object]] = {}
+        #: (database oid, crc of the tracks' table oids): what a write must still find.
+        self.identity: tuple[int, int] | None = None
+        self.wal: bool | None = None
+        self.journal_mode: str | None = KIND
+        self.profile: Profile | None = None
+        self.snapshot: Snapshot | None = None
+        self.error: errors.BatchtopError | None = None
+        self.histories: dict[str, History] = {}
+        self.last_write: float | None = None
+        self.last_change: float | None = None
+        self.polls = 0
+
+    # -- connection ---------------------------------------------------------------------------------
+
+    @property
+    def is_open(self) -> bool:
+        return self._conn is not None and not self._conn.closed
+
+    def close(self) -> None:
+        """Close the session (the next poll reconnects)."""
+        with self.lock:
+            if self._conn is not None:
+                try:
+                    self._conn.close()
+                except Exception:  # noqa: BLE001 - a broken connection is closed either way
+                    pass
+                self._conn = None
+            self._token = None
+
+    def park(self) -> None:
+        """Close the session between changes (caps open connections when many sources are watched)."""
+        self.close()
+
+    def interrupt(self) -> None:
+        """Cancel a statement in progress from another thread (quitting must not wait for it)."""
+        conn = self._conn
+        if conn is not None:
+            try:
+                conn.cancel_safe(timeout=1.0)
+            except Exception:  # noqa: BLE001 - best effort: the statement timeout ends it anyway
+                pass
+
+    def table(self, name: str) -> Table | None:
+        """A table of the schema last read (column types shape the SQL)."""
+        return self._schema.table(name) if self._schema else None
+
+    def _session(self) -> Any:
+        if self._conn is None or self._conn.closed:
+            self._conn = connect(self.url)
+            self._token = None
+        return self._conn
+
+    @contextmanager
+    def read_transaction(self, conn: Any) -> Iterator[None]:
+        """One short REPEATABLE READ READ ONLY transaction, always ended before returning."""
+        conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        try:
+            yield
+        finally:
+            if not conn.closed:
+                conn.execute("ROLLBACK")
+
+    def run(self, reader: Callable[[Any], T]) -> T:
+        """Run `reader(conn)` in a read-only transaction of this source's session; errors as BatchtopError."""
+        with self.lock:
+            if self.profile is None:
+                raise self.error or errors.NotFound("not read yet")
+            try:
+                conn = self._session()
+                with self.read_transaction(conn):
+                    return reader(conn)
+            except Exception as exc:
+                self._recover()
+                raise map_error(exc, self.url) from exc
+
+    def _recover(self) -> None:
+        conn = self._conn
+        if conn is None:
+            return
+        if conn.closed or conn.broken:
+            self.close()
+            return
+        try:
+            if conn.info.transaction_status != 0:  # not idle: roll back whatever is left
+                conn.execute("ROLLBACK")
+        except Exception:  # noqa: BLE001
+            self.close()
+
+    # -- polling ------------------------------------------------------------------------------------
+
+    def poll(self, force: bool = False) -> PollResult:
+        """Check the change token and, only if it moved, read a new snapshot."""
+        with self.lock:
+            started = time.perf_counter()
+            self.polls += 1
+            events: list[str] = []
+            try:
+                changed, queries = self._poll(force, events)
+                self.error = None
+            except Exception as exc:  # every failure becomes a message; the source is retried
+                changed, queries = True, 0
+                self.error = map_error(exc, self.url)
+                self._token = None
+                if isinstance(self.error, errors.SchemaChanged):
+                    self._schema = None
+                self._recover()
+            cost = time.perf_counter() - started
+            if changed and self.snapshot is not None and self.error is None:
+                self.snapshot = replace(self.snapshot, cost=cost, queries=queries)
+            return PollResult(changed, self.snapshot, self.error, cost, queries, tuple(events))
+
+    def _poll(self, force: bool, events: list[str]) -> tuple[bool, int]:
+        conn = self._session()
+        token = change_token(conn)
+        if not force and token == self._token and self.error is None and self.snapshot is not None:
+            return False, 1
+        with self.read_transaction(conn):
+            queries = 1 + self._read_snapshot(conn, events)
+        self._token = token
+        return True, queries
+
+    def _read_snapshot(self, conn: Any, events: list[str]) -> int:
+        now = self._clock()
+        queries = 0
+        profile = self.profile
+        if profile is not None and self._schema is not None:
+            oids = reads.table_oids(conn, sorted({t.table for t in profile.tracks}))
+            queries += 1
+            if oids != {t: self._oids.get(t) for t in oids}:
+                events.append("table replaced or dropped: schema read again")
+                self._schema = None
+        if self._schema is None or self.profile is None:
+            schema, oids_all = reads.read_schema(conn)
+            queries += 1
+            profile = choose_profile(schema, self._profiles, self._forced)
+            if (
+                self.profile is not None
+                and self._oids
+                and any(oids_all.get(t.table) != self._oids.get(t.table) for t in profile.tracks)
+            ):
+                self.histories.clear()
+            self._schema, self.profile = schema, profile
+            self._oids = {t.table: oids_all.get(t.table) for t in profile.tracks}
+            (db_oid,) = reads.fetch(conn, "SELECT oid FROM pg_database WHERE datname = current_database()")[0]
+            queries += 1
+            self.identity = (int(db_oid), zlib.crc32(repr(sorted(self._oids.items())).encode()))
+            self._slow.clear()
+        assert profile is not None
+        tracks = []
+        for track in profile.tracks:
+            table = self.table(track.table)
+            metrics = self._cached(f"metrics:{track.name}", lambda t=track: reads.read_metrics(conn, t))
+            snap, n = reads.read_track(conn, track, table, metrics)
+            queries += n
+            history = self.histories.get(track.name)
+            if history is None:
+                history = self.histories[track.name] = History()
+                history.seed(reads.read_finished_times(conn, track, table, now, SEED_HORIZON), now)
+                queries += 1
+            history.record(now, snap.settled)
+            tracks.append(snap)
+        if self.snapshot is None:
+            self.last_change = max((t.last_finished for t in tracks if t.last_finished), default=now)
+        elif [(t.counts, t.last_finished) for t in self.snapshot.tracks] != [
+            (t.counts, t.last_finished) for t in tracks
+        ]:
+            self.last_change = now
+        # A server gives no file mtime: the job "last wrote" when the data we read last changed.
+        self.last_write = self.last_change
+        self.snapshot = Snapshot(self.path, now, self.identity or (0, 0), KIND, profile, tuple(tracks))
+        return queries
+
+    def _cached(self, key: str, read: Callable[[], T], floor: float = METRICS_EVERY) -> T:
+        """Metric totals (a full scan) are re-read at most every `floor` s and every 20x their cost."""
+        cached = self._slow.get(key)
+        tick = time.monotonic()
+        if cached is not None and tick - cached[0] < max(floor, 20 * cached[1]):
+            return cached[2]  # type: ignore[return-value]
+        value = read()
+        self._slow[key] = (tick, time.monotonic() - tick, value)
+        return value
