@@ -21,7 +21,8 @@ from typing import Any
 
 from batchtop.core.errors import FileReplaced, ReadOnlyMode
 from batchtop.core.journal import VERSION, Journal, encode_value, new_id
-from batchtop.core.preview import CONFIRM_OVER, MAX_ROWS, Plan, SampleRow, plan
+from batchtop.core.preview import CONFIRM_OVER, MAX_ROWS, Plan, SampleRow
+from batchtop.core.preview import plan as _sqlite_plan
 from batchtop.core.profiles.model import Action, RawValue, Track
 from batchtop.core.signature import signature
 from batchtop.core.snapshot import fetch
@@ -104,6 +105,28 @@ class Outcome:
         }
 
 
+def _on_postgres(source: Any) -> bool:
+    return getattr(source, "kind", "sqlite") == "postgresql"
+
+
+def plan(
+    source: Source,
+    track: str | Track | None,
+    action: str | None,
+    target: Target,
+    *,
+    read_only: bool = False,
+    now: float | None = None,
+) -> Plan:
+    """Preview an action: count, samples and the exact predicate; nothing is written (`preview.plan`;
+    PostgreSQL sources: `backends.postgres.actions.plan`)."""
+    if _on_postgres(source):
+        from batchtop.core.backends.postgres.actions import plan as pg_plan
+
+        return pg_plan(source, track, action, target, read_only=read_only, now=now)
+    return _sqlite_plan(source, track, action, target, read_only=read_only, now=now)
+
+
 def apply(
     plan: Plan,
     *,
@@ -128,6 +151,11 @@ def apply(
     """
     if read_only:
         raise ReadOnlyMode(READ_ONLY)
+    if _on_postgres(source if source is not None else plan.source):
+        from batchtop.core.backends.postgres.actions import apply as pg_apply
+
+        return pg_apply(plan, journal=journal, expected_identity=expected_identity, busy_timeout=busy_timeout,
+                        source=source)
     expected = tuple(expected_identity) if expected_identity is not None else plan.identity
     if expected != tuple(plan.identity):
         raise FileReplaced(REPLACED)

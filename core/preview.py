@@ -87,6 +87,10 @@ class Plan:
 
     def statements(self) -> list[str]:
         """The statements `apply()` runs, exactly (key lists as selected at preview time)."""
+        if getattr(self.source, "kind", "sqlite") == "postgresql":
+            from batchtop.core.backends.postgres.actions import statements
+
+            return statements(self)
         t, k = q(self.track.table), key_expr(self.track)
         sets = ", ".join(f"{q(c)} = {lit(v)}" for c, v in self.action.assign)
         out = []

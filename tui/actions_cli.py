@@ -178,7 +178,7 @@ def _journal(args: argparse.Namespace) -> Any:
 def cmd_reset(args: argparse.Namespace) -> int:
     """Preview, confirm and apply an action."""
     from batchtop.core.actions import apply, plan
-    from batchtop.core.source import Source
+    from batchtop.core.backends import open_source
     from batchtop.core.write import READ_ONLY, FileMissing
 
     as_json = getattr(args, "json", False)
@@ -190,7 +190,7 @@ def cmd_reset(args: argparse.Namespace) -> int:
 
         for f in args.profile:
             profiles.extend(load_profiles(Path(f)))
-    source = Source(args.path, profiles=profiles)
+    source = open_source(args.path, profiles=profiles)
     try:
         result = source.poll(force=True)
         if result.error is not None:

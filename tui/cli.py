@@ -98,7 +98,10 @@ def cmd_failures(args: argparse.Namespace) -> int:
             if args.track and track.name != args.track:
                 continue
             try:
-                rows = source.run(lambda conn, t=track: read_failures(conn, t, limit=args.limit))
+                if getattr(source, "kind", "sqlite") == "postgresql":
+                    rows = source.failures(track, limit=args.limit)
+                else:
+                    rows = source.run(lambda conn, t=track: read_failures(conn, t, limit=args.limit))
             except BatchtopError as exc:  # e.g. the job took its lock between the poll and this read
                 error, code = exc.message, EXIT_UNREADABLE
                 continue

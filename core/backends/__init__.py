@@ -6,9 +6,26 @@ SQLite files are read by `batchtop.core.source` (to move here as `backends/sqlit
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from batchtop.core.profiles.model import Profile
+
 URL_SCHEMES = ("postgresql://", "postgres://")
 
 
 def is_url(arg: str) -> bool:
     """True for a source argument naming a PostgreSQL database rather than a file, glob or directory."""
     return arg.lower().startswith(URL_SCHEMES)
+
+
+def open_source(arg: str, *, profiles: Sequence[Profile] = (), **options: Any) -> Any:
+    """A source for one command-line argument: a PostgreSQL database for a URL, else an SQLite file."""
+    if is_url(arg):
+        from batchtop.core.backends.postgres.source import PgSource
+
+        return PgSource(arg, profiles=profiles, **options)
+    from batchtop.core.source import Source
+
+    return Source(arg, profiles=profiles, **options)

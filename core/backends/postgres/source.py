@@ -21,9 +21,9 @@ from batchtop.core import errors
 from batchtop.core.backends.postgres import reads
 from batchtop.core.backends.postgres.conn import change_token, connect, display_url, map_error
 from batchtop.core.history import History
-from batchtop.core.profiles.model import Profile
+from batchtop.core.profiles.model import Profile, Track
 from batchtop.core.schema import Schema, Table
-from batchtop.core.snapshot import Snapshot
+from batchtop.core.snapshot import FailureRow, Snapshot
 from batchtop.core.source import METRICS_EVERY, SEED_HORIZON, PollResult
 from batchtop.core.timeutil import Clock, system_clock
 
@@ -135,6 +135,12 @@ class PgSource:
     def table(self, name: str) -> Table | None:
         """A table of the schema last read (column types shape the SQL)."""
         return self._schema.table(name) if self._schema else None
+
+    def failures(self, track: Track, *, limit: int, before: Any = None, search: str | None = None,
+                 ) -> list[FailureRow]:
+        """A page of failed items of `track`, newest first (what `snapshot.read_failures` is for SQLite)."""
+        return self.run(lambda conn: reads.read_failures(conn, track, self.table(track.table), limit=limit,
+                                                         before=before, search=search))
 
     def _session(self) -> Any:
         if self._conn is None or self._conn.closed:

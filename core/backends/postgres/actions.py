@@ -1,0 +1,299 @@
+"""Actions on PostgreSQL: the same `Plan` and `Outcome` as SQLite, written by one short conditional transaction.
+
+`plan()` reads in the source's read-only session (count, samples, the exact predicate). `apply()` opens its
+own read-write session (the one place batchtop may write), and in one `READ COMMITTED` transaction with a
+short `lock_timeout`:
+
+1. checks the identity (database oid and the tables' oids) is the one the person saw;
+2. selects and locks (`FOR UPDATE`) the rows still matching the action's condition, with their
+   before-images;
+3. `UPDATE ... WHERE key IN (...) AND <condition> RETURNING key`: PostgreSQL re-checks the condition on
+   rows a concurrent transaction changed, so a row the job has moved on is never written;
+4. journals the before-images (fsynced), then COMMITs; a failed COMMIT marks the record aborted.
+
+A role that may not write, a read-only server (a standby) or a read-only default transaction gives a
+clear refusal and nothing changes. Error groups are matched on signatures computed here from the error
+text (PostgreSQL has no `bt_signature`), then written as an explicit key list.
+"""
+
+from __future__ import annotations
+
+import datetime
+import decimal
+import time
+import uuid
+import zlib
+from typing import Any
+
+from batchtop.core import errors
+from batchtop.core.actions import Outcome
+from batchtop.core.backends.postgres import sql as pg
+from batchtop.core.backends.postgres.conn import connect, fetch, scrub
+from batchtop.core.backends.postgres.reads import derive_stale
+from batchtop.core.journal import VERSION, Journal, encode_value, new_id
+from batchtop.core.preview import MAX_ROWS, SAMPLES, Plan, SampleRow
+from batchtop.core.profiles.model import Action, RawValue, Track
+from batchtop.core.signature import TRACEBACK, signature
+from batchtop.core.snapshot import classify, preview
+from batchtop.core.sql import LIST_CHARS, label_expr, q, raw_expr
+from batchtop.core.targets import Target, resolve
+from batchtop.core.write import (
+    BUSY,
+    BUSY_DEFAULT,
+    DESCRIBE_LIMIT,
+    READ_ONLY,
+    NoAction,
+    RowState,
+    WriteFailed,
+    chunks,
+    clamp_timeout,
+    norm,
+)
+
+REPLACED = "a table was dropped or replaced since the preview; nothing written"
+NOT_ALLOWED = "refused: this role may not write to the table ({detail}); nothing changed"
+
+
+# -- plan ---------------------------------------------------------------------------------------------
+
+
+def condition(track: Track, action: Action, target: Target, cutoff: float | None, table: Any) -> str:
+    """Still in the action's from-states, AND the filter / stale condition (as `targets.target_condition`)."""
+    states = action.from_states
+    if target.kind in ("group", "match", "failed"):
+        states = tuple(s for s in states if s == "failed")
+        if not states:
+            raise NoAction(f"{action.name} does not apply to failed items")
+    parts = [pg.state_predicate(track, states)]
+    if target.kind == "match":
+        parts.append(pg.search_condition(track, target.text or ""))
+    elif target.kind == "stale":
+        if not track.started or cutoff is None:
+            raise NoAction(f"{track.name} has no start time: stale items cannot be told")
+        parts.append(f"{q(track.started)} < {pg.time_literal(table, track.started, cutoff, track)}")
+    return " AND ".join(parts)
+
+
+def _error_signature(head: Any, tail: Any, length: Any) -> str:
+    """`signature()` of an error read as its first and last LIST_CHARS characters (see `sql.signature_arg`)."""
+    if head is None:
+        return signature(None)
+    text = str(head)
+    if text.startswith(TRACEBACK) and int(length or 0) > LIST_CHARS:
+        text = text + "\n" + str(tail)
+    return signature(text)
+
+
+def group_keys(conn: Any, track: Track, sig: str, cond: str) -> list[RawValue]:
+    """Keys of rows matching `cond` whose error has signature `sig` (at most MAX_ROWS + 1)."""
+    err = pg.error_expr(track)
+    if err == "NULL":
+        return []
+    k, text = pg.key_expr(track), f"CAST({err} AS text)"
+    rows = fetch(conn, f"SELECT {k}, left({text}, {LIST_CHARS}), right({text}, {LIST_CHARS}), length({text}) "
+                       f"FROM {q(track.table)} WHERE {cond} ORDER BY {k} LIMIT {10 * MAX_ROWS}")
+    return [r[0] for r in rows if _error_signature(r[1], r[2], r[3]) == sig][: MAX_ROWS + 1]
+
+
+def row_states(conn: Any, track: Track, keys: list[RawValue], cond: str | None = None
+               ) -> dict[Any, tuple[RowState, bool]]:
+    """Current state of `keys` (missing ones omitted), and whether each still meets `cond`."""
+    k, fl = pg.key_expr(track), pg.flight(track) or "FALSE"
+    ok = f"COALESCE(({cond}), FALSE)" if cond else "FALSE"
+    out: dict[Any, tuple[RowState, bool]] = {}
+    for chunk in chunks(keys):
+        for key, raw, flying, eligible in fetch(
+                conn, f"SELECT {k}, {raw_expr(track)}, {fl}, {ok} FROM {q(track.table)} WHERE {pg.keys_in(track, chunk)}"):
+            state, label = classify(track, raw, flying)
+            if state != classify(track, raw)[0]:
+                label += ", started"
+            out[norm(key)] = (RowState(key, state, label), bool(eligible))
+    return out
+
+
+def _samples(conn: Any, track: Track, table: Any, keys: list[RawValue]) -> tuple[SampleRow, ...]:
+    if not keys:
+        return ()
+    k = pg.key_expr(track)
+    err = q(track.error) if track.error else "NULL"
+    rows = fetch(conn, f"SELECT {k}, {pg.text_preview(label_expr(track), table, 200)}, "
+                       f"{pg.text_preview(err, table)}, {raw_expr(track)} FROM {q(track.table)} "
+                       f"WHERE {pg.keys_in(track, keys)} ORDER BY {k}")
+    return tuple(SampleRow(key, preview(lab, ll, lk, 160)[0], preview(e, el, ek, 400)[0],
+                           preview(raw, None, None, 40)[0]) for key, lab, ll, lk, e, el, ek, raw in rows)
+
+
+def plan(source: Any, track: str | Track | None, action: str | None, target: Target, *,
+         read_only: bool = False, now: float | None = None) -> Plan:
+    """Preview an action on a PostgreSQL source (see `batchtop.core.preview.plan`). Nothing is written."""
+    if read_only:
+        raise errors.ReadOnlyMode(READ_ONLY)
+    if source.profile is None or source.identity is None:
+        result = source.poll()
+        if result.error is not None:
+            raise result.error
+    trk, act = resolve(source, track, action, target)
+    if target.kind == "keys" and not target.keys:
+        raise NoAction("no item selected")
+    when = time.time() if now is None else now
+    table = source.table(trk.table)
+
+    def read(conn: Any) -> Plan:
+        cutoff = None
+        if target.kind == "stale":
+            older = target.older_than if target.older_than is not None else derive_stale(conn, trk)
+            cutoff = when - older
+        cond = condition(trk, act, target, cutoff, table)
+        k, t = pg.key_expr(trk), q(trk.table)
+        not_eligible: list[RowState] = []
+        if target.kind in ("keys", "group"):
+            wanted = list(target.keys) if target.kind == "keys" else group_keys(conn, trk, target.signature or "", cond)
+            found = row_states(conn, trk, wanted, cond)
+            keys = [found[norm(x)][0].key for x in wanted if norm(x) in found and found[norm(x)][1]]
+            not_eligible = [found[norm(x)][0] if norm(x) in found else RowState(x, "missing", "")
+                            for x in wanted if norm(x) not in found or not found[norm(x)][1]]
+            count = len(keys)
+            keys = keys[:MAX_ROWS]
+            predicate = f"{pg.keys_in(trk, keys)} AND {cond}" if keys else "FALSE"
+        else:
+            keys = [r[0] for r in fetch(conn, f"SELECT {k} FROM {t} WHERE {cond} ORDER BY {k} LIMIT {MAX_ROWS + 1}")]
+            count = len(keys) if len(keys) <= MAX_ROWS else int(fetch(conn, f"SELECT COUNT(*) FROM {t} WHERE {cond}")[0][0])
+            keys = keys[:MAX_ROWS]
+            predicate = cond
+        return Plan(source.path, source.identity or (0, 0), source.profile.name if source.profile else "",
+                    trk, act, target, cond, predicate, count, tuple(keys),
+                    _samples(conn, trk, table, keys[:SAMPLES]), tuple(not_eligible), cutoff, when, source)
+
+    return source.run(read)
+
+
+def statements(plan: Plan) -> list[str]:
+    """The statements `apply()` runs (key lists as selected at preview time)."""
+    track, k, t = plan.track, pg.key_expr(plan.track), q(plan.track.table)
+    out = []
+    if plan.target.kind not in ("keys", "group"):
+        out.append(f"SELECT {k} FROM {t} WHERE {plan.condition} ORDER BY {k} LIMIT {plan.cap} FOR UPDATE")
+    out += [pg.update_sql(track, plan.action.assign, f"{pg.keys_in(track, c)} AND {plan.condition}")
+            for c in chunks(list(plan.keys))]
+    return out
+
+
+# -- apply --------------------------------------------------------------------------------------------
+
+
+def write_error(exc: BaseException, url: str) -> errors.ActionError:
+    """A specific ActionError for a failed write (the password never appears)."""
+    from psycopg import errors as pge
+
+    detail = scrub(str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__, url)
+    if isinstance(exc, errors.ActionError):
+        return exc
+    if isinstance(exc, pge.InsufficientPrivilege | pge.ReadOnlySqlTransaction):
+        return errors.ActionError(NOT_ALLOWED.format(detail=detail))
+    if isinstance(exc, pge.LockNotAvailable | pge.QueryCanceled | pge.DeadlockDetected | pge.SerializationFailure):
+        return errors.Busy(BUSY)
+    if isinstance(exc, pge.UndefinedTable | pge.UndefinedColumn):
+        return errors.FileReplaced(REPLACED)
+    return WriteFailed(f"the write failed: {detail}; rolled back, nothing written")
+
+
+def journal_value(value: Any) -> Any:
+    """A before-image value as the journal can hold it and PostgreSQL can take back on undo: timestamps,
+    dates and times as ISO text (the column's type parses them), UUIDs and NUMERICs as text."""
+    if isinstance(value, datetime.datetime | datetime.date | datetime.time):
+        return value.isoformat(sep=" ") if isinstance(value, datetime.datetime) else value.isoformat()
+    if isinstance(value, uuid.UUID | decimal.Decimal):
+        return str(value)
+    return value
+
+
+def _identity(conn: Any, tables: list[str]) -> tuple[int, int]:
+    parts = ", ".join(f"to_regclass({pg.lit(q(t))})::oid" for t in tables)
+    row = fetch(conn, f"SELECT (SELECT oid FROM pg_database WHERE datname = current_database()), {parts}")[0]
+    oids = {t: (int(v) if v is not None else None) for t, v in zip(tables, row[1:])}
+    return int(row[0]), zlib.crc32(repr(sorted(oids.items())).encode())
+
+
+def apply(plan: Plan, *, journal: Journal, expected_identity: tuple[int, int] | None = None,
+          busy_timeout: float = BUSY_DEFAULT, read_only: bool = False, source: Any = None) -> Outcome:
+    """Write the plan in one conditional, journaled transaction; report what really changed."""
+    if read_only:
+        raise errors.ReadOnlyMode(READ_ONLY)
+    src = source if source is not None else plan.source
+    expected = tuple(expected_identity) if expected_identity is not None else tuple(plan.identity)
+    if expected != tuple(plan.identity):
+        raise errors.FileReplaced(REPLACED)
+    track, action = plan.track, plan.action
+    url = src.url
+    started = time.monotonic()
+    timeout = clamp_timeout(busy_timeout)
+    try:
+        conn = connect(url, read_only=False, application_name="batchtop-write")
+    except Exception as exc:
+        raise write_error(exc, url) from exc
+    try:
+        try:
+            conn.execute(f"SET lock_timeout = {int(timeout * 1000)}")
+            conn.execute("BEGIN ISOLATION LEVEL READ COMMITTED")
+            if _identity(conn, sorted({t.table for t in src.profile.tracks})) != expected:
+                raise errors.FileReplaced(REPLACED)
+            k, t = pg.key_expr(track), q(track.table)
+            if plan.target.kind in ("keys", "group"):
+                keys = list(plan.keys)
+            else:
+                keys = [r[0] for r in fetch(conn, statements(plan)[0])]
+            columns = tuple(dict.fromkeys([c for c, _ in action.assign] + ([track.raw] if track.raw else [])))
+            keep_sig = bool(track.error) and track.error not in columns
+            err = f"CAST({q(track.error)} AS text)" if keep_sig and track.error else "NULL"
+            sig_cols = f"left({err}, {LIST_CHARS}), right({err}, {LIST_CHARS}), length({err})"
+            before: dict[Any, tuple[Any, ...]] = {}
+            affected: list[RawValue] = []
+            for chunk in chunks(keys):
+                where = f"{pg.keys_in(track, chunk)} AND {plan.condition}"
+                for row in fetch(conn, f"SELECT {k}, {', '.join(q(c) for c in columns)}, {sig_cols} FROM {t} "
+                                       f"WHERE {where} FOR UPDATE"):
+                    before[norm(row[0])] = row[1:]
+                affected += [r[0] for r in fetch(conn, pg.update_sql(track, action.assign, where))]
+            if not affected:
+                conn.execute("ROLLBACK")
+                return _outcome(conn, plan, None, affected, started)
+            images = [before[norm(x)] for x in affected]
+            record = {
+                "v": VERSION, "kind": "action", "id": new_id(), "time": time.time(), "db": plan.path,
+                "identity": list(expected), "profile": plan.profile, "track": track.name, "table": track.table,
+                "key": track.key, "action": action.name, "description": action.description,
+                "target": plan.target.describe(), "predicate": plan.predicate, "planned": plan.count,
+                "affected": [encode_value(x) for x in affected], "columns": list(columns),
+                "before": [[encode_value(journal_value(v)) for v in img[: len(columns)]] for img in images],
+                "signatures": [_error_signature(*img[len(columns):]) for img in images] if keep_sig else [],
+                "after": [[c, encode_value(v)] for c, v in action.assign], "status": "applied",
+            }
+        except errors.BatchtopError:
+            raise
+        except Exception as exc:
+            raise write_error(exc, url) from exc
+        pending = journal.begin(record)  # fsynced before COMMIT; a JournalError leaves the rows untouched
+        try:
+            conn.execute("COMMIT")
+        except Exception as exc:
+            pending.abort(f"COMMIT failed: {scrub(str(exc), url)}")
+            raise write_error(exc, url) from exc
+        pending.settle()
+        return _outcome(conn, plan, record["id"], affected, started)
+    finally:
+        conn.close()  # an open transaction is rolled back by the server
+
+
+def _outcome(conn: Any, plan: Plan, entry_id: str | None, affected: list[RawValue], started: float) -> Outcome:
+    """What became of the planned rows not written (read after the transaction ended)."""
+    done = {norm(x) for x in affected}
+    skipped = [x for x in plan.keys if norm(x) not in done]
+    by_cond = plan.target.kind not in ("keys", "group")
+    states = row_states(conn, plan.track, skipped[:DESCRIBE_LIMIT], plan.condition) if skipped else {}
+    still = [x for x in skipped if by_cond and states.get(norm(x), (None, False))[1]]
+    moved = [x for x in skipped if not (by_cond and states.get(norm(x), (None, False))[1])]
+    changed = tuple(states[norm(x)][0] if norm(x) in states else RowState(x, "missing", "")
+                    for x in moved[:DESCRIBE_LIMIT])
+    planned = {norm(x) for x in plan.keys}
+    return Outcome(entry_id, plan.action.name, plan.track.name, plan.cap, tuple(affected), changed, len(moved),
+                   len(still), sum(1 for x in affected if norm(x) not in planned), time.monotonic() - started)
