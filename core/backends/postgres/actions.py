@@ -90,20 +90,26 @@ def group_keys(conn: Any, track: Track, sig: str, cond: str) -> list[RawValue]:
     if err == "NULL":
         return []
     k, text = pg.key_expr(track), f"CAST({err} AS text)"
-    rows = fetch(conn, f"SELECT {k}, left({text}, {LIST_CHARS}), right({text}, {LIST_CHARS}), length({text}) "
-                       f"FROM {q(track.table)} WHERE {cond} ORDER BY {k} LIMIT {10 * MAX_ROWS}")
+    rows = fetch(
+        conn,
+        f"SELECT {k}, left({text}, {LIST_CHARS}), right({text}, {LIST_CHARS}), length({text}) "
+        f"FROM {q(track.table)} WHERE {cond} ORDER BY {k} LIMIT {10 * MAX_ROWS}",
+    )
     return [r[0] for r in rows if _error_signature(r[1], r[2], r[3]) == sig][: MAX_ROWS + 1]
 
 
-def row_states(conn: Any, track: Track, keys: list[RawValue], cond: str | None = None
-               ) -> dict[Any, tuple[RowState, bool]]:
+def row_states(
+    conn: Any, track: Track, keys: list[RawValue], cond: str | None = None
+) -> dict[Any, tuple[RowState, bool]]:
     """Current state of `keys` (missing ones omitted), and whether each still meets `cond`."""
     k, fl = pg.key_expr(track), pg.flight(track) or "FALSE"
     ok = f"COALESCE(({cond}), FALSE)" if cond else "FALSE"
     out: dict[Any, tuple[RowState, bool]] = {}
     for chunk in chunks(keys):
         for key, raw, flying, eligible in fetch(
-                conn, f"SELECT {k}, {raw_expr(track)}, {fl}, {ok} FROM {q(track.table)} WHERE {pg.keys_in(track, chunk)}"):
+            conn,
+            f"SELECT {k}, {raw_expr(track)}, {fl}, {ok} FROM {q(track.table)} WHERE {pg.keys_in(track, chunk)}",
+        ):
             state, label = classify(track, raw, flying)
             if state != classify(track, raw)[0]:
                 label += ", started"
@@ -116,15 +122,29 @@ def _samples(conn: Any, track: Track, table: Any, keys: list[RawValue]) -> tuple
         return ()
     k = pg.key_expr(track)
     err = q(track.error) if track.error else "NULL"
-    rows = fetch(conn, f"SELECT {k}, {pg.text_preview(label_expr(track), table, 200)}, "
-                       f"{pg.text_preview(err, table)}, {raw_expr(track)} FROM {q(track.table)} "
-                       f"WHERE {pg.keys_in(track, keys)} ORDER BY {k}")
-    return tuple(SampleRow(key, preview(lab, ll, lk, 160)[0], preview(e, el, ek, 400)[0],
-                           preview(raw, None, None, 40)[0]) for key, lab, ll, lk, e, el, ek, raw in rows)
+    rows = fetch(
+        conn,
+        f"SELECT {k}, {pg.text_preview(label_expr(track), table, 200)}, "
+        f"{pg.text_preview(err, table)}, {raw_expr(track)} FROM {q(track.table)} "
+        f"WHERE {pg.keys_in(track, keys)} ORDER BY {k}",
+    )
+    return tuple(
+        SampleRow(
+            key, preview(lab, ll, lk, 160)[0], preview(e, el, ek, 400)[0], preview(raw, None, None, 40)[0]
+        )
+        for key, lab, ll, lk, e, el, ek, raw in rows
+    )
 
 
-def plan(source: Any, track: str | Track | None, action: str | None, target: Target, *,
-         read_only: bool = False, now: float | None = None) -> Plan:
+def plan(
+    source: Any,
+    track: str | Track | None,
+    action: str | None,
+    target: Target,
+    *,
+    read_only: bool = False,
+    now: float | None = None,
+) -> Plan:
     """Preview an action on a PostgreSQL source (see `batchtop.core.preview.plan`). Nothing is written."""
     if read_only:
         raise errors.ReadOnlyMode(READ_ONLY)
@@ -147,22 +167,50 @@ def plan(source: Any, track: str | Track | None, action: str | None, target: Tar
         k, t = pg.key_expr(trk), q(trk.table)
         not_eligible: list[RowState] = []
         if target.kind in ("keys", "group"):
-            wanted = list(target.keys) if target.kind == "keys" else group_keys(conn, trk, target.signature or "", cond)
+            wanted = (
+                list(target.keys)
+                if target.kind == "keys"
+                else group_keys(conn, trk, target.signature or "", cond)
+            )
             found = row_states(conn, trk, wanted, cond)
             keys = [found[norm(x)][0].key for x in wanted if norm(x) in found and found[norm(x)][1]]
-            not_eligible = [found[norm(x)][0] if norm(x) in found else RowState(x, "missing", "")
-                            for x in wanted if norm(x) not in found or not found[norm(x)][1]]
+            not_eligible = [
+                found[norm(x)][0] if norm(x) in found else RowState(x, "missing", "")
+                for x in wanted
+                if norm(x) not in found or not found[norm(x)][1]
+            ]
             count = len(keys)
             keys = keys[:MAX_ROWS]
             predicate = f"{pg.keys_in(trk, keys)} AND {cond}" if keys else "FALSE"
         else:
-            keys = [r[0] for r in fetch(conn, f"SELECT {k} FROM {t} WHERE {cond} ORDER BY {k} LIMIT {MAX_ROWS + 1}")]
-            count = len(keys) if len(keys) <= MAX_ROWS else int(fetch(conn, f"SELECT COUNT(*) FROM {t} WHERE {cond}")[0][0])
+            keys = [
+                r[0]
+                for r in fetch(conn, f"SELECT {k} FROM {t} WHERE {cond} ORDER BY {k} LIMIT {MAX_ROWS + 1}")
+            ]
+            count = (
+                len(keys)
+                if len(keys) <= MAX_ROWS
+                else int(fetch(conn, f"SELECT COUNT(*) FROM {t} WHERE {cond}")[0][0])
+            )
             keys = keys[:MAX_ROWS]
             predicate = cond
-        return Plan(source.path, source.identity or (0, 0), source.profile.name if source.profile else "",
-                    trk, act, target, cond, predicate, count, tuple(keys),
-                    _samples(conn, trk, table, keys[:SAMPLES]), tuple(not_eligible), cutoff, when, source)
+        return Plan(
+            source.path,
+            source.identity or (0, 0),
+            source.profile.name if source.profile else "",
+            trk,
+            act,
+            target,
+            cond,
+            predicate,
+            count,
+            tuple(keys),
+            _samples(conn, trk, table, keys[:SAMPLES]),
+            tuple(not_eligible),
+            cutoff,
+            when,
+            source,
+        )
 
     return source.run(read)
 
@@ -173,8 +221,10 @@ def statements(plan: Plan) -> list[str]:
     out = []
     if plan.target.kind not in ("keys", "group"):
         out.append(f"SELECT {k} FROM {t} WHERE {plan.condition} ORDER BY {k} LIMIT {plan.cap} FOR UPDATE")
-    out += [pg.update_sql(track, plan.action.assign, f"{pg.keys_in(track, c)} AND {plan.condition}")
-            for c in chunks(list(plan.keys))]
+    out += [
+        pg.update_sql(track, plan.action.assign, f"{pg.keys_in(track, c)} AND {plan.condition}")
+        for c in chunks(list(plan.keys))
+    ]
     return out
 
 
@@ -190,7 +240,9 @@ def write_error(exc: BaseException, url: str) -> errors.ActionError:
         return exc
     if isinstance(exc, pge.InsufficientPrivilege | pge.ReadOnlySqlTransaction):
         return errors.ActionError(NOT_ALLOWED.format(detail=detail))
-    if isinstance(exc, pge.LockNotAvailable | pge.QueryCanceled | pge.DeadlockDetected | pge.SerializationFailure):
+    if isinstance(
+        exc, pge.LockNotAvailable | pge.QueryCanceled | pge.DeadlockDetected | pge.SerializationFailure
+    ):
         return errors.Busy(BUSY)
     if isinstance(exc, pge.UndefinedTable | pge.UndefinedColumn):
         return errors.FileReplaced(REPLACED)
@@ -214,8 +266,15 @@ def _identity(conn: Any, tables: list[str]) -> tuple[int, int]:
     return int(row[0]), zlib.crc32(repr(sorted(oids.items())).encode())
 
 
-def apply(plan: Plan, *, journal: Journal, expected_identity: tuple[int, int] | None = None,
-          busy_timeout: float = BUSY_DEFAULT, read_only: bool = False, source: Any = None) -> Outcome:
+def apply(
+    plan: Plan,
+    *,
+    journal: Journal,
+    expected_identity: tuple[int, int] | None = None,
+    busy_timeout: float = BUSY_DEFAULT,
+    read_only: bool = False,
+    source: Any = None,
+) -> Outcome:
     """Write the plan in one conditional, journaled transaction; report what really changed."""
     if read_only:
         raise errors.ReadOnlyMode(READ_ONLY)
@@ -250,8 +309,11 @@ def apply(plan: Plan, *, journal: Journal, expected_identity: tuple[int, int] | 
             affected: list[RawValue] = []
             for chunk in chunks(keys):
                 where = f"{pg.keys_in(track, chunk)} AND {plan.condition}"
-                for row in fetch(conn, f"SELECT {k}, {', '.join(q(c) for c in columns)}, {sig_cols} FROM {t} "
-                                       f"WHERE {where} FOR UPDATE"):
+                for row in fetch(
+                    conn,
+                    f"SELECT {k}, {', '.join(q(c) for c in columns)}, {sig_cols} FROM {t} "
+                    f"WHERE {where} FOR UPDATE",
+                ):
                     before[norm(row[0])] = row[1:]
                 affected += [r[0] for r in fetch(conn, pg.update_sql(track, action.assign, where))]
             if not affected:
@@ -259,14 +321,27 @@ def apply(plan: Plan, *, journal: Journal, expected_identity: tuple[int, int] | 
                 return _outcome(conn, plan, None, affected, started)
             images = [before[norm(x)] for x in affected]
             record = {
-                "v": VERSION, "kind": "action", "id": new_id(), "time": time.time(), "db": plan.path,
-                "identity": list(expected), "profile": plan.profile, "track": track.name, "table": track.table,
-                "key": track.key, "action": action.name, "description": action.description,
-                "target": plan.target.describe(), "predicate": plan.predicate, "planned": plan.count,
-                "affected": [encode_value(x) for x in affected], "columns": list(columns),
+                "v": VERSION,
+                "kind": "action",
+                "id": new_id(),
+                "time": time.time(),
+                "db": plan.path,
+                "identity": list(expected),
+                "profile": plan.profile,
+                "track": track.name,
+                "table": track.table,
+                "key": track.key,
+                "action": action.name,
+                "description": action.description,
+                "target": plan.target.describe(),
+                "predicate": plan.predicate,
+                "planned": plan.count,
+                "affected": [encode_value(x) for x in affected],
+                "columns": list(columns),
                 "before": [[encode_value(journal_value(v)) for v in img[: len(columns)]] for img in images],
-                "signatures": [_error_signature(*img[len(columns):]) for img in images] if keep_sig else [],
-                "after": [[c, encode_value(v)] for c, v in action.assign], "status": "applied",
+                "signatures": [_error_signature(*img[len(columns) :]) for img in images] if keep_sig else [],
+                "after": [[c, encode_value(v)] for c, v in action.assign],
+                "status": "applied",
             }
         except errors.BatchtopError:
             raise
@@ -284,7 +359,9 @@ def apply(plan: Plan, *, journal: Journal, expected_identity: tuple[int, int] | 
         conn.close()  # an open transaction is rolled back by the server
 
 
-def _outcome(conn: Any, plan: Plan, entry_id: str | None, affected: list[RawValue], started: float) -> Outcome:
+def _outcome(
+    conn: Any, plan: Plan, entry_id: str | None, affected: list[RawValue], started: float
+) -> Outcome:
     """What became of the planned rows not written (read after the transaction ended)."""
     done = {norm(x) for x in affected}
     skipped = [x for x in plan.keys if norm(x) not in done]
@@ -292,8 +369,20 @@ def _outcome(conn: Any, plan: Plan, entry_id: str | None, affected: list[RawValu
     states = row_states(conn, plan.track, skipped[:DESCRIBE_LIMIT], plan.condition) if skipped else {}
     still = [x for x in skipped if by_cond and states.get(norm(x), (None, False))[1]]
     moved = [x for x in skipped if not (by_cond and states.get(norm(x), (None, False))[1])]
-    changed = tuple(states[norm(x)][0] if norm(x) in states else RowState(x, "missing", "")
-                    for x in moved[:DESCRIBE_LIMIT])
+    changed = tuple(
+        states[norm(x)][0] if norm(x) in states else RowState(x, "missing", "")
+        for x in moved[:DESCRIBE_LIMIT]
+    )
     planned = {norm(x) for x in plan.keys}
-    return Outcome(entry_id, plan.action.name, plan.track.name, plan.cap, tuple(affected), changed, len(moved),
-                   len(still), sum(1 for x in affected if norm(x) not in planned), time.monotonic() - started)
+    return Outcome(
+        entry_id,
+        plan.action.name,
+        plan.track.name,
+        plan.cap,
+        tuple(affected),
+        changed,
+        len(moved),
+        len(still),
+        sum(1 for x in affected if norm(x) not in planned),
+        time.monotonic() - started,
+    )

@@ -138,6 +138,16 @@ def map_error(exc: BaseException, url: str) -> errors.BatchtopError:
     if isinstance(exc, pg.InvalidCatalogName):
         return errors.NotFound(f"database does not exist: {text}")
     if isinstance(exc, psycopg.OperationalError):
+        # Connection failures carry no SQLSTATE: tell them apart by the server's message.
+        low = text.lower()
+        if (
+            "authentication failed" in low
+            or ("role" in low and "does not exist" in low)
+            or "no password" in low
+        ):
+            return errors.PermissionDenied(f"authentication failed: {text}")
+        if "database" in low and "does not exist" in low:
+            return errors.NotFound(f"database does not exist: {text}")
         return errors.IOFailure(f"cannot reach the server: {text}")
     if isinstance(exc, psycopg.Error):
         return errors.SourceError(f"PostgreSQL error: {text}")

@@ -136,11 +136,20 @@ class PgSource:
         """A table of the schema last read (column types shape the SQL)."""
         return self._schema.table(name) if self._schema else None
 
-    def failures(self, track: Track, *, limit: int, before: Any = None, search: str | None = None,
-                 ) -> list[FailureRow]:
+    def failures(
+        self,
+        track: Track,
+        *,
+        limit: int,
+        before: Any = None,
+        search: str | None = None,
+    ) -> list[FailureRow]:
         """A page of failed items of `track`, newest first (what `snapshot.read_failures` is for SQLite)."""
-        return self.run(lambda conn: reads.read_failures(conn, track, self.table(track.table), limit=limit,
-                                                         before=before, search=search))
+        return self.run(
+            lambda conn: reads.read_failures(
+                conn, track, self.table(track.table), limit=limit, before=before, search=search
+            )
+        )
 
     def _session(self) -> Any:
         if self._conn is None or self._conn.closed:

@@ -1,0 +1,256 @@
+"""The PostgreSQL backend against a real throwaway server (tests/pg_server.py): the topics seed schema
+recreated in PostgreSQL reads exactly as its SQLite original; an unchanged poll costs one tiny statement
+and a commit is seen at the next poll; the read session cannot write even as a superuser; resets are
+conditional, journaled and refused for a read-only role; the password is never shown."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from factories import topics_db
+from pg_server import WATCHER_PASSWORD, WRITER_PASSWORD, PgServer, load_sqlite, missing_reason, pg_server
+
+from batchtop.core import errors
+from batchtop.core.actions import Target, apply, plan
+from batchtop.core.backends.postgres.conn import display_url
+from batchtop.core.backends.postgres.source import PgSource
+from batchtop.core.journal import Journal
+from batchtop.core.monitor import Monitor
+from batchtop.core.status import to_json
+
+pytestmark = pytest.mark.skipif(missing_reason() is not None, reason=missing_reason() or "")
+
+TOPICS_DDL = """CREATE TABLE topic_completions (
+    id BIGINT PRIMARY KEY, topic_path TEXT UNIQUE, content_hash TEXT, status TEXT,
+    started_at TIMESTAMP, completed_at TIMESTAMP, duration_seconds DOUBLE PRECISION,
+    flashcard_count INTEGER, cost_usd NUMERIC(12, 6), error_message TEXT);
+CREATE INDEX idx_status ON topic_completions (status)"""
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[PgServer]:
+    with pg_server() as srv:
+        yield srv
+
+
+@pytest.fixture(scope="module")
+def seed(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The prompt_optimizer seed database (SQLite), mid-run: 30 done, 4 failed, 2 skipped, 2 in flight."""
+    return topics_db(tmp_path_factory.mktemp("seed") / "completion_tracking.db")
+
+
+@pytest.fixture
+def topics(server: PgServer, seed: Path) -> PgServer:
+    """`topic_completions` recreated in PostgreSQL from the seed (fresh for every test)."""
+    assert load_sqlite(server, seed, table="topic_completions", schema_sql=TOPICS_DDL) == 60
+    return server
+
+
+def admin(server: PgServer, sql: str) -> None:
+    import psycopg
+
+    with psycopg.connect(server.admin_url, autocommit=True) as conn:
+        conn.execute(sql)
+
+
+def pg_count(server: PgServer, where: str) -> int:
+    import psycopg
+
+    with psycopg.connect(server.admin_url) as conn:
+        return int(conn.execute(f"SELECT COUNT(*) FROM topic_completions WHERE {where}").fetchone()[0])
+
+
+def test_status_json_matches_the_sqlite_seed_and_hides_the_password(topics: PgServer, seed: Path) -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "batchtop.tui.cli", "status", "--json", topics.watcher_url, str(seed)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 0, out.stderr
+    assert WATCHER_PASSWORD not in out.stdout + out.stderr
+    pg, lite = json.loads(out.stdout)["sources"]
+    assert pg["path"] == f"postgresql://watcher@127.0.0.1:{topics.port}/batchtop"
+    assert pg["profile"] == lite["profile"] == "topic_completions"
+    for key in ("total", "counts", "raw_counts", "metrics", "activity", "stale_running", "resume"):
+        assert pg["tracks"][0][key] == lite["tracks"][0][key], key
+    assert pg["tracks"][0]["counts"] == {
+        "pending": 22,
+        "running": 2,
+        "done": 30,
+        "failed": 4,
+        "skipped": 2,
+        "cancelled": 0,
+    }
+    text = subprocess.run(
+        [sys.executable, "-m", "batchtop.tui.cli", "failures", topics.watcher_url],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert text.returncode == 0 and "APITimeoutError" in text.stdout and WATCHER_PASSWORD not in text.stdout
+
+
+def test_unchanged_poll_is_one_statement_and_a_commit_shows_at_the_next(topics: PgServer) -> None:
+    source = PgSource(topics.watcher_url)
+    try:
+        first = source.poll()
+        assert first.error is None and first.changed and first.queries > 3
+        idle = [source.poll() for _ in range(3)]
+        assert [(r.changed, r.queries) for r in idle] == [(False, 1)] * 3
+        admin(
+            topics,
+            "UPDATE topic_completions SET status = 'completed', completed_at = now() "
+            "WHERE status = 'failed' AND id = (SELECT min(id) FROM topic_completions WHERE status = 'failed')",
+        )
+        after = source.poll()
+        assert after.changed and after.snapshot is not None
+        assert (
+            after.snapshot.tracks[0].counts["failed"] == 3 and after.snapshot.tracks[0].counts["done"] == 31
+        )
+        assert not source.poll().changed
+        # No transaction of ours outlives a poll.
+        assert source._conn.info.transaction_status == 0  # IDLE
+    finally:
+        source.close()
+
+
+def test_the_read_session_cannot_write_even_as_superuser(topics: PgServer) -> None:
+    source = PgSource(topics.admin_url)
+    try:
+        assert source.poll().error is None
+        with pytest.raises(errors.BatchtopError, match="read-only transaction"):
+            source.run(lambda conn: conn.execute("UPDATE topic_completions SET status = 'pending'"))
+        assert source.poll().error is None  # the session recovered
+    finally:
+        source.close()
+    assert pg_count(topics, "status = 'failed'") == 4
+
+
+def test_reset_is_conditional_on_the_state_seen_and_journaled(topics: PgServer, tmp_path: Path) -> None:
+    source = PgSource(topics.writer_url)
+    journal = Journal(tmp_path / "journal.jsonl")
+    try:
+        assert source.poll().error is None
+        preview = plan(source, None, "reset", Target.all_failed())
+        assert preview.count == 4 and len(preview.samples) == 4
+        assert all(s.startswith("UPDATE") or "FOR UPDATE" in s for s in preview.statements())
+        # The job picks one failed topic up again between the preview and the write: it must be left alone.
+        admin(topics, f"UPDATE topic_completions SET status = 'completed' WHERE id = {preview.keys[0]}")
+        outcome = apply(preview, journal=journal)
+    finally:
+        source.close()
+    assert outcome.count == 3 and outcome.changed_count == 1 and outcome.changed[0].state == "done"
+    assert pg_count(topics, "status = 'failed'") == 0 and pg_count(topics, "status = 'completed'") == 31
+    assert (
+        pg_count(
+            topics,
+            f"id IN ({', '.join(map(str, outcome.affected))}) AND status = 'pending' "
+            "AND error_message IS NULL AND started_at IS NULL",
+        )
+        == 3
+    )
+    text = (tmp_path / "journal.jsonl").read_text()
+    assert WRITER_PASSWORD not in text
+    entry = journal.entries(limit=1)[0]
+    assert entry.db == display_url(topics.writer_url) and sorted(entry.affected) == sorted(outcome.affected)
+    assert "ValidationError" in text  # the before-images hold the errors the reset cleared
+
+
+def test_a_read_only_role_is_refused_and_nothing_changes(topics: PgServer, tmp_path: Path) -> None:
+    source = PgSource(topics.watcher_url)
+    journal = Journal(tmp_path / "journal.jsonl")
+    try:
+        assert source.poll().error is None
+        preview = plan(source, None, "reset", Target.all_failed())
+        with pytest.raises(errors.ActionError, match="may not write") as refused:
+            apply(preview, journal=journal)
+        with pytest.raises(errors.ReadOnlyMode):
+            apply(preview, journal=journal, read_only=True)
+    finally:
+        source.close()
+    assert WATCHER_PASSWORD not in refused.value.message
+    assert pg_count(topics, "status = 'failed'") == 4
+    assert not (tmp_path / "journal.jsonl").exists() or journal.entries(limit=5) == []
+
+
+def test_a_dropped_and_recreated_table_is_never_written(topics: PgServer, seed: Path, tmp_path: Path) -> None:
+    source = PgSource(topics.writer_url)
+    try:
+        assert source.poll().error is None
+        preview = plan(source, None, "reset", Target.all_failed())
+        load_sqlite(topics, seed, table="topic_completions", schema_sql=TOPICS_DDL)  # same rows, new table
+        with pytest.raises(errors.FileReplaced):
+            apply(preview, journal=Journal(tmp_path / "journal.jsonl"))
+        result = source.poll()
+        assert result.error is None and "table replaced" in " ".join(result.events)
+    finally:
+        source.close()
+    assert pg_count(topics, "status = 'failed'") == 4
+
+
+def test_wrong_password_and_missing_table_are_clear_and_secret_free(topics: PgServer) -> None:
+    bad = PgSource(topics.url("watcher", "not-the-password"))
+    try:
+        error = bad.poll().error
+    finally:
+        bad.close()
+    assert isinstance(error, errors.PermissionDenied) and "authentication failed" in error.message
+    assert "not-the-password" not in error.message
+    admin(topics, "DROP TABLE topic_completions")
+    source = PgSource(topics.watcher_url)
+    try:
+        error = source.poll().error
+    finally:
+        source.close()
+    assert isinstance(error, errors.UnknownSchema) and "no progress table recognised" in error.message
+
+
+def test_monitor_mixes_urls_and_files(topics: PgServer, seed: Path) -> None:
+    monitor = Monitor([topics.watcher_url, str(seed)])
+    try:
+        monitor.rescan()
+        monitor.rescan()  # a second scan adds nothing
+        results = monitor.poll_all()
+        assert len(results) == 2 and all(r.error is None for _, r in results)
+        statuses = [to_json(s) for s in monitor.statuses()]
+    finally:
+        monitor.close()
+    assert [s["tracks"][0]["counts"]["failed"] for s in statuses] == [4, 4]
+    assert not any(WATCHER_PASSWORD in json.dumps(s) for s in statuses)
+
+
+@pytest.mark.anyio
+async def test_tui_overview_and_source_screen_on_postgres(topics: PgServer, make_app, ready, until) -> None:
+    from batchtop.tui.screens.source import SourceScreen
+    from batchtop.tui.widgets.keyed_table import KeyedTable
+
+    app = make_app(topics.watcher_url, poll_interval=0.2)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await ready(pilot)
+
+        def text() -> str:
+            return "\n".join(strip.text for strip in app.screen._compositor.render_strips())
+
+        screen = text()
+        assert "batchtop@1" in screen and "36/60" in screen and "topic_compl" in screen
+        assert f"postgresql://watcher@127.0.0.1:{topics.port}/batchtop" in screen
+        assert WATCHER_PASSWORD not in screen
+        # A commit by the job shows up at the next poll.
+        admin(
+            topics,
+            "UPDATE topic_completions SET status = 'completed' WHERE status = 'pending' "
+            "AND started_at IS NULL AND id IN (SELECT id FROM topic_completions WHERE status = 'pending' "
+            "AND started_at IS NULL ORDER BY id LIMIT 5)",
+        )
+        await until(pilot, lambda: "41/60" in text(), timeout=15)
+        app.screen.query_one(KeyedTable).focus()
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, SourceScreen))
+        await until(pilot, lambda: "If the job restarted now" in text())
+        assert "pending (started)" in text() and WATCHER_PASSWORD not in text()
