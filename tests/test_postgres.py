@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,7 +19,7 @@ from pg_server import WATCHER_PASSWORD, WRITER_PASSWORD, PgServer, load_sqlite, 
 from batchtop.core import errors
 from batchtop.core.actions import Target, apply, plan
 from batchtop.core.backends.postgres.conn import display_url
-from batchtop.core.backends.postgres.source import PgSource
+from batchtop.core.backends.postgres.source import READ_DUTY, PgSource
 from batchtop.core.journal import Journal
 from batchtop.core.monitor import Monitor
 from batchtop.core.status import to_json
@@ -29,7 +30,8 @@ TOPICS_DDL = """CREATE TABLE topic_completions (
     id BIGINT PRIMARY KEY, topic_path TEXT UNIQUE, content_hash TEXT, status TEXT,
     started_at TIMESTAMP, completed_at TIMESTAMP, duration_seconds DOUBLE PRECISION,
     flashcard_count INTEGER, cost_usd NUMERIC(12, 6), error_message TEXT);
-CREATE INDEX idx_status ON topic_completions (status)"""
+CREATE INDEX idx_status ON topic_completions (status);
+CREATE INDEX idx_completed_at ON topic_completions (completed_at)"""
 
 
 @pytest.fixture(scope="module")
@@ -108,6 +110,8 @@ def test_unchanged_poll_is_one_statement_and_a_commit_shows_at_the_next(topics: 
             "UPDATE topic_completions SET status = 'completed', completed_at = now() "
             "WHERE status = 'failed' AND id = (SELECT min(id) FROM topic_completions WHERE status = 'failed')",
         )
+        # Reads are spaced by READ_DUTY x their cost (milliseconds here); the next poll after that reads.
+        time.sleep(READ_DUTY * source._read_cost + 0.01)
         after = source.poll()
         assert after.changed and after.snapshot is not None
         assert (
@@ -187,7 +191,7 @@ def test_a_dropped_and_recreated_table_is_never_written(topics: PgServer, seed: 
         load_sqlite(topics, seed, table="topic_completions", schema_sql=TOPICS_DDL)  # same rows, new table
         with pytest.raises(errors.FileReplaced):
             apply(preview, journal=Journal(tmp_path / "journal.jsonl"))
-        result = source.poll()
+        result = source.poll(force=True)
         assert result.error is None and "table replaced" in " ".join(result.events)
     finally:
         source.close()
