@@ -258,3 +258,28 @@ async def test_tui_overview_and_source_screen_on_postgres(topics: PgServer, make
         await until(pilot, lambda: isinstance(app.screen, SourceScreen))
         await until(pilot, lambda: "If the job restarted now" in text())
         assert "pending (started)" in text() and WATCHER_PASSWORD not in text()
+
+
+def test_pgpassfile_and_a_schema_on_the_search_path(
+    topics: PgServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    admin(
+        topics,
+        "DROP SCHEMA IF EXISTS jobs CASCADE; CREATE SCHEMA jobs; GRANT USAGE ON SCHEMA jobs TO watcher; "
+        "CREATE TABLE jobs.topic_completions AS SELECT * FROM public.topic_completions; "
+        "UPDATE jobs.topic_completions SET status = 'completed' WHERE status = 'failed'; "
+        "GRANT SELECT ON jobs.topic_completions TO watcher",
+    )
+    passfile = tmp_path / "pgpass"
+    passfile.write_text(f"127.0.0.1:{topics.port}:batchtop:watcher:{WATCHER_PASSWORD}\n")
+    passfile.chmod(0o600)
+    monkeypatch.setenv("PGPASSFILE", str(passfile))
+    source = PgSource(f"postgresql://watcher@127.0.0.1:{topics.port}/batchtop?options=-csearch_path%3Djobs")
+    try:
+        result = source.poll()
+    finally:
+        source.close()
+        admin(topics, "DROP SCHEMA jobs CASCADE")
+    assert result.error is None, result.error
+    assert result.snapshot is not None and result.snapshot.tracks[0].counts["failed"] == 0
+    assert result.snapshot.tracks[0].counts["done"] == 34
