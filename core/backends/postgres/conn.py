@@ -23,8 +23,9 @@ from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 from batchtop.core import errors
 
-#: Read statements are cancelled by the server after this long (ms): a poll never runs long.
-STATEMENT_TIMEOUT_MS = 5000
+#: Read statements are cancelled by the server after this long (ms); counting by state took 0.4 s at
+#: 1M rows (benchmarks/bench_postgres.py), so a 10M-row table still fits.
+STATEMENT_TIMEOUT_MS = 15000
 #: A read never waits for a lock longer than this (ms); DDL by the job makes us wait, not it.
 LOCK_TIMEOUT_MS = 1000
 #: The server ends a transaction of ours left idle this long (ms): a safety net, ours last milliseconds.

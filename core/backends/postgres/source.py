@@ -30,8 +30,8 @@ from batchtop.core.timeutil import Clock, system_clock
 T = TypeVar("T")
 KIND = "postgresql"
 #: A full read waits until this many times its own cost has passed since the last one: reads take at
-#: most ~5 % of one core however often the job commits (a 10M-row count is not rerun on every commit).
-READ_DUTY = 20.0
+#: most ~2.5 % of one core however often the job commits (a 10M-row count is not rerun on every commit).
+READ_DUTY = 40.0
 
 
 def choose_profile(schema: Schema, user: Sequence[Profile], forced: Profile | None) -> Profile:
