@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from batchtop.core.backends import is_url
 from batchtop.core.errors import ReadOnlyMode
 from batchtop.core.journal import VERSION, Entry, Journal, Omitted, RawText, encode_value, new_id
 from batchtop.core.profiles.model import RawValue, Track
@@ -126,6 +127,10 @@ def undo(
         return UndoOutcome(entry.id, None, "already-undone", note=entry.status_note)
     if entry.status == "aborted":
         return UndoOutcome(entry.id, None, "never-applied", note=entry.status_note)
+    if is_url(entry.db):
+        from batchtop.core.backends.postgres.undo import undo_entry
+
+        return undo_entry(entry, journal, source=source, track=track, busy_timeout=busy_timeout)
     journal.check_outside(entry.db)
     started = time.monotonic()
     if track is None and source is not None and source.profile is not None:

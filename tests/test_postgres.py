@@ -6,6 +6,7 @@ conditional, journaled and refused for a read-only role; the password is never s
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -283,3 +284,46 @@ def test_pgpassfile_and_a_schema_on_the_search_path(
     assert result.error is None, result.error
     assert result.snapshot is not None and result.snapshot.tracks[0].counts["failed"] == 0
     assert result.snapshot.tracks[0].counts["done"] == 34
+
+
+def test_undo_restores_untouched_rows_and_leaves_moved_ones(
+    topics: PgServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from batchtop.core.undo import undo
+
+    journal = Journal(tmp_path / "journal.jsonl")
+    source = PgSource(topics.writer_url)
+    try:
+        assert source.poll().error is None
+        outcome = apply(plan(source, None, "reset", Target.all_failed()), journal=journal)
+        assert outcome.count == 4
+        # The job picks one reset topic up and completes it: undo must leave that one alone.
+        moved = outcome.affected[0]
+        admin(
+            topics,
+            f"UPDATE topic_completions SET status = 'completed', completed_at = now() WHERE id = {moved}",
+        )
+        result = undo(journal, outcome.entry_id, source=source)
+    finally:
+        source.close()
+    assert len(result.restored) == 3 and result.moved_count == 1 and result.moved[0].state == "done"
+    assert pg_count(topics, "status = 'failed' AND error_message IS NOT NULL AND started_at IS NOT NULL") == 3
+    assert pg_count(topics, f"id = {moved} AND status = 'completed'") == 1
+    # Headless, the journal names the database without its password: libpq takes it from PGPASSFILE.
+    source = PgSource(topics.writer_url)
+    try:
+        assert source.poll().error is None
+        again = apply(plan(source, None, "reset", Target.all_failed()), journal=journal)
+    finally:
+        source.close()
+    assert again.count == 3 and pg_count(topics, "status = 'failed'") == 0
+    passfile = tmp_path / "pgpass"
+    passfile.write_text(f"*:*:*:writer:{WRITER_PASSWORD}\n")
+    passfile.chmod(0o600)
+    cli = [sys.executable, "-m", "batchtop.tui.cli", "undo", again.entry_id, "--journal", str(journal.path)]
+    env = {**os.environ, "PGPASSFILE": str(passfile)}
+    out = subprocess.run(cli, capture_output=True, text=True, timeout=60, env=env)
+    assert out.returncode == 0 and "restored 3" in out.stdout, out.stdout + out.stderr
+    assert pg_count(topics, "status = 'failed'") == 3
+    out = subprocess.run(cli, capture_output=True, text=True, timeout=60, env=env)
+    assert out.returncode == 1 and "already undone" in out.stdout + out.stderr

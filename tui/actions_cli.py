@@ -260,9 +260,9 @@ def cmd_undo(args: argparse.Namespace) -> int:
 
 def _current_track(entry: Any) -> Any:
     """The entry's track as profiled now (to say where moved rows are), or None when unreadable."""
-    from batchtop.core.source import Source
+    from batchtop.core.backends import open_source
 
-    source = Source(entry.db)
+    source = open_source(entry.db)
     try:
         if source.poll(force=True).error is None and source.profile is not None:
             return source.profile.track(entry.track)

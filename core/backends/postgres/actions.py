@@ -259,7 +259,7 @@ def journal_value(value: Any) -> Any:
     return value
 
 
-def _identity(conn: Any, tables: list[str]) -> tuple[int, int]:
+def identity(conn: Any, tables: list[str]) -> tuple[int, int]:
     parts = ", ".join(f"to_regclass({pg.lit(q(t))})::oid" for t in tables)
     row = fetch(conn, f"SELECT (SELECT oid FROM pg_database WHERE datname = current_database()), {parts}")[0]
     oids = {t: (int(v) if v is not None else None) for t, v in zip(tables, row[1:])}
@@ -294,7 +294,7 @@ def apply(
         try:
             conn.execute(f"SET lock_timeout = {int(timeout * 1000)}")
             conn.execute("BEGIN ISOLATION LEVEL READ COMMITTED")
-            if _identity(conn, sorted({t.table for t in src.profile.tracks})) != expected:
+            if identity(conn, sorted({t.table for t in src.profile.tracks})) != expected:
                 raise errors.FileReplaced(REPLACED)
             k, t = pg.key_expr(track), q(track.table)
             if plan.target.kind in ("keys", "group"):
