@@ -32,6 +32,10 @@ KIND = "postgresql"
 #: A full read waits until this many times its own cost has passed since the last one: reads take at
 #: most ~2.5 % of one core however often the job commits (a 10M-row count is not rerun on every commit).
 READ_DUTY = 40.0
+UNSUPPORTED = (
+    "not on PostgreSQL yet (this view reads SQLite only); the source screen and "
+    "`batchtop failures URL` list the newest failures"
+)
 
 
 def choose_profile(schema: Schema, user: Sequence[Profile], forced: Profile | None) -> Profile:
@@ -183,6 +187,9 @@ class PgSource:
                     return reader(conn)
             except Exception as exc:
                 self._recover()
+                if type(exc).__name__ == "UndefinedFunction":
+                    # A reader written in SQLite's dialect (typeof, julianday, bt_signature...).
+                    raise errors.SourceError(UNSUPPORTED) from exc
                 raise map_error(exc, self.url) from exc
 
     def _recover(self) -> None:
