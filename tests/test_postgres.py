@@ -9,12 +9,11 @@ import json
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from factories import topics_db
+from factories import FIXED_NOW, topics_db
 from pg_server import WATCHER_PASSWORD, WRITER_PASSWORD, PgServer, load_sqlite, missing_reason, pg_server
 
 from batchtop.core import errors
@@ -111,8 +110,11 @@ def test_unchanged_poll_is_one_statement_and_a_commit_shows_at_the_next(topics: 
             "UPDATE topic_completions SET status = 'completed', completed_at = now() "
             "WHERE status = 'failed' AND id = (SELECT min(id) FROM topic_completions WHERE status = 'failed')",
         )
-        # Reads are spaced by READ_DUTY x their cost (milliseconds here); the next poll after that reads.
-        time.sleep(READ_DUTY * source._read_cost + 0.01)
+        # A full read waits until READ_DUTY x the last read's cost has passed (pretend it cost 10 s)...
+        source._read_cost = 10.0
+        deferred = source.poll()
+        assert (deferred.changed, deferred.queries) == (False, 1) and READ_DUTY >= 20
+        source._read_cost = 0.0  # ... then the next poll reads
         after = source.poll()
         assert after.changed and after.snapshot is not None
         assert (
@@ -148,6 +150,9 @@ def test_reset_is_conditional_on_the_state_seen_and_journaled(topics: PgServer, 
         # The job picks one failed topic up again between the preview and the write: it must be left alone.
         admin(topics, f"UPDATE topic_completions SET status = 'completed' WHERE id = {preview.keys[0]}")
         outcome = apply(preview, journal=journal)
+        # Our own write is shown at the very next poll (no READ_DUTY wait).
+        shown = source.poll()
+        assert shown.changed and shown.snapshot is not None and shown.snapshot.tracks[0].counts["failed"] == 0
     finally:
         source.close()
     assert outcome.count == 3 and outcome.changed_count == 1 and outcome.changed[0].state == "done"
@@ -231,11 +236,15 @@ def test_monitor_mixes_urls_and_files(topics: PgServer, seed: Path) -> None:
 
 
 @pytest.mark.anyio
-async def test_tui_overview_and_source_screen_on_postgres(topics: PgServer, make_app, ready, until) -> None:
+async def test_tui_overview_source_screen_and_requeue_on_postgres(
+    topics: PgServer, make_app, ready, until
+) -> None:
+    from batchtop.tui.screens.preview import PreviewScreen
     from batchtop.tui.screens.source import SourceScreen
     from batchtop.tui.widgets.keyed_table import KeyedTable
 
-    app = make_app(topics.watcher_url, poll_interval=0.2)
+    # An hour after the seed's "now": its two in-flight topics (started a minute before) are stale.
+    app = make_app(topics.writer_url, poll_interval=0.2, now=FIXED_NOW + 3600)
     async with app.run_test(size=(160, 45)) as pilot:
         await ready(pilot)
 
@@ -244,21 +253,30 @@ async def test_tui_overview_and_source_screen_on_postgres(topics: PgServer, make
 
         screen = text()
         assert "batchtop@1" in screen and "36/60" in screen and "topic_compl" in screen
-        assert f"postgresql://watcher@127.0.0.1:{topics.port}/batchtop" in screen
-        assert WATCHER_PASSWORD not in screen
-        # A commit by the job shows up at the next poll.
+        assert f"postgresql://writer@127.0.0.1:{topics.port}/batchtop" in screen
+        assert WRITER_PASSWORD not in screen
+        # A commit by the job shows up at a next poll.
         admin(
             topics,
-            "UPDATE topic_completions SET status = 'completed' WHERE status = 'pending' "
-            "AND started_at IS NULL AND id IN (SELECT id FROM topic_completions WHERE status = 'pending' "
-            "AND started_at IS NULL ORDER BY id LIMIT 5)",
+            "UPDATE topic_completions SET status = 'completed' WHERE id IN (SELECT id FROM "
+            "topic_completions WHERE status = 'pending' AND started_at IS NULL ORDER BY id LIMIT 5)",
         )
         await until(pilot, lambda: "41/60" in text(), timeout=15)
         app.screen.query_one(KeyedTable).focus()
         await pilot.press("enter")
         await until(pilot, lambda: isinstance(app.screen, SourceScreen))
         await until(pilot, lambda: "If the job restarted now" in text())
-        assert "pending (started)" in text() and WATCHER_PASSWORD not in text()
+        assert "pending (started)" in text() and WRITER_PASSWORD not in text()
+        # R: requeue the two stale in-flight topics (a crashed worker's), previewed, then written.
+        await pilot.press("R")
+        await until(pilot, lambda: isinstance(app.screen, PreviewScreen) and app.screen.state != "planning")
+        preview = app.screen
+        assert preview.state == "ready" and preview.plan is not None and preview.plan.count == 2
+        await pilot.press("enter")
+        await until(pilot, lambda: preview.state == "done", timeout=15)
+        assert "requeued 2 of 2" in preview.status_text
+    app.monitor.close()
+    assert pg_count(topics, "status = 'pending' AND started_at IS NOT NULL") == 0
 
 
 def test_pgpassfile_and_a_schema_on_the_search_path(

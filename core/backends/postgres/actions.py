@@ -354,6 +354,8 @@ def apply(
             pending.abort(f"COMMIT failed: {scrub(str(exc), url)}")
             raise write_error(exc, url) from exc
         pending.settle()
+        if hasattr(src, "wrote"):
+            src.wrote()
         return _outcome(conn, plan, record["id"], affected, started)
     finally:
         conn.close()  # an open transaction is rolled back by the server

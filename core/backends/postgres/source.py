@@ -141,6 +141,10 @@ class PgSource:
             except Exception:  # noqa: BLE001 - best effort: the statement timeout ends it anyway
                 pass
 
+    def wrote(self) -> None:
+        """batchtop itself just wrote here: the next poll reads at once (the person waits to see it)."""
+        self._read_cost = 0.0
+
     def table(self, name: str) -> Table | None:
         """A table of the schema last read (column types shape the SQL)."""
         return self._schema.table(name) if self._schema else None

@@ -111,6 +111,8 @@ def undo_entry(
             pending.abort(f"COMMIT failed: {scrub(str(exc), url)}")
             raise write_error(exc, url) from exc
         pending.settle()
+        if own is not None:
+            own.wrote()
         done = {norm(x) for x in restored}
         moved = [key for key, _ in restorable if norm(key) not in done]
         found = row_states(conn, track, moved[:DESCRIBE_LIMIT])
