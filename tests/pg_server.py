@@ -98,7 +98,8 @@ def pg_server() -> Iterator[PgServer]:
     as_root = os.geteuid() == 0
     user = "postgres" if as_root else os.environ.get("USER") or "postgres"
     prefix = ["runuser", "-u", "postgres", "--"] if as_root else []
-    base = tempfile.mkdtemp(prefix="batchtop-pg-")
+    # As root the server runs as `postgres`, which must reach the directory: /tmp, not a root-only TMPDIR.
+    base = tempfile.mkdtemp(prefix="batchtop-pg-", dir="/tmp" if as_root else None)
     data, sock = os.path.join(base, "data"), os.path.join(base, "sock")
     os.makedirs(sock)
     if as_root:
