@@ -98,6 +98,36 @@ def test_status_json_matches_the_sqlite_seed_and_hides_the_password(topics: PgSe
     assert text.returncode == 0 and "APITimeoutError" in text.stdout and WATCHER_PASSWORD not in text.stdout
 
 
+SEED_DDL = {
+    "llm_results": "CREATE TABLE llm_results (id BIGINT PRIMARY KEY, prompt TEXT NOT NULL, result TEXT, "
+    "created_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP)",
+    "jobs": "CREATE TABLE jobs (job_id BIGINT PRIMARY KEY, run_id TEXT NOT NULL, run_dir TEXT NOT NULL, "
+    "status TEXT NOT NULL, progress INTEGER DEFAULT 0, current_step TEXT, config TEXT, output_file TEXT, "
+    "error TEXT, created_at TEXT NOT NULL, started_at TEXT, finished_at TEXT); "
+    "CREATE INDEX idx_jobs_status ON jobs (status)",
+}
+
+
+def test_llm_results_and_jobs_seeds_read_as_their_sqlite_originals(server: PgServer, tmp_path: Path) -> None:
+    from factories import schema_db
+
+    admin(server, "DROP TABLE IF EXISTS topic_completions")  # one seed table at a time: one profile applies
+    for schema, table in (("llm", "llm_results"), ("jobs", "jobs")):
+        db = schema_db(schema, tmp_path / f"{schema}.db", items=40, completed=20, failed=6)
+        assert load_sqlite(server, db, table=table, schema_sql=SEED_DDL[table]) == 40
+        monitor = Monitor([server.watcher_url, str(db)])
+        try:
+            monitor.rescan()
+            assert all(r.error is None for _, r in monitor.poll_all())
+            pg, lite = (to_json(s) for s in monitor.statuses())
+        finally:
+            monitor.close()
+            admin(server, f'DROP TABLE "{table}"')
+        assert pg["profile"] == lite["profile"] and pg["tracks"][0]["counts"]["failed"] == 6
+        for key in ("total", "counts", "raw_counts", "metrics", "stale_running"):
+            assert pg["tracks"][0][key] == lite["tracks"][0][key], (schema, key)
+
+
 def test_unchanged_poll_is_one_statement_and_a_commit_shows_at_the_next(topics: PgServer) -> None:
     source = PgSource(topics.watcher_url)
     try:
