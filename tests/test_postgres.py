@@ -375,3 +375,26 @@ def test_undo_restores_untouched_rows_and_leaves_moved_ones(
     assert pg_count(topics, "status = 'failed'") == 3
     out = subprocess.run(cli, capture_output=True, text=True, timeout=60, env=env)
     assert out.returncode == 1 and "already undone" in out.stdout + out.stderr
+
+
+def test_every_target_kind_previews_on_postgres(topics: PgServer) -> None:
+    from batchtop.core.actions import error_signature
+
+    source = PgSource(topics.watcher_url)
+    try:
+        assert source.poll().error is None
+        # LIKE wildcards in the search text are literal; case is ignored (as SQLite's LIKE does).
+        assert plan(source, None, None, Target.matching("TIMED OUT after 30")).count == 1
+        assert plan(source, None, None, Target.matching("timed out 100%_")).count == 0
+        newest = source.snapshot.tracks[0].recent_failures[0]
+        group = plan(source, None, None, Target.group(error_signature(newest.error)))
+        assert group.keys == (newest.key,) and f'"id" IN ({newest.key})' in group.statements()[0]
+        keys = plan(source, None, "skip", Target.items([5, 1, 999]))
+        assert keys.keys == (5,) and [(r.key, r.state) for r in keys.not_eligible] == [
+            (1, "done"),
+            (999, "missing"),
+        ]
+        stale = plan(source, None, None, Target.stale(older_than=1))
+        assert stale.action.name == "requeue" and stale.count == 2
+    finally:
+        source.close()
