@@ -119,9 +119,9 @@ def plan(
     now: float | None = None,
 ) -> Plan:
     """Preview an action: count, samples and the exact predicate; nothing is written (`preview.plan`;
-    PostgreSQL sources: `backends.postgres.actions.plan`)."""
+    PostgreSQL sources: `backends.postgres.plan.plan`)."""
     if _on_postgres(source):
-        from batchtop.core.backends.postgres.actions import plan as pg_plan
+        from batchtop.core.backends.postgres.plan import plan as pg_plan
 
         return pg_plan(source, track, action, target, read_only=read_only, now=now)
     return _sqlite_plan(source, track, action, target, read_only=read_only, now=now)
@@ -152,7 +152,7 @@ def apply(
     if read_only:
         raise ReadOnlyMode(READ_ONLY)
     if _on_postgres(source if source is not None else plan.source):
-        from batchtop.core.backends.postgres.actions import apply as pg_apply
+        from batchtop.core.backends.postgres.write import apply as pg_apply
 
         return pg_apply(plan, journal=journal, expected_identity=expected_identity, busy_timeout=busy_timeout,
                         source=source)

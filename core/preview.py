@@ -88,7 +88,7 @@ class Plan:
     def statements(self) -> list[str]:
         """The statements `apply()` runs, exactly (key lists as selected at preview time)."""
         if getattr(self.source, "kind", "sqlite") == "postgresql":
-            from batchtop.core.backends.postgres.actions import statements
+            from batchtop.core.backends.postgres.plan import statements
 
             return statements(self)
         t, k = q(self.track.table), key_expr(self.track)

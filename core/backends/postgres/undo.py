@@ -14,8 +14,9 @@ from typing import Any
 
 from batchtop.core import errors
 from batchtop.core.backends.postgres import sql as pg
-from batchtop.core.backends.postgres.actions import REPLACED, identity, row_states, write_error
 from batchtop.core.backends.postgres.conn import connect, fetch, scrub
+from batchtop.core.backends.postgres.plan import row_states
+from batchtop.core.backends.postgres.write import REPLACED, identity, write_error
 from batchtop.core.journal import VERSION, Entry, Journal, Omitted, RawText, encode_value, new_id
 from batchtop.core.profiles.model import RawValue, Track
 from batchtop.core.sql import q
