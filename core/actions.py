@@ -105,8 +105,9 @@ class Outcome:
         }
 
 
-def _on_postgres(source: Any) -> bool:
-    return getattr(source, "kind", "sqlite") == "postgresql"
+def _backend(source: Any) -> Any:
+    """The source's backend object (`backends.base.Backend`), if it has one (SQLite is still inline here)."""
+    return getattr(source, "backend", None)
 
 
 def plan(
@@ -118,12 +119,11 @@ def plan(
     read_only: bool = False,
     now: float | None = None,
 ) -> Plan:
-    """Preview an action: count, samples and the exact predicate; nothing is written (`preview.plan`;
-    PostgreSQL sources: `backends.postgres.plan.plan`)."""
-    if _on_postgres(source):
-        from batchtop.core.backends.postgres.plan import plan as pg_plan
-
-        return pg_plan(source, track, action, target, read_only=read_only, now=now)
+    """Preview an action: count, samples and the exact predicate; nothing is written (`preview.plan`,
+    or the source's backend: PostgreSQL)."""
+    backend = _backend(source)
+    if backend is not None:
+        return backend.plan(source, track, action, target, read_only=read_only, now=now)
     return _sqlite_plan(source, track, action, target, read_only=read_only, now=now)
 
 
@@ -151,11 +151,10 @@ def apply(
     """
     if read_only:
         raise ReadOnlyMode(READ_ONLY)
-    if _on_postgres(source if source is not None else plan.source):
-        from batchtop.core.backends.postgres.write import apply as pg_apply
-
-        return pg_apply(plan, journal=journal, expected_identity=expected_identity, busy_timeout=busy_timeout,
-                        source=source)
+    backend = _backend(source if source is not None else plan.source)
+    if backend is not None:
+        return backend.apply(plan, journal=journal, expected_identity=expected_identity,
+                             busy_timeout=busy_timeout, source=source)
     expected = tuple(expected_identity) if expected_identity is not None else plan.identity
     if expected != tuple(plan.identity):
         raise FileReplaced(REPLACED)

@@ -127,10 +127,11 @@ def undo(
         return UndoOutcome(entry.id, None, "already-undone", note=entry.status_note)
     if entry.status == "aborted":
         return UndoOutcome(entry.id, None, "never-applied", note=entry.status_note)
-    if is_url(entry.db):
-        from batchtop.core.backends.postgres.undo import undo_entry
+    if is_url(entry.db):  # a server database: its backend restores the rows
+        from batchtop.core.backends.postgres.backend import PostgresBackend
 
-        return undo_entry(entry, journal, source=source, track=track, busy_timeout=busy_timeout)
+        backend = getattr(source, "backend", None) or PostgresBackend(entry.db)
+        return backend.undo(entry, journal, source=source, track=track, busy_timeout=busy_timeout)
     journal.check_outside(entry.db)
     started = time.monotonic()
     if track is None and source is not None and source.profile is not None:

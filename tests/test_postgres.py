@@ -398,3 +398,24 @@ def test_every_target_kind_previews_on_postgres(topics: PgServer) -> None:
         assert stale.action.name == "requeue" and stale.count == 2
     finally:
         source.close()
+
+
+def test_postgres_backend_implements_the_protocol(topics: PgServer) -> None:
+    from batchtop.core.backends.base import Backend
+    from batchtop.core.backends.postgres.backend import PostgresBackend
+
+    backend = PostgresBackend(topics.watcher_url)
+    assert isinstance(backend, Backend) and backend.display == display_url(topics.watcher_url)
+    session = backend.open_read()
+    try:
+        token = backend.change_token(session)
+        with backend.read_transaction(session):
+            schema, oids = backend.read_schema(session)
+            table = schema.table("topic_completions")
+            assert table is not None and "status" in table.indexed
+            assert backend.identity(session, ["topic_completions"])[0] > 0
+        assert backend.change_token(session) == token  # reading changes nothing
+        admin(topics, "UPDATE topic_completions SET status = status WHERE id = 1")
+        assert backend.change_token(session) != token  # any commit does
+    finally:
+        session.close()

@@ -2,85 +2,46 @@
 
 A backend knows one kind of database. It opens read-only sessions, answers a cheap change token (equal
 tokens guarantee that nothing committed in between, so an unchanged poll runs nothing else), reads the
-schema and the snapshot aggregates in one short read-only transaction, runs the conditional, journaled
-writes of `batchtop.core.actions`, and maps its driver's errors to `batchtop.core.errors`. Profiles,
-snapshots, history, status and screens stay backend-agnostic.
+schema and the snapshot aggregates in one short read-only transaction, previews and applies the
+conditional, journaled writes of `batchtop.core.actions` (and their undo), and maps its driver's errors
+to `batchtop.core.errors`. A source (`Source`, `PgSource`) drives a backend: gate, read, keep history.
+Profiles, snapshots, history, status and screens stay backend-agnostic.
 
-SQLite (`batchtop.core.source`, `batchtop.core.write`) already has each part: read-only `mode=ro`
-connection, `PRAGMA data_version` + file identity as the change token, `read_schema`, `snapshot.read_track`,
-`write.WriteSession`, `errors.map_sqlite_error`. PostgreSQL implements them in `backends/postgres/`.
+SQLite has each part already, still in place until it moves to `backends/sqlite/`: `source.connect_ro`,
+`PRAGMA data_version` + file identity (`Source._poll`), `schema.read_schema`, `snapshot.read_track` /
+`read_failures` / `read_metrics`, `preview.plan`, `actions.apply`, `undo.undo`, `errors.map_sqlite_error`.
+PostgreSQL implements the protocol as `backends.postgres.backend.PostgresBackend`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Hashable
 from contextlib import AbstractContextManager
-from typing import Any, Protocol, TypeVar, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from batchtop.core.errors import BatchtopError
-from batchtop.core.journal import Journal
-from batchtop.core.profiles.model import Profile, RawValue, Track
-from batchtop.core.schema import Schema
+from batchtop.core.journal import Entry, Journal
+from batchtop.core.profiles.model import RawValue, Track
+from batchtop.core.schema import Schema, Table
 from batchtop.core.snapshot import FailureRow, MetricValue, TrackSnapshot
 
-T = TypeVar("T")
 #: A value compared between polls: equal means "nothing was committed since".
 ChangeToken = Hashable
-
-
-class ReadSession(Protocol):
-    """A read-only connection of one source (used by one thread at a time)."""
-
-    def fetch(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[tuple]:
-        """Run one statement and fetch every row (no cursor outlives the call)."""
-        ...
-
-    def close(self) -> None: ...
-
-
-class Dialect(Protocol):
-    """SQL text for the reads and writes of a track, in the backend's dialect."""
-
-    def counts_sql(self, track: Track) -> str:
-        """Rows per raw state value."""
-        ...
-
-    def state_predicate(self, track: Track, states: Sequence[str]) -> str:
-        """A condition true for rows in any of the canonical `states`."""
-        ...
-
-    def failures_sql(
-        self, track: Track, *, limit: int, before: RawValue = None, search: str | None = None
-    ) -> str:
-        """A keyset page of failed rows, newest key first."""
-        ...
-
-    def update_sql(self, track: Track, assign: Sequence[tuple[str, RawValue]], where: str) -> str:
-        """`UPDATE ... SET ... WHERE where RETURNING key`: the rows really written."""
-        ...
-
-
-class WriteSession(Protocol):
-    """One short write transaction on a fresh read-write connection, checked against an identity."""
-
-    def fetch(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
-        """Run a statement inside the transaction and fetch every row (RETURNING included)."""
-        ...
-
-    def commit(
-        self, journal: Journal, record: dict[str, Any], verify: Callable[[Any], bool | None]
-    ) -> list[str]:
-        """Journal `record` (fsynced) and COMMIT; a failed COMMIT marks the record aborted."""
-        ...
+#: The backend's own read-only connection (a driver object): only that backend's methods use it.
+ReadSession = Any
+#: What a write must still find: SQLite the file's (st_dev, st_ino); PostgreSQL (database oid, a checksum
+#: of the tables' oids). A replaced file or a dropped-and-recreated table is never written.
+Identity = tuple[int, int]
 
 
 @runtime_checkable
 class Backend(Protocol):
-    """One kind of database, as the monitor and the actions use it."""
+    """One kind of database (one database), as a source and the actions use it."""
 
     #: "sqlite" or "postgresql".
     kind: str
-    dialect: Dialect
+    #: Where the data is, safe to show, log and journal (a URL without its password).
+    display: str
 
     def open_read(self) -> ReadSession:
         """A read-only session: refuses writes, short statement timeout, no transaction left open."""
@@ -90,41 +51,85 @@ class Backend(Protocol):
         """A cheap value that changes whenever anything the snapshot reads may have changed."""
         ...
 
-    def read_schema(self, session: ReadSession) -> Schema:
-        """Tables, columns and indexes (for profile matching)."""
-        ...
-
     def read_transaction(self, session: ReadSession) -> AbstractContextManager[None]:
         """One short read-only transaction: every statement of a poll sees the same commit."""
         ...
 
-    def identity(self, session: ReadSession, profile: Profile) -> tuple[int, int]:
-        """What a write must still find (SQLite: the file's (st_dev, st_ino); PostgreSQL: database and
-        table oids): a replaced file or a dropped-and-recreated table is never written."""
+    def read_schema(self, session: ReadSession) -> tuple[Schema, dict[str, int]]:
+        """Tables, columns and indexes (for profile matching), and an identity number per table."""
         ...
 
-    def read_track(self, session: ReadSession, track: Track, now: float) -> tuple[TrackSnapshot, int]:
-        """Counts, metrics, in-flight starts and newest failures of one track; and the statements run."""
+    def identity(self, session: ReadSession, tables: list[str]) -> Identity:
+        """The identity of the database and of these tables, now."""
+        ...
+
+    def read_track(
+        self, session: ReadSession, track: Track, table: Table | None, metrics: tuple[MetricValue, ...] | None
+    ) -> tuple[TrackSnapshot, int]:
+        """Counts, in-flight starts and newest failures of one track (metrics given: reused); and the
+        number of statements run."""
+        ...
+
+    def read_metrics(self, session: ReadSession, track: Track) -> tuple[MetricValue, ...]:
+        """Metric totals of a track (a full scan: the source reads them on a slower cadence)."""
         ...
 
     def read_failures(
         self,
         session: ReadSession,
         track: Track,
+        table: Table | None,
         *,
         limit: int,
         before: RawValue = None,
         search: str | None = None,
     ) -> list[FailureRow]:
-        """A page of failed items, newest first."""
+        """A keyset page of failed items, newest first."""
         ...
 
-    def read_metrics(self, session: ReadSession, track: Track) -> tuple[MetricValue, ...]:
-        """Metric totals of a track (a full scan: read on a slower cadence)."""
+    def read_finished_times(
+        self, session: ReadSession, track: Track, table: Table | None, now: float, horizon: float
+    ) -> list[float]:
+        """Completion times of the last `horizon` seconds (seeds a track's history)."""
         ...
 
-    def write(self, identity: tuple[int, int], *, timeout: float) -> AbstractContextManager[WriteSession]:
-        """A write transaction, refused unless the identity still holds."""
+    def plan(
+        self,
+        source: Any,
+        track: str | Track | None,
+        action: str | None,
+        target: Any,
+        *,
+        read_only: bool = False,
+        now: float | None = None,
+    ) -> Any:
+        """Preview an action (`batchtop.core.preview.Plan`): count, samples, the exact condition."""
+        ...
+
+    def apply(
+        self,
+        plan: Any,
+        *,
+        journal: Journal,
+        expected_identity: Identity | None = None,
+        busy_timeout: float = 1.5,
+        read_only: bool = False,
+        source: Any = None,
+    ) -> Any:
+        """Write a plan in one short transaction, conditional on the state seen, journaled before it
+        commits; returns a `batchtop.core.actions.Outcome` with the true affected set."""
+        ...
+
+    def undo(
+        self,
+        entry: Entry,
+        journal: Journal,
+        *,
+        source: Any = None,
+        track: Track | None = None,
+        busy_timeout: float = 1.5,
+    ) -> Any:
+        """Restore the before-images of rows nobody moved since (`batchtop.core.undo.UndoOutcome`)."""
         ...
 
     def map_error(self, exc: BaseException) -> BatchtopError:

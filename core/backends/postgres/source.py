@@ -10,16 +10,14 @@ from __future__ import annotations
 
 import threading
 import time
-import zlib
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from batchtop.core import errors
-from batchtop.core.backends.postgres import reads
-from batchtop.core.backends.postgres.conn import change_token, connect, display_url, map_error
+from batchtop.core.backends.postgres.backend import PostgresBackend
+from batchtop.core.backends.postgres.conn import display_url
 from batchtop.core.history import History
 from batchtop.core.profiles.model import Profile, Track
 from batchtop.core.schema import Schema, Table
@@ -86,7 +84,8 @@ class PgSource:
     ) -> None:
         #: The URL as given (may hold a password): used to connect, never shown.
         self.url = url
-        self.path = display_url(url)
+        self.backend = PostgresBackend(url)
+        self.path = self.backend.display
         self.name = short_name(url)
         self._profiles = tuple(profiles)
         self._forced = forced
@@ -159,26 +158,16 @@ class PgSource:
     ) -> list[FailureRow]:
         """A page of failed items of `track`, newest first (what `snapshot.read_failures` is for SQLite)."""
         return self.run(
-            lambda conn: reads.read_failures(
+            lambda conn: self.backend.read_failures(
                 conn, track, self.table(track.table), limit=limit, before=before, search=search
             )
         )
 
     def _session(self) -> Any:
         if self._conn is None or self._conn.closed:
-            self._conn = connect(self.url)
+            self._conn = self.backend.open_read()
             self._token = None
         return self._conn
-
-    @contextmanager
-    def read_transaction(self, conn: Any) -> Iterator[None]:
-        """One short REPEATABLE READ READ ONLY transaction, always ended before returning."""
-        conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-        try:
-            yield
-        finally:
-            if not conn.closed:
-                conn.execute("ROLLBACK")
 
     def run(self, reader: Callable[[Any], T]) -> T:
         """Run `reader(conn)` in a read-only transaction of this source's session; errors as BatchtopError."""
@@ -187,14 +176,14 @@ class PgSource:
                 raise self.error or errors.NotFound("not read yet")
             try:
                 conn = self._session()
-                with self.read_transaction(conn):
+                with self.backend.read_transaction(conn):
                     return reader(conn)
             except Exception as exc:
                 self._recover()
                 if type(exc).__name__ == "UndefinedFunction":
                     # A reader written in SQLite's dialect (typeof, julianday, bt_signature...).
                     raise errors.SourceError(UNSUPPORTED) from exc
-                raise map_error(exc, self.url) from exc
+                raise self.backend.map_error(exc) from exc
 
     def _recover(self) -> None:
         conn = self._conn
@@ -222,7 +211,7 @@ class PgSource:
                 self.error = None
             except Exception as exc:  # every failure becomes a message; the source is retried
                 changed, queries = True, 0
-                self.error = map_error(exc, self.url)
+                self.error = self.backend.map_error(exc)
                 self._token = None
                 if isinstance(self.error, errors.SchemaChanged):
                     self._schema = None
@@ -234,14 +223,14 @@ class PgSource:
 
     def _poll(self, force: bool, events: list[str]) -> tuple[bool, int]:
         conn = self._session()
-        token = change_token(conn)
+        token = self.backend.change_token(conn)
         if not force and self.error is None and self.snapshot is not None:
             if token == self._token:
                 return False, 1
             if time.monotonic() - self._read_at < READ_DUTY * self._read_cost:
                 return False, 1  # changed, but read at the next poll once the last read has paid off
         began = time.monotonic()
-        with self.read_transaction(conn):
+        with self.backend.read_transaction(conn):
             queries = 1 + self._read_snapshot(conn, events)
         self._token = token
         self._read_at = time.monotonic()
@@ -253,13 +242,13 @@ class PgSource:
         queries = 0
         profile = self.profile
         if profile is not None and self._schema is not None:
-            oids = reads.table_oids(conn, sorted({t.table for t in profile.tracks}))
+            oids = self.backend.table_oids(conn, sorted({t.table for t in profile.tracks}))
             queries += 1
             if oids != {t: self._oids.get(t) for t in oids}:
                 events.append("table replaced or dropped: schema read again")
                 self._schema = None
         if self._schema is None or self.profile is None:
-            schema, oids_all = reads.read_schema(conn)
+            schema, oids_all = self.backend.read_schema(conn)
             queries += 1
             profile = choose_profile(schema, self._profiles, self._forced)
             if (
@@ -270,21 +259,22 @@ class PgSource:
                 self.histories.clear()
             self._schema, self.profile = schema, profile
             self._oids = {t.table: oids_all.get(t.table) for t in profile.tracks}
-            (db_oid,) = reads.fetch(conn, "SELECT oid FROM pg_database WHERE datname = current_database()")[0]
+            self.identity = self.backend.identity(conn, sorted(self._oids))
             queries += 1
-            self.identity = (int(db_oid), zlib.crc32(repr(sorted(self._oids.items())).encode()))
             self._slow.clear()
         assert profile is not None
         tracks = []
         for track in profile.tracks:
             table = self.table(track.table)
-            metrics = self._cached(f"metrics:{track.name}", lambda t=track: reads.read_metrics(conn, t))
-            snap, n = reads.read_track(conn, track, table, metrics)
+            metrics = self._cached(
+                f"metrics:{track.name}", lambda t=track: self.backend.read_metrics(conn, t)
+            )
+            snap, n = self.backend.read_track(conn, track, table, metrics)
             queries += n
             history = self.histories.get(track.name)
             if history is None:
                 history = self.histories[track.name] = History()
-                history.seed(reads.read_finished_times(conn, track, table, now, SEED_HORIZON), now)
+                history.seed(self.backend.read_finished_times(conn, track, table, now, SEED_HORIZON), now)
                 queries += 1
             history.record(now, snap.settled)
             tracks.append(snap)

@@ -1,0 +1,133 @@
+"""`PostgresBackend`: the backend protocol (`batchtop.core.backends.base.Backend`) on PostgreSQL.
+
+A thin object over the modules that do the work: `conn` (sessions, change token, errors), `reads`
+(schema and snapshot reads), `plan` / `write` / `undo` (actions). `PgSource` drives it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from batchtop.core import errors
+from batchtop.core.backends.base import ChangeToken, Identity, ReadSession
+from batchtop.core.backends.postgres import conn, reads
+from batchtop.core.journal import Entry, Journal
+from batchtop.core.profiles.model import RawValue, Track
+from batchtop.core.schema import Schema, Table
+from batchtop.core.snapshot import FailureRow, MetricValue, TrackSnapshot
+
+
+class PostgresBackend:
+    """One PostgreSQL database, named by a `postgresql://` URL (which may hold a password: never shown)."""
+
+    kind = "postgresql"
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.display = conn.display_url(url)
+
+    def open_read(self) -> ReadSession:
+        return conn.connect(self.url)
+
+    def change_token(self, session: ReadSession) -> ChangeToken:
+        return conn.change_token(session)
+
+    @contextmanager
+    def read_transaction(self, session: ReadSession) -> Iterator[None]:
+        """One short REPEATABLE READ READ ONLY transaction, always ended before returning."""
+        session.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        try:
+            yield
+        finally:
+            if not session.closed:
+                session.execute("ROLLBACK")
+
+    def read_schema(self, session: ReadSession) -> tuple[Schema, dict[str, int]]:
+        return reads.read_schema(session)
+
+    def table_oids(self, session: ReadSession, tables: list[str]) -> dict[str, int | None]:
+        """Each table's oid now (None: gone): one statement, to notice a dropped and recreated table."""
+        return reads.table_oids(session, tables)
+
+    def identity(self, session: ReadSession, tables: list[str]) -> Identity:
+        from batchtop.core.backends.postgres.write import identity
+
+        return identity(session, tables)
+
+    def read_track(
+        self, session: ReadSession, track: Track, table: Table | None, metrics: tuple[MetricValue, ...] | None
+    ) -> tuple[TrackSnapshot, int]:
+        return reads.read_track(session, track, table, metrics)
+
+    def read_metrics(self, session: ReadSession, track: Track) -> tuple[MetricValue, ...]:
+        return reads.read_metrics(session, track)
+
+    def read_failures(
+        self,
+        session: ReadSession,
+        track: Track,
+        table: Table | None,
+        *,
+        limit: int,
+        before: RawValue = None,
+        search: str | None = None,
+    ) -> list[FailureRow]:
+        return reads.read_failures(session, track, table, limit=limit, before=before, search=search)
+
+    def read_finished_times(
+        self, session: ReadSession, track: Track, table: Table | None, now: float, horizon: float
+    ) -> list[float]:
+        return reads.read_finished_times(session, track, table, now, horizon)
+
+    def plan(
+        self,
+        source: Any,
+        track: str | Track | None,
+        action: str | None,
+        target: Any,
+        *,
+        read_only: bool = False,
+        now: float | None = None,
+    ) -> Any:
+        from batchtop.core.backends.postgres.plan import plan
+
+        return plan(source, track, action, target, read_only=read_only, now=now)
+
+    def apply(
+        self,
+        plan: Any,
+        *,
+        journal: Journal,
+        expected_identity: Identity | None = None,
+        busy_timeout: float = 1.5,
+        read_only: bool = False,
+        source: Any = None,
+    ) -> Any:
+        from batchtop.core.backends.postgres.write import apply
+
+        return apply(
+            plan,
+            journal=journal,
+            expected_identity=expected_identity,
+            busy_timeout=busy_timeout,
+            read_only=read_only,
+            source=source,
+        )
+
+    def undo(
+        self,
+        entry: Entry,
+        journal: Journal,
+        *,
+        source: Any = None,
+        track: Track | None = None,
+        busy_timeout: float = 1.5,
+    ) -> Any:
+        from batchtop.core.backends.postgres.undo import undo_entry
+
+        return undo_entry(entry, journal, source=source, track=track, busy_timeout=busy_timeout)
+
+    def map_error(self, exc: BaseException) -> errors.BatchtopError:
+        return conn.map_error(exc, self.url)
