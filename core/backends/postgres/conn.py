@@ -19,7 +19,7 @@ import re
 from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
-from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
 from batchtop.core import errors
 
@@ -51,7 +51,8 @@ def display_url(url: str) -> str:
         quote_via=quote,
         safe="/",
     )
-    return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
+    # Built by hand: urlunsplit drops the empty authority of `postgresql:///db` (host from PGHOST).
+    return f"{parts.scheme}://{netloc}{parts.path}" + (f"?{query}" if query else "")
 
 
 def password_of(url: str) -> str | None:
