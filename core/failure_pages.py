@@ -61,6 +61,11 @@ def runner(db: Db) -> Callable[[Callable[[sqlite3.Connection], T]], T]:
     return lambda reader: reader(conn)  # type: ignore[arg-type]
 
 
+def _on_postgres(db: Db) -> bool:
+    """A PostgreSQL source: its backend reads the pages (`backends.postgres.failures`)."""
+    return getattr(db, "kind", "sqlite") == "postgresql"
+
+
 def sqlite_order(value: Any) -> tuple[int, Any]:
     """A sort key giving SQLite's order of values in Python: NULL < numbers < text < blobs."""
     if value is None:
@@ -77,6 +82,10 @@ def failure_page(db: Db, track: Track, *, before: RawValue = None, after: RawVal
     """Failed items next to an anchor, newest first: older than `before`, or the nearest newer than `after`."""
     if not track.failures_recorded:
         return []
+    if _on_postgres(db):
+        from batchtop.core.backends.postgres.failures import failure_page as pg_page
+
+        return pg_page(db, track, before=before, after=after, limit=limit)
     return runner(db)(lambda conn: read_failures(conn, track, limit=limit, before=before, after=after))
 
 
@@ -121,6 +130,10 @@ def search_failures(db: Db, track: Track, text: str, *, before: RawValue = None,
         return []
     if not text:
         return failure_page(db, track, before=before, after=after, limit=limit)
+    if _on_postgres(db):
+        from batchtop.core.backends.postgres.failures import failure_page as pg_page
+
+        return pg_page(db, track, before=before, after=after, limit=limit, search=text)
     run = runner(db)
     keys = _find_keys(run, track, before=before, after=after, limit=limit,
                       extra=search_condition(track, ":pattern"), params={"pattern": like_pattern(text)}, match=bool)

@@ -338,5 +338,8 @@ def cache_for(source: Any, track: Track) -> GroupCache:
         per_source = _caches.setdefault(source, {})
         cache = per_source.get(track.name)
         if cache is None or cache.track != track or cache.identity != identity:
-            cache = per_source[track.name] = GroupCache(track, identity)
+            kind = GroupCache
+            if getattr(source, "kind", "sqlite") == "postgresql":
+                from batchtop.core.backends.postgres.failures import PgGroupCache as kind
+            cache = per_source[track.name] = kind(track, identity)
         return cache

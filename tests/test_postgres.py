@@ -419,3 +419,75 @@ def test_postgres_backend_implements_the_protocol(topics: PgServer) -> None:
         assert backend.change_token(session) != token  # any commit does
     finally:
         session.close()
+
+
+@pytest.mark.anyio
+async def test_tui_failures_screen_groups_pages_and_group_reset_on_postgres(
+    server: PgServer, tmp_path: Path, make_app, ready, until
+) -> None:
+    from factories import failures_db
+
+    from batchtop.tui.screens.failures import FailuresScreen
+    from batchtop.tui.screens.preview import PreviewScreen
+
+    db = failures_db(tmp_path / "f.db", {"rate": 6, "timeout": 4})
+    load_sqlite(server, db, table="topic_completions", schema_sql=TOPICS_DDL)
+    app = make_app(server.writer_url)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await ready(pilot)
+
+        def text() -> str:
+            return "\n".join(strip.text for strip in app.screen._compositor.render_strips())
+
+        def idle() -> bool:
+            return not any(w.is_running for w in app.workers)
+
+        app.open_failures(display_url(server.writer_url), "topics")
+        await until(pilot, lambda: isinstance(app.screen, FailuresScreen) and idle())
+        failures = app.screen
+        await until(pilot, lambda: "10 failed · 2 error groups" in text())
+        assert "RateLimitError" in text() and "Timeout" in text()
+        await pilot.press("enter")  # the largest group: its items
+        await until(pilot, lambda: idle() and (failures.current_group or "").startswith("RateLimitError"))
+        await pilot.press("X")  # everything listed: the whole group
+        await until(pilot, lambda: isinstance(app.screen, PreviewScreen) and app.screen.state != "planning")
+        preview = app.screen
+        assert preview.plan is not None and preview.plan.count == 6 and preview.plan.target.kind == "group"
+        await pilot.press("enter")
+        await until(pilot, lambda: preview.state == "done", timeout=15)
+        assert "reset 6 of 6" in preview.status_text
+    app.monitor.close()
+    assert pg_count(server, "status = 'failed'") == 4 and pg_count(server, "status = 'pending'") >= 6
+
+
+def test_failure_pages_search_and_group_scan_on_postgres(server: PgServer, tmp_path: Path) -> None:
+    from factories import failures_db
+
+    from batchtop.core.actions import error_signature
+    from batchtop.core.backends.postgres.failures import group_items
+    from batchtop.core.groups import cache_for, failure_page, search_failures
+
+    db = failures_db(tmp_path / "f.db", {"rate": 6, "timeout": 4})
+    load_sqlite(server, db, table="topic_completions", schema_sql=TOPICS_DDL)
+    source = PgSource(server.watcher_url)
+    try:
+        assert source.poll().error is None
+        track = source.profile.tracks[0]
+        first = failure_page(source, track, limit=3)
+        second = failure_page(source, track, before=first[-1].key, limit=3)
+        assert [r.key for r in first + second] == sorted((r.key for r in first + second), reverse=True)
+        assert [r.key for r in failure_page(source, track, after=second[0].key, limit=3)] == [
+            r.key for r in first
+        ]
+        hits = search_failures(source, track, "RATELIMIT")
+        assert len(hits) == 6 and all("RateLimit" in r.error for r in hits)
+        report = cache_for(source, track).refresh(source, chunk=4, pause=0)  # several chunks
+        assert [(g.count, g.signature[:14]) for g in report.groups] == [
+            (6, "RateLimitError"),
+            (4, "APITimeoutErro"),
+        ]
+        big = report.groups[0].signature
+        scanned = group_items(source, track, big, limit=4, members=None, chunk=4, pause=0)
+        assert len(scanned) == 4 and {error_signature(r.error) for r in scanned} == {big}
+    finally:
+        source.close()

@@ -15,7 +15,7 @@ PostgreSQL implements the protocol as `backends.postgres.backend.PostgresBackend
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Hashable, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, Protocol, runtime_checkable
 
@@ -82,9 +82,12 @@ class Backend(Protocol):
         *,
         limit: int,
         before: RawValue = None,
+        after: RawValue = None,
         search: str | None = None,
+        keys: Sequence[RawValue] | None = None,
     ) -> list[FailureRow]:
-        """A keyset page of failed items, newest first."""
+        """A keyset page of failed items, newest first: older than `before`, or the nearest newer than
+        `after`; only those matching `search`, or only `keys`."""
         ...
 
     def read_finished_times(

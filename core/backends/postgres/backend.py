@@ -6,7 +6,7 @@ A thin object over the modules that do the work: `conn` (sessions, change token,
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -72,9 +72,20 @@ class PostgresBackend:
         *,
         limit: int,
         before: RawValue = None,
+        after: RawValue = None,
         search: str | None = None,
+        keys: Sequence[RawValue] | None = None,
     ) -> list[FailureRow]:
-        return reads.read_failures(session, track, table, limit=limit, before=before, search=search)
+        return reads.read_failures(
+            session,
+            track,
+            table,
+            limit=limit,
+            before=before,
+            after=after,
+            search=search,
+            keys=list(keys) if keys is not None else None,
+        )
 
     def read_finished_times(
         self, session: ReadSession, track: Track, table: Table | None, now: float, horizon: float

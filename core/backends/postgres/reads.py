@@ -95,13 +95,15 @@ def read_failures(
     *,
     limit: int,
     before: RawValue = None,
+    after: RawValue = None,
     search: str | None = None,
     keys: list[RawValue] | None = None,
 ) -> list[FailureRow]:
-    """A keyset page of failed items, newest first."""
+    """A keyset page of failed items, newest first (older than `before`, or nearest newer than `after`)."""
     if not any(s == "failed" for s in track.states.values()) and track.error is None:
         return []
-    rows = fetch(conn, pg.failures_sql(track, table, limit=limit, before=before, search=search, keys=keys))
+    sql = pg.failures_sql(track, table, limit=limit, before=before, after=after, search=search, keys=keys)
+    rows = fetch(conn, sql)
     out = []
     for key, lab, lab_len, lab_kind, err, err_len, err_kind, when, raw in rows:
         label, _ = preview(lab, lab_len, lab_kind, 160)

@@ -166,23 +166,29 @@ def failures_sql(
     *,
     limit: int,
     before: RawValue = None,
+    after: RawValue = None,
     search: str | None = None,
     keys: Sequence[RawValue] | None = None,
 ) -> str:
-    """Failed items, newest key first, keyset-paged on the key."""
+    """Failed items, newest key first, keyset-paged on the key: older than `before`, or the `limit`
+    nearest newer than `after` (read in ascending key order by an inner statement)."""
     k = key_expr(track)
     where = [state_predicate(track, ["failed"])]
     if before is not None:
         where.append(f"{k} < {lit(before)}")
+    if after is not None:
+        where.append(f"{k} > {lit(after)}")
     if search:
         where.append(search_condition(track, search))
     if keys is not None:
         where.append(f"{k} IN ({', '.join(lit(v) for v in keys)})" if keys else "FALSE")
-    return (
+    sql = (
         f"SELECT {k}, {text_preview(label_expr(track), table, 200)}, "
         f"{text_preview(error_expr(track), table)}, {when_expr(track)}, {raw_expr(track)} "
-        f"FROM {q(track.table)} WHERE {' AND '.join(where)} ORDER BY {k} DESC LIMIT {int(limit)}"
+        f"FROM {q(track.table)} WHERE {' AND '.join(where)} "
+        f"ORDER BY {k} {'ASC' if after is not None else 'DESC'} LIMIT {int(limit)}"
     )
+    return f"SELECT * FROM ({sql}) AS page ORDER BY 1 DESC" if after is not None else sql
 
 
 def time_literal(table: Table | None, column: str, epoch: float, track: Track) -> str:
