@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -106,6 +107,11 @@ def serving(
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+        # The server ran in a session of its own: end the app processes of tabs it left behind too.
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
         log.close()
 
 

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -48,3 +54,52 @@ def test_serve_off_loopback_is_read_only_unless_writable() -> None:
     writable = parser.parse_args(["serve", "a.db", "--host", "192.0.2.1", "--writable"])
     assert guard_exposure(writable) and "--read-only" not in app_argv(writable)
     assert is_loopback("localhost") and is_loopback("127.0.0.2") and is_loopback("::1")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def test_stopping_the_server_ends_the_apps_of_open_tabs(tmp_path: Path, browser) -> None:
+    from browser import free_port
+
+    from batchtop.tui.serve import descendants
+
+    db = topics_db(tmp_path / "run.db")
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "batchtop.tui.cli", "serve", "--port", str(port), str(db)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                assert time.monotonic() < deadline and server.poll() is None
+                time.sleep(0.1)
+        page = open_app(browser, f"http://127.0.0.1:{port}/")  # a tab left open
+        apps = descendants(server.pid)
+        assert apps and all(_alive(p) for p in apps)
+        server.terminate()
+        server.wait(20)
+        deadline = time.monotonic() + 10
+        while any(_alive(p) for p in apps) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not any(_alive(p) for p in apps)
+        page.close()
+    finally:
+        if server.poll() is None:
+            server.kill()
+        try:
+            os.killpg(server.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass

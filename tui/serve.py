@@ -16,6 +16,7 @@ import ipaddress
 import json
 import os
 import shlex
+import signal
 import sys
 from collections.abc import Sequence
 
@@ -87,6 +88,40 @@ def guard_exposure(args: argparse.Namespace) -> list[str]:
     return warnings
 
 
+def descendants(pid: int) -> list[int]:
+    """Process ids below `pid` (children first), from /proc; empty where /proc is not there."""
+    parents: dict[int, list[int]] = {}
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return []
+    for entry in entries:
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as f:  # noqa: PTH123 - a tiny procfs read
+                stat = f.read().decode(errors="replace")
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        parents.setdefault(ppid, []).append(int(entry))
+    out, todo = [], [pid]
+    while todo:
+        for child in parents.get(todo.pop(), []):
+            out.append(child)
+            todo.append(child)
+    return out
+
+
+def end_descendants() -> None:
+    """SIGTERM every process this one started (the app of each browser tab, and its shell)."""
+    for pid in reversed(descendants(os.getpid())):
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except OSError:
+            pass
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     """Run the web server until interrupted."""
     try:
@@ -102,6 +137,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     class QuietServer(Server):
         async def on_startup(self, app: object) -> None:  # the stock banner prints the command line
             print(f"batchtop: serving on {self.public_url} (ctrl+c to stop)", file=sys.stderr, flush=True)
+
+        async def on_shutdown(self, app: object) -> None:
+            # Tabs still open when the server stops leave their app processes running: end them.
+            end_descendants()
 
     server = QuietServer(
         child_command(), host=args.host, port=args.port, title="batchtop", public_url=args.public_url
