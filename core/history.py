@@ -120,7 +120,7 @@ class History:
     ) -> Activity:
         """Classify the track: active, stalled, finished, interrupted (or waiting when empty)."""
         if total == 0:
-            return Activity("waiting", "no items registered yet")
+            return Activity("waiting", "waiting for items (no rows yet)")
         if remaining == 0:
             return Activity("finished", "nothing pending or running")
         gap = self.typical_gap() or 30.0

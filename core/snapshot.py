@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from batchtop.core.profiles.model import REMAINING, SETTLED, STATES, Profile, RawValue, Track
 from batchtop.core.sanitize import blob_preview, display
+from batchtop.core.signature import headline
 from batchtop.core.sql import (
     col,
     counts_sql,
@@ -171,7 +172,8 @@ def read_failures(
     out = []
     for key, lab, lab_len, lab_kind, err, err_len, err_kind, when, raw in rows:
         label, _ = preview(lab, lab_len, lab_kind, 160)
-        error, n = preview(err, err_len, err_kind, 400)
+        # Lists show a traceback's exception line; the item screen reads the whole text.
+        error, n = preview(headline(err) if err_kind == "text" else err, err_len, err_kind, 400)
         out.append(FailureRow(key, label, error, n, parse_ts(when, track.tz), display(str(raw), 40)))
     return out
 

@@ -3,13 +3,15 @@
     batchtop reset PATH [--track NAME] [--action NAME]
                         (--id ID ... | --group SIGNATURE | --match TEXT | --all-failed | --stale)
                         [--dry-run] [--yes] [--json] [--journal FILE] [--read-only] [--profile FILE]
-    batchtop undo [ACTION_ID] [--journal FILE] [--json] [--read-only]
+    batchtop undo [ACTION_ID] [--dry-run] [--yes] [--journal FILE] [--json] [--read-only]
     batchtop journal [--json] [--journal FILE] [--limit N]
 
-`reset` previews first (count, sample rows, the exact predicate). Without `--yes` it asks on a terminal
-(typing the row count when more than 100 rows would change) and refuses when stdin is not a terminal.
-No transaction is open while it waits. Data (the preview, the outcome, JSON) goes to stdout; prompts and
-narration go to stderr. DB text is sanitised before it is printed; JSON is ASCII with escapes.
+`reset` and `undo` preview first (reset: count, sample rows, the exact predicate; undo: the action, and
+how many of its rows still hold what it wrote and would be restored). Without `--yes` they ask on a
+terminal (typing the row count when more than 100 rows would change) and refuse when stdin is not a
+terminal. No transaction is open while they wait. Data (the preview, the outcome, JSON) goes to stdout;
+prompts and narration go to stderr. Every string printed is sanitised, text and JSON alike; JSON is
+ASCII with escapes.
 
 Exit codes:
     0  applied (or the dry run / listing was shown)
@@ -25,14 +27,14 @@ This module never imports Textual (headless commands start fast) and only standa
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from batchtop.core.errors import BatchtopError, ReadOnlyMode
-from batchtop.core.sanitize import clean_line, display
+from batchtop.core.sanitize import display
+from batchtop.tui.output import emit_json, narrate
 
 EXIT_OK, EXIT_REFUSED, EXIT_USAGE, EXIT_BUSY, EXIT_FILE = 0, 1, 2, 3, 4
 #: Error kinds (BatchtopError.kind) and their exit codes; every other error exits 1.
@@ -65,14 +67,22 @@ def register(subparsers: Any) -> None:
     p.add_argument("--profile", action="append", default=[], metavar="FILE", help="a TOML profile file")
     p.set_defaults(func=cmd_reset)
 
-    p = subparsers.add_parser("undo", help="undo a journaled action (rows the job moved since are left alone)")
+    p = subparsers.add_parser("undo", help="undo a journaled action (preview, confirm; rows the job moved "
+                                           "since are left alone)",
+                              description="Undo a journaled action: restore the rows that still hold what it "
+                                          "wrote.", epilog=EPILOG,
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("action_id", nargs="?", metavar="ACTION_ID",
                    help="journal id (default: the newest applied action not yet undone)")
+    p.add_argument("--dry-run", action="store_true", help="preview only; nothing is written")
+    p.add_argument("--yes", "-y", action="store_true", help="undo without asking")
     _common(p, json_help=True, journal=True, read_only=True)
     p.set_defaults(func=cmd_undo)
 
+    from batchtop.tui.cli import count
+
     p = subparsers.add_parser("journal", help="list journaled actions, newest first")
-    p.add_argument("--limit", type=int, default=20, metavar="N")
+    p.add_argument("--limit", type=count, default=20, metavar="N")
     _common(p, json_help=True, journal=True, read_only=False)
     p.set_defaults(func=cmd_journal)
 
@@ -91,13 +101,8 @@ def _common(p: argparse.ArgumentParser, *, json_help: bool, journal: bool, read_
 # -- output -------------------------------------------------------------------------------------------
 
 
-def narrate(message: str) -> None:
-    """One sanitised line on stderr."""
-    print(clean_line(message), file=sys.stderr)
-
-
 def _emit_json(doc: dict[str, Any]) -> None:
-    print(json.dumps(doc, indent=2, ensure_ascii=True, default=str))
+    emit_json(doc)
 
 
 def fail(command: str, exc: BatchtopError, as_json: bool, doc: dict[str, Any] | None = None) -> int:
@@ -141,10 +146,45 @@ def print_plan(plan: Any) -> None:
 
 def confirm(plan: Any, ask: Callable[[str], str]) -> bool:
     """Ask on the terminal: y/N, or the typed row count for large plans."""
-    if plan.needs_typed_confirmation:
-        answer = ask(f"This changes {plan.cap} rows. Type {plan.cap} to confirm: ")
-        return answer.strip() == str(plan.cap)
-    return ask(f"{plan.action.name} {plan.cap} row{'s' if plan.cap != 1 else ''}? [y/N] ").strip().lower() in ("y", "yes")
+    return confirm_rows(plan.action.name, plan.cap, plan.needs_typed_confirmation, ask)
+
+
+def confirm_rows(verb: str, rows: int, typed: bool, ask: Callable[[str], str]) -> bool:
+    """'reset 3 rows? [y/N]', or over CONFIRM_OVER rows the typed count."""
+    if typed:
+        answer = ask(f"This changes {rows} rows. Type {rows} to confirm: ")
+        return answer.strip() == str(rows)
+    return ask(f"{display(verb)} {rows} row{'s' if rows != 1 else ''}? [y/N] ").strip().lower() in ("y", "yes")
+
+
+def print_undo_plan(entry: Any, preview: Any) -> None:
+    """The human preview of an undo, on stdout."""
+    from batchtop.core.write import sql_lit
+
+    what = f"{entry.action} {entry.id} ({len(entry.affected):,} item{'s' if len(entry.affected) != 1 else ''} " \
+           f"in {entry.track})"
+    wrote = " AND ".join(f"{c} IS {sql_lit(v)}" for c, v in entry.after)
+    keys = ", ".join(str(k) for k in entry.affected[:8]) + (f", … {len(entry.affected) - 8:,} more"
+                                                             if len(entry.affected) > 8 else "")
+    lines = [
+        f"undo {display(what)}",
+        f"  file:        {display(entry.db)}",
+        f"  track:       {display(entry.track)} (table {display(entry.table)})",
+        f"  when:        {entry.summary()['time_text']}",
+        f"  target:      {display(entry.target)}",
+        f"  rows:        {preview.written:,} written; {preview.restorable:,} still hold what it wrote and "
+        f"would be restored",
+        f"  keys:        {display(keys, 300)}",
+        f"  restores:    {display(', '.join(entry.columns))}",
+        f"  only where:  {display(wrote, PREDICATE_CHARS)}",
+    ]
+    if preview.moved:
+        lines.append(f"  left alone:  {preview.moved:,} moved by the job since")
+    if preview.not_restorable:
+        lines.append(f"  left alone:  {preview.not_restorable:,} too large to journal")
+    if preview.replaced:
+        lines.append("  warning:     the file was replaced since the action: the undo will refuse")
+    print("\n".join(lines))
 
 
 def _ask(prompt: str) -> str:
@@ -238,7 +278,8 @@ def _done(doc: dict[str, Any], as_json: bool, code: int) -> int:
 
 
 def cmd_undo(args: argparse.Namespace) -> int:
-    """Undo a journaled action."""
+    """Preview, confirm and undo a journaled action."""
+    from batchtop.core.actions import CONFIRM_OVER
     from batchtop.core.undo import find, undo
     from batchtop.core.write import READ_ONLY
 
@@ -248,25 +289,52 @@ def cmd_undo(args: argparse.Namespace) -> int:
     journal = _journal(args)
     try:
         entry = find(journal, args.action_id)
-        outcome = undo(journal, entry.id, track=_current_track(entry))
+        track, preview = (None, None) if entry.status != "applied" else _look(entry)
     except BatchtopError as exc:
         return fail("undo", exc, as_json)
-    if as_json:
-        _emit_json({"journal": str(journal.path), "outcome": outcome.as_dict()})
-    else:
+    doc: dict[str, Any] = {"journal": str(journal.path), "entry": entry.summary(),
+                           "preview": preview.as_dict() if preview else None, "dry_run": bool(args.dry_run),
+                           "outcome": None}
+    if preview is not None:
+        # An action already undone (or never applied) needs no confirmation: undo() only reports it.
+        if not as_json:
+            print_undo_plan(entry, preview)
+        if args.dry_run:
+            narrate("batchtop undo: dry run; nothing written")
+            return _done(doc, as_json, EXIT_OK)
+        if not args.yes:
+            if not sys.stdin.isatty():
+                narrate("batchtop undo: refusing to write without confirmation: use --yes (or --dry-run)")
+                return _done(doc, as_json, EXIT_REFUSED)
+            if not confirm_rows("undo", preview.restorable, preview.restorable > CONFIRM_OVER, _ask):
+                narrate("batchtop undo: not confirmed; nothing written")
+                return _done(doc, as_json, EXIT_REFUSED)
+    try:
+        outcome = undo(journal, entry.id, track=track)
+    except BatchtopError as exc:
+        return fail("undo", exc, as_json, doc)
+    doc["outcome"] = outcome.as_dict()
+    if not as_json:
         print(display(outcome.summary()))
-    return EXIT_OK if outcome.status == "restored" and outcome.restored else EXIT_REFUSED
+    return _done(doc, as_json, EXIT_OK if outcome.status == "restored" and outcome.restored else EXIT_REFUSED)
 
 
-def _current_track(entry: Any) -> Any:
-    """The entry's track as profiled now (to say where moved rows are), or None when unreadable."""
+def _look(entry: Any) -> tuple[Any, Any]:
+    """The entry's track as profiled now (None when unreadable) and the undo's preview, read-only.
+
+    Raises:
+        BatchtopError: the database cannot be read (missing, locked, ...).
+    """
     from batchtop.core.source import Source
+    from batchtop.core.undo import preview_undo
 
     source = Source(entry.db)
     try:
-        if source.poll(force=True).error is None and source.profile is not None:
-            return source.profile.track(entry.track)
-        return None
+        result = source.poll(force=True)
+        track = source.profile.track(entry.track) if result.error is None and source.profile else None
+        if source.identity is None:
+            raise result.error or source.error or BatchtopError(f"cannot read {entry.db}")
+        return track, source.run(lambda conn: preview_undo(conn, entry, source.identity))
     finally:
         source.close()
 
