@@ -52,7 +52,9 @@ def check_clean(out: subprocess.CompletedProcess[bytes]) -> tuple[str, str]:
 
 
 def traceback_text(exception: str, frames: int = 30) -> str:
-    body = "".join(f'  File "/srv/app/module_{i}.py", line {i}, in run\n    step(item)\n' for i in range(frames))
+    body = "".join(
+        f'  File "/srv/app/module_{i}.py", line {i}, in run\n    step(item)\n' for i in range(frames)
+    )
     return f"{TRACEBACK}\n{body}{exception}\n"
 
 
@@ -60,9 +62,13 @@ def queue_db(path: Path, table: str = "jobs", rows: int = 6, error: str = "boom"
     conn = sqlite3.connect(path)
     t = '"' + table.replace('"', '""') + '"'
     conn.execute(f"CREATE TABLE {t} (id INTEGER PRIMARY KEY, name TEXT, status TEXT, error TEXT)")
-    conn.executemany(f"INSERT INTO {t} (name, status, error) VALUES (?, ?, ?)",
-                     [(f"item {i}", ("done", "failed", "pending")[i % 3], error if i % 3 == 1 else None)
-                      for i in range(rows)])
+    conn.executemany(
+        f"INSERT INTO {t} (name, status, error) VALUES (?, ?, ?)",
+        [
+            (f"item {i}", ("done", "failed", "pending")[i % 3], error if i % 3 == 1 else None)
+            for i in range(rows)
+        ],
+    )
     conn.commit()
     conn.close()
     return path
@@ -82,20 +88,29 @@ def test_hostile_table_profile_and_file_names_never_reach_the_terminal(tmp_path:
     (p / ".batchtop.toml").write_text(
         'name = "prof \\u001b]52;c;aGk=\\u0007 \\u009b \\u202eevil"\n'
         '[[track]]\nname = "t \\u001b]0;title\\u0007"\ntable = "tasks"\nkey = "id"\nstatus = "status"\n'
-        'error = "error"\nlabel = "name"\n', encoding="utf-8")
+        'error = "error"\nlabel = "name"\n',
+        encoding="utf-8",
+    )
     bad_file = d / f"notes {HOSTILE}.db"
     bad_file.write_text("not a database\n" * 10)
     paths = [str(detected), str(profiled), str(bad_file)]
-    for argv in (["status", *paths], ["failures", *paths], ["profile", str(detected)],
-                 ["failures", str(detected), "--track", f"nope {HOSTILE}"]):
+    for argv in (
+        ["status", *paths],
+        ["failures", *paths],
+        ["profile", str(detected)],
+        ["failures", str(detected), "--track", f"nope {HOSTILE}"],
+    ):
         stdout, _ = check_clean(run_cli(*argv))
         assert stdout
     text = check_clean(run_cli("status", *paths))[0]
     assert "prof \ufffd]52;c;aGk=\ufffd" in text  # the profile name, shown with placeholders
     failures = check_clean(run_cli("failures", *paths))[0]
     assert "jobs \ufffd]52" in failures and "bad \ufffd]52" in failures
-    for argv in (["status", *paths, "--json"], ["failures", *paths, "--json"],
-                 ["reset", str(detected), "--all-failed", "--dry-run", "--json"]):
+    for argv in (
+        ["status", *paths, "--json"],
+        ["failures", *paths, "--json"],
+        ["reset", str(detected), "--all-failed", "--dry-run", "--json"],
+    ):
         out = run_cli(*argv)
         stdout, _ = check_clean(out)
         doc = json.loads(stdout)
@@ -123,7 +138,9 @@ def test_an_empty_queue_is_waiting_for_items_not_an_error(tmp_path: Path) -> Non
     (src,) = json.loads(out.stdout)["sources"]
     assert src["error"] is None and src["state"] == "waiting"
     assert {t["table"]: (t["total"], t["activity"]) for t in src["tracks"]} == {
-        "tasks": (0, "waiting"), "steps": (0, "waiting")}
+        "tasks": (0, "waiting"),
+        "steps": (0, "waiting"),
+    }
     assert all("waiting for items" in t["activity_reason"] for t in src["tracks"])
     text = run_cli("status", str(db))
     assert text.returncode == 0 and b"waiting for items" in text.stdout
@@ -142,8 +159,10 @@ def test_an_empty_queue_is_read_again_when_its_first_items_arrive(tmp_path: Path
     try:
         assert source.poll().error is None and source.profile is not None
         assert source.snapshot is not None and source.snapshot.tracks[0].total == 0
-        conn.executemany("INSERT INTO tasks (name, status) VALUES (?, ?)",
-                         [(f"t{i}", "ok" if i < 4 else "todo") for i in range(6)])
+        conn.executemany(
+            "INSERT INTO tasks (name, status) VALUES (?, ?)",
+            [(f"t{i}", "ok" if i < 4 else "todo") for i in range(6)],
+        )
         assert source.poll().error is None
         counts = source.snapshot.tracks[0].counts
         assert (counts["done"], counts["pending"]) == (4, 2)
@@ -163,13 +182,19 @@ def uncomment(text: str) -> str:
 def unknown_db(path: Path) -> Path:
     conn = sqlite3.connect(path)
     conn.execute('CREATE TABLE "notes" (id INTEGER PRIMARY KEY, body TEXT, created_at TEXT)')
-    conn.executemany("INSERT INTO notes (body, created_at) VALUES (?, ?)",
-                     [(f"free text number {i} about something", "2026-01-01 10:00:00") for i in range(30)])
+    conn.executemany(
+        "INSERT INTO notes (body, created_at) VALUES (?, ?)",
+        [(f"free text number {i} about something", "2026-01-01 10:00:00") for i in range(30)],
+    )
     odd = f'odd "name" \\ {HOSTILE}'
-    conn.execute(f'CREATE TABLE "{odd.replace(chr(34), chr(34) * 2)}" '
-                 f'(k TEXT PRIMARY KEY, "we""ird {HOSTILE}" TEXT, api_token TEXT) WITHOUT ROWID')
-    conn.execute(f'INSERT INTO "{odd.replace(chr(34), chr(34) * 2)}" VALUES (?, ?, ?)',
-                 ("a", "some words here that are not states at all", "sk-secret"))
+    conn.execute(
+        f'CREATE TABLE "{odd.replace(chr(34), chr(34) * 2)}" '
+        f'(k TEXT PRIMARY KEY, "we""ird {HOSTILE}" TEXT, api_token TEXT) WITHOUT ROWID'
+    )
+    conn.execute(
+        f'INSERT INTO "{odd.replace(chr(34), chr(34) * 2)}" VALUES (?, ?, ?)',
+        ("a", "some words here that are not states at all", "sk-secret"),
+    )
     conn.commit()
     conn.close()
     return path
@@ -251,22 +276,31 @@ def test_text_into_a_pipe_is_never_cut_to_80_columns(tmp_path: Path) -> None:
     db = queue_db(tmp_path / "wide.db", table=table, error=error)
     for env in ({"COLUMNS": "80"}, {"COLUMNS": ""}):
         status = run_cli("status", str(db), env=env)
-        assert status.returncode == 0 and table.encode() in status.stdout and "…".encode() not in status.stdout
+        assert (
+            status.returncode == 0 and table.encode() in status.stdout and "…".encode() not in status.stdout
+        )
         failures = run_cli("failures", str(db), env=env)
         assert failures.returncode == 0 and table.encode() in failures.stdout
         assert error.encode() in failures.stdout and "…".encode() not in failures.stdout
 
 
-@pytest.mark.parametrize("argv", [["status", "--json"], ["status"], ["failures"], ["failures", "--json"],
-                                  ["profile"]])
+@pytest.mark.parametrize(
+    "argv", [["status", "--json"], ["status"], ["failures"], ["failures", "--json"], ["profile"]]
+)
 def test_a_closed_pipe_ends_quietly(tmp_path: Path, argv: list[str]) -> None:
     db = make_topics(tmp_path / "t.db", failed=40)
     read, write = os.pipe()
     os.close(read)  # the reader is gone before batchtop writes a byte (`| head` that already exited)
     env = dict(os.environ, COLUMNS="400", NO_COLOR="1")
     try:
-        proc = subprocess.run([sys.executable, "-m", "batchtop.tui.cli", argv[0], str(db), *argv[1:]],
-                              stdout=write, stderr=subprocess.PIPE, env=env, timeout=60, check=False)
+        proc = subprocess.run(
+            [sys.executable, "-m", "batchtop.tui.cli", argv[0], str(db), *argv[1:]],
+            stdout=write,
+            stderr=subprocess.PIPE,
+            env=env,
+            timeout=60,
+            check=False,
+        )
     finally:
         os.close(write)
     assert proc.stderr == b"", proc.stderr.decode()
@@ -301,11 +335,13 @@ def test_exit_codes_and_argument_checks(tmp_path: Path) -> None:
     printed = "jobs \ufffd]52;c;aGk=\ufffd\ufffd31m\ufffdevil"
     chosen = run_cli("failures", str(db), "--track", printed, "--json")
     assert chosen.returncode == 0 and len(json.loads(chosen.stdout)["sources"][0]["tracks"]) == 1
-    for argv, word in ((["failures", str(db), "--limit", "-1"], b"--limit: -1 is negative"),
-                       (["status", str(db), "--sample", "-2"], b"--sample: -2 is not a duration"),
-                       (["journal", "--limit", "-5"], b"--limit: -5 is negative"),
-                       (["failures", str(db), "--limit", "many"], b"'many' is not a whole number"),
-                       (["open", str(db), "--interval", "0"], b"--interval: 0 is not allowed")):
+    for argv, word in (
+        (["failures", str(db), "--limit", "-1"], b"--limit: -1 is negative"),
+        (["status", str(db), "--sample", "-2"], b"--sample: -2 is not a duration"),
+        (["journal", "--limit", "-5"], b"--limit: -5 is negative"),
+        (["failures", str(db), "--limit", "many"], b"'many' is not a whole number"),
+        (["open", str(db), "--interval", "0"], b"--interval: 0 is not allowed"),
+    ):
         out = run_cli(*argv)
         assert out.returncode == 2 and word in out.stderr, (argv, out.stderr)
     version = run_cli("--version")

@@ -10,16 +10,18 @@ from factories import failures_db
 from batchtop.core.items import item_detail
 from batchtop.core.profiles.builtin import BUILTINS
 from batchtop.core.signature import TRACEBACK, headline, signature
-from batchtop.core.source import connect_ro
 from batchtop.core.snapshot import read_failures
+from batchtop.core.source import connect_ro
 from batchtop.core.sql import LIST_CHARS
 
 TRACK = next(p for p in BUILTINS if p.name == "topic_completions").tracks[0]
 
 
 def traceback(exception: str, frames: int = 1) -> str:
-    body = "".join(f'  File "/srv/app/module_{i}.py", line {i}, in run\n    step(item)\n    ^^^^^^^^^^\n'
-                   for i in range(frames))
+    body = "".join(
+        f'  File "/srv/app/module_{i}.py", line {i}, in run\n    step(item)\n    ^^^^^^^^^^\n'
+        for i in range(frames)
+    )
     return f"{TRACEBACK}\n{body}{exception}\n"
 
 
@@ -28,8 +30,10 @@ def test_the_headline_is_the_exception_line() -> None:
     # A message over several lines: its first line, not the last.
     assert headline(traceback("ValueError: bad input\nwhile reading row 7")) == "ValueError: bad input"
     # Chained: the last exception.
-    chained = (traceback("KeyError: 'a'") + "\nDuring handling of the above exception, another exception "
-               "occurred:\n\n" + traceback("RuntimeError: gave up"))
+    chained = (
+        traceback("KeyError: 'a'") + "\nDuring handling of the above exception, another exception "
+        "occurred:\n\n" + traceback("RuntimeError: gave up")
+    )
     assert headline(chained) == "RuntimeError: gave up"
     # Surrounding white space, a traceback without frames, a bare header.
     assert headline("\n  " + traceback("OSError: disk full") + "\n\n") == "OSError: disk full"
@@ -51,8 +55,10 @@ def test_lists_show_the_headline_and_the_item_the_whole_text(tmp_path: Path) -> 
     long_tb = traceback("RuntimeError: worker 3 died", frames=30)
     assert len(long_tb) > LIST_CHARS  # its exception line is beyond the list's preview of the head
     w = sqlite3.connect(db, isolation_level=None)
-    w.execute("INSERT INTO topic_completions (id, topic_path, status, error_message) VALUES (900, 'tb', 'failed', ?)",
-              (long_tb,))
+    w.execute(
+        "INSERT INTO topic_completions (id, topic_path, status, error_message) VALUES (900, 'tb', 'failed', ?)",
+        (long_tb,),
+    )
     w.close()
     conn = connect_ro(db)
     try:
