@@ -308,3 +308,28 @@ def test_the_demo_journals_into_its_own_temporary_directory(journal_env: Path, m
     assert seen.get("applied") and seen["journal_exists"]  # a reset in the demo went to the demo's journal
     assert all(not Path(p).is_relative_to(journal) and Path(p).parent != journal.parent for p in seen["sources"])
     assert not journal.parent.exists()  # removed with the demo
+
+
+def test_reset_takes_several_databases_with_one_confirmation(data: Path, journal_env: Path, capsys,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    a, b = make_topics(data / "a.db", failed=3), make_topics(data / "b.db", failed=2)
+    none = make_topics(data / "c.db", failed=0)
+    code, out, err = run(capsys, "reset", str(data / "*.db"), "--all-failed", "--dry-run", "--json")
+    doc = json.loads(out)
+    assert code == 0 and doc["rows"] == 5 and not journal_env.exists()
+    assert {Path(d["path"]).name: d["plan"]["count"] for d in doc["databases"]} == {"a.db": 3, "b.db": 2, "c.db": 0}
+    code, _, err = run(capsys, "reset", str(a), str(b), "--id", "1")  # ids belong to one database
+    assert code == 2 and "give a single PATH" in err and failed(a) == 3
+    monkeypatch.setattr(sys, "stdin", Terminal("n"))
+    code, out, err = run(capsys, "reset", str(a), str(b), str(none), "--all-failed")
+    assert code == 1 and "reset in 2 databases: 5 rows? [y/N]" in err and failed(a) == 3 and failed(b) == 2
+    assert out.count("predicate:") == 3  # every plan was shown before the question
+    code, out, err = run(capsys, "reset", str(a), str(b), str(none), "--all-failed", "--yes")
+    assert code == 0 and failed(a) == 0 and failed(b) == 0
+    assert f"{a}: reset 3 of 3" in out and f"{b}: reset 2 of 2" in out
+    entries = json.loads(run(capsys, "journal", "--json")[1])["entries"]
+    assert sorted((Path(e["db"]).name, e["affected"]) for e in entries) == [("a.db", 3), ("b.db", 2)]
+    missing = data / "gone.db"
+    code, out, _ = run(capsys, "reset", str(a), str(missing), "--all-failed", "--yes", "--json")
+    doc = json.loads(out)
+    assert code == 4 and doc["databases"][1]["error"]["kind"] == "missing" and not missing.exists()

@@ -1,6 +1,6 @@
 """Headless action commands: `batchtop reset`, `batchtop undo`, `batchtop journal`.
 
-    batchtop reset PATH [--track NAME] [--action NAME]
+    batchtop reset PATH|GLOB|DIR... [--track NAME] [--action NAME]
                         (--id ID ... | --group SIGNATURE | --match TEXT | --all-failed | --stale)
                         [--dry-run] [--yes] [--json] [--journal FILE] [--read-only] [--profile FILE]
     batchtop undo [ACTION_ID] [--dry-run] [--yes] [--journal FILE] [--json] [--read-only]
@@ -52,7 +52,8 @@ def register(subparsers: Any) -> None:
                               description="Reset, retry, skip or requeue items with a conditional write.",
                               epilog=EPILOG,
                               formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("path", metavar="PATH")
+    p.add_argument("paths", nargs="+", metavar="PATH|GLOB|DIR",
+                   help="databases (several: every plan is shown, then one confirmation for all)")
     p.add_argument("--track", help="track (table) to act on (default: the only one with actions)")
     p.add_argument("--action", help="action name (default: reset/retry; the one taking running rows for --stale)")
     target = p.add_mutually_exclusive_group(required=True)
@@ -67,6 +68,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--profile", action="append", default=[], metavar="FILE", help="a TOML profile file")
     p.set_defaults(func=cmd_reset)
 
+    from batchtop.tui.cli import count
+    from batchtop.tui.undo_cli import cmd_journal, cmd_undo
+
     p = subparsers.add_parser("undo", help="undo a journaled action (preview, confirm; rows the job moved "
                                            "since are left alone)",
                               description="Undo a journaled action: restore the rows that still hold what it "
@@ -78,8 +82,6 @@ def register(subparsers: Any) -> None:
     p.add_argument("--yes", "-y", action="store_true", help="undo without asking")
     _common(p, json_help=True, journal=True, read_only=True)
     p.set_defaults(func=cmd_undo)
-
-    from batchtop.tui.cli import count
 
     p = subparsers.add_parser("journal", help="list journaled actions, newest first")
     p.add_argument("--limit", type=count, default=20, metavar="N")
@@ -101,16 +103,12 @@ def _common(p: argparse.ArgumentParser, *, json_help: bool, journal: bool, read_
 # -- output -------------------------------------------------------------------------------------------
 
 
-def _emit_json(doc: dict[str, Any]) -> None:
-    emit_json(doc)
-
-
 def fail(command: str, exc: BatchtopError, as_json: bool, doc: dict[str, Any] | None = None) -> int:
     """Report `exc` (stderr, and as JSON on stdout with --json) and return its exit code."""
     code = KIND_EXIT.get(exc.kind, EXIT_REFUSED)
     narrate(f"batchtop {command}: {exc.message}")
     if as_json:
-        _emit_json({**(doc or {}), "error": {"kind": exc.kind, "message": exc.message, "exit": code}})
+        emit_json({**(doc or {}), "error": {"kind": exc.kind, "message": exc.message, "exit": code}})
     return code
 
 
@@ -157,37 +155,8 @@ def confirm_rows(verb: str, rows: int, typed: bool, ask: Callable[[str], str]) -
     return ask(f"{display(verb)} {rows} row{'s' if rows != 1 else ''}? [y/N] ").strip().lower() in ("y", "yes")
 
 
-def print_undo_plan(entry: Any, preview: Any) -> None:
-    """The human preview of an undo, on stdout."""
-    from batchtop.core.write import sql_lit
-
-    what = f"{entry.action} {entry.id} ({len(entry.affected):,} item{'s' if len(entry.affected) != 1 else ''} " \
-           f"in {entry.track})"
-    wrote = " AND ".join(f"{c} IS {sql_lit(v)}" for c, v in entry.after)
-    keys = ", ".join(str(k) for k in entry.affected[:8]) + (f", … {len(entry.affected) - 8:,} more"
-                                                             if len(entry.affected) > 8 else "")
-    lines = [
-        f"undo {display(what)}",
-        f"  file:        {display(entry.db)}",
-        f"  track:       {display(entry.track)} (table {display(entry.table)})",
-        f"  when:        {entry.summary()['time_text']}",
-        f"  target:      {display(entry.target)}",
-        f"  rows:        {preview.written:,} written; {preview.restorable:,} still hold what it wrote and "
-        f"would be restored",
-        f"  keys:        {display(keys, 300)}",
-        f"  restores:    {display(', '.join(entry.columns))}",
-        f"  only where:  {display(wrote, PREDICATE_CHARS)}",
-    ]
-    if preview.moved:
-        lines.append(f"  left alone:  {preview.moved:,} moved by the job since")
-    if preview.not_restorable:
-        lines.append(f"  left alone:  {preview.not_restorable:,} too large to journal")
-    if preview.replaced:
-        lines.append("  warning:     the file was replaced since the action: the undo will refuse")
-    print("\n".join(lines))
-
-
-def _ask(prompt: str) -> str:
+def ask_terminal(prompt: str) -> str:
+    """Ask on stderr, read the answer from stdin."""
     print(prompt, end="", file=sys.stderr, flush=True)
     return sys.stdin.readline()
 
@@ -209,58 +178,95 @@ def _target(args: argparse.Namespace) -> Any:
     return Target.all_failed()
 
 
-def _journal(args: argparse.Namespace) -> Any:
+def journal_from(args: argparse.Namespace) -> Any:
+    """The journal of `--journal FILE`, else the default one."""
     from batchtop.core.journal import Journal
 
     return Journal(getattr(args, "journal", None))
 
 
-def cmd_reset(args: argparse.Namespace) -> int:
-    """Preview, confirm and apply an action."""
-    from batchtop.core.actions import apply, plan
+def _profiles(args: argparse.Namespace) -> list[Any]:
+    from batchtop.core.profiles.userfile import load_profiles
+
+    return [p for f in getattr(args, "profile", None) or [] for p in load_profiles(Path(f))]
+
+
+def _reset_paths(args: argparse.Namespace) -> list[str]:
+    """The databases to act on: one plain path as given (even missing: it is reported, never created);
+    several paths, globs and directories as the monitor discovers them."""
+    import os
+
+    from batchtop.core.monitor import Monitor
+
+    only = args.paths[0] if len(args.paths) == 1 else None
+    if only is not None and not any(ch in only for ch in "*?[") and not os.path.isdir(only):
+        return [only]
+    monitor = Monitor(args.paths)
+    monitor.rescan()
+    for notice in monitor.notices:
+        narrate(f"batchtop reset: {notice}")
+    return [s.path for s in monitor.snapshot_sources()]
+
+
+def _plan(path: str, args: argparse.Namespace, profiles: list[Any]) -> Any:
+    """Read `path` and plan the action on it; the read connection is closed before anyone is asked.
+
+    Raises:
+        BatchtopError: unreadable, missing (FileMissing), no such track or action, ...
+    """
+    from batchtop.core.actions import plan
     from batchtop.core.source import Source
-    from batchtop.core.write import READ_ONLY, FileMissing
+    from batchtop.core.write import FileMissing
+
+    source = Source(path, profiles=profiles)
+    try:
+        result = source.poll(force=True)
+        if result.error is not None:
+            if result.error.kind == "missing":
+                raise FileMissing(f"file not found: {path} (nothing created)")
+            raise result.error
+        return plan(source, args.track, args.action, _target(args))
+    finally:
+        source.close()  # the read connection is not needed while we ask or write
+
+
+def cmd_reset(args: argparse.Namespace) -> int:
+    """Preview, confirm and apply an action (on every database named, after one confirmation)."""
+    from batchtop.core.write import READ_ONLY
 
     as_json = getattr(args, "json", False)
     if getattr(args, "read_only", False):
         return fail("reset", ReadOnlyMode(READ_ONLY), as_json)  # before anything is opened
-    profiles = []
-    if getattr(args, "profile", None):
-        from batchtop.core.profiles.userfile import load_profiles
+    profiles = _profiles(args)
+    paths = _reset_paths(args)
+    if len(args.paths) == 1 and paths == args.paths:  # one plain path: the single-database form (and JSON shape)
+        return _reset_one(args, paths[0], profiles, as_json)
+    if args.ids:
+        narrate("batchtop reset: --id names items of one database: give a single PATH")
+        return EXIT_USAGE
+    return _reset_many(args, paths, profiles, as_json)
 
-        for f in args.profile:
-            profiles.extend(load_profiles(Path(f)))
-    source = Source(args.path, profiles=profiles)
+
+def _reset_one(args: argparse.Namespace, path: str, profiles: list[Any], as_json: bool) -> int:
+    from batchtop.core.actions import apply
+
     try:
-        result = source.poll(force=True)
-        if result.error is not None:
-            error = result.error
-            if error.kind == "missing":
-                error = FileMissing(f"file not found: {args.path} (nothing created)")
-            return fail("reset", error, as_json)
-        the_plan = plan(source, args.track, args.action, _target(args))
+        the_plan = _plan(path, args, profiles)
     except BatchtopError as exc:
         return fail("reset", exc, as_json)
-    finally:
-        source.close()  # the read connection is not needed while we ask or write
     doc: dict[str, Any] = {"plan": the_plan.as_dict(), "dry_run": bool(args.dry_run), "outcome": None}
     if not as_json:
         print_plan(the_plan)
     if the_plan.cap == 0:
         narrate("batchtop reset: nothing matched; nothing written")
-        return _done(doc, as_json, EXIT_REFUSED)
+        return finish(doc, as_json, EXIT_REFUSED)
     if args.dry_run:
         narrate("batchtop reset: dry run; nothing written")
-        return _done(doc, as_json, EXIT_OK)
-    if not args.yes:
-        if not sys.stdin.isatty():
-            narrate("batchtop reset: refusing to write without confirmation: use --yes (or --dry-run)")
-            return _done(doc, as_json, EXIT_REFUSED)
-        if not confirm(the_plan, _ask):
-            narrate("batchtop reset: not confirmed; nothing written")
-            return _done(doc, as_json, EXIT_REFUSED)
+        return finish(doc, as_json, EXIT_OK)
+    if not confirmed(args, lambda: confirm(the_plan, ask_terminal)):
+        return finish(doc, as_json, EXIT_REFUSED)
     try:
-        outcome = apply(the_plan, journal=_journal(args))
+        outcome = apply(the_plan, journal=journal_from(args))
     except BatchtopError as exc:
         return fail("reset", exc, as_json, doc)
     doc["outcome"] = outcome.as_dict()
@@ -268,97 +274,81 @@ def cmd_reset(args: argparse.Namespace) -> int:
         print(display(outcome.summary()))
     if outcome.entry_id:
         narrate(f"batchtop reset: journaled as {outcome.entry_id} (undo with: batchtop undo {outcome.entry_id})")
-    return _done(doc, as_json, EXIT_OK if outcome.count else EXIT_REFUSED)
+    return finish(doc, as_json, EXIT_OK if outcome.count else EXIT_REFUSED)
 
 
-def _done(doc: dict[str, Any], as_json: bool, code: int) -> int:
-    if as_json:
-        _emit_json(doc)
-    return code
+def confirmed(args: argparse.Namespace, ask: Callable[[], bool], command: str = "reset") -> bool:
+    """--yes, else a terminal's answer; without a terminal, refused. Says why on stderr."""
+    if args.yes:
+        return True
+    if not sys.stdin.isatty():
+        narrate(f"batchtop {command}: refusing to write without confirmation: use --yes (or --dry-run)")
+        return False
+    if not ask():
+        narrate(f"batchtop {command}: not confirmed; nothing written")
+        return False
+    return True
 
 
-def cmd_undo(args: argparse.Namespace) -> int:
-    """Preview, confirm and undo a journaled action."""
-    from batchtop.core.actions import CONFIRM_OVER
-    from batchtop.core.undo import find, undo
-    from batchtop.core.write import READ_ONLY
+def _reset_many(args: argparse.Namespace, paths: list[str], profiles: list[Any], as_json: bool) -> int:
+    """Every database planned and shown first, one confirmation for all, then one write (and one journal
+    entry) per database. JSON: `{"databases": [{"path", "plan", "outcome", "error"}], ...}`."""
+    from batchtop.core.actions import CONFIRM_OVER, apply
 
-    as_json = getattr(args, "json", False)
-    if getattr(args, "read_only", False):
-        return fail("undo", ReadOnlyMode(READ_ONLY), as_json)
-    journal = _journal(args)
-    try:
-        entry = find(journal, args.action_id)
-        track, preview = (None, None) if entry.status != "applied" else _look(entry)
-    except BatchtopError as exc:
-        return fail("undo", exc, as_json)
-    doc: dict[str, Any] = {"journal": str(journal.path), "entry": entry.summary(),
-                           "preview": preview.as_dict() if preview else None, "dry_run": bool(args.dry_run),
-                           "outcome": None}
-    if preview is not None:
-        # An action already undone (or never applied) needs no confirmation: undo() only reports it.
+    def error(exc: BatchtopError) -> dict[str, Any]:
+        narrate(f"batchtop reset: {exc.message}")
+        return {"kind": exc.kind, "message": exc.message, "exit": KIND_EXIT.get(exc.kind, EXIT_REFUSED)}
+
+    dbs: list[dict[str, Any]] = []
+    plans: list[tuple[dict[str, Any], Any]] = []
+    for path in paths:
+        entry: dict[str, Any] = {"path": path, "plan": None, "outcome": None, "error": None}
+        dbs.append(entry)
+        try:
+            the_plan = _plan(path, args, profiles)
+        except BatchtopError as exc:
+            entry["error"] = error(exc)
+            continue
+        entry["plan"] = the_plan.as_dict()
+        plans.append((entry, the_plan))
         if not as_json:
-            print_undo_plan(entry, preview)
-        if args.dry_run:
-            narrate("batchtop undo: dry run; nothing written")
-            return _done(doc, as_json, EXIT_OK)
-        if not args.yes:
-            if not sys.stdin.isatty():
-                narrate("batchtop undo: refusing to write without confirmation: use --yes (or --dry-run)")
-                return _done(doc, as_json, EXIT_REFUSED)
-            if not confirm_rows("undo", preview.restorable, preview.restorable > CONFIRM_OVER, _ask):
-                narrate("batchtop undo: not confirmed; nothing written")
-                return _done(doc, as_json, EXIT_REFUSED)
-    try:
-        outcome = undo(journal, entry.id, track=track)
-    except BatchtopError as exc:
-        return fail("undo", exc, as_json, doc)
-    doc["outcome"] = outcome.as_dict()
-    if not as_json:
-        print(display(outcome.summary()))
-    return _done(doc, as_json, EXIT_OK if outcome.status == "restored" and outcome.restored else EXIT_REFUSED)
+            print_plan(the_plan)
+    total = sum(p.cap for _, p in plans)
+    doc: dict[str, Any] = {"databases": dbs, "rows": total, "dry_run": bool(args.dry_run)}
+    worst = max((e["error"]["exit"] for e in dbs if e["error"]), default=EXIT_OK)
+    if total == 0:
+        narrate("batchtop reset: nothing matched" + ("; no database matched" if not paths else "") +
+                "; nothing written")
+        return finish(doc, as_json, max(worst, EXIT_REFUSED))
+    n = sum(1 for _, p in plans if p.cap)
+    if args.dry_run:
+        narrate(f"batchtop reset: dry run ({total} rows in {n} databases); nothing written")
+        return finish(doc, as_json, worst)
+    verb = "/".join(dict.fromkeys(p.action.name for _, p in plans if p.cap))
+    if not confirmed(args, lambda: confirm_rows(f"{verb} in {n} databases:", total, total > CONFIRM_OVER, ask_terminal)):
+        return finish(doc, as_json, EXIT_REFUSED)
+    journal = journal_from(args)
+    for entry, the_plan in plans:
+        if not the_plan.cap:
+            continue
+        try:
+            outcome = apply(the_plan, journal=journal)
+        except BatchtopError as exc:
+            entry["error"] = error(exc)
+            worst = max(worst, entry["error"]["exit"])
+            continue
+        entry["outcome"] = outcome.as_dict()
+        if not as_json:
+            print(f"{display(the_plan.path)}: {display(outcome.summary())}")
+        if outcome.entry_id:
+            narrate(f"batchtop reset: {the_plan.path}: journaled as {outcome.entry_id}")
+        if not outcome.count:
+            worst = max(worst, EXIT_REFUSED)
+    return finish(doc, as_json, worst)
 
 
-def _look(entry: Any) -> tuple[Any, Any]:
-    """The entry's track as profiled now (None when unreadable) and the undo's preview, read-only.
-
-    Raises:
-        BatchtopError: the database cannot be read (missing, locked, ...).
-    """
-    from batchtop.core.source import Source
-    from batchtop.core.undo import preview_undo
-
-    source = Source(entry.db)
-    try:
-        result = source.poll(force=True)
-        track = source.profile.track(entry.track) if result.error is None and source.profile else None
-        if source.identity is None:
-            raise result.error or source.error or BatchtopError(f"cannot read {entry.db}")
-        return track, source.run(lambda conn: preview_undo(conn, entry, source.identity))
-    finally:
-        source.close()
-
-
-def cmd_journal(args: argparse.Namespace) -> int:
-    """List journaled actions, newest first."""
-    as_json = getattr(args, "json", False)
-    journal = _journal(args)
-    try:
-        entries = journal.entries(limit=max(0, args.limit))
-    except BatchtopError as exc:
-        return fail("journal", exc, as_json)
-    if journal.damaged_lines:
-        narrate(f"batchtop journal: {journal.damaged_lines} damaged line(s) skipped in {journal.path}")
+def finish(doc: dict[str, Any], as_json: bool, code: int) -> int:
+    """Print `doc` with --json; return `code`."""
     if as_json:
-        _emit_json({"journal": str(journal.path), "damaged_lines": journal.damaged_lines,
-                    "entries": [e.summary() for e in entries]})
-        return EXIT_OK
-    if not entries:
-        narrate(f"batchtop journal: no actions journaled in {journal.path}")
-        return EXIT_OK
-    for e in entries:
-        s = e.summary()
-        what = f"undo of {e.undoes}" if e.kind == "undo" else f"{e.action} {e.track}"
-        print(f"{e.id}  {s['time_text']}  {e.status:<8} {display(what, 40):<28} {len(e.affected):>6} of "
-              f"{e.planned:<6} {display(e.target, 40):<30} {display(e.db)}")
-    return EXIT_OK
+        emit_json(doc)
+    return code
