@@ -29,11 +29,14 @@ def print_undo_plan(entry: Any, preview: Any) -> None:
     """The human preview of an undo, on stdout."""
     from batchtop.core.write import sql_lit
 
-    what = f"{entry.action} {entry.id} ({len(entry.affected):,} item{'s' if len(entry.affected) != 1 else ''} " \
-           f"in {entry.track})"
+    what = (
+        f"{entry.action} {entry.id} ({len(entry.affected):,} item{'s' if len(entry.affected) != 1 else ''} "
+        f"in {entry.track})"
+    )
     wrote = " AND ".join(f"{c} IS {sql_lit(v)}" for c, v in entry.after)
-    keys = ", ".join(str(k) for k in entry.affected[:8]) + (f", … {len(entry.affected) - 8:,} more"
-                                                             if len(entry.affected) > 8 else "")
+    keys = ", ".join(str(k) for k in entry.affected[:8]) + (
+        f", … {len(entry.affected) - 8:,} more" if len(entry.affected) > 8 else ""
+    )
     lines = [
         f"undo {display(what)}",
         f"  file:        {display(entry.db)}",
@@ -70,9 +73,13 @@ def cmd_undo(args: argparse.Namespace) -> int:
         track, preview = (None, None) if entry.status != "applied" else _look(entry)
     except BatchtopError as exc:
         return fail("undo", exc, as_json)
-    doc: dict[str, Any] = {"journal": str(journal.path), "entry": entry.summary(),
-                           "preview": preview.as_dict() if preview else None, "dry_run": bool(args.dry_run),
-                           "outcome": None}
+    doc: dict[str, Any] = {
+        "journal": str(journal.path),
+        "entry": entry.summary(),
+        "preview": preview.as_dict() if preview else None,
+        "dry_run": bool(args.dry_run),
+        "outcome": None,
+    }
     if preview is not None:
         # An action already undone (or never applied) needs no confirmation: undo() only reports it.
         if not as_json:
@@ -80,8 +87,11 @@ def cmd_undo(args: argparse.Namespace) -> int:
         if args.dry_run:
             narrate("batchtop undo: dry run; nothing written")
             return finish(doc, as_json, EXIT_OK)
-        if not confirmed(args, lambda: confirm_rows("undo", preview.restorable,
-                                                      preview.restorable > CONFIRM_OVER, ask_terminal), "undo"):
+        if not confirmed(
+            args,
+            lambda: confirm_rows("undo", preview.restorable, preview.restorable > CONFIRM_OVER, ask_terminal),
+            "undo",
+        ):
             return finish(doc, as_json, EXIT_REFUSED)
     try:
         outcome = undo(journal, entry.id, track=track)
@@ -90,7 +100,9 @@ def cmd_undo(args: argparse.Namespace) -> int:
     doc["outcome"] = outcome.as_dict()
     if not as_json:
         print(display(outcome.summary()))
-    return finish(doc, as_json, EXIT_OK if outcome.status == "restored" and outcome.restored else EXIT_REFUSED)
+    return finish(
+        doc, as_json, EXIT_OK if outcome.status == "restored" and outcome.restored else EXIT_REFUSED
+    )
 
 
 def _look(entry: Any) -> tuple[Any, Any]:
@@ -124,8 +136,13 @@ def cmd_journal(args: argparse.Namespace) -> int:
     if journal.damaged_lines:
         narrate(f"batchtop journal: {journal.damaged_lines} damaged line(s) skipped in {journal.path}")
     if as_json:
-        emit_json({"journal": str(journal.path), "damaged_lines": journal.damaged_lines,
-                    "entries": [e.summary() for e in entries]})
+        emit_json(
+            {
+                "journal": str(journal.path),
+                "damaged_lines": journal.damaged_lines,
+                "entries": [e.summary() for e in entries],
+            }
+        )
         return EXIT_OK
     if not entries:
         narrate(f"batchtop journal: no actions journaled in {journal.path}")
@@ -133,6 +150,8 @@ def cmd_journal(args: argparse.Namespace) -> int:
     for e in entries:
         s = e.summary()
         what = f"undo of {e.undoes}" if e.kind == "undo" else f"{e.action} {e.track}"
-        print(f"{e.id}  {s['time_text']}  {e.status:<8} {display(what, 40):<28} {len(e.affected):>6} of "
-              f"{e.planned:<6} {display(e.target, 40):<30} {display(e.db)}")
+        print(
+            f"{e.id}  {s['time_text']}  {e.status:<8} {display(what, 40):<28} {len(e.affected):>6} of "
+            f"{e.planned:<6} {display(e.target, 40):<30} {display(e.db)}"
+        )
     return EXIT_OK
