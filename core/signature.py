@@ -80,14 +80,13 @@ def headline(text: str) -> str:
     stripped = text.strip()
     if not stripped.startswith(TRACEBACK):
         return text
-    # After strip() the last line is never blank (every line separator is also whitespace).
-    lines = stripped.splitlines()
-    last = max((i for i, line in enumerate(lines) if line.startswith("  File ")), default=None)
-    if last is not None:
-        for line in lines[last + 1:]:
+    frame = stripped.rfind("\n  File ")  # the last frame; searched from the end, the cheap way
+    if frame >= 0:
+        for line in stripped[frame + 1:].splitlines()[1:]:
             if line.strip() and not line[0].isspace():
                 return line.rstrip()
-    return lines[-1].strip()
+    # After strip() the last line is never blank (every line separator is also whitespace).
+    return stripped.splitlines()[-1].strip()
 
 
 def _normalise(line: str) -> str:
