@@ -39,10 +39,6 @@ Exit codes: 0 ok; 1 a source could not be read or nothing matched; 2 usage; 3 bu
 """
 
 
-def _narrate(message: str) -> None:
-    narrate(message)
-
-
 def version() -> str:
     """The installed distribution's version."""
     from importlib.metadata import PackageNotFoundError
@@ -99,7 +95,7 @@ def _monitor(args: argparse.Namespace, paths: Sequence[str]):
     monitor = Monitor(paths, profiles=_load_profiles(args.profile))
     monitor.rescan()
     for notice in monitor.notices:
-        _narrate(f"batchtop: {notice}")
+        narrate(f"batchtop: {notice}")
     return monitor
 
 
@@ -109,7 +105,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 
     monitor = _monitor(args, args.paths)
     if not monitor.sources:
-        _narrate("batchtop: no database matched")
+        narrate("batchtop: no database matched")
         if args.json:
             emit_json({"sources": []})
         return EXIT_UNREADABLE
@@ -145,7 +141,7 @@ def cmd_failures(args: argparse.Namespace) -> int:
 
     monitor = _monitor(args, args.paths)
     if not monitor.sources:
-        _narrate("batchtop: no database matched")
+        narrate("batchtop: no database matched")
         if args.json:
             emit_json({"sources": []})
         return EXIT_UNREADABLE
@@ -176,7 +172,7 @@ def cmd_failures(args: argparse.Namespace) -> int:
     if args.track is not None and not found and known:
         names = ", ".join(sorted(clean_line(n) for n in known))
         message = f"no track {args.track!r} (tracks: {names})"
-        _narrate(f"batchtop failures: {message}")
+        narrate(f"batchtop failures: {message}")
         for src in out:
             src["error"] = src["error"] or message
         code = EXIT_UNREADABLE
@@ -212,15 +208,15 @@ def cmd_profile(args: argparse.Namespace) -> int:
             except BatchtopError:
                 schema = None
         if schema is None or not schema.tables:
-            _narrate(f"batchtop: {source.path}: {error.message if error else 'unreadable'}")
+            narrate(f"batchtop: {source.path}: {error.message if error else 'unreadable'}")
             code = EXIT_UNREADABLE
             continue
-        _narrate(f"batchtop: {source.path}: {error.message if error else 'nothing detected'}; printed a "
+        narrate(f"batchtop: {source.path}: {error.message if error else 'nothing detected'}; printed a "
                  "commented skeleton of its tables to fill in")
         skeletons.append(skeleton(schema, source.path, nested=len(polled) > 1))
     monitor.close()
     if not polled:
-        _narrate("batchtop: no database matched")
+        narrate("batchtop: no database matched")
         return EXIT_UNREADABLE
     parts = ([dump_profiles(found, nested=bool(skeletons))] if found else []) + skeletons
     if parts:
@@ -326,10 +322,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         silence_stdout()
         return EXIT_PIPE
     except ProfileError as exc:
-        _narrate(f"batchtop: {exc.message}")
+        narrate(f"batchtop: {exc.message}")
         return EXIT_USAGE
     except BatchtopError as exc:
-        _narrate(f"batchtop: {exc.message}")
+        narrate(f"batchtop: {exc.message}")
         return EXIT_UNREADABLE
     except KeyboardInterrupt:
         return 130
