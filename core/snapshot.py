@@ -18,12 +18,11 @@ from batchtop.core.sql import (
     failures_sql,
     in_flight_sql,
     key_expr,
-    lit,
     metrics_sql,
     q,
     state_predicate,
 )
-from batchtop.core.timeutil import format_ts, parse_ts
+from batchtop.core.timeutil import parse_ts, seconds_sql, since_sql
 
 #: Newest failures carried in every snapshot (the failures screen pages further on demand).
 SNAPSHOT_FAILURES = 20
@@ -172,7 +171,7 @@ def read_failures(
     for key, lab, lab_len, lab_kind, err, err_len, err_kind, when, raw in rows:
         label, _ = preview(lab, lab_len, lab_kind, 160)
         error, n = preview(err, err_len, err_kind, 400)
-        out.append(FailureRow(key, label, error, n, parse_ts(when, track.tz), display(str(raw), 40)))
+        out.append(FailureRow(key, label, error, n, parse_ts(when, track.tz, track.time_unit), display(str(raw), 40)))
     return out
 
 
@@ -222,7 +221,7 @@ def read_track(
     if started and counts["running"]:
         rows = fetch(conn, f"SELECT {started} FROM {q(track.table)} WHERE {state_predicate(track, ['running'])} "
                            f"AND {started} IS NOT NULL ORDER BY {started} LIMIT {IN_FLIGHT_LIMIT}")
-        starts = tuple(sorted(t for (v,) in rows if (t := parse_ts(v, track.tz)) is not None))
+        starts = tuple(sorted(t for (v,) in rows if (t := parse_ts(v, track.tz, track.time_unit)) is not None))
         stale_after = track.stale_after or _derive_stale(conn, track)
         queries += 2
 
@@ -230,7 +229,7 @@ def read_track(
     finished = col(track, track.finished)
     if finished:
         (value,) = fetch(conn, f"SELECT MAX({finished}) FROM {q(track.table)}")[0]
-        last_finished = parse_ts(value, track.tz)
+        last_finished = parse_ts(value, track.tz, track.time_unit)
         queries += 1
 
     failures: list[FailureRow] = []
@@ -279,10 +278,11 @@ def _derive_stale(conn: sqlite3.Connection, track: Track) -> float:
     started, finished = col(track, track.started), col(track, track.finished)
     if not (started and finished):
         return DEFAULT_STALE
+    unit = track.time_unit
     (mean,) = fetch(
         conn,
-        f"SELECT AVG(julianday(f) - julianday(s)) * 86400.0 FROM (SELECT {started} AS s, {finished} AS f "
-        f"FROM {q(track.table)} WHERE {finished} IS NOT NULL AND {started} IS NOT NULL "
+        f"SELECT AVG({seconds_sql('f', unit)} - {seconds_sql('s', unit)}) FROM (SELECT {started} AS s, "
+        f"{finished} AS f FROM {q(track.table)} WHERE {finished} IS NOT NULL AND {started} IS NOT NULL "
         f"ORDER BY {key_expr(track)} DESC LIMIT 200)",
     )[0]
     if not isinstance(mean, int | float) or mean <= 0:
@@ -295,10 +295,9 @@ def read_finished_times(conn: sqlite3.Connection, track: Track, now: float, hori
     finished = col(track, track.finished)
     if not finished:
         return []
-    cutoff = lit(format_ts(now - horizon, track.tz, track.time_format))
-    rows = fetch(conn, f"SELECT {finished} FROM {q(track.table)} WHERE {finished} >= {cutoff} "
-                       f"ORDER BY {finished} DESC LIMIT 5000")
-    return [t for (v,) in rows if (t := parse_ts(v, track.tz)) is not None]
+    since = since_sql(finished, now - horizon, track.tz, track.time_format, track.time_unit)
+    rows = fetch(conn, f"SELECT {finished} FROM {q(track.table)} WHERE {since} ORDER BY {finished} DESC LIMIT 5000")
+    return [t for (v,) in rows if (t := parse_ts(v, track.tz, track.time_unit)) is not None]
 
 
 def read_sessions(conn: sqlite3.Connection, profile: Profile, limit: int = 20) -> tuple[list[SessionRow], int]:

@@ -338,3 +338,46 @@ def docstore_pending_db(path: str | os.PathLike[str]) -> Path:
                                               ('c', 'completed', '2026-01-01 10:30:00');
         """)
     return p
+
+
+# -- real queue libraries ---------------------------------------------------------------------------
+
+#: litequeue 0.9's table, as its `LiteQueue.__init__` creates it (WAL; every time is `time.time_ns()`).
+_LITEQUEUE_DDL = """
+CREATE TABLE IF NOT EXISTS [Queue] (data TEXT NOT NULL, message_id TEXT NOT NULL, status INTEGER NOT NULL,
+                                    in_time INTEGER NOT NULL, lock_time INTEGER, done_time INTEGER);
+CREATE INDEX IF NOT EXISTS TIdx ON [Queue](message_id);
+CREATE INDEX IF NOT EXISTS SIdx ON [Queue](status);
+"""
+
+
+def litequeue_db(path: str | os.PathLike[str], *, now: float = FIXED_NOW, done: int = 30, failed: int = 3,
+                 ready: int = 10, locked: int = 2, gap: float = 20.0, locked_ago: float = 2 * 3600.0) -> Path:
+    """A litequeue queue (status 0 ready, 1 locked, 2 done, 3 failed; `in_time`, `lock_time`, `done_time`
+    in nanoseconds, as `put`, `pop`, `done` and `mark_failed` write them) as of `now`.
+
+    `done` + `failed` messages finished one every `gap` seconds up to `now` (each locked `gap / 2` before);
+    `locked` messages were popped `locked_ago` seconds ago by a worker that never came back.
+    """
+    def ns(t: float) -> int:
+        return int(round(t * 1e9))
+
+    p = Path(path)
+    finished = done + failed
+    with _building(p) as conn:
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.executescript(_LITEQUEUE_DDL)
+        start = now - finished * gap - locked_ago - 60
+        rows = []
+        for i in range(finished + locked + ready):
+            put = start + i * 0.5
+            if i < finished:
+                end = now - (finished - 1 - i) * gap
+                rows.append((f"task {i}", f"msg-{i:05d}", 2 if i < done else 3, ns(put), ns(end - gap / 2), ns(end)))
+            elif i < finished + locked:
+                rows.append((f"task {i}", f"msg-{i:05d}", 1, ns(put), ns(now - locked_ago), None))
+            else:
+                rows.append((f"task {i}", f"msg-{i:05d}", 0, ns(put), None, None))
+        conn.executemany("INSERT INTO [Queue] VALUES (?, ?, ?, ?, ?, ?)", rows)
+    pin_mtimes([p], now)
+    return p

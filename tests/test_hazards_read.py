@@ -421,7 +421,7 @@ def _copied_run_directory(tmp_path: Path) -> tuple[Path, dict[str, int]]:
     make_writer("topics", original, journal="wal").setup(completed=0, failed=0, skipped=0, pending=80, in_flight=0)
     conn = sqlite3.connect(original, isolation_level=None)
     conn.execute("PRAGMA wal_autocheckpoint=0")  # every commit stays in the -wal, as between checkpoints
-    for i in range(60):
+    for _ in range(60):
         conn.execute("UPDATE topic_completions SET status = 'completed', completed_at = '2026-01-01 11:00:00' "
                      "WHERE id = (SELECT MIN(id) FROM topic_completions WHERE status = 'pending')")
     copy = tmp_path / "copy"

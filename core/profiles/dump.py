@@ -94,7 +94,7 @@ def _track_lines(t: Track) -> list[str]:
             lines.append(f"{name} = {basic_string(column)}")
         elif name in ("label", "error", "started", "finished"):
             lines.append(f'# {name} = "column"')
-    for name in ("error_states", "tz", "time_format"):
+    for name in ("error_states", "tz", "time_format", "time_unit"):
         if getattr(t, name) != _DEFAULTS[name]:
             lines.append(f"{name} = {value(getattr(t, name))}")
     if t.secrets:

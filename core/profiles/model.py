@@ -79,6 +79,8 @@ class Track:
     tz: str = "utc"
     #: "space" ('2026-01-01 10:00:00') or "iso" ('2026-01-01T10:00:00').
     time_format: str = "space"
+    #: Unit of epoch numbers in the time columns: "s", "ms", "us", "ns", or "auto" (by magnitude).
+    time_unit: str = "auto"
     #: Percent-progress column of running items.
     progress: str | None = None
     #: Current-step text of running items.

@@ -13,11 +13,13 @@ from typing import Any, NoReturn
 from batchtop.core.errors import ProfileError
 from batchtop.core.profiles.model import STATES, Action, Metric, Profile, RawValue, Sessions, Track
 from batchtop.core.sanitize import is_secret_name
+from batchtop.core.timeutil import TIME_UNITS
 
 PROFILE_KEYS = frozenset({"name", "description", "secret_tables", "track", "sessions"})
 TRACK_KEYS = frozenset({
     "name", "table", "key", "label", "status", "state_sql", "states", "default_state", "null_state",
-    "in_flight", "error", "error_states", "started", "finished", "created", "tz", "time_format", "progress",
+    "in_flight", "error", "error_states", "started", "finished", "created", "tz", "time_format", "time_unit",
+    "progress",
     "step", "secret", "metrics", "failures_recorded", "stale_after", "note", "no_action_reason", "action",
 })
 ACTION_KEYS = frozenset({"name", "description", "from", "to", "set", "clear"})
@@ -190,6 +192,7 @@ def _track(data: Any, where: str, index: int) -> Track:
         error=r.text("error"), error_states=r.states("error_states", ("failed",)),
         started=r.text("started"), finished=r.text("finished"), created=r.text("created"),
         tz=r.choice("tz", ("utc", "local"), "utc"), time_format=r.choice("time_format", ("space", "iso"), "space"),
+        time_unit=r.choice("time_unit", TIME_UNITS, "auto"),
         progress=r.text("progress"), step=r.text("step"),
         metrics=tuple(_metric(r, m) for m in (metrics if isinstance(metrics, list) else [metrics])),
         secrets=secrets, no_action_reason=r.text("no_action_reason"),

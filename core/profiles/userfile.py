@@ -26,6 +26,7 @@ keys, below) or several (`[[profile]]` tables, each with the same keys)::
     created = "created_at"
     tz = "utc"                        # or "local": how the writer stores naive times
     time_format = "space"             # or "iso" ('2026-01-01T10:00:00')
+    time_unit = "ns"                  # epoch numbers: "s", "ms", "us", "ns" (default "auto": by magnitude)
     progress = "pct"                  # percent done of running items
     step = "current_step"             # current step text of running items
     secret = ["api_token"]            # columns never read, shown, exported or logged
