@@ -10,8 +10,9 @@ import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from batchtop.core.blobs import blob_text
 from batchtop.core.profiles.model import REMAINING, SETTLED, STATES, Profile, RawValue, Track
-from batchtop.core.sanitize import blob_preview, display
+from batchtop.core.sanitize import display
 from batchtop.core.sql import (
     col,
     counts_sql,
@@ -152,7 +153,7 @@ def preview(value: object, length: int | None, kind: str | None, limit: int) -> 
         return "", 0
     if kind == "blob":
         n = int(length or 0)
-        return blob_preview(bytes.fromhex(str(value)), n), n
+        return display(blob_text(bytes.fromhex(str(value)), n), limit), n
     return display(str(value), limit), int(length or len(str(value)))
 
 

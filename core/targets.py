@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from batchtop.core.profiles.model import Action, RawValue, Track
-from batchtop.core.sanitize import display, is_secret_name
+from batchtop.core.sanitize import display
 from batchtop.core.source import Source
 from batchtop.core.sql import (
     col,
@@ -119,7 +119,7 @@ def resolve(source: Source, track: str | Track | None, action: str | None, targe
     if target.kind == "stale" and "running" not in act.from_states:
         raise NoAction(f"{act.name} does not take running rows; stale items need e.g. "
                        f"{next((a.name for a in trk.actions if 'running' in a.from_states), 'requeue')}")
-    secret = [c for c, _ in act.assign if c in trk.secrets or is_secret_name(c)]
+    secret = [c for c, _ in act.assign if trk.is_secret(c)]
     if secret:
         raise NoAction(f"{act.name} writes secret column(s) {', '.join(secret)}: refused (they are never read)")
     return trk, act

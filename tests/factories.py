@@ -381,3 +381,60 @@ def litequeue_db(path: str | os.PathLike[str], *, now: float = FIXED_NOW, done: 
         conn.executemany("INSERT INTO [Queue] VALUES (?, ?, ?, ?, ?, ?)", rows)
     pin_mtimes([p], now)
     return p
+
+
+#: Celery's SQLAlchemy result backend with `result_extended = True` (celery/backends/database/models.py):
+#: `result` is a PickleType (a pickled meta dict), `args`/`kwargs` LargeBinary holding what the task
+#: serializer (JSON by default) produced; DateTime as SQLAlchemy writes it to SQLite.
+_CELERY_DDL = """
+CREATE TABLE celery_taskmeta (
+    id INTEGER NOT NULL, task_id VARCHAR(155), status VARCHAR(50), result BLOB, date_done DATETIME,
+    traceback TEXT, name VARCHAR(155), args BLOB, kwargs BLOB, worker VARCHAR(155), retries INTEGER,
+    queue VARCHAR(155), PRIMARY KEY (id), UNIQUE (task_id)
+);
+CREATE TABLE celery_tasksetmeta (
+    id INTEGER NOT NULL, taskset_id VARCHAR(155), result BLOB, date_done DATETIME, PRIMARY KEY (id),
+    UNIQUE (taskset_id)
+);
+"""
+#: Celery's states (celery.states), in the order a task may go through them.
+CELERY_STATES = ("PENDING", "RECEIVED", "STARTED", "RETRY", "SUCCESS", "FAILURE", "REVOKED", "REJECTED",
+                 "IGNORED")
+
+
+def celery_db(path: str | os.PathLike[str], counts: dict[str, int], *, now: float = FIXED_NOW,
+              secret: str = SECRET_MARKER) -> Path:
+    """A Celery result database with `counts` tasks per state (one finished a minute up to `now`).
+
+    Every task's `kwargs` is the JSON `{"api_key": secret, "model": ..., "client_secret": secret}` and its
+    `result` a pickled dict holding `secret` too; FAILURE rows carry a traceback.
+    """
+    import json
+    import pickle
+    from datetime import datetime, timezone
+
+    def stamp(t: float) -> str:
+        return datetime.fromtimestamp(t, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+    p = Path(path)
+    total = sum(counts.values())
+    with _building(p) as conn:
+        conn.executescript(_CELERY_DDL)
+        rows, i = [], 0
+        for state, n in counts.items():
+            for _ in range(n):
+                kwargs = json.dumps({"api_key": secret, "model": "gpt-4o-mini", "prompt": f"summarise doc {i}",
+                                     "client_secret": secret}).encode()
+                args = json.dumps([f"doc-{i}", {"session_token": secret}]).encode()
+                failed = state == "FAILURE"
+                meta = {"status": state, "result": {"exc_type": "RateLimitError"} if failed else {"url": f"s3://b/{i}",
+                        "token": secret}, "task_id": f"t-{i}"}
+                tb = ("Traceback (most recent call last):\n  File \"tasks.py\", line 9, in summarise\n"
+                      "RateLimitError: 429 Too Many Requests") if failed else None
+                rows.append((i + 1, f"t-{i:04d}", state, pickle.dumps(meta, protocol=4),
+                             stamp(now - (total - i) * 60), tb, "tasks.summarise", args, kwargs, "celery@w1",
+                             0, "default"))
+                i += 1
+        conn.executemany("INSERT INTO celery_taskmeta VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+    pin_mtimes([p], now - 60)
+    return p

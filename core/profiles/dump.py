@@ -99,6 +99,8 @@ def _track_lines(t: Track) -> list[str]:
             lines.append(f"{name} = {value(getattr(t, name))}")
     if t.secrets:
         lines.append(f"secret = {value(t.secrets)}")
+    if t.not_secret:
+        lines.append(f"not_secret = {value(t.not_secret)}")
     if t.metrics:
         lines.append("metrics = [")
         for m in t.metrics:

@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from batchtop.core.sanitize import is_secret_name
+
 #: The six canonical states every raw value maps to (architecture.md).
 STATES: tuple[str, ...] = ("pending", "running", "done", "failed", "skipped", "cancelled")
 #: States that count as settled for progress: settled / total.
@@ -86,8 +88,10 @@ class Track:
     #: Current-step text of running items.
     step: str | None = None
     metrics: tuple[Metric, ...] = ()
-    #: Columns never read for display, export or logs.
+    #: Columns never read for display, export or logs (besides those named like credentials).
     secrets: tuple[str, ...] = ()
+    #: Columns named like credentials that are not (a `token_kind`, an `auth_method`): shown after all.
+    not_secret: tuple[str, ...] = ()
     actions: tuple[Action, ...] = ()
     #: Why there is no action, shown instead of a key.
     no_action_reason: str | None = None
@@ -102,6 +106,11 @@ class Track:
     def raw_values(self) -> tuple[RawValue, ...]:
         """Raw values with an explicit mapping."""
         return tuple(self.states)
+
+    def is_secret(self, column: str) -> bool:
+        """Whether `column` must never be read: listed in `secrets`, or named like a credential and not
+        listed in `not_secret`."""
+        return column in self.secrets or (column not in self.not_secret and is_secret_name(column))
 
     def action(self, name: str) -> Action | None:
         """The action called `name`, if the profile allows it."""

@@ -29,7 +29,8 @@ keys, below) or several (`[[profile]]` tables, each with the same keys)::
     time_unit = "ns"                  # epoch numbers: "s", "ms", "us", "ns" (default "auto": by magnitude)
     progress = "pct"                  # percent done of running items
     step = "current_step"             # current step text of running items
-    secret = ["api_token"]            # columns never read, shown, exported or logged
+    secret = ["api_token", "payload"] # columns never read, shown, exported or logged
+    not_secret = ["auth_method"]      # columns named like credentials that hold none (shown after all)
     metrics = ["retries", { column = "cost", label = "cost", unit = "$", agg = "sum" }]   # agg sum|avg
     failures_recorded = true          # false: the writer leaves failed items pending
     stale_after = 1800                # seconds before a running item counts as stale
@@ -61,7 +62,8 @@ keys, below) or several (`[[profile]]` tables, each with the same keys)::
     note = "..."
 
 Canonical states: pending, running, done, failed, skipped, cancelled. `[track]` and `[track.action]` may
-also be written as single tables. Columns named like secrets (token, password, key, ...) are refused as
+also be written as single tables. Columns named like secrets (token, password, api_key, auth, cookie, ...;
+a plain `key` is an id, not a secret) are never read unless listed in `not_secret`, and are refused as
 label, status, error, step, progress, metric or action target.
 """
 
