@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from batchtop.core.blobs import HEAD_BYTES, blob_kind, blob_text, mask_secrets, pickle_summary, text_chunk
 from batchtop.core.errors import BatchtopError
-from batchtop.core.profiles.model import STATES, RawValue, Track
+from batchtop.core.profiles.model import STATES, UNMAPPED, RawValue, Track
 from batchtop.core.sanitize import is_secret_name, redact, redact_page
 from batchtop.core.snapshot import fetch
 from batchtop.core.sql import key_expr, q, raw_expr, state_predicate
@@ -173,7 +173,7 @@ def _value(column: str, preview: object, length: object, kind: object, size: obj
 
 def _state_case(track: Track) -> str:
     whens = " ".join(f"WHEN {state_predicate(track, [s])} THEN {s!r}" for s in STATES)
-    return f"CASE {whens} ELSE NULL END"
+    return f"CASE {whens} ELSE {UNMAPPED!r} END"
 
 
 def item_detail(conn: sqlite3.Connection, track: Track, key: RawValue, *, secret_tables: Sequence[str] = (),

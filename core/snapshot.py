@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from batchtop.core.blobs import blob_text
-from batchtop.core.profiles.model import REMAINING, SETTLED, STATES, Profile, RawValue, Track
+from batchtop.core.profiles.model import REMAINING, SETTLED, STATES, UNMAPPED, Profile, RawValue, Track
 from batchtop.core.sanitize import display
 from batchtop.core.sql import (
     col,
@@ -96,10 +96,19 @@ class TrackSnapshot:
     #: Pending items attempted by an earlier session (writers that never record failures).
     attempted_earlier: int = 0
     note: str | None = None
+    #: Rows whose raw value the profile does not map (in `raw_counts` with state `unmapped`): counted
+    #: apart, in no state and not in the total, and never as pending.
+    unmapped: int = 0
 
     @property
     def total(self) -> int:
+        """Rows in one of the six states (unmapped rows are counted apart)."""
         return sum(self.counts.values())
+
+    @property
+    def unmapped_values(self) -> tuple[RawCount, ...]:
+        """The raw values counted as unmapped, most frequent first."""
+        return tuple(r for r in self.raw_counts if r.state == UNMAPPED)
 
     @property
     def settled(self) -> int:
@@ -196,12 +205,17 @@ def read_track(
     Returns the snapshot and the number of statements run.
     """
     counts = dict.fromkeys(STATES, 0)
+    unmapped = 0
     raw: dict[tuple[str, str], int] = {}
     rows = fetch(conn, counts_sql(track))
     pending = [v for v, _ in rows if track.states.get(v, track.default_state) == "pending"]
     flying = (in_flight or (lambda values: read_in_flight(conn, track, values)))(pending)
     for value, n in rows:
         state, label = classify(track, value)
+        if state == UNMAPPED:
+            unmapped += int(n)
+            raw[(label, state)] = raw.get((label, state), 0) + int(n)
+            continue
         # In-flight counts may come from an earlier poll (they are cached): never more than the rows.
         started = min(int(flying.get(value, 0)), int(n)) if state == "pending" else 0
         if started:
@@ -239,16 +253,17 @@ def read_track(
         queries += 1
     attempted = counts["pending"] if (not track.failures_recorded and sessions_before > 1) else 0
     snap = TrackSnapshot(track.name, track.table, counts, raw_counts, metrics, starts, stale_after,
-                         last_finished, tuple(failures), attempted, track.note)
+                         last_finished, tuple(failures), attempted, track.note, unmapped)
     return snap, queries
 
 
 def classify(track: Track, raw: RawValue, in_flight: object = False) -> tuple[str, str]:
-    """Canonical state and display label of a raw value; a pending row in flight is running.
+    """Canonical state and display label of a raw value; a pending row in flight is running, and a value
+    the profile does not map is `unmapped`.
 
     The label is the raw value itself: callers say "started" their own way.
     """
-    state = track.states.get(raw, track.default_state)
+    state = track.states.get(raw, track.default_state) or UNMAPPED
     label = "NULL" if raw is None else display(str(raw), 40)
     return ("running" if in_flight and state == "pending" else state), label
 

@@ -438,3 +438,51 @@ def celery_db(path: str | os.PathLike[str], counts: dict[str, int], *, now: floa
         conn.executemany("INSERT INTO celery_taskmeta VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
     pin_mtimes([p], now - 60)
     return p
+
+
+#: optuna's RDB storage (optuna/storages/_rdb/models.py), the tables a study's progress lives in.
+_OPTUNA_DDL = """
+CREATE TABLE studies (study_id INTEGER NOT NULL, study_name VARCHAR(512) NOT NULL, PRIMARY KEY (study_id),
+                      UNIQUE (study_name));
+CREATE TABLE study_directions (study_direction_id INTEGER NOT NULL, direction VARCHAR(8) NOT NULL,
+                               study_id INTEGER NOT NULL, objective INTEGER NOT NULL,
+                               PRIMARY KEY (study_direction_id), FOREIGN KEY(study_id) REFERENCES studies (study_id));
+CREATE TABLE trials (trial_id INTEGER NOT NULL, number INTEGER, study_id INTEGER, state VARCHAR(8) NOT NULL,
+                     datetime_start DATETIME, datetime_complete DATETIME, PRIMARY KEY (trial_id),
+                     FOREIGN KEY(study_id) REFERENCES studies (study_id));
+CREATE TABLE trial_values (trial_value_id INTEGER NOT NULL, trial_id INTEGER NOT NULL, objective INTEGER NOT NULL,
+                           value FLOAT, value_type VARCHAR(7) NOT NULL, PRIMARY KEY (trial_value_id),
+                           UNIQUE (trial_id, objective), FOREIGN KEY(trial_id) REFERENCES trials (trial_id));
+CREATE TABLE version_info (version_info_id INTEGER NOT NULL, schema_version INTEGER, library_version VARCHAR(256),
+                           PRIMARY KEY (version_info_id));
+"""
+#: optuna's TrialState names, as its storage writes them.
+OPTUNA_STATES = ("RUNNING", "COMPLETE", "PRUNED", "FAIL", "WAITING")
+
+
+def optuna_db(path: str | os.PathLike[str], counts: dict[str, int], *, now: float = FIXED_NOW) -> Path:
+    """An optuna study database with `counts` trials per TrialState name, one finished a minute up to `now`."""
+    from datetime import datetime, timezone
+
+    def stamp(t: float) -> str:
+        return datetime.fromtimestamp(t, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+    p = Path(path)
+    total = sum(counts.values())
+    with _building(p) as conn:
+        conn.executescript(_OPTUNA_DDL)
+        conn.execute("INSERT INTO studies VALUES (1, 'tune-lr')")
+        conn.execute("INSERT INTO study_directions VALUES (1, 'MINIMIZE', 1, 0)")
+        conn.execute("INSERT INTO version_info VALUES (1, 12, '4.1.0')")
+        i = 0
+        for state, n in counts.items():
+            for _ in range(n):
+                start = now - (total - i) * 60 - 30
+                done = None if state in ("RUNNING", "WAITING") else stamp(start + 30)
+                conn.execute("INSERT INTO trials VALUES (?, ?, 1, ?, ?, ?)",
+                             (i + 1, i, state, None if state == "WAITING" else stamp(start), done))
+                if state == "COMPLETE":
+                    conn.execute("INSERT INTO trial_values VALUES (?, ?, 0, ?, 'FINITE')", (i + 1, i + 1, 0.1 * i))
+                i += 1
+    pin_mtimes([p], now - 60)
+    return p

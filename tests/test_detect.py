@@ -286,7 +286,7 @@ def test_without_rowid_table_and_hostile_values(tmp_path: Path) -> None:
     (track,) = profile.tracks
     assert track.key == "step_name" and track.raw == "phase"
     assert all("\x1b" not in n and "\x07" not in n for n in profile.notes)
-    assert "not understood: counted as pending" in " ".join(profile.notes)
+    assert "not understood: counted apart as unmapped" in " ".join(profile.notes)
 
 
 def test_describe_unknown_is_bounded(tmp_path: Path) -> None:

@@ -120,12 +120,27 @@ def _track_lines(t: Track) -> list[str]:
     for state in STATES:
         raws = [raw for raw, s in t.states.items() if s == state and raw is not None]
         if raws:
-            lines.append(f"{state} = {value(raws)}")
+            lines += _wrapped(state, raws)
     for action in t.actions:
         lines += ["", *_action_lines(action)]
     if not t.actions:
         lines += ["", *_action_example(t)]
     return lines
+
+
+def _wrapped(name: str, values: list[RawValue], width: int = 100) -> list[str]:
+    """`name = [...]`, over several lines when long (a detected vocabulary lists every state word)."""
+    one = f"{name} = {value(values)}"
+    if len(one) <= width:
+        return [one]
+    lines, line = [f"{name} = ["], "   "
+    for v in values:
+        item = f" {value(v)},"
+        if len(line) + len(item) > width and line.strip():
+            lines.append(line)
+            line = "   "
+        line += item
+    return [*lines, line, "]"]
 
 
 def _action_lines(a: Action) -> list[str]:
@@ -173,7 +188,9 @@ def _header(p: Profile) -> list[str]:
         _comment(f"from: {origin}"),
         "# Use it with `batchtop --profile FILE DATABASE`, or save it as .batchtop.toml next to the database:",
         "# it is then used whenever every table and column it names exists.",
-        "# Canonical states: " + ", ".join(STATES) + ". Raw values not listed count as default_state.",
+        "# Canonical states: " + ", ".join(STATES) + ".",
+        "# Raw values not listed below count apart as unmapped (never as pending), with a warning;",
+        "# set default_state to give them a state.",
     ]
     if p.notes:
         lines += ["#", "# What was inferred (check it, then edit below):"]

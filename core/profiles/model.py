@@ -17,6 +17,8 @@ STATES: tuple[str, ...] = ("pending", "running", "done", "failed", "skipped", "c
 SETTLED: tuple[str, ...] = ("done", "failed", "skipped", "cancelled")
 #: States that are still work to do.
 REMAINING: tuple[str, ...] = ("pending", "running")
+#: What a raw value the profile does not map counts as: apart from the six states, never silently pending.
+UNMAPPED = "unmapped"
 
 RawValue = str | int | float | None
 
@@ -66,8 +68,9 @@ class Track:
     raw_sql: str | None = None
     #: Raw value -> canonical state.
     states: Mapping[RawValue, str] = field(default_factory=dict)
-    #: State of a raw value that is not in `states` (including NULL).
-    default_state: str = "pending"
+    #: State of a raw value that is not in `states` (including NULL); None counts such rows apart as
+    #: `UNMAPPED` (a value the profile never saw, such as optuna's PRUNED, is not silently pending).
+    default_state: str | None = None
     #: SQL condition under which a `pending` row is actually in flight (`running`).
     in_flight: str | None = None
     #: Column holding the error message.

@@ -192,7 +192,8 @@ def _track(data: Any, where: str, index: int) -> Track:
     track = Track(
         name=r.text("name", table) or table, table=table, key=r.text("key", "rowid") or "rowid",
         label=r.text("label"), raw=status, raw_sql=state_sql, states=_states(r),
-        default_state=r.choice("default_state", STATES, "pending"), in_flight=_sql(r, "in_flight"),
+        default_state=r.choice("default_state", STATES, "pending") if "default_state" in r.data else None,
+        in_flight=_sql(r, "in_flight"),
         error=r.text("error"), error_states=r.states("error_states", ("failed",)),
         started=r.text("started"), finished=r.text("finished"), created=r.text("created"),
         tz=r.choice("tz", ("utc", "local"), "utc"), time_format=r.choice("time_format", ("space", "iso"), "space"),

@@ -16,7 +16,8 @@ keys, below) or several (`[[profile]]` tables, each with the same keys)::
     label = "name"                    # column shown for each item
     status = "state"                  # column holding the raw state ...
     # state_sql = "CASE WHEN result IS NULL THEN 'todo' ELSE 'ok' END"   # ... or an SQL expression
-    default_state = "pending"         # state of values not listed below (and of NULL)
+    default_state = "pending"         # optional: state of values not listed below (and of NULL);
+                                      # without it they are counted apart as "unmapped", with a warning
     null_state = "failed"             # optional: state of NULL when it differs from default_state
     in_flight = "started_at IS NOT NULL"   # optional SQL: a pending row this is true for is running
     error = "last_error"              # column holding the error text
