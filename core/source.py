@@ -34,7 +34,7 @@ from batchtop.core.snapshot import (
     read_sessions,
     read_track,
 )
-from batchtop.core.timeutil import Clock, system_clock
+from batchtop.core.timeutil import FUTURE_SLACK, Clock, system_clock
 
 SQLITE_HEADER = b"SQLite format 3\x00"
 SIDECARS = ("-wal", "-shm", "-journal")
@@ -181,6 +181,9 @@ class Source:
         self._parked: tuple | None = None
         self._slow: dict[str, tuple[float, float, object]] = {}
         self.last_write: float | None = None
+        #: When a poll of ours last saw the data change (a commit), by our clock: file times can be
+        #: skewed (network filesystems) or coarse.
+        self.last_seen_write: float | None = None
         self.last_change: float | None = None
         self.polls = 0
 
@@ -240,6 +243,12 @@ class Source:
         if not self._quiescent:
             self._conn = connect_ro(self.path, timeout=BUSY_WAL if self.wal else BUSY_ROLLBACK)
         return events
+
+    def write_time(self, now: float) -> float | None:
+        """When the job last wrote, as far as we can tell at `now`: the newest file time (unless it lies
+        ahead of the clock: skew) or the last change a poll of ours saw, whichever is later."""
+        mtime = self.last_write if self.last_write is not None and self.last_write <= now + FUTURE_SLACK else None
+        return max((t for t in (mtime, self.last_seen_write) if t is not None), default=None)
 
     def _read_conn(self) -> sqlite3.Connection:
         """The connection to read with (a fresh short-lived one when quiescent)."""
@@ -331,6 +340,8 @@ class Source:
             sig = self._quiet_signature(st)
             if not force and sig == self._signature and self.error is None:
                 return False, 0, events
+            if self._signature is not None and sig != self._signature:
+                self.last_seen_write = self._clock()
             conn = connect_quiescent(self.path)
             try:
                 queries = self._read(conn)
@@ -347,6 +358,8 @@ class Source:
         (version,) = fetch(conn, "PRAGMA data_version")[0]
         if not force and version == self._data_version and self.error is None:
             return False, 1, events
+        if self._data_version is not None and version != self._data_version:
+            self.last_seen_write = self._clock()  # a commit of the job's, seen by us
         queries = self._read(conn) + 1
         self._data_version = version
         return True, queries, events

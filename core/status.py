@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from batchtop.core.history import Activity, History
 from batchtop.core.profiles.model import STATES, UNMAPPED
-from batchtop.core.snapshot import MetricValue, RawCount, TrackSnapshot
+from batchtop.core.snapshot import IN_FLIGHT_LIMIT, MetricValue, RawCount, TrackSnapshot
 
 if TYPE_CHECKING:
     from batchtop.core.source import Source
@@ -81,9 +81,14 @@ def track_status(source: Source, snap: TrackSnapshot, now: float) -> TrackStatus
     """Derive rate, ETA, activity and resume state of one track at `now`."""
     history = source.histories.get(snap.name) or History()
     stale = snap.stale(now)
-    fresh = max(0, snap.counts["running"] - stale)
+    running = snap.counts["running"]
+    # In-flight rows with no start time (no start column, or NULL) cannot be told fresh or stale.
+    starts = len(snap.in_flight_starts) if snap.stale_after is not None else 0
+    unknown = 0 if starts >= IN_FLIGHT_LIMIT else max(0, running - starts)
+    fresh = max(0, running - stale - unknown)
     activity = history.activity(now, total=snap.total, remaining=snap.remaining, fresh_running=fresh,
-                                stale=stale, last_write=source.last_write, last_finished=snap.last_finished)
+                                stale=stale, last_write=source.write_time(now), last_finished=snap.last_finished,
+                                unknown_running=unknown)
     track = source.profile.track(snap.name) if source.profile else None
     resettable = snap.counts["failed"] if track and any("failed" in a.from_states and a.to_state == "pending"
                                                         for a in track.actions) else 0
@@ -93,7 +98,8 @@ def track_status(source: Source, snap: TrackSnapshot, now: float) -> TrackStatus
         source=source.path, name=snap.name, table=snap.table, counts=dict(snap.counts),
         raw_counts=snap.raw_counts, metrics=snap.metrics, total=snap.total, settled=snap.settled,
         remaining=snap.remaining, rate_per_min=history.rate_per_min(now),
-        eta=history.eta(now, snap.remaining) if activity.state != "interrupted" else None,
+        # Only a job that is moving has an ETA: a stalled or crashed one would finish "never".
+        eta=history.eta(now, snap.remaining) if activity.state in ("active", "finished") else None,
         activity=activity, sparkline=tuple(history.sparkline(now)), stale=stale, last_change=last,
         resume=Resume(snap.counts["pending"], stale, resettable, snap.attempted_earlier),
         # The warning leads the note, so every screen that shows the note shows it.

@@ -486,3 +486,25 @@ def optuna_db(path: str | os.PathLike[str], counts: dict[str, int], *, now: floa
                 i += 1
     pin_mtimes([p], now - 60)
     return p
+
+
+def persist_queue_db(path: str | os.PathLike[str], *, now: float = FIXED_NOW, acked: int = 20, ready: int = 5,
+                     unacked: int = 2, failed: int = 1, name: str = "default") -> Path:
+    """A persist-queue `SQLiteAckQueue` (`ack_queue_<name>`: pickled `data`, put-time `timestamp` as a
+    float, status 0 inited, 1 ready, 2 unack, 5 acked, 9 ack_failed), last written at `now`.
+
+    `unacked` items were taken by a worker that died: persist-queue records no time for that, so they
+    stay 2 forever.
+    """
+    import pickle
+
+    p = Path(path)
+    with _building(p) as conn:
+        conn.execute(f"CREATE TABLE IF NOT EXISTS ack_queue_{name} (_id INTEGER PRIMARY KEY AUTOINCREMENT, "
+                     "data BLOB, timestamp FLOAT, status INTEGER)")
+        codes = [5] * acked + [9] * failed + [2] * unacked + [1] * ready
+        conn.executemany(f"INSERT INTO ack_queue_{name} (data, timestamp, status) VALUES (?, ?, ?)",
+                         [(pickle.dumps({"url": f"https://example.com/{i}", "token": SECRET_MARKER}),
+                           now - 3600 + i, code) for i, code in enumerate(codes)])
+    pin_mtimes([p], now)
+    return p
