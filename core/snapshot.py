@@ -311,7 +311,10 @@ def read_finished_times(conn: sqlite3.Connection, track: Track, now: float, hori
     finished = col(track, track.finished)
     if not finished:
         return []
-    since = since_sql(finished, now - horizon, track.tz, track.time_format, track.time_unit)
+    # The newest value says how the column stores times (text, or epoch numbers in some unit), so the
+    # cutoff is one indexable range (this runs once, at open).
+    (newest,) = fetch(conn, f"SELECT MAX({finished}) FROM {q(track.table)}")[0]
+    since = since_sql(finished, now - horizon, track.tz, track.time_format, track.time_unit, newest)
     rows = fetch(conn, f"SELECT {finished} FROM {q(track.table)} WHERE {since} ORDER BY {finished} DESC LIMIT 5000")
     return [t for (v,) in rows if (t := parse_ts(v, track.tz, track.time_unit)) is not None]
 

@@ -95,22 +95,20 @@ def seconds_sql(expr: str, unit: str = "auto") -> str:
             f"ELSE (julianday({expr}) - 2440587.5) * 86400.0 END)")
 
 
-def since_sql(expr: str, cutoff: float, tz: str = "utc", time_format: str = "space", unit: str = "auto") -> str:
-    """SQL true where the timestamp `expr` is at or after `cutoff` (epoch seconds), as plain range tests.
+def since_sql(expr: str, cutoff: float, tz: str = "utc", time_format: str = "space", unit: str = "auto",
+              newest: object = None) -> str:
+    """SQL true where the timestamp `expr` is at or after `cutoff` (epoch seconds): one range an index on
+    `expr` answers.
 
-    Text stamps compare as text in the writer's own format; numbers against the cutoff in their unit. In
-    SQLite every number sorts below every text (`x < ''` means "x is a number"), so each term is a range
-    an index on `expr` answers.
+    `newest` is a value the column holds (its MAX): when it is a number the column holds epoch numbers
+    (in `unit`, else in the unit its magnitude says), and the cutoff is a number in that unit; in SQLite
+    every number sorts below every text, so `< ''` keeps text out. Otherwise stamps compare as text in
+    the writer's own format.
     """
-    text_cut = "'" + format_ts(cutoff, tz, time_format) + "'"
-    if unit != "auto":
-        numeric = f"({expr} >= {cutoff * UNITS[unit]!r} AND {expr} < '')"
-    else:
-        # One range per magnitude class of `unit_of`, each starting at the cutoff in that unit.
-        bounds = [(cutoff, 1e11), (cutoff * 1e3, 1e14), (cutoff * 1e6, 1e17)]
-        numeric = " OR ".join(f"({expr} >= {lo!r} AND {expr} < {hi:.0f})" for lo, hi in bounds)
-        numeric += f" OR ({expr} >= {cutoff * 1e9!r} AND {expr} < '')"
-    return f"({expr} >= {text_cut} OR {numeric})"
+    if isinstance(newest, int | float) and not isinstance(newest, bool):
+        scale = UNITS[unit_of(newest) if unit == "auto" else unit]
+        return f"({expr} >= {cutoff * scale!r} AND {expr} < '')"
+    return f"{expr} >= '{format_ts(cutoff, tz, time_format)}'"
 
 
 def human_age(now: float, then: float | None, suffix: str = " ago") -> str:
