@@ -121,6 +121,10 @@ _PEM = re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?(?:-----END [A-Z ]*PRIV
 _URL_PASSWORD = re.compile(r"([a-zA-Z][a-zA-Z0-9+.-]*://[^:/@\s]*:)([^@\s]+)(@)")
 
 
+#: Text holding none of these cannot name a credential (see `is_secret_name`): the pair rules are skipped.
+_MAY_NAME_SECRET = ("key", "token", "secret", "pass", "pwd", "credential", "priv", "auth", "bearer", "cookie", "jwt")
+
+
 def _unquote(name: str) -> str:
     return name[1:-1] if name[:1] in "\"'" else name
 
@@ -172,12 +176,15 @@ def redact(text: str) -> str:
     keys and well-known key formats become `***`."""
     if not text:
         return text
-    text = _PEM.sub("***", text)
-    text = _URL_PASSWORD.sub(lambda m: m.group(1) + "***" + m.group(3), text)
-    text = _BEARER.sub(lambda m: m.group(1) + "***", text)
-    if "{" in text or "[" in text:
-        text = _redact_containers(text)
-    text = _PAIR.sub(_hide_pair, text)
+    if "://" in text:
+        text = _URL_PASSWORD.sub(lambda m: m.group(1) + "***" + m.group(3), text)
+    low = text.lower()
+    if any(word in low for word in _MAY_NAME_SECRET):
+        text = _PEM.sub("***", text)
+        text = _BEARER.sub(lambda m: m.group(1) + "***", text)
+        if "{" in text or "[" in text:
+            text = _redact_containers(text)
+        text = _PAIR.sub(_hide_pair, text)
     return _KEYLIKE.sub("***", text)
 
 
