@@ -162,7 +162,7 @@ class History:
         (another table of the same file) is stalled.
         """
         if total == 0:
-            return Activity("waiting", "no items registered yet")
+            return Activity("waiting", "waiting for items (no rows yet)")
         if remaining == 0:
             return Activity("finished", "nothing pending or running")
         gap = self.typical_gap()

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from batchtop.core.blobs import blob_text
 from batchtop.core.profiles.model import REMAINING, SETTLED, STATES, UNMAPPED, Profile, RawValue, Track
 from batchtop.core.sanitize import display
+from batchtop.core.signature import headline
 from batchtop.core.sql import (
     col,
     counts_sql,
@@ -180,7 +181,8 @@ def read_failures(
     out = []
     for key, lab, lab_len, lab_kind, err, err_len, err_kind, when, raw in rows:
         label, _ = preview(lab, lab_len, lab_kind, 160)
-        error, n = preview(err, err_len, err_kind, 400)
+        # Lists show a traceback's exception line; the item screen reads the whole text.
+        error, n = preview(headline(err) if err_kind == "text" else err, err_len, err_kind, 400)
         out.append(FailureRow(key, label, error, n, parse_ts(when, track.tz, track.time_unit), display(str(raw), 40)))
     return out
 

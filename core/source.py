@@ -382,7 +382,11 @@ class Source:
         now = self._clock()
         (schema_version,) = fetch(conn, "PRAGMA schema_version")[0]
         queries = 1
-        if self._schema is None or self._schema.version != schema_version or self.profile is None:
+        # A detected profile of tables that were all empty was a guess from column names: look again
+        # once rows arrive (this runs only when the data changed).
+        guessed = (self.profile is not None and self.profile.origin == "detected" and self.snapshot is not None
+                   and not any(t.total for t in self.snapshot.tracks))
+        if self._schema is None or self._schema.version != schema_version or self.profile is None or guessed:
             schema = read_schema(conn)
             # Remember the schema only once a profile fits it: after a failed probe ("no progress table
             # recognised") the next poll must probe again, not read the old profile's vanished tables.

@@ -133,6 +133,31 @@ def _metrics(usable: list[Column], taken: set[str]) -> tuple[Metric, ...]:
     return tuple(out)
 
 
+def _empty_status(table: Table, candidates: list[tuple[Column, bool, bool]],
+                  stats: dict[str, ColumnStats]) -> vocab.Status | None:
+    """A status for a table with no rows yet, taken from a column named like one (a job that just started
+    and has not queued anything is waiting, not unknown). States are read by their usual spellings until
+    rows arrive; `Source` probes such a profile again at the next change."""
+    if any(st.rows for st in stats.values()) or not stats:
+        return None
+    col = next((c for c, hint, flag in candidates if hint or flag), None)
+    if col is None:
+        return None
+    where = f"{clean_line(table.name)}.{clean_line(col.name)}"
+    flag = "_".join(vocab.words(col.name)) in vocab.FLAG_NAMES
+    if affinity(col.type) in ("integer", "numeric") or flag:
+        mapping, why, _ = vocab.map_codes(set(), flag)
+        states: dict = dict(mapping)
+        how = f"integer codes read as {why}"
+    else:
+        # Every state word, in the three usual letter cases: the first rows may use any of them.
+        states = {style(w): state for w, state in vocab.VOCABULARY.items()
+                  for style in (str.lower, str.upper, str.title)}
+        how = "text states read by every state word batchtop knows"
+    note = f"{where}: no rows yet, taken as the status by its name ({how}); read again when items arrive"
+    return vocab.Status(col.name, states, 0.3, note, set())
+
+
 def _track(conn: sqlite3.Connection, table: Table) -> tuple[Track, float, list[str]] | None:
     """The track for `table` with its confidence and notes, or None when nothing there is a status."""
     secrets = tuple(c.name for c in table.columns if is_secret_name(c.name))
@@ -151,6 +176,8 @@ def _track(conn: sqlite3.Connection, table: Table) -> tuple[Track, float, list[s
         found = vocab.classify(table.name, col.name, sample, hint, flag)
         if found and (best is None or found.confidence > best.confidence):
             best = found
+    if best is None:
+        best = _empty_status(table, candidates, stats)
     if best is None:
         return None
     rest = [c for c in usable if c.name != best.column]
