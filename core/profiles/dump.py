@@ -290,7 +290,7 @@ def skeleton(schema: Schema, where: str, *, nested: bool = False) -> str:
         "## with '##' stay comments), set `status` to the column holding each item's state and list its raw",
         "## values under [track.states]. Then save it as .batchtop.toml next to the database, or use it with",
         "## `batchtop --profile FILE DATABASE`.",
-        "## Canonical states: " + ", ".join(STATES) + "; values not listed count as pending.",
+        "## Canonical states: " + ", ".join(STATES) + "; values not listed are counted apart as unmapped (never as pending).",
         "",
     ]
     if nested:
