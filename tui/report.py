@@ -84,6 +84,9 @@ def print_status(statuses: Sequence[SourceStatus], now: float, console: Console 
             if t.stale:
                 console.print(Text.assemble("  ", name, Text(f": {t.stale} in-flight item(s) look stale "
                                                              "(crashed worker?)", style="yellow")))
+            if t.warning:
+                console.print(Text.assemble(("  warning: ", "bold yellow"), safe(t.name), ": ",
+                                            safe(t.warning, style="yellow")))
         if status.error:
             console.print(Text.assemble(("  now: ", "bold red"), safe(status.error),
                                         (" (showing the last good read)", "dim")))

@@ -17,12 +17,14 @@ from batchtop.core.profiles.sample import SAMPLE_ROWS, ColumnStats, column_stats
 from batchtop.core.sanitize import clean_line, is_secret_name
 from batchtop.core.schema import Column, Schema, Table
 from batchtop.core.sql import q
+from batchtop.core.timeutil import MIN_EPOCH, unit_of
 
 #: Why a detected track has no action (shown instead of the keys).
 NO_ACTION_REASON = "detected profile: declare actions in a profile file (batchtop profile PATH > .batchtop.toml)"
 #: Status candidates sampled per table (name-hinted ones first).
 MAX_CANDIDATES = 8
 MAX_METRICS = 4
+_UNIT_NAMES = {"s": "seconds", "ms": "milliseconds", "us": "microseconds", "ns": "nanoseconds"}
 
 
 def affinity(ctype: str) -> str:
@@ -148,10 +150,10 @@ def _empty_status(table: Table, candidates: list[tuple[Column, bool, bool]],
         states: dict = dict(mapping)
         how = f"integer codes read as {why}"
     else:
-        words = [w for ws in vocab.ANTICIPATED.values() for w in ws]
-        states = {style(w): vocab.state_of_word(w) or "pending"
-                  for w in words for style in (str.lower, str.upper, str.title)}
-        how = "text states read by their usual spellings"
+        # Every state word, in the three usual letter cases: the first rows may use any of them.
+        states = {style(w): state for w, state in vocab.VOCABULARY.items()
+                  for style in (str.lower, str.upper, str.title)}
+        how = "text states read by every state word batchtop knows"
     note = f"{where}: no rows yet, taken as the status by its name ({how}); read again when items arrive"
     return vocab.Status(col.name, states, 0.3, note, set())
 
@@ -182,19 +184,34 @@ def _track(conn: sqlite3.Connection, table: Table) -> tuple[Track, float, list[s
     name = clean_line(table.name)
     notes = [best.note]
     roles: dict[str, str] = {}
-    numeric_times = []
+    epochs: list[str] = []
+    units: set[str] = set()
+    not_times: list[str] = []
     for c in rest:
         role = time_role(c)
         if role is None:
             continue
+        st = stats.get(c.name)
         declared_number = affinity(c.type) in ("integer", "real") and not ("DATE" in c.type or "TIME" in c.type)
-        if declared_number or (stats.get(c.name) is not None and stats[c.name].numeric):
-            # Profiles read text timestamps only; an epoch number shown as a date string would be wrong.
-            numeric_times.append(clean_line(c.name))
-        elif role != "time":
+        if declared_number or (st is not None and st.numeric):
+            biggest = st.max_number if st is not None else None
+            if biggest is not None and biggest < MIN_EPOCH:
+                not_times.append(clean_line(c.name))  # a duration or a counter, not a point in time
+                continue
+            epochs.append(clean_line(c.name))
+            if biggest is not None:
+                units.add(unit_of(biggest))
+        if role != "time":
             roles.setdefault(role, c.name)
-    if numeric_times:
-        notes.append(f"{name}: {', '.join(numeric_times)} hold numbers (epoch times?), not read as times")
+    # One unit for the track when the samples agree (litequeue: time.time_ns() everywhere), written to
+    # the profile so a saved file keeps reading it; else each number is read by its own magnitude.
+    time_unit = units.pop() if len(units) == 1 else "auto"
+    if epochs:
+        unit = _UNIT_NAMES[time_unit] if time_unit != "auto" else "a unit told by each value's magnitude"
+        notes.append(f"{name}: {', '.join(epochs)} hold epoch numbers, read as {unit} "
+                     "(set time_unit in a profile file if that is wrong)")
+    if not_times:
+        notes.append(f"{name}: {', '.join(not_times)} hold small numbers (durations?), not read as times")
     text = [c for c in rest if affinity(c.type) in ("text", "none") and time_role(c) is None and c.name != key]
     error, error_note = _pick_error(text, stats)
     label = _pick_label([c for c in text if c.name != error], key, stats)
@@ -205,7 +222,7 @@ def _track(conn: sqlite3.Connection, table: Table) -> tuple[Track, float, list[s
     track = Track(
         name=table.name, table=table.name, key=key, label=label, raw=best.column, states=best.states,
         error=error, started=roles.get("started"), finished=roles.get("finished"),
-        created=roles.get("created"), tz="utc", time_format="iso" if iso else "space",
+        created=roles.get("created"), tz="utc", time_format="iso" if iso else "space", time_unit=time_unit,
         progress=progress, step=step, secrets=secrets, no_action_reason=NO_ACTION_REASON,
         metrics=_metrics(rest, {key, *(v for v in (label, error, progress) if v), *roles.values()}),
     )

@@ -109,11 +109,13 @@ def _track_lines(t: Track) -> list[str]:
             lines.append(f"{name} = {basic_string(column)}")
         elif name in ("label", "error", "started", "finished"):
             lines.append(f'# {name} = "column"')
-    for name in ("error_states", "tz", "time_format"):
+    for name in ("error_states", "tz", "time_format", "time_unit"):
         if getattr(t, name) != _DEFAULTS[name]:
             lines.append(f"{name} = {value(getattr(t, name))}")
     if t.secrets:
         lines.append(f"secret = {value(t.secrets)}")
+    if t.not_secret:
+        lines.append(f"not_secret = {value(t.not_secret)}")
     if t.metrics:
         lines.append("metrics = [")
         for m in t.metrics:
@@ -133,12 +135,27 @@ def _track_lines(t: Track) -> list[str]:
     for state in STATES:
         raws = [raw for raw, s in t.states.items() if s == state and raw is not None]
         if raws:
-            lines.append(f"{state} = {value(raws)}")
+            lines += _wrapped(state, raws)
     for action in t.actions:
         lines += ["", *_action_lines(action)]
     if not t.actions:
         lines += ["", *_action_example(t)]
     return lines
+
+
+def _wrapped(name: str, values: list[RawValue], width: int = 100) -> list[str]:
+    """`name = [...]`, over several lines when long (a detected vocabulary lists every state word)."""
+    one = f"{name} = {value(values)}"
+    if len(one) <= width:
+        return [one]
+    lines, line = [f"{name} = ["], "   "
+    for v in values:
+        item = f" {value(v)},"
+        if len(line) + len(item) > width and line.strip():
+            lines.append(line)
+            line = "   "
+        line += item
+    return [*lines, line, "]"]
 
 
 def _action_lines(a: Action) -> list[str]:
@@ -186,7 +203,9 @@ def _header(p: Profile) -> list[str]:
         _comment(f"from: {origin}"),
         "# Use it with `batchtop --profile FILE DATABASE`, or save it as .batchtop.toml next to the database:",
         "# it is then used whenever every table and column it names exists.",
-        "# Canonical states: " + ", ".join(STATES) + ". Raw values not listed count as default_state.",
+        "# Canonical states: " + ", ".join(STATES) + ".",
+        "# Raw values not listed below count apart as unmapped (never as pending), with a warning;",
+        "# set default_state to give them a state.",
     ]
     if p.notes:
         lines += ["#", "# What was inferred (check it, then edit below):"]
@@ -271,7 +290,7 @@ def skeleton(schema: Schema, where: str, *, nested: bool = False) -> str:
         "## with '##' stay comments), set `status` to the column holding each item's state and list its raw",
         "## values under [track.states]. Then save it as .batchtop.toml next to the database, or use it with",
         "## `batchtop --profile FILE DATABASE`.",
-        "## Canonical states: " + ", ".join(STATES) + "; values not listed count as pending.",
+        "## Canonical states: " + ", ".join(STATES) + "; values not listed are counted apart as unmapped (never as pending).",
         "",
     ]
     if nested:
