@@ -78,6 +78,13 @@ class ReadOnlyDirectory(SourceError):
     transient = True
 
 
+class WalWithoutShm(SourceError):
+    """A WAL database's -wal holds commits, its -shm is missing, and they cannot be read read-only."""
+
+    kind = "wal-unreadable"
+    transient = True
+
+
 class UnknownSchema(SourceError):
     kind = "unknown-schema"
     transient = True

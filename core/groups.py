@@ -307,7 +307,8 @@ def _samples(run: Callable, track: Track, keys: list[RawValue]) -> tuple[dict[An
 def _group(track: Track, sig: str, acc: Acc, total: int, sample: FailureRow | None) -> ErrorGroup:
     return ErrorGroup(
         signature=sig, count=acc[0], share=acc[0] / total if total else 0.0,
-        first_seen=parse_ts(acc[1], track.tz), last_seen=parse_ts(acc[2], track.tz), sample_key=acc[3],
+        first_seen=parse_ts(acc[1], track.tz, track.time_unit), last_seen=parse_ts(acc[2], track.tz, track.time_unit),
+        sample_key=acc[3],
         sample_label=sample.label if sample else "", sample_error=sample.error if sample else sig,
     )
 

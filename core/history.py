@@ -22,6 +22,15 @@ RATE_WINDOW = 300.0
 #: Shortest span a rate is computed over, so the first seconds do not show absurd rates.
 MIN_SPAN = 10.0
 ACTIVITIES = ("active", "stalled", "finished", "interrupted", "waiting")
+#: "active" lasts this long after a write at least ...
+ACTIVE_FLOOR = 10.0
+#: ... and this many usual gaps once we have seen the job write while watching it ...
+ACTIVE_GAPS = 3.0
+#: ... but at most this long before we have: a database built or copied a moment ago, whose timestamps
+#: look like a live job's, is not "active" for minutes on end.
+FIRST_SIGHT = 30.0
+#: An ETA is given from windows at least this many usual gaps long only if they saw progress.
+ETA_GAPS = 3.0
 
 
 @dataclass(frozen=True)
@@ -40,6 +49,8 @@ class History:
         self._horizon = horizon
         self._last_settled: int | None = None
         self.started_at: float | None = None
+        #: When the first poll recorded into this history (seeded events are older).
+        self.watching_since: float | None = None
         self.last_progress: float | None = None
         self.resets = 0
 
@@ -56,6 +67,8 @@ class History:
         """Record the settled count seen by a poll at `now`."""
         if self.started_at is None:
             self.started_at = now
+        if self.watching_since is None:
+            self.watching_since = now
         if self._last_settled is not None:
             delta = settled - self._last_settled
             if delta > 0:
@@ -77,10 +90,25 @@ class History:
         return done * 60.0 / span
 
     def eta(self, now: float, remaining: int) -> tuple[float, float] | None:
-        """(soonest, latest) seconds to finish `remaining` items, from rates over several windows."""
+        """(soonest, latest) seconds to finish `remaining` items, from rates over several windows.
+
+        A window several usual gaps long that saw no progress means the latest bound is unknown: no ETA
+        (an old burst must not promise "24–34 s" for a dead worker). Shorter empty windows are expected
+        between progress events and are left out.
+        """
         if remaining <= 0:
             return (0.0, 0.0)
-        rates = [r for w in RATE_WINDOWS if (r := self.rate_per_min(now, w))]
+        gap = self.typical_gap() or MIN_SPAN
+        rates = []
+        for window in RATE_WINDOWS:
+            rate = self.rate_per_min(now, window)
+            if rate is None:
+                continue
+            if rate == 0:
+                if window >= ETA_GAPS * gap:
+                    return None
+                continue
+            rates.append(rate)
         if not rates:
             return None
         fast, slow = max(rates), min(rates)
@@ -117,25 +145,49 @@ class History:
         stale: int,
         last_write: float | None,
         last_finished: float | None = None,
+        unknown_running: int = 0,
     ) -> Activity:
-        """Classify the track: active, stalled, finished, interrupted (or waiting when empty)."""
+        """Classify the track: active, stalled, finished, interrupted (or waiting when empty).
+
+        Args:
+            fresh_running: In-flight items started recently (by their start time).
+            stale: In-flight items started longer ago than the stale threshold.
+            last_write: When the job last wrote the database (file times, and changes our polls saw).
+            last_finished: Newest completion time in the rows (used when there is no write time).
+            unknown_running: In-flight items whose start time is unknown (no start column, or NULL).
+
+        "active" means the job is writing now and this track is not left behind: it ends a few usual
+        gaps after the last write (at most `FIRST_SIGHT` seconds before we have seen a write ourselves),
+        not minutes later; a track whose own progress stopped long ago while the job writes elsewhere
+        (another table of the same file) is stalled.
+        """
         if total == 0:
-            return Activity("waiting", "no items registered yet")
+            return Activity("waiting", "waiting for items (no rows yet)")
         if remaining == 0:
             return Activity("finished", "nothing pending or running")
-        gap = self.typical_gap() or 30.0
-        stall_after = max(60.0, 5 * gap)
-        interrupt_after = max(600.0, 20 * gap)
+        gap = self.typical_gap()
+        seen_writing = (last_write is not None and self.watching_since is not None
+                        and last_write > self.watching_since)
+        window = ACTIVE_FLOOR
+        if gap is not None:
+            window = max(ACTIVE_FLOOR, ACTIVE_GAPS * gap if seen_writing else min(FIRST_SIGHT, ACTIVE_GAPS * gap))
+        stall_after = max(60.0, 5 * (gap or 30.0))
+        interrupt_after = max(600.0, 20 * (gap or 30.0))
         progress = max((t for t in (self.last_progress, last_finished) if t is not None), default=None)
         progress_age = now - progress if progress is not None else None
-        write_age = now - last_write if last_write is not None else None
-        if progress_age is not None and progress_age <= stall_after:
-            return Activity("active", "progress in the last few minutes")
-        if progress_age is None and write_age is not None and write_age <= stall_after:
+        quiet_since = last_write if last_write is not None else progress
+        quiet = now - quiet_since if quiet_since is not None else None
+        moving = progress_age is None or progress_age <= stall_after
+        if quiet is not None and quiet <= window and moving:
+            if progress_age is not None and progress_age <= stall_after:
+                return Activity("active", "progress in the last few minutes")
             return Activity("active", "the job is writing")
         if stale and not fresh_running:
             return Activity("interrupted", f"{stale} in-flight item(s) stale: the worker likely crashed")
-        if fresh_running or (write_age is not None and write_age <= interrupt_after):
-            quiet = human_duration(progress_age if progress_age is not None else write_age)
-            return Activity("stalled", f"no progress for {quiet} while work remains")
+        if unknown_running and not fresh_running and (quiet is None or quiet > interrupt_after):
+            return Activity("interrupted", f"{unknown_running} in-flight item(s) and no write for "
+                                           f"{human_duration(quiet)}: the worker likely crashed")
+        if fresh_running or (quiet is not None and quiet <= interrupt_after):
+            said = human_duration(progress_age if progress_age is not None and progress_age > 0 else quiet)
+            return Activity("stalled", f"no progress for {said} while work remains")
         return Activity("interrupted", "work remains and nothing has moved")

@@ -1,10 +1,13 @@
 """One item in full, and a read-only page of any table: previews only, secrets never read.
 
-The SELECT lists are built without secret columns (the track's `secrets`, every column whose name says
-token/secret/password/credential/key) and a profile's secret tables are never read at all, so a secret
-value cannot reach a widget, a log or an export by accident. Values are read as previews
-(`substr`, `length`, `typeof`: hazards.md rule 11) and long ones are paged with `read_value`; BLOBs are
-shown as `<blob N bytes: hex…>` and never decoded. Texts here are raw: the UI sanitises them.
+The SELECT lists are built without secret columns (the track's `secret` list, and every column whose
+name says token/secret/password/credential/api key/auth/cookie unless the track's `not_secret` lists it)
+and a profile's secret tables are never read at all, so a secret value cannot reach a widget, a log or an
+export by accident. Values are read as previews (`substr`, `length`, `typeof`: hazards.md rule 11) and
+long ones are paged with `read_value`. Credentials inside values are redacted here (JSON keys, headers,
+URLs: `sanitize.redact`), page by page with the end of the previous page in view; BLOBs holding text or
+JSON are shown as that text, pickles as a summary, anything else as hex with secret-looking strings
+masked (`batchtop.core.blobs`). Control characters are left in: the UI sanitises them.
 """
 
 from __future__ import annotations
@@ -13,9 +16,10 @@ import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from batchtop.core.blobs import HEAD_BYTES, blob_kind, blob_text, mask_secrets, pickle_summary, text_chunk
 from batchtop.core.errors import BatchtopError
-from batchtop.core.profiles.model import STATES, RawValue, Track
-from batchtop.core.sanitize import blob_preview, is_secret_name
+from batchtop.core.profiles.model import STATES, UNMAPPED, RawValue, Track
+from batchtop.core.sanitize import is_secret_name, redact, redact_page
 from batchtop.core.snapshot import fetch
 from batchtop.core.sql import key_expr, q, raw_expr, state_predicate
 
@@ -25,6 +29,9 @@ PREVIEW_CHARS = 2_000
 CHUNK_CHARS = 16_384
 #: Bytes of a BLOB shown in a preview (as hex).
 HEX_BYTES = 32
+#: Characters before a page read with it, so a credential named at the end of the previous page keeps
+#: its value hidden on this one.
+LOOKBACK_CHARS = 512
 #: Characters per cell of the generic table view.
 TABLE_CHARS = 80
 #: Columns read per statement (5 expressions each, well below SQLite's 2,000 result columns).
@@ -48,7 +55,8 @@ class Value:
     length: int
     #: Bytes of the whole value.
     size: int
-    #: The preview: text as stored (not sanitised), a number, or `<blob N bytes: hex…>`.
+    #: The preview: text as stored (redacted, not sanitised), a number, a BLOB's decoded text, a pickle's
+    #: summary, or `<blob N bytes: hex…>`.
     text: str
     #: Bytes of the value after the preview.
     more: int
@@ -88,7 +96,7 @@ class ValueChunk:
     kind: str
     #: Characters (text) or bytes (blob) before this page.
     offset: int
-    #: The page: text as stored, or a hex dump for BLOBs.
+    #: The page: text as stored (redacted), a text BLOB's decoded text, a pickle's summary, or a hex dump.
     text: str
     #: Characters (or bytes) in this page.
     count: int
@@ -117,9 +125,9 @@ def table_columns(conn: sqlite3.Connection, table: str) -> list[tuple[str, int]]
     return [(r[1], int(r[5])) for r in fetch(conn, f"PRAGMA table_info({q(table)})")]
 
 
-def is_secret(column: str, secrets: Sequence[str] = ()) -> bool:
-    """Whether a column must never be read."""
-    return column in secrets or is_secret_name(column)
+def is_secret(column: str, secrets: Sequence[str] = (), not_secret: Sequence[str] = ()) -> bool:
+    """Whether a column must never be read (see `Track.is_secret`)."""
+    return column in secrets or (column not in not_secret and is_secret_name(column))
 
 
 def _check_table(table: str, secret_tables: Sequence[str]) -> None:
@@ -127,15 +135,20 @@ def _check_table(table: str, secret_tables: Sequence[str]) -> None:
         raise SecretValue(f"table {table} holds secrets: it is never read")
 
 
-def _split(columns: Sequence[str], secrets: Sequence[str]) -> tuple[list[str], tuple[str, ...]]:
-    visible = [c for c in columns if not is_secret(c, secrets)]
-    return visible, tuple(c for c in columns if is_secret(c, secrets))
+def _split(columns: Sequence[str], secrets: Sequence[str],
+           not_secret: Sequence[str] = ()) -> tuple[list[str], tuple[str, ...]]:
+    visible = [c for c in columns if not is_secret(c, secrets, not_secret)]
+    return visible, tuple(c for c in columns if is_secret(c, secrets, not_secret))
 
 
 def _preview_exprs(c: str, chars: int) -> str:
-    """Preview, length, type, bytes, and bytes of the preview of column `c` (quoted)."""
+    """Preview, length, type, bytes, and bytes of the preview of column `c` (quoted).
+
+    A BLOB's head is enough to tell text from a pickle and to show `chars` characters of its text.
+    """
+    head = max(HEX_BYTES, min(HEAD_BYTES, 4 * chars))
     return (
-        f"CASE typeof({c}) WHEN 'blob' THEN substr({c}, 1, {HEX_BYTES}) WHEN 'text' THEN substr({c}, 1, {chars}) "
+        f"CASE typeof({c}) WHEN 'blob' THEN substr({c}, 1, {head}) WHEN 'text' THEN substr({c}, 1, {chars}) "
         f"ELSE {c} END, length({c}), typeof({c}), "
         f"CASE typeof({c}) WHEN 'text' THEN length(CAST({c} AS BLOB)) ELSE length({c}) END, "
         f"CASE typeof({c}) WHEN 'text' THEN length(CAST(substr({c}, 1, {chars}) AS BLOB)) END"
@@ -147,17 +160,20 @@ def _value(column: str, preview: object, length: object, kind: object, size: obj
     n, total = int(length or 0), int(size or 0)
     if kind == "blob":
         data = preview if isinstance(preview, bytes) else b""
-        return Value(column, kind, n, total, blob_preview(data, n), max(0, total - len(data)))
+        shape = blob_kind(data, n)
+        shown = len(data) if shape == "text" else min(len(data), HEX_BYTES)
+        more = 0 if shape == "pickle" else max(0, total - shown)
+        return Value(column, kind, n, total, blob_text(data, n), more)
     if kind == "null":
         return Value(column, kind, 0, 0, "", 0)
     if kind == "text":
-        return Value(column, kind, n, total, str(preview), max(0, total - int(head or 0)))
+        return Value(column, kind, n, total, redact(str(preview)), max(0, total - int(head or 0)))
     return Value(column, kind, n, total, str(preview), 0)
 
 
 def _state_case(track: Track) -> str:
     whens = " ".join(f"WHEN {state_predicate(track, [s])} THEN {s!r}" for s in STATES)
-    return f"CASE {whens} ELSE NULL END"
+    return f"CASE {whens} ELSE {UNMAPPED!r} END"
 
 
 def item_detail(conn: sqlite3.Connection, track: Track, key: RawValue, *, secret_tables: Sequence[str] = (),
@@ -169,7 +185,7 @@ def item_detail(conn: sqlite3.Connection, track: Track, key: RawValue, *, secret
     """
     _check_table(track.table, secret_tables)
     names = [n for n, _ in table_columns(conn, track.table)]
-    visible, hidden = _split(names, track.secrets)
+    visible, hidden = _split(names, track.secrets, track.not_secret)
     t, k = q(track.table), key_expr(track)
     head = fetch(conn, f"SELECT {_state_case(track)}, {raw_expr(track)} FROM {t} WHERE {k} = ? LIMIT 1", (key,))
     if not head:
@@ -203,35 +219,54 @@ def read_value(conn: sqlite3.Connection, track: Track, key: RawValue, column: st
         BatchtopError: the column does not exist.
     """
     _check_table(track.table, secret_tables)
-    if is_secret(column, track.secrets):
+    if track.is_secret(column):
         raise SecretValue(f"column {column} holds secrets: it is never read")
     if column not in {n for n, _ in table_columns(conn, track.table)}:
         raise BatchtopError(f"no column {column} in {track.table}")
     c = q(column)
     offset, size = max(0, int(offset)), max(1, int(size))
+    back = min(offset, LOOKBACK_CHARS)
     rows = fetch(
         conn,
         f"SELECT typeof({c}), length({c}), "
         f"CASE typeof({c}) WHEN 'text' THEN length(CAST({c} AS BLOB)) ELSE length({c}) END, "
         f"CASE typeof({c}) WHEN 'blob' THEN substr({c}, {offset + 1}, {size}) "
         f"WHEN 'text' THEN substr({c}, {offset + 1}, {size}) ELSE {c} END, "
-        f"CASE typeof({c}) WHEN 'text' THEN length(CAST(substr({c}, 1, {offset + size}) AS BLOB)) END "
+        f"CASE typeof({c}) WHEN 'text' THEN length(CAST(substr({c}, 1, {offset + size}) AS BLOB)) END, "
+        f"CASE WHEN typeof({c}) IN ('text', 'blob') THEN substr({c}, {offset - back + 1}, {back}) END, "
+        f"CASE typeof({c}) WHEN 'blob' THEN substr({c}, 1, {HEAD_BYTES}) END "
         f"FROM {q(track.table)} WHERE {key_expr(track)} = ? LIMIT 1",
         (key,),
     )
     if not rows:
         return None
-    kind, length, total, part, through = rows[0]
+    kind, length, total, part, through, before, head = rows[0]
     kind, length, total = str(kind), int(length or 0), int(total or 0)
     if kind == "blob":
-        data = part if isinstance(part, bytes) else b""
-        return ValueChunk(column, kind, offset, hex_dump(data, offset), len(data), length, total,
-                          max(0, total - offset - len(data)))
+        return _blob_chunk(column, offset, part, before if back else b"", head, length, total)
     if kind == "null":
         return ValueChunk(column, kind, 0, "", 0, 0, 0, 0)
     text = str(part)
     more = max(0, total - int(through or 0)) if kind == "text" else 0
-    return ValueChunk(column, kind, offset, text, len(text), length, total, more)
+    shown = redact_page(text, str(before or "")) if kind == "text" else text
+    return ValueChunk(column, kind, offset, shown, len(text), length, total, more)
+
+
+def _blob_chunk(column: str, offset: int, part: object, before: object, head: object, length: int,
+                total: int) -> ValueChunk:
+    """One page of a BLOB: decoded text (redacted), a pickle's summary (one page), or masked hex."""
+    data = part if isinstance(part, bytes) else b""
+    head = head if isinstance(head, bytes) else b""
+    kind = blob_kind(head, length)
+    if kind == "pickle":
+        return ValueChunk(column, "blob", 0, pickle_summary(head, length), length, length, total, 0)
+    if kind == "text":
+        text, count = text_chunk(data, complete=offset + len(data) >= length)
+        prior = before.decode("utf-8", "ignore") if isinstance(before, bytes) else ""
+        return ValueChunk(column, "blob", offset, redact_page(text, prior) if prior else text, count, length,
+                          total, max(0, total - offset - count))
+    return ValueChunk(column, "blob", offset, hex_dump(mask_secrets(data), offset), len(data), length, total,
+                      max(0, total - offset - len(data)))
 
 
 def value_chunk(conn: sqlite3.Connection, track: Track, key: RawValue, column: str, offset: int, size: int) -> str:
@@ -241,7 +276,7 @@ def value_chunk(conn: sqlite3.Connection, track: Track, key: RawValue, column: s
 
 
 def hex_dump(data: bytes, offset: int = 0, width: int = 16) -> str:
-    """Offset and hex of each `width` bytes: BLOBs are never decoded as text."""
+    """Offset and hex of each `width` bytes (callers mask secret-looking strings first: `mask_secrets`)."""
     return "\n".join(f"{offset + i:08x}  {data[i:i + width].hex(' ')}" for i in range(0, len(data), width))
 
 

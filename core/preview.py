@@ -13,9 +13,10 @@ from typing import Any
 from batchtop.core.errors import FileReplaced, ReadOnlyMode
 from batchtop.core.journal import encode_value
 from batchtop.core.profiles.model import Action, RawValue, Track
+from batchtop.core.signature import headline
 from batchtop.core.snapshot import fetch, preview, stale_threshold
 from batchtop.core.source import Source
-from batchtop.core.sql import col, key_expr, lit, q, raw_expr, text_preview
+from batchtop.core.sql import col, error_preview, key_expr, lit, q, raw_expr, text_preview
 from batchtop.core.targets import Target, resolve, target_condition
 from batchtop.core.write import READ_ONLY, NoAction, RowState, chunks, identity_of, in_list, norm, row_states
 
@@ -190,8 +191,8 @@ def _samples(conn: Any, track: Track, keys: list[RawValue]) -> tuple[SampleRow, 
     k = key_expr(track)
     label = col(track, track.label) or k
     err = col(track, track.error) or "NULL"
-    rows = fetch(conn, f"SELECT {k}, {text_preview(label, 200)}, {text_preview(err)}, {raw_expr(track)} "
+    rows = fetch(conn, f"SELECT {k}, {text_preview(label, 200)}, {error_preview(err)}, {raw_expr(track)} "
                        f"FROM {q(track.table)} WHERE {in_list(track, keys)} ORDER BY {k}")
-    return tuple(SampleRow(key, preview(lab, ll, lk, 160)[0], preview(e, el, ek, 400)[0],
+    return tuple(SampleRow(key, preview(lab, ll, lk, 160)[0], preview(headline(e) if ek == "text" else e, el, ek, 400)[0],
                            preview(raw, None, None, 40)[0])
                  for key, lab, ll, lk, e, el, ek, raw in rows)

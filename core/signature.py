@@ -65,10 +65,28 @@ def signature(text: str | bytes | None) -> str:
     text = str(text).strip()
     if not text:
         return "(no message)"
+    return _normalise(headline(text).splitlines()[0][:1000])
+
+
+def headline(text: str) -> str:
+    """What a one-line list shows of an error: a Python traceback's exception line, other text as it is.
+
+    The exception line is the first unindented line after the last frame (`  File ...` and the source
+    and caret lines under it): the last exception of a chained traceback, the first line of a multi-line
+    message. A traceback without frames gives its last line. Only text that starts with the traceback
+    header counts (after white space); text that mentions one later is returned whole. `signature()`
+    is built from the same line, so an item's headline and its error group agree.
+    """
+    stripped = text.strip()
+    if not stripped.startswith(TRACEBACK):
+        return text
+    frame = stripped.rfind("\n  File ")  # the last frame; searched from the end, the cheap way
+    if frame >= 0:
+        for line in stripped[frame + 1:].splitlines()[1:]:
+            if line.strip() and not line[0].isspace():
+                return line.rstrip()
     # After strip() the last line is never blank (every line separator is also whitespace).
-    lines = text.splitlines()
-    line = lines[-1] if text.startswith(TRACEBACK) else lines[0]
-    return _normalise(line[:1000])
+    return stripped.splitlines()[-1].strip()
 
 
 def _normalise(line: str) -> str:

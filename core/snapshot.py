@@ -10,20 +10,21 @@ import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from batchtop.core.profiles.model import REMAINING, SETTLED, STATES, Profile, RawValue, Track
-from batchtop.core.sanitize import blob_preview, display
+from batchtop.core.blobs import blob_text
+from batchtop.core.profiles.model import REMAINING, SETTLED, STATES, UNMAPPED, Profile, RawValue, Track
+from batchtop.core.sanitize import display
+from batchtop.core.signature import headline
 from batchtop.core.sql import (
     col,
     counts_sql,
     failures_sql,
     in_flight_sql,
     key_expr,
-    lit,
     metrics_sql,
     q,
     state_predicate,
 )
-from batchtop.core.timeutil import format_ts, parse_ts
+from batchtop.core.timeutil import parse_ts, seconds_sql, since_sql
 
 #: Newest failures carried in every snapshot (the failures screen pages further on demand).
 SNAPSHOT_FAILURES = 20
@@ -96,10 +97,19 @@ class TrackSnapshot:
     #: Pending items attempted by an earlier session (writers that never record failures).
     attempted_earlier: int = 0
     note: str | None = None
+    #: Rows whose raw value the profile does not map (in `raw_counts` with state `unmapped`): counted
+    #: apart, in no state and not in the total, and never as pending.
+    unmapped: int = 0
 
     @property
     def total(self) -> int:
+        """Rows in one of the six states (unmapped rows are counted apart)."""
         return sum(self.counts.values())
+
+    @property
+    def unmapped_values(self) -> tuple[RawCount, ...]:
+        """The raw values counted as unmapped, most frequent first."""
+        return tuple(r for r in self.raw_counts if r.state == UNMAPPED)
 
     @property
     def settled(self) -> int:
@@ -153,7 +163,7 @@ def preview(value: object, length: int | None, kind: str | None, limit: int) -> 
         return "", 0
     if kind == "blob":
         n = int(length or 0)
-        return blob_preview(bytes.fromhex(str(value)), n), n
+        return display(blob_text(bytes.fromhex(str(value)), n), limit), n
     return display(str(value), limit), int(length or len(str(value)))
 
 
@@ -171,8 +181,9 @@ def read_failures(
     out = []
     for key, lab, lab_len, lab_kind, err, err_len, err_kind, when, raw in rows:
         label, _ = preview(lab, lab_len, lab_kind, 160)
-        error, n = preview(err, err_len, err_kind, 400)
-        out.append(FailureRow(key, label, error, n, parse_ts(when, track.tz), display(str(raw), 40)))
+        # Lists show a traceback's exception line; the item screen reads the whole text.
+        error, n = preview(headline(err) if err_kind == "text" else err, err_len, err_kind, 400)
+        out.append(FailureRow(key, label, error, n, parse_ts(when, track.tz, track.time_unit), display(str(raw), 40)))
     return out
 
 
@@ -196,12 +207,17 @@ def read_track(
     Returns the snapshot and the number of statements run.
     """
     counts = dict.fromkeys(STATES, 0)
+    unmapped = 0
     raw: dict[tuple[str, str], int] = {}
     rows = fetch(conn, counts_sql(track))
     pending = [v for v, _ in rows if track.states.get(v, track.default_state) == "pending"]
     flying = (in_flight or (lambda values: read_in_flight(conn, track, values)))(pending)
     for value, n in rows:
         state, label = classify(track, value)
+        if state == UNMAPPED:
+            unmapped += int(n)
+            raw[(label, state)] = raw.get((label, state), 0) + int(n)
+            continue
         # In-flight counts may come from an earlier poll (they are cached): never more than the rows.
         started = min(int(flying.get(value, 0)), int(n)) if state == "pending" else 0
         if started:
@@ -222,7 +238,7 @@ def read_track(
     if started and counts["running"]:
         rows = fetch(conn, f"SELECT {started} FROM {q(track.table)} WHERE {state_predicate(track, ['running'])} "
                            f"AND {started} IS NOT NULL ORDER BY {started} LIMIT {IN_FLIGHT_LIMIT}")
-        starts = tuple(sorted(t for (v,) in rows if (t := parse_ts(v, track.tz)) is not None))
+        starts = tuple(sorted(t for (v,) in rows if (t := parse_ts(v, track.tz, track.time_unit)) is not None))
         stale_after = track.stale_after or _derive_stale(conn, track)
         queries += 2
 
@@ -230,7 +246,7 @@ def read_track(
     finished = col(track, track.finished)
     if finished:
         (value,) = fetch(conn, f"SELECT MAX({finished}) FROM {q(track.table)}")[0]
-        last_finished = parse_ts(value, track.tz)
+        last_finished = parse_ts(value, track.tz, track.time_unit)
         queries += 1
 
     failures: list[FailureRow] = []
@@ -239,16 +255,17 @@ def read_track(
         queries += 1
     attempted = counts["pending"] if (not track.failures_recorded and sessions_before > 1) else 0
     snap = TrackSnapshot(track.name, track.table, counts, raw_counts, metrics, starts, stale_after,
-                         last_finished, tuple(failures), attempted, track.note)
+                         last_finished, tuple(failures), attempted, track.note, unmapped)
     return snap, queries
 
 
 def classify(track: Track, raw: RawValue, in_flight: object = False) -> tuple[str, str]:
-    """Canonical state and display label of a raw value; a pending row in flight is running.
+    """Canonical state and display label of a raw value; a pending row in flight is running, and a value
+    the profile does not map is `unmapped`.
 
     The label is the raw value itself: callers say "started" their own way.
     """
-    state = track.states.get(raw, track.default_state)
+    state = track.states.get(raw, track.default_state) or UNMAPPED
     label = "NULL" if raw is None else display(str(raw), 40)
     return ("running" if in_flight and state == "pending" else state), label
 
@@ -279,10 +296,11 @@ def _derive_stale(conn: sqlite3.Connection, track: Track) -> float:
     started, finished = col(track, track.started), col(track, track.finished)
     if not (started and finished):
         return DEFAULT_STALE
+    unit = track.time_unit
     (mean,) = fetch(
         conn,
-        f"SELECT AVG(julianday(f) - julianday(s)) * 86400.0 FROM (SELECT {started} AS s, {finished} AS f "
-        f"FROM {q(track.table)} WHERE {finished} IS NOT NULL AND {started} IS NOT NULL "
+        f"SELECT AVG({seconds_sql('f', unit)} - {seconds_sql('s', unit)}) FROM (SELECT {started} AS s, "
+        f"{finished} AS f FROM {q(track.table)} WHERE {finished} IS NOT NULL AND {started} IS NOT NULL "
         f"ORDER BY {key_expr(track)} DESC LIMIT 200)",
     )[0]
     if not isinstance(mean, int | float) or mean <= 0:
@@ -295,10 +313,12 @@ def read_finished_times(conn: sqlite3.Connection, track: Track, now: float, hori
     finished = col(track, track.finished)
     if not finished:
         return []
-    cutoff = lit(format_ts(now - horizon, track.tz, track.time_format))
-    rows = fetch(conn, f"SELECT {finished} FROM {q(track.table)} WHERE {finished} >= {cutoff} "
-                       f"ORDER BY {finished} DESC LIMIT 5000")
-    return [t for (v,) in rows if (t := parse_ts(v, track.tz)) is not None]
+    # The newest value says how the column stores times (text, or epoch numbers in some unit), so the
+    # cutoff is one indexable range (this runs once, at open).
+    (newest,) = fetch(conn, f"SELECT MAX({finished}) FROM {q(track.table)}")[0]
+    since = since_sql(finished, now - horizon, track.tz, track.time_format, track.time_unit, newest)
+    rows = fetch(conn, f"SELECT {finished} FROM {q(track.table)} WHERE {since} ORDER BY {finished} DESC LIMIT 5000")
+    return [t for (v,) in rows if (t := parse_ts(v, track.tz, track.time_unit)) is not None]
 
 
 def read_sessions(conn: sqlite3.Connection, profile: Profile, limit: int = 20) -> tuple[list[SessionRow], int]:

@@ -2,9 +2,10 @@
 
 The rules of hazards.md are applied here: readers open `file:` URIs built by `Path.as_uri()` with
 `mode=ro` (never a bare path, which would create a missing file); a WAL database whose `-shm` is missing
-is read through a short-lived `immutable=1` snapshot so that we never create the job's sidecars; the file
-identity is checked on every poll; `PRAGMA data_version` gates every query; and the file itself is only
-ever opened for a header sniff while we hold no connection to it.
+(nobody has it open) is read through a short-lived connection that creates no sidecar: `immutable=1` when
+there is no `-wal` to read, else a heap-memory WAL index (see `connect_quiescent`); the file identity is
+checked on every poll; `PRAGMA data_version` gates every query; and the file itself is only ever opened for
+a header sniff while we hold no connection to it.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from batchtop.core.snapshot import (
     read_sessions,
     read_track,
 )
-from batchtop.core.timeutil import Clock, system_clock
+from batchtop.core.timeutil import FUTURE_SLACK, Clock, system_clock
 
 SQLITE_HEADER = b"SQLite format 3\x00"
 SIDECARS = ("-wal", "-shm", "-journal")
@@ -44,6 +45,11 @@ BUSY_ROLLBACK, BUSY_WAL = 0.2, 1.0
 METRICS_EVERY = 2.0
 #: Seconds of completion timestamps used to seed the history at open.
 SEED_HORIZON = 3600.0
+#: A VFS without shared-memory methods. With `locking_mode=EXCLUSIVE` set before the first read, SQLite
+#: then keeps the WAL index in private heap memory instead of the -shm ("Use of WAL Without
+#: Shared-Memory", sqlite.org/wal.html), so the -wal of a copied run directory is read, and no file is
+#: created. The "-none" VFSes take no file locks either: the job is never blocked by us.
+NO_SHM_VFS = "win32-none" if os.name == "nt" else "unix-none"
 
 T = TypeVar("T")
 
@@ -69,17 +75,55 @@ def uri_for(path: str | Path, *, immutable: bool = False, mode: str = "ro") -> s
     return uri + "&immutable=1" if immutable else uri
 
 
-def connect_ro(path: str | Path, *, immutable: bool = False, timeout: float = BUSY_WAL) -> sqlite3.Connection:
+def connect_ro(path: str | Path, *, immutable: bool = False, timeout: float = BUSY_WAL,
+               vfs: str | None = None) -> sqlite3.Connection:
     """A read-only connection set up as hazards.md rule 3 says.
 
     `readonly_shm=1`: SQLite never writes the job's -shm through this connection (a plain `mode=ro`
     reader rewrote it, running WAL recovery on the -shm a crashed job left behind, and stamping read
     marks). With no live writer SQLite then reads the WAL into private memory instead.
     """
-    uri = uri_for(path, immutable=immutable) + ("" if immutable else "&readonly_shm=1")
+    uri = uri_for(path, immutable=immutable) + ("" if immutable or vfs else "&readonly_shm=1")
+    uri += f"&vfs={vfs}" if vfs else ""
     conn = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=timeout, check_same_thread=False)
     conn.text_factory = lambda b: b.decode("utf-8", "replace")
     conn.create_function("bt_signature", 1, signature, deterministic=True)
+    return conn
+
+
+def connect_quiescent(path: str | Path) -> sqlite3.Connection:
+    """A short-lived reader of a WAL database that nobody has open (no -shm), creating no file.
+
+    With no -wal, or an empty one, the database file is all there is: `immutable=1`. A -wal with frames
+    (a copied run directory: the job's last commits were never checkpointed) must be read too, or the
+    counts are those of the last checkpoint (0 done where sqlite3 reads 60); but a plain `mode=ro` reader
+    would create the -shm next to the user's database, and `readonly_shm=1` cannot open without one. A
+    VFS without shared memory in exclusive locking mode reads the WAL into heap memory instead.
+
+    Raises:
+        WalWithoutShm: this SQLite has no such VFS, so the -wal cannot be read without creating a file.
+    """
+    try:
+        wal_bytes = os.stat(os.fspath(path) + "-wal").st_size
+    except OSError:
+        wal_bytes = 0
+    if not wal_bytes:
+        return connect_ro(path, immutable=True)
+    try:
+        conn = connect_ro(path, vfs=NO_SHM_VFS, timeout=0)
+    except sqlite3.OperationalError as exc:
+        if "no such vfs" not in str(exc):
+            raise
+        raise errors.WalWithoutShm(
+            f"the -wal holds {wal_bytes:,} bytes of commits but the -shm is missing, and this SQLite cannot "
+            "read them without creating it: counts not shown (they would be stale); open the job once, "
+            "or copy the -shm too") from None
+    try:
+        # Before the first read, so SQLite never asks the VFS for shared memory (it has none).
+        fetch(conn, "PRAGMA locking_mode=EXCLUSIVE")
+    except BaseException:
+        conn.close()
+        raise
     return conn
 
 
@@ -137,6 +181,9 @@ class Source:
         self._parked: tuple | None = None
         self._slow: dict[str, tuple[float, float, object]] = {}
         self.last_write: float | None = None
+        #: When a poll of ours last saw the data change (a commit), by our clock: file times can be
+        #: skewed (network filesystems) or coarse.
+        self.last_seen_write: float | None = None
         self.last_change: float | None = None
         self.polls = 0
 
@@ -197,18 +244,36 @@ class Source:
             self._conn = connect_ro(self.path, timeout=BUSY_WAL if self.wal else BUSY_ROLLBACK)
         return events
 
+    def write_time(self, now: float) -> float | None:
+        """When the job last wrote, as far as we can tell at `now`: the newest file time (unless it lies
+        ahead of the clock: skew) or the last change a poll of ours saw, whichever is later."""
+        mtime = self.last_write if self.last_write is not None and self.last_write <= now + FUTURE_SLACK else None
+        return max((t for t in (mtime, self.last_seen_write) if t is not None), default=None)
+
     def _read_conn(self) -> sqlite3.Connection:
-        """The connection to read with (a fresh immutable one when quiescent)."""
+        """The connection to read with (a fresh short-lived one when quiescent)."""
         if self._conn is not None:
             return self._conn
-        return connect_ro(self.path, immutable=True)
+        return connect_quiescent(self.path)
+
+    def _quiet_signature(self, st: os.stat_result) -> tuple:
+        """What a quiescent database's content depends on: the file and its -wal (stat only)."""
+        try:
+            wal = os.stat(self.path + "-wal")
+            wal_sig: tuple | None = (wal.st_ino, wal.st_size, wal.st_mtime_ns)
+        except OSError:
+            wal_sig = None
+        return st.st_size, st.st_mtime_ns, wal_sig
 
     def run(self, reader: Callable[[sqlite3.Connection], T]) -> T:
         """Run `reader(conn)` on this source's connection; errors come back as BatchtopError."""
         with self.lock:
             if self.identity is None or (self._conn is None and not self._quiescent):
                 raise self.error or errors.NotFound("not open yet")
-            conn = self._read_conn()
+            try:
+                conn = self._read_conn()
+            except Exception as exc:
+                raise errors.map_sqlite_error(exc, self.path) from exc
             try:
                 return reader(conn)
             except Exception as exc:
@@ -272,20 +337,29 @@ class Source:
             events += self._open(st)  # the job came back: read it live from now on
             force = True
         if self._quiescent:
-            sig = (st.st_size, st.st_mtime_ns, os.path.exists(self.path + "-wal"))
+            sig = self._quiet_signature(st)
             if not force and sig == self._signature and self.error is None:
                 return False, 0, events
-            self._signature = sig
-            conn = connect_ro(self.path, immutable=True)
+            if self._signature is not None and sig != self._signature:
+                self.last_seen_write = self._clock()
+            conn = connect_quiescent(self.path)
             try:
-                return True, self._read(conn), events
+                queries = self._read(conn)
             finally:
                 conn.close()
+            # These readers take no lock: if the job came back during the read (a -shm, a changed file),
+            # read again at the next poll rather than trust this one.
+            after = os.stat(self.path)
+            settled = not os.path.exists(self.path + "-shm") and self._quiet_signature(after) == sig
+            self._signature = sig if settled else None
+            return True, queries, events
         conn = self._conn
         assert conn is not None
         (version,) = fetch(conn, "PRAGMA data_version")[0]
         if not force and version == self._data_version and self.error is None:
             return False, 1, events
+        if self._data_version is not None and version != self._data_version:
+            self.last_seen_write = self._clock()  # a commit of the job's, seen by us
         queries = self._read(conn) + 1
         self._data_version = version
         return True, queries, events
@@ -308,7 +382,11 @@ class Source:
         now = self._clock()
         (schema_version,) = fetch(conn, "PRAGMA schema_version")[0]
         queries = 1
-        if self._schema is None or self._schema.version != schema_version or self.profile is None:
+        # A detected profile of tables that were all empty was a guess from column names: look again
+        # once rows arrive (this runs only when the data changed).
+        guessed = (self.profile is not None and self.profile.origin == "detected" and self.snapshot is not None
+                   and not any(t.total for t in self.snapshot.tracks))
+        if self._schema is None or self._schema.version != schema_version or self.profile is None or guessed:
             schema = read_schema(conn)
             # Remember the schema only once a profile fits it: after a failed probe ("no progress table
             # recognised") the next poll must probe again, not read the old profile's vanished tables.

@@ -139,6 +139,19 @@ def text_preview(expr: str, chars: int = LIST_CHARS) -> str:
     )
 
 
+def error_preview(expr: str) -> str:
+    """`text_preview` of an error: a Python traceback longer than LIST_CHARS also brings its last LIST_CHARS
+    characters (after a newline), since its headline, the exception line, is at the end (see
+    `signature.headline`; `signature_arg` hands `bt_signature` the same text)."""
+    head = f"substr({expr}, 1, {LIST_CHARS})"
+    return (
+        f"CASE WHEN typeof({expr}) = 'blob' THEN hex(substr({expr}, 1, 32)) "
+        f"WHEN substr({expr}, 1, {len(TRACEBACK)}) = {lit(TRACEBACK)} AND length({expr}) > {LIST_CHARS} "
+        f"THEN {head} || char(10) || substr({expr}, -{LIST_CHARS}) "
+        f"ELSE {head} END, length({expr}), typeof({expr})"
+    )
+
+
 def error_expr(track: Track) -> str:
     """SQL for the error of a failed row: the error column, or NULL where the track keeps none for failed
     rows (`Track.error_states`; jobs, for one, leave stale error text on rows that later succeeded)."""
@@ -235,7 +248,7 @@ def failures_sql(
         where.append(f"{signature_sql(err)} = :signature")
     if keys is not None:
         where.append(f"{k} IN ({', '.join(lit(v) for v in keys)})")
-    sql = (f"SELECT {k}, {text_preview(label_expr(track), 200)}, {text_preview(err)}, {when_expr(track)}, "
+    sql = (f"SELECT {k}, {text_preview(label_expr(track), 200)}, {error_preview(err)}, {when_expr(track)}, "
            f"{raw_expr(track)} FROM {q(track.table)} WHERE {' AND '.join(where)} "
            f"ORDER BY {k} {'ASC' if after is not None else 'DESC'} LIMIT {int(limit)}")
     if after is not None:

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from batchtop.core.history import Activity, History
-from batchtop.core.profiles.model import STATES
-from batchtop.core.snapshot import MetricValue, RawCount, TrackSnapshot
+from batchtop.core.profiles.model import STATES, UNMAPPED
+from batchtop.core.snapshot import IN_FLIGHT_LIMIT, MetricValue, RawCount, TrackSnapshot
 
 if TYPE_CHECKING:
     from batchtop.core.source import Source
@@ -49,6 +49,10 @@ class TrackStatus:
     last_change: float | None
     resume: Resume
     note: str | None
+    #: Rows whose raw value the profile does not map (in no state, not in `total`).
+    unmapped: int = 0
+    #: Something the person must know about these counts (unmapped values), or None.
+    warning: str | None = None
 
     @property
     def progress(self) -> float:
@@ -77,21 +81,41 @@ def track_status(source: Source, snap: TrackSnapshot, now: float) -> TrackStatus
     """Derive rate, ETA, activity and resume state of one track at `now`."""
     history = source.histories.get(snap.name) or History()
     stale = snap.stale(now)
-    fresh = max(0, snap.counts["running"] - stale)
+    running = snap.counts["running"]
+    # In-flight rows with no start time (no start column, or NULL) cannot be told fresh or stale.
+    starts = len(snap.in_flight_starts) if snap.stale_after is not None else 0
+    unknown = 0 if starts >= IN_FLIGHT_LIMIT else max(0, running - starts)
+    fresh = max(0, running - stale - unknown)
     activity = history.activity(now, total=snap.total, remaining=snap.remaining, fresh_running=fresh,
-                                stale=stale, last_write=source.last_write, last_finished=snap.last_finished)
+                                stale=stale, last_write=source.write_time(now), last_finished=snap.last_finished,
+                                unknown_running=unknown)
     track = source.profile.track(snap.name) if source.profile else None
     resettable = snap.counts["failed"] if track and any("failed" in a.from_states and a.to_state == "pending"
                                                         for a in track.actions) else 0
     last = max((t for t in (history.last_progress, snap.last_finished, source.last_change) if t), default=None)
+    warning = unmapped_warning(snap)
     return TrackStatus(
         source=source.path, name=snap.name, table=snap.table, counts=dict(snap.counts),
         raw_counts=snap.raw_counts, metrics=snap.metrics, total=snap.total, settled=snap.settled,
         remaining=snap.remaining, rate_per_min=history.rate_per_min(now),
-        eta=history.eta(now, snap.remaining) if activity.state != "interrupted" else None,
+        # Only a job that is moving has an ETA: a stalled or crashed one would finish "never".
+        eta=history.eta(now, snap.remaining) if activity.state in ("active", "finished") else None,
         activity=activity, sparkline=tuple(history.sparkline(now)), stale=stale, last_change=last,
-        resume=Resume(snap.counts["pending"], stale, resettable, snap.attempted_earlier), note=snap.note,
+        resume=Resume(snap.counts["pending"], stale, resettable, snap.attempted_earlier),
+        # The warning leads the note, so every screen that shows the note shows it.
+        note=" · ".join(n for n in (warning, snap.note) if n) or None, unmapped=snap.unmapped, warning=warning,
     )
+
+
+def unmapped_warning(snap: TrackSnapshot, limit: int = 4) -> str | None:
+    """'12 rows hold values the profile does not map (PRUNED 12): counted apart, not as pending'."""
+    if not snap.unmapped:
+        return None
+    values = snap.unmapped_values
+    shown = ", ".join(f"{r.raw} {r.count:,}" for r in values[:limit]) + (" …" if len(values) > limit else "")
+    rows = "row holds a value" if snap.unmapped == 1 else "rows hold values"
+    return (f"{snap.unmapped:,} {rows} the profile does not map ({shown}): counted apart as unmapped, "
+            "not as pending; map them in the profile's [track.states]")
 
 
 def source_status(source: Source, now: float) -> SourceStatus:
@@ -130,12 +154,15 @@ def to_json(status: SourceStatus) -> dict[str, Any]:
                 "track": t.name,
                 "total": t.total,
                 "counts": {s: t.counts.get(s, 0) for s in STATES},
+                "unmapped": t.unmapped,
                 "raw_counts": {r.raw: r.count for r in t.raw_counts},
+                "unmapped_values": {r.raw: r.count for r in t.raw_counts if r.state == UNMAPPED},
                 "metrics": {m.label: m.value for m in t.metrics},
                 "rate_per_min": None if t.rate_per_min is None else round(t.rate_per_min, 3),
                 "eta_seconds": None if t.eta is None else [round(t.eta[0], 1), round(t.eta[1], 1)],
                 "activity": t.activity.state,
                 "activity_reason": t.activity.reason,
+                "warnings": [t.warning] if t.warning else [],
                 "stale_running": t.stale,
                 "resume": {"pending": t.resume.pending, "stale_running": t.resume.stale_running,
                            "resettable_failed": t.resume.resettable,

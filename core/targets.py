@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from batchtop.core.profiles.model import Action, RawValue, Track
-from batchtop.core.sanitize import display, is_secret_name
+from batchtop.core.sanitize import display
 from batchtop.core.source import Source
 from batchtop.core.sql import (
     col,
@@ -21,7 +21,7 @@ from batchtop.core.sql import (
     signature_sql,
     state_predicate,
 )
-from batchtop.core.timeutil import format_ts
+from batchtop.core.timeutil import format_ts, number_seconds_sql
 from batchtop.core.write import NoAction
 
 #: Past tense of the built-in verbs, for messages.
@@ -119,7 +119,7 @@ def resolve(source: Source, track: str | Track | None, action: str | None, targe
     if target.kind == "stale" and "running" not in act.from_states:
         raise NoAction(f"{act.name} does not take running rows; stale items need e.g. "
                        f"{next((a.name for a in trk.actions if 'running' in a.from_states), 'requeue')}")
-    secret = [c for c, _ in act.assign if c in trk.secrets or is_secret_name(c)]
+    secret = [c for c, _ in act.assign if trk.is_secret(c)]
     if secret:
         raise NoAction(f"{act.name} writes secret column(s) {', '.join(secret)}: refused (they are never read)")
     return trk, act
@@ -155,8 +155,9 @@ def target_condition(track: Track, action: Action, target: Target, cutoff: float
 
 
 def _started_before(track: Track, started: str, cutoff: float) -> str:
-    # Text stamps compare as text in the writer's own zone ('T' or space); epoch numbers (s or ms) as numbers.
+    # Text stamps compare as text in the writer's own zone ('T' or space); epoch numbers (s, ms, µs or ns,
+    # as the track says or by magnitude) as seconds.
     text_cut = lit(format_ts(cutoff, track.tz, "space"))
     return (f"(CASE WHEN typeof({started}) = 'text' THEN replace(substr({started}, 1, 19), 'T', ' ') < {text_cut} "
-            f"WHEN typeof({started}) IN ('integer', 'real') THEN (CASE WHEN {started} > 100000000000 "
-            f"THEN {started} / 1000.0 ELSE {started} END) < {cutoff:.3f} ELSE 0 END)")
+            f"WHEN typeof({started}) IN ('integer', 'real') THEN {number_seconds_sql(started, track.time_unit)} "
+            f"< {cutoff:.3f} ELSE 0 END)")

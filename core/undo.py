@@ -83,6 +83,59 @@ class UndoOutcome:
         }
 
 
+@dataclass(frozen=True)
+class UndoPreview:
+    """What an undo of one action would restore if run now (read on a read-only connection)."""
+
+    entry_id: str
+    #: Rows the action wrote.
+    written: int
+    #: Rows that still hold every value the action wrote: the undo restores these.
+    restorable: int
+    #: Rows whose before-image was too large to journal: left alone.
+    not_restorable: int
+    #: Whether the file was replaced since the action (the undo would then refuse).
+    replaced: bool = False
+
+    @property
+    def moved(self) -> int:
+        """Rows the job has changed since the action: left alone."""
+        return self.written - self.restorable - self.not_restorable
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain JSON-safe form."""
+        return {"entry_id": self.entry_id, "written": self.written, "restorable": self.restorable,
+                "moved": self.moved, "not_restorable": self.not_restorable, "replaced": self.replaced}
+
+
+def _restorable(entry: Entry) -> tuple[list[tuple[RawValue, list[Any]]], int]:
+    """(key, before-values of the assigned columns) of rows an undo may restore, and how many it may not."""
+    idx = [entry.columns.index(c) for c, _ in entry.after]
+    rows = [(key, [img[i] for i in idx]) for key, img in zip(entry.affected, entry.before)]
+    ok = [(key, vals) for key, vals in rows if not any(isinstance(v, Omitted) for v in vals)]
+    return ok, len(rows) - len(ok)
+
+
+def _same(entry: Entry) -> str:
+    """SQL: the row still holds every value the action wrote (`IS`, so NULLs count)."""
+    return " AND ".join(f"{q(c)} IS {sql_lit(v)}" for c, v in entry.after) or "1"
+
+
+def preview_undo(conn: Any, entry: Entry, identity: tuple[int, int] | None = None) -> UndoPreview:
+    """Count, on a read-only connection to the entry's database, the rows `undo()` would restore now.
+
+    Args:
+        identity: The file's current (st_dev, st_ino), to say whether it was replaced since the action.
+    """
+    shape = Track(name=entry.track, table=entry.table, key=entry.key)
+    ok, omitted = _restorable(entry)
+    keys = [key for key, _ in ok]
+    still = sum(int(fetch(conn, f"SELECT COUNT(*) FROM {q(entry.table)} WHERE {in_list(shape, c)} "
+                                f"AND {_same(entry)}")[0][0]) for c in chunks(keys)) if keys else 0
+    replaced = identity is not None and tuple(identity) != tuple(entry.identity)
+    return UndoPreview(entry.id, len(entry.affected), still, omitted, replaced)
+
+
 def find(journal: Journal, action_id: str | None = None, db: str | None = None) -> Entry:
     """The entry `undo()` would act on: `action_id`, else the newest applied action not yet undone.
 
@@ -139,10 +192,8 @@ def undo(
     shape = track or Track(name=entry.track, table=entry.table, key=entry.key)
     k, t = key_expr(shape), q(entry.table)
     assigned = [c for c, _ in entry.after]
-    idx = [entry.columns.index(c) for c in assigned]
-    rows = [(key, [img[i] for i in idx]) for key, img in zip(entry.affected, entry.before)]
-    restorable = [(key, vals) for key, vals in rows if not any(isinstance(v, Omitted) for v in vals)]
-    same = " AND ".join(f"{q(c)} IS {sql_lit(v)}" for c, v in entry.after)
+    restorable, omitted = _restorable(entry)
+    same = _same(entry)
     with quiet(source), WriteSession(entry.db, entry.identity, timeout=busy_timeout, replaced=REPLACED) as w:
         assert w.conn is not None
         restored: list[RawValue] = []
@@ -156,7 +207,7 @@ def undo(
             "identity": list(entry.identity), "profile": entry.profile, "track": entry.track,
             "table": entry.table, "key": entry.key, "action": "undo",
             "description": f"undo of {entry.action} {entry.id}", "target": f"journal entry {entry.id}",
-            "predicate": f"{k} = <key> AND {same}", "planned": len(rows),
+            "predicate": f"{k} = <key> AND {same}", "planned": len(entry.affected),
             "affected": [encode_value(x) for x in restored], "columns": assigned, "before": [],
             "signatures": [], "after": [], "undoes": entry.id, "status": "applied",
         }
@@ -166,7 +217,7 @@ def undo(
         states = left_alone(w.conn, track, moved) if track is not None else tuple(
             RowState(x, "", "") for x in moved[:DESCRIBE_LIMIT])
         return UndoOutcome(entry.id, record["id"], "restored", tuple(restored), states, len(moved),
-                           len(rows) - len(restorable), seconds=time.monotonic() - started,
+                           omitted, seconds=time.monotonic() - started,
                            warnings=tuple(warnings))
 
 

@@ -338,3 +338,173 @@ def docstore_pending_db(path: str | os.PathLike[str]) -> Path:
                                               ('c', 'completed', '2026-01-01 10:30:00');
         """)
     return p
+
+
+# -- real queue libraries ---------------------------------------------------------------------------
+
+#: litequeue 0.9's table, as its `LiteQueue.__init__` creates it (WAL; every time is `time.time_ns()`).
+_LITEQUEUE_DDL = """
+CREATE TABLE IF NOT EXISTS [Queue] (data TEXT NOT NULL, message_id TEXT NOT NULL, status INTEGER NOT NULL,
+                                    in_time INTEGER NOT NULL, lock_time INTEGER, done_time INTEGER);
+CREATE INDEX IF NOT EXISTS TIdx ON [Queue](message_id);
+CREATE INDEX IF NOT EXISTS SIdx ON [Queue](status);
+"""
+
+
+def litequeue_db(path: str | os.PathLike[str], *, now: float = FIXED_NOW, done: int = 30, failed: int = 3,
+                 ready: int = 10, locked: int = 2, gap: float = 20.0, locked_ago: float = 2 * 3600.0) -> Path:
+    """A litequeue queue (status 0 ready, 1 locked, 2 done, 3 failed; `in_time`, `lock_time`, `done_time`
+    in nanoseconds, as `put`, `pop`, `done` and `mark_failed` write them) as of `now`.
+
+    `done` + `failed` messages finished one every `gap` seconds up to `now` (each locked `gap / 2` before);
+    `locked` messages were popped `locked_ago` seconds ago by a worker that never came back.
+    """
+    def ns(t: float) -> int:
+        return int(round(t * 1e9))
+
+    p = Path(path)
+    finished = done + failed
+    with _building(p) as conn:
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.executescript(_LITEQUEUE_DDL)
+        start = now - finished * gap - locked_ago - 60
+        rows = []
+        for i in range(finished + locked + ready):
+            put = start + i * 0.5
+            if i < finished:
+                end = now - (finished - 1 - i) * gap
+                rows.append((f"task {i}", f"msg-{i:05d}", 2 if i < done else 3, ns(put), ns(end - gap / 2), ns(end)))
+            elif i < finished + locked:
+                rows.append((f"task {i}", f"msg-{i:05d}", 1, ns(put), ns(now - locked_ago), None))
+            else:
+                rows.append((f"task {i}", f"msg-{i:05d}", 0, ns(put), None, None))
+        conn.executemany("INSERT INTO [Queue] VALUES (?, ?, ?, ?, ?, ?)", rows)
+    pin_mtimes([p], now)
+    return p
+
+
+#: Celery's SQLAlchemy result backend with `result_extended = True` (celery/backends/database/models.py):
+#: `result` is a PickleType (a pickled meta dict), `args`/`kwargs` LargeBinary holding what the task
+#: serializer (JSON by default) produced; DateTime as SQLAlchemy writes it to SQLite.
+_CELERY_DDL = """
+CREATE TABLE celery_taskmeta (
+    id INTEGER NOT NULL, task_id VARCHAR(155), status VARCHAR(50), result BLOB, date_done DATETIME,
+    traceback TEXT, name VARCHAR(155), args BLOB, kwargs BLOB, worker VARCHAR(155), retries INTEGER,
+    queue VARCHAR(155), PRIMARY KEY (id), UNIQUE (task_id)
+);
+CREATE TABLE celery_tasksetmeta (
+    id INTEGER NOT NULL, taskset_id VARCHAR(155), result BLOB, date_done DATETIME, PRIMARY KEY (id),
+    UNIQUE (taskset_id)
+);
+"""
+#: Celery's states (celery.states), in the order a task may go through them.
+CELERY_STATES = ("PENDING", "RECEIVED", "STARTED", "RETRY", "SUCCESS", "FAILURE", "REVOKED", "REJECTED",
+                 "IGNORED")
+
+
+def celery_db(path: str | os.PathLike[str], counts: dict[str, int], *, now: float = FIXED_NOW,
+              secret: str = SECRET_MARKER) -> Path:
+    """A Celery result database with `counts` tasks per state (one finished a minute up to `now`).
+
+    Every task's `kwargs` is the JSON `{"api_key": secret, "model": ..., "client_secret": secret}` and its
+    `result` a pickled dict holding `secret` too; FAILURE rows carry a traceback.
+    """
+    import json
+    import pickle
+    from datetime import datetime, timezone
+
+    def stamp(t: float) -> str:
+        return datetime.fromtimestamp(t, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+    p = Path(path)
+    total = sum(counts.values())
+    with _building(p) as conn:
+        conn.executescript(_CELERY_DDL)
+        rows, i = [], 0
+        for state, n in counts.items():
+            for _ in range(n):
+                kwargs = json.dumps({"api_key": secret, "model": "gpt-4o-mini", "prompt": f"summarise doc {i}",
+                                     "client_secret": secret}).encode()
+                args = json.dumps([f"doc-{i}", {"session_token": secret}]).encode()
+                failed = state == "FAILURE"
+                meta = {"status": state, "result": {"exc_type": "RateLimitError"} if failed else {"url": f"s3://b/{i}",
+                        "token": secret}, "task_id": f"t-{i}"}
+                tb = ("Traceback (most recent call last):\n  File \"tasks.py\", line 9, in summarise\n"
+                      "RateLimitError: 429 Too Many Requests") if failed else None
+                rows.append((i + 1, f"t-{i:04d}", state, pickle.dumps(meta, protocol=4),
+                             stamp(now - (total - i) * 60), tb, "tasks.summarise", args, kwargs, "celery@w1",
+                             0, "default"))
+                i += 1
+        conn.executemany("INSERT INTO celery_taskmeta VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+    pin_mtimes([p], now - 60)
+    return p
+
+
+#: optuna's RDB storage (optuna/storages/_rdb/models.py), the tables a study's progress lives in.
+_OPTUNA_DDL = """
+CREATE TABLE studies (study_id INTEGER NOT NULL, study_name VARCHAR(512) NOT NULL, PRIMARY KEY (study_id),
+                      UNIQUE (study_name));
+CREATE TABLE study_directions (study_direction_id INTEGER NOT NULL, direction VARCHAR(8) NOT NULL,
+                               study_id INTEGER NOT NULL, objective INTEGER NOT NULL,
+                               PRIMARY KEY (study_direction_id), FOREIGN KEY(study_id) REFERENCES studies (study_id));
+CREATE TABLE trials (trial_id INTEGER NOT NULL, number INTEGER, study_id INTEGER, state VARCHAR(8) NOT NULL,
+                     datetime_start DATETIME, datetime_complete DATETIME, PRIMARY KEY (trial_id),
+                     FOREIGN KEY(study_id) REFERENCES studies (study_id));
+CREATE TABLE trial_values (trial_value_id INTEGER NOT NULL, trial_id INTEGER NOT NULL, objective INTEGER NOT NULL,
+                           value FLOAT, value_type VARCHAR(7) NOT NULL, PRIMARY KEY (trial_value_id),
+                           UNIQUE (trial_id, objective), FOREIGN KEY(trial_id) REFERENCES trials (trial_id));
+CREATE TABLE version_info (version_info_id INTEGER NOT NULL, schema_version INTEGER, library_version VARCHAR(256),
+                           PRIMARY KEY (version_info_id));
+"""
+#: optuna's TrialState names, as its storage writes them.
+OPTUNA_STATES = ("RUNNING", "COMPLETE", "PRUNED", "FAIL", "WAITING")
+
+
+def optuna_db(path: str | os.PathLike[str], counts: dict[str, int], *, now: float = FIXED_NOW) -> Path:
+    """An optuna study database with `counts` trials per TrialState name, one finished a minute up to `now`."""
+    from datetime import datetime, timezone
+
+    def stamp(t: float) -> str:
+        return datetime.fromtimestamp(t, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+    p = Path(path)
+    total = sum(counts.values())
+    with _building(p) as conn:
+        conn.executescript(_OPTUNA_DDL)
+        conn.execute("INSERT INTO studies VALUES (1, 'tune-lr')")
+        conn.execute("INSERT INTO study_directions VALUES (1, 'MINIMIZE', 1, 0)")
+        conn.execute("INSERT INTO version_info VALUES (1, 12, '4.1.0')")
+        i = 0
+        for state, n in counts.items():
+            for _ in range(n):
+                start = now - (total - i) * 60 - 30
+                done = None if state in ("RUNNING", "WAITING") else stamp(start + 30)
+                conn.execute("INSERT INTO trials VALUES (?, ?, 1, ?, ?, ?)",
+                             (i + 1, i, state, None if state == "WAITING" else stamp(start), done))
+                if state == "COMPLETE":
+                    conn.execute("INSERT INTO trial_values VALUES (?, ?, 0, ?, 'FINITE')", (i + 1, i + 1, 0.1 * i))
+                i += 1
+    pin_mtimes([p], now - 60)
+    return p
+
+
+def persist_queue_db(path: str | os.PathLike[str], *, now: float = FIXED_NOW, acked: int = 20, ready: int = 5,
+                     unacked: int = 2, failed: int = 1, name: str = "default") -> Path:
+    """A persist-queue `SQLiteAckQueue` (`ack_queue_<name>`: pickled `data`, put-time `timestamp` as a
+    float, status 0 inited, 1 ready, 2 unack, 5 acked, 9 ack_failed), last written at `now`.
+
+    `unacked` items were taken by a worker that died: persist-queue records no time for that, so they
+    stay 2 forever.
+    """
+    import pickle
+
+    p = Path(path)
+    with _building(p) as conn:
+        conn.execute(f"CREATE TABLE IF NOT EXISTS ack_queue_{name} (_id INTEGER PRIMARY KEY AUTOINCREMENT, "
+                     "data BLOB, timestamp FLOAT, status INTEGER)")
+        codes = [5] * acked + [9] * failed + [2] * unacked + [1] * ready
+        conn.executemany(f"INSERT INTO ack_queue_{name} (data, timestamp, status) VALUES (?, ?, ?)",
+                         [(pickle.dumps({"url": f"https://example.com/{i}", "token": SECRET_MARKER}),
+                           now - 3600 + i, code) for i, code in enumerate(codes)])
+    pin_mtimes([p], now)
+    return p

@@ -109,8 +109,10 @@ def test_without_a_terminal_it_refuses_unless_told_yes(data: Path, journal_env: 
     code, out, _ = run(capsys, "journal")
     assert code == 0 and entry_id in out and "applied" in out
 
-    code, out, _ = run(capsys, "undo")
-    assert code == 0 and out.strip() == "restored 3" and failed(db) == 3
+    code, out, err = run(capsys, "undo")  # previews, then refuses like reset: not a terminal
+    assert code == 1 and "use --yes" in err and "3 still hold what it wrote" in out and failed(db) == 0
+    code, out, _ = run(capsys, "undo", "--yes")
+    assert code == 0 and out.strip().splitlines()[-1] == "restored 3" and failed(db) == 3
     code, out, _ = run(capsys, "undo", entry_id, "--json")
     doc = json.loads(out)
     assert code == 1 and doc["outcome"]["status"] == "already-undone" and failed(db) == 3
@@ -210,3 +212,124 @@ def test_the_real_entry_point_is_headless_and_refuses_without_a_terminal(data: P
                          capture_output=True, text=True, stdin=subprocess.DEVNULL, env=env, timeout=60)
     assert out.stdout.strip().splitlines()[-1] == "False 0"
     assert json.loads("\n".join(out.stdout.strip().splitlines()[:-1]))["outcome"]["affected"] == 2
+
+
+def test_undo_previews_and_asks_like_reset(data: Path, journal_env: Path, capsys,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    db = make_topics(data / "topics.db", failed=3)
+    code, _, err = run(capsys, "reset", str(db), "--all-failed", "--yes")
+    entry_id = err.split("journaled as ")[1].split()[0]
+    assert code == 0 and failed(db) == 0
+    # The job picks one of the reset rows up before the undo: it will be left alone.
+    import sqlite3
+
+    conn = sqlite3.connect(db)
+    conn.execute("UPDATE topic_completions SET status = 'completed' WHERE id = 1")
+    conn.commit()
+    conn.close()
+    state = dir_state(data)
+    journal_before = journal_env.read_bytes()
+
+    code, out, err = run(capsys, "undo", "--dry-run")
+    assert code == 0 and "dry run; nothing written" in err
+    assert f"undo reset {entry_id} (3 items in topics)" in out
+    assert "3 written; 2 still hold what it wrote and would be restored" in out
+    assert "1 moved by the job since" in out
+    code, out, _ = run(capsys, "undo", entry_id, "--dry-run", "--json")
+    doc = json.loads(out)
+    assert code == 0 and doc["dry_run"] and doc["outcome"] is None
+    assert doc["preview"] == {"entry_id": entry_id, "written": 3, "restorable": 2, "moved": 1,
+                              "not_restorable": 0, "replaced": False}
+    monkeypatch.setattr(sys, "stdin", io.StringIO("y\n"))  # not a terminal
+    code, _, err = run(capsys, "undo")
+    assert code == 1 and "use --yes" in err
+    monkeypatch.setattr(sys, "stdin", Terminal("n"))
+    code, _, err = run(capsys, "undo")
+    assert code == 1 and "undo 2 rows? [y/N]" in err and "not confirmed" in err
+    assert dir_state(data) == state and journal_env.read_bytes() == journal_before and failed(db) == 0
+
+    monkeypatch.setattr(sys, "stdin", Terminal("y"))
+    code, out, _ = run(capsys, "undo")
+    assert code == 0 and out.strip().splitlines()[-1].startswith("restored 2; 1 already moved by the job")
+    assert failed(db) == 2
+
+
+def test_undo_of_many_rows_needs_the_count_typed(data: Path, capsys, monkeypatch: pytest.MonkeyPatch) -> None:
+    db = make_topics(data / "topics.db", failed=150)
+    assert run(capsys, "reset", str(db), "--all-failed", "--yes")[0] == 0
+    monkeypatch.setattr(sys, "stdin", Terminal("y"))
+    code, _, err = run(capsys, "undo")
+    assert code == 1 and "Type 150 to confirm" in err and failed(db) == 0
+    monkeypatch.setattr(sys, "stdin", Terminal("150"))
+    code, out, _ = run(capsys, "undo")
+    assert code == 0 and out.strip().splitlines()[-1] == "restored 150" and failed(db) == 150
+    # Already undone: said at once, nothing asked, nothing written.
+    code, out, err = run(capsys, "undo", "--json", "--yes")
+    assert code == 1 and "nothing to undo" in err
+
+
+def test_the_demo_journals_into_its_own_temporary_directory(journal_env: Path, monkeypatch: pytest.MonkeyPatch,
+                                                             tmp_path: Path) -> None:
+    """`batchtop demo` must never write resets tried on simulated jobs into the user's journal."""
+    import tempfile
+
+    from batchtop.core.actions import Target, apply, plan
+    from batchtop.core.journal import Journal
+    from batchtop.tui import app, demo
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    seen: dict = {}
+
+    def fake_run_app(monitor, *, poll_interval: float, journal_path: Path) -> int:
+        monitor.rescan()
+        for source in monitor.snapshot_sources():
+            if source.poll(force=True).error is None and source.profile and source.snapshot and any(
+                    t.counts["failed"] for t in source.snapshot.tracks):
+                track = next(t for t in source.snapshot.tracks if t.counts["failed"])
+                try:
+                    outcome = apply(plan(source, track.name, None, Target.all_failed()),
+                                    journal=Journal(journal_path))
+                except Exception as exc:  # a track without a reset action: try the next
+                    seen.setdefault("skipped", []).append(repr(exc))
+                    continue
+                seen["applied"] = outcome.count
+                break
+        monitor.close()
+        seen["journal"] = journal_path
+        seen["sources"] = [s.path for s in monitor.snapshot_sources()]
+        seen["journal_exists"] = journal_path.exists()
+        return 0
+
+    monkeypatch.setattr(app, "run_app", fake_run_app)
+    assert demo.run_demo(poll_interval=0.1) == 0
+    journal = seen["journal"]
+    assert journal != journal_env and not journal_env.exists()
+    assert journal.parent.parent == tmp_path and journal.parent.name.startswith("batchtop-demo-")
+    assert seen.get("applied") and seen["journal_exists"]  # a reset in the demo went to the demo's journal
+    assert all(not Path(p).is_relative_to(journal) and Path(p).parent != journal.parent for p in seen["sources"])
+    assert not journal.parent.exists()  # removed with the demo
+
+
+def test_reset_takes_several_databases_with_one_confirmation(data: Path, journal_env: Path, capsys,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    a, b = make_topics(data / "a.db", failed=3), make_topics(data / "b.db", failed=2)
+    none = make_topics(data / "c.db", failed=0)
+    code, out, err = run(capsys, "reset", str(data / "*.db"), "--all-failed", "--dry-run", "--json")
+    doc = json.loads(out)
+    assert code == 0 and doc["rows"] == 5 and not journal_env.exists()
+    assert {Path(d["path"]).name: d["plan"]["count"] for d in doc["databases"]} == {"a.db": 3, "b.db": 2, "c.db": 0}
+    code, _, err = run(capsys, "reset", str(a), str(b), "--id", "1")  # ids belong to one database
+    assert code == 2 and "give a single PATH" in err and failed(a) == 3
+    monkeypatch.setattr(sys, "stdin", Terminal("n"))
+    code, out, err = run(capsys, "reset", str(a), str(b), str(none), "--all-failed")
+    assert code == 1 and "reset in 2 databases: 5 rows? [y/N]" in err and failed(a) == 3 and failed(b) == 2
+    assert out.count("predicate:") == 3  # every plan was shown before the question
+    code, out, err = run(capsys, "reset", str(a), str(b), str(none), "--all-failed", "--yes")
+    assert code == 0 and failed(a) == 0 and failed(b) == 0
+    assert f"{a}: reset 3 of 3" in out and f"{b}: reset 2 of 2" in out
+    entries = json.loads(run(capsys, "journal", "--json")[1])["entries"]
+    assert sorted((Path(e["db"]).name, e["affected"]) for e in entries) == [("a.db", 3), ("b.db", 2)]
+    missing = data / "gone.db"
+    code, out, _ = run(capsys, "reset", str(a), str(missing), "--all-failed", "--yes", "--json")
+    doc = json.loads(out)
+    assert code == 4 and doc["databases"][1]["error"]["kind"] == "missing" and not missing.exists()

@@ -145,10 +145,12 @@ def test_integer_codes_0_to_3(tmp_path: Path) -> None:
     assert dict(track.states) == {0: "pending", 1: "running", 2: "done", 3: "failed"}
     assert track.key == "rowid" and track.label == "message_id"
     assert track.error is None, "a payload column that is always set is not error text"
-    assert track.started is None and track.created is None, "epoch numbers are not read as text times"
+    # Epoch numbers are times too (litequeue writes time.time_ns(); these are seconds).
+    assert (track.started, track.finished, track.created, track.time_unit) == (
+        "lock_time", "done_time", "in_time", "s")
     notes = " ".join(profile.notes)
     assert "queue.status: integer status codes 0, 1, 2, 3" in notes and "a guess" in notes
-    assert "hold numbers" in notes
+    assert "hold epoch numbers, read as seconds" in notes
     assert profile.confidence <= 0.6
     assert count_states(db, track) == {"pending": 10, "running": 10, "done": 10, "failed": 10, "skipped": 0,
                                        "cancelled": 0}
@@ -284,7 +286,7 @@ def test_without_rowid_table_and_hostile_values(tmp_path: Path) -> None:
     (track,) = profile.tracks
     assert track.key == "step_name" and track.raw == "phase"
     assert all("\x1b" not in n and "\x07" not in n for n in profile.notes)
-    assert "not understood: counted as pending" in " ".join(profile.notes)
+    assert "not understood: counted apart as unmapped" in " ".join(profile.notes)
 
 
 def test_describe_unknown_is_bounded(tmp_path: Path) -> None:

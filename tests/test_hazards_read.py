@@ -8,6 +8,7 @@ import importlib.util
 import json
 import os
 import random
+import shutil
 import sqlite3
 import time
 from pathlib import Path
@@ -409,6 +410,69 @@ def test_wal_without_sidecars_creates_none_and_sees_the_job_later(tmp_path: Path
         source.close()
     finally:
         stop_writer(proc)
+
+
+def _copied_run_directory(tmp_path: Path) -> tuple[Path, dict[str, int]]:
+    """A topics database whose last 60 completions live only in its -wal, copied without the -shm (as
+    `cp run.db run.db-wal elsewhere/` does while the job runs), and the counts sqlite3 reads from it."""
+    job = tmp_path / "job"
+    job.mkdir()
+    original = job / "completion_tracking.db"
+    make_writer("topics", original, journal="wal").setup(completed=0, failed=0, skipped=0, pending=80, in_flight=0)
+    conn = sqlite3.connect(original, isolation_level=None)
+    conn.execute("PRAGMA wal_autocheckpoint=0")  # every commit stays in the -wal, as between checkpoints
+    for _ in range(60):
+        conn.execute("UPDATE topic_completions SET status = 'completed', completed_at = '2026-01-01 11:00:00' "
+                     "WHERE id = (SELECT MIN(id) FROM topic_completions WHERE status = 'pending')")
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    for suffix in ("", "-wal"):
+        shutil.copyfile(str(original) + suffix, str(copy / original.name) + suffix)
+    conn.close()
+    # What sqlite3 reads: a plain reader (which creates a -shm) on a scratch copy of the copy.
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    for suffix in ("", "-wal"):
+        shutil.copyfile(str(copy / original.name) + suffix, str(scratch / original.name) + suffix)
+    check = sqlite3.connect(scratch / original.name)
+    expected = dict(check.execute("SELECT status, COUNT(*) FROM topic_completions GROUP BY 1").fetchall())
+    check.close()
+    assert expected == {"completed": 60, "pending": 20}
+    return copy / original.name, expected
+
+
+def test_wal_with_frames_but_no_shm_shows_the_committed_frames_and_creates_nothing(tmp_path: Path) -> None:
+    path, expected = _copied_run_directory(tmp_path)
+    before = file_state(path.parent)
+    assert sorted(before) == [path.name, path.name + "-wal"]
+    source = Source(path)
+    for _ in range(3):
+        result = source.poll(force=True)
+        assert result.error is None, result.error
+        assert {r.raw: r.count for r in result.snapshot.tracks[0].raw_counts} == expected
+        assert result.snapshot.journal_mode == "wal"
+    assert not source.poll().changed  # nothing changed: no query
+    detail = source.run(lambda conn: conn.execute("SELECT COUNT(*) FROM topic_completions "
+                                                  "WHERE status = 'completed'").fetchone())
+    assert detail == (60,)
+    source.close()
+    out = run_cli("status", str(path), "--json")
+    assert out.returncode == 0, out.stderr
+    track = json.loads(out.stdout)["sources"][0]["tracks"][0]
+    assert track["counts"]["done"] == 60 and track["total"] == 80
+    assert file_state(path.parent) == before, "reading must create or change no file next to the database"
+
+
+def test_wal_frames_unreadable_without_a_shm_say_so_instead_of_stale_counts(tmp_path: Path, monkeypatch) -> None:
+    # An SQLite build without a VFS that lacks shared memory: the -wal cannot be read read-only.
+    path, _ = _copied_run_directory(tmp_path)
+    before = file_state(path.parent)
+    monkeypatch.setattr("batchtop.core.source.NO_SHM_VFS", "no-such-vfs")
+    result = Source(path).poll()
+    assert result.snapshot is None
+    assert result.error is not None and result.error.kind == "wal-unreadable"
+    assert "-shm is missing" in result.error.message
+    assert file_state(path.parent) == before
 
 
 # -- odd file names ----------------------------------------------------------------------------------

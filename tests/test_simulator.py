@@ -280,6 +280,26 @@ def test_same_seed_and_clock_give_identical_databases(tmp_path: Path) -> None:
     assert build(tmp_path / "c", "topics") != build(tmp_path / "d", "jobs")
 
 
+TIMESTAMP = re.compile(r"^(\d{4}-\d\d-\d\d)[ T](\d\d:\d\d:\d\d)")
+
+
+def test_every_written_time_comes_from_the_injected_clock(tmp_path: Path) -> None:
+    # SQLite's own clock (CURRENT_TIMESTAMP in a trigger or a default) would write today's date into a
+    # database simulated at 2023-11-14, and make two runs with the same seed and clock differ.
+    for schema in SCHEMAS:
+        sim = Simulation(schema, tmp_path / schema, 8, seed=3, clock=FIXED.__float__, fail_rate=0.3)
+        play(sim)
+        with ro(sim.path) as conn:
+            tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+            for table in tables:
+                for row in conn.execute(f'SELECT * FROM "{table}"'):
+                    for value in row:
+                        m = TIMESTAMP.match(value) if isinstance(value, str) else None
+                        if m:
+                            written = datetime.fromisoformat(f"{m[1]} {m[2]}").timestamp()
+                            assert written <= FIXED + 86400, (schema, table, value)
+
+
 def test_injected_clock_sets_written_times(tmp_path: Path) -> None:
     sim = Simulation("topics", tmp_path, 3, seed=1, clock=FIXED.__float__, fail_rate=0.0, workers=1)
     play(sim)

@@ -224,6 +224,44 @@ async def test_live_update_in_place(db: Path) -> None:
     source.close()
 
 
+def shown_keys(table: KeyedTable) -> list[str]:
+    """Row keys in the order the table really draws them (its own index, not its bookkeeping)."""
+    return [table.coordinate_to_cell_key((i, 0)).row_key.value for i in range(table.row_count)]
+
+
+@sync
+async def test_rows_arriving_above_the_cursor_keep_order_cursor_and_acted_item_in_step(db: Path) -> None:
+    source = source_of(db)
+    app = ScreenApp(lambda: FailuresScreen(source, "topics"))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, FailuresScreen)
+        items = screen.query_one("#fx-items", PagedTable)
+        await pilot.press("tab", *["down"] * 7)
+        highlighted = items.cursor_item
+        assert highlighted == 404
+        for round_ in range(3):  # several polls, each bringing newer failures above the cursor
+            w = sqlite3.connect(db)
+            add_failures(w, {"rate": 2, "json": 1})
+            w.close()
+            assert source.poll().changed
+            screen.refresh_views({source.path})
+            await settle(pilot)
+            # Newest first, as drawn; the bookkeeping agrees with the drawing; the cursor stays put.
+            assert shown_keys(items) == [repr(k) for k in items.items]
+            assert items.items == sorted(items.items, reverse=True)
+            assert items.items[0] == 411 + 5 + 3 * (round_ + 1)  # 5 done rows hold 412-416
+            assert items.cursor_item == highlighted
+            assert shown_keys(items)[items.cursor_row] == repr(highlighted)
+        await pilot.press("space")  # marks exactly the highlighted item
+        assert screen.selected_keys() == [highlighted]
+        await pilot.press("enter")  # opens exactly the highlighted item
+        await settle(pilot)
+        assert isinstance(app.screen, ItemScreen) and app.screen.key == highlighted
+    source.close()
+
+
 @sync
 async def test_marks_and_targets_for_actions(db: Path) -> None:
     source = source_of(db)

@@ -157,7 +157,7 @@ def test_numeric_codes_profile(tmp_path: Path) -> None:
     conn.executemany("INSERT INTO tasks (state) VALUES (?)", [(c,) for c in (0, 1, 2, 2, 5, 9, 9, 7)])
     count = {s: conn.execute(f"SELECT count(*) FROM {q('tasks')} WHERE {state_predicate(track, [s])}").fetchone()[0]
              for s in ("pending", "running", "done", "failed")}
-    assert count == {"pending": 2, "running": 1, "done": 2, "failed": 3}  # unknown 7 -> default pending
+    assert count == {"pending": 1, "running": 1, "done": 2, "failed": 3}  # unknown 7: unmapped, not pending
     assert applies(profile, read_schema(conn))
 
 

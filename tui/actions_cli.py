@@ -1,15 +1,17 @@
 """Headless action commands: `batchtop reset`, `batchtop undo`, `batchtop journal`.
 
-    batchtop reset PATH [--track NAME] [--action NAME]
+    batchtop reset PATH|GLOB|DIR... [--track NAME] [--action NAME]
                         (--id ID ... | --group SIGNATURE | --match TEXT | --all-failed | --stale)
                         [--dry-run] [--yes] [--json] [--journal FILE] [--read-only] [--profile FILE]
-    batchtop undo [ACTION_ID] [--journal FILE] [--json] [--read-only]
+    batchtop undo [ACTION_ID] [--dry-run] [--yes] [--journal FILE] [--json] [--read-only]
     batchtop journal [--json] [--journal FILE] [--limit N]
 
-`reset` previews first (count, sample rows, the exact predicate). Without `--yes` it asks on a terminal
-(typing the row count when more than 100 rows would change) and refuses when stdin is not a terminal.
-No transaction is open while it waits. Data (the preview, the outcome, JSON) goes to stdout; prompts and
-narration go to stderr. DB text is sanitised before it is printed; JSON is ASCII with escapes.
+`reset` and `undo` preview first (reset: count, sample rows, the exact predicate; undo: the action, and
+how many of its rows still hold what it wrote and would be restored). Without `--yes` they ask on a
+terminal (typing the row count when more than 100 rows would change) and refuse when stdin is not a
+terminal. No transaction is open while they wait. Data (the preview, the outcome, JSON) goes to stdout;
+prompts and narration go to stderr. Every string printed is sanitised, text and JSON alike; JSON is
+ASCII with escapes.
 
 Exit codes:
     0  applied (or the dry run / listing was shown)
@@ -25,14 +27,14 @@ This module never imports Textual (headless commands start fast) and only standa
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from batchtop.core.errors import BatchtopError, ReadOnlyMode
-from batchtop.core.sanitize import clean_line, display
+from batchtop.core.sanitize import display
+from batchtop.tui.output import emit_json, narrate
 
 EXIT_OK, EXIT_REFUSED, EXIT_USAGE, EXIT_BUSY, EXIT_FILE = 0, 1, 2, 3, 4
 #: Error kinds (BatchtopError.kind) and their exit codes; every other error exits 1.
@@ -50,7 +52,8 @@ def register(subparsers: Any) -> None:
                               description="Reset, retry, skip or requeue items with a conditional write.",
                               epilog=EPILOG,
                               formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("path", metavar="PATH")
+    p.add_argument("paths", nargs="+", metavar="PATH|GLOB|DIR",
+                   help="databases (several: every plan is shown, then one confirmation for all)")
     p.add_argument("--track", help="track (table) to act on (default: the only one with actions)")
     p.add_argument("--action", help="action name (default: reset/retry; the one taking running rows for --stale)")
     target = p.add_mutually_exclusive_group(required=True)
@@ -65,14 +68,23 @@ def register(subparsers: Any) -> None:
     p.add_argument("--profile", action="append", default=[], metavar="FILE", help="a TOML profile file")
     p.set_defaults(func=cmd_reset)
 
-    p = subparsers.add_parser("undo", help="undo a journaled action (rows the job moved since are left alone)")
+    from batchtop.tui.cli import count
+    from batchtop.tui.undo_cli import cmd_journal, cmd_undo
+
+    p = subparsers.add_parser("undo", help="undo a journaled action (preview, confirm; rows the job moved "
+                                           "since are left alone)",
+                              description="Undo a journaled action: restore the rows that still hold what it "
+                                          "wrote.", epilog=EPILOG,
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("action_id", nargs="?", metavar="ACTION_ID",
                    help="journal id (default: the newest applied action not yet undone)")
+    p.add_argument("--dry-run", action="store_true", help="preview only; nothing is written")
+    p.add_argument("--yes", "-y", action="store_true", help="undo without asking")
     _common(p, json_help=True, journal=True, read_only=True)
     p.set_defaults(func=cmd_undo)
 
     p = subparsers.add_parser("journal", help="list journaled actions, newest first")
-    p.add_argument("--limit", type=int, default=20, metavar="N")
+    p.add_argument("--limit", type=count, default=20, metavar="N")
     _common(p, json_help=True, journal=True, read_only=False)
     p.set_defaults(func=cmd_journal)
 
@@ -91,21 +103,12 @@ def _common(p: argparse.ArgumentParser, *, json_help: bool, journal: bool, read_
 # -- output -------------------------------------------------------------------------------------------
 
 
-def narrate(message: str) -> None:
-    """One sanitised line on stderr."""
-    print(clean_line(message), file=sys.stderr)
-
-
-def _emit_json(doc: dict[str, Any]) -> None:
-    print(json.dumps(doc, indent=2, ensure_ascii=True, default=str))
-
-
 def fail(command: str, exc: BatchtopError, as_json: bool, doc: dict[str, Any] | None = None) -> int:
     """Report `exc` (stderr, and as JSON on stdout with --json) and return its exit code."""
     code = KIND_EXIT.get(exc.kind, EXIT_REFUSED)
     narrate(f"batchtop {command}: {exc.message}")
     if as_json:
-        _emit_json({**(doc or {}), "error": {"kind": exc.kind, "message": exc.message, "exit": code}})
+        emit_json({**(doc or {}), "error": {"kind": exc.kind, "message": exc.message, "exit": code}})
     return code
 
 
@@ -141,13 +144,19 @@ def print_plan(plan: Any) -> None:
 
 def confirm(plan: Any, ask: Callable[[str], str]) -> bool:
     """Ask on the terminal: y/N, or the typed row count for large plans."""
-    if plan.needs_typed_confirmation:
-        answer = ask(f"This changes {plan.cap} rows. Type {plan.cap} to confirm: ")
-        return answer.strip() == str(plan.cap)
-    return ask(f"{plan.action.name} {plan.cap} row{'s' if plan.cap != 1 else ''}? [y/N] ").strip().lower() in ("y", "yes")
+    return confirm_rows(plan.action.name, plan.cap, plan.needs_typed_confirmation, ask)
 
 
-def _ask(prompt: str) -> str:
+def confirm_rows(verb: str, rows: int, typed: bool, ask: Callable[[str], str]) -> bool:
+    """'reset 3 rows? [y/N]', or over CONFIRM_OVER rows the typed count."""
+    if typed:
+        answer = ask(f"This changes {rows} rows. Type {rows} to confirm: ")
+        return answer.strip() == str(rows)
+    return ask(f"{display(verb)} {rows} row{'s' if rows != 1 else ''}? [y/N] ").strip().lower() in ("y", "yes")
+
+
+def ask_terminal(prompt: str) -> str:
+    """Ask on stderr, read the answer from stdin."""
     print(prompt, end="", file=sys.stderr, flush=True)
     return sys.stdin.readline()
 
@@ -169,58 +178,95 @@ def _target(args: argparse.Namespace) -> Any:
     return Target.all_failed()
 
 
-def _journal(args: argparse.Namespace) -> Any:
+def journal_from(args: argparse.Namespace) -> Any:
+    """The journal of `--journal FILE`, else the default one."""
     from batchtop.core.journal import Journal
 
     return Journal(getattr(args, "journal", None))
 
 
-def cmd_reset(args: argparse.Namespace) -> int:
-    """Preview, confirm and apply an action."""
-    from batchtop.core.actions import apply, plan
+def _profiles(args: argparse.Namespace) -> list[Any]:
+    from batchtop.core.profiles.userfile import load_profiles
+
+    return [p for f in getattr(args, "profile", None) or [] for p in load_profiles(Path(f))]
+
+
+def _reset_paths(args: argparse.Namespace) -> list[str]:
+    """The databases to act on: one plain path as given (even missing: it is reported, never created);
+    several paths, globs and directories as the monitor discovers them."""
+    import os
+
+    from batchtop.core.monitor import Monitor
+
+    only = args.paths[0] if len(args.paths) == 1 else None
+    if only is not None and not any(ch in only for ch in "*?[") and not os.path.isdir(only):
+        return [only]
+    monitor = Monitor(args.paths)
+    monitor.rescan()
+    for notice in monitor.notices:
+        narrate(f"batchtop reset: {notice}")
+    return [s.path for s in monitor.snapshot_sources()]
+
+
+def _plan(path: str, args: argparse.Namespace, profiles: list[Any]) -> Any:
+    """Read `path` and plan the action on it; the read connection is closed before anyone is asked.
+
+    Raises:
+        BatchtopError: unreadable, missing (FileMissing), no such track or action, ...
+    """
+    from batchtop.core.actions import plan
     from batchtop.core.backends import open_source
-    from batchtop.core.write import READ_ONLY, FileMissing
+    from batchtop.core.write import FileMissing
+
+    source = open_source(path, profiles=profiles)
+    try:
+        result = source.poll(force=True)
+        if result.error is not None:
+            if result.error.kind == "missing":
+                raise FileMissing(f"file not found: {path} (nothing created)")
+            raise result.error
+        return plan(source, args.track, args.action, _target(args))
+    finally:
+        source.close()  # the read connection is not needed while we ask or write
+
+
+def cmd_reset(args: argparse.Namespace) -> int:
+    """Preview, confirm and apply an action (on every database named, after one confirmation)."""
+    from batchtop.core.write import READ_ONLY
 
     as_json = getattr(args, "json", False)
     if getattr(args, "read_only", False):
         return fail("reset", ReadOnlyMode(READ_ONLY), as_json)  # before anything is opened
-    profiles = []
-    if getattr(args, "profile", None):
-        from batchtop.core.profiles.userfile import load_profiles
+    profiles = _profiles(args)
+    paths = _reset_paths(args)
+    if len(args.paths) == 1 and paths == args.paths:  # one plain path: the single-database form (and JSON shape)
+        return _reset_one(args, paths[0], profiles, as_json)
+    if args.ids:
+        narrate("batchtop reset: --id names items of one database: give a single PATH")
+        return EXIT_USAGE
+    return _reset_many(args, paths, profiles, as_json)
 
-        for f in args.profile:
-            profiles.extend(load_profiles(Path(f)))
-    source = open_source(args.path, profiles=profiles)
+
+def _reset_one(args: argparse.Namespace, path: str, profiles: list[Any], as_json: bool) -> int:
+    from batchtop.core.actions import apply
+
     try:
-        result = source.poll(force=True)
-        if result.error is not None:
-            error = result.error
-            if error.kind == "missing":
-                error = FileMissing(f"file not found: {args.path} (nothing created)")
-            return fail("reset", error, as_json)
-        the_plan = plan(source, args.track, args.action, _target(args))
+        the_plan = _plan(path, args, profiles)
     except BatchtopError as exc:
         return fail("reset", exc, as_json)
-    finally:
-        source.close()  # the read connection is not needed while we ask or write
     doc: dict[str, Any] = {"plan": the_plan.as_dict(), "dry_run": bool(args.dry_run), "outcome": None}
     if not as_json:
         print_plan(the_plan)
     if the_plan.cap == 0:
         narrate("batchtop reset: nothing matched; nothing written")
-        return _done(doc, as_json, EXIT_REFUSED)
+        return finish(doc, as_json, EXIT_REFUSED)
     if args.dry_run:
         narrate("batchtop reset: dry run; nothing written")
-        return _done(doc, as_json, EXIT_OK)
-    if not args.yes:
-        if not sys.stdin.isatty():
-            narrate("batchtop reset: refusing to write without confirmation: use --yes (or --dry-run)")
-            return _done(doc, as_json, EXIT_REFUSED)
-        if not confirm(the_plan, _ask):
-            narrate("batchtop reset: not confirmed; nothing written")
-            return _done(doc, as_json, EXIT_REFUSED)
+        return finish(doc, as_json, EXIT_OK)
+    if not confirmed(args, lambda: confirm(the_plan, ask_terminal)):
+        return finish(doc, as_json, EXIT_REFUSED)
     try:
-        outcome = apply(the_plan, journal=_journal(args))
+        outcome = apply(the_plan, journal=journal_from(args))
     except BatchtopError as exc:
         return fail("reset", exc, as_json, doc)
     doc["outcome"] = outcome.as_dict()
@@ -228,69 +274,81 @@ def cmd_reset(args: argparse.Namespace) -> int:
         print(display(outcome.summary()))
     if outcome.entry_id:
         narrate(f"batchtop reset: journaled as {outcome.entry_id} (undo with: batchtop undo {outcome.entry_id})")
-    return _done(doc, as_json, EXIT_OK if outcome.count else EXIT_REFUSED)
+    return finish(doc, as_json, EXIT_OK if outcome.count else EXIT_REFUSED)
 
 
-def _done(doc: dict[str, Any], as_json: bool, code: int) -> int:
+def confirmed(args: argparse.Namespace, ask: Callable[[], bool], command: str = "reset") -> bool:
+    """--yes, else a terminal's answer; without a terminal, refused. Says why on stderr."""
+    if args.yes:
+        return True
+    if not sys.stdin.isatty():
+        narrate(f"batchtop {command}: refusing to write without confirmation: use --yes (or --dry-run)")
+        return False
+    if not ask():
+        narrate(f"batchtop {command}: not confirmed; nothing written")
+        return False
+    return True
+
+
+def _reset_many(args: argparse.Namespace, paths: list[str], profiles: list[Any], as_json: bool) -> int:
+    """Every database planned and shown first, one confirmation for all, then one write (and one journal
+    entry) per database. JSON: `{"databases": [{"path", "plan", "outcome", "error"}], ...}`."""
+    from batchtop.core.actions import CONFIRM_OVER, apply
+
+    def error(exc: BatchtopError) -> dict[str, Any]:
+        narrate(f"batchtop reset: {exc.message}")
+        return {"kind": exc.kind, "message": exc.message, "exit": KIND_EXIT.get(exc.kind, EXIT_REFUSED)}
+
+    dbs: list[dict[str, Any]] = []
+    plans: list[tuple[dict[str, Any], Any]] = []
+    for path in paths:
+        entry: dict[str, Any] = {"path": path, "plan": None, "outcome": None, "error": None}
+        dbs.append(entry)
+        try:
+            the_plan = _plan(path, args, profiles)
+        except BatchtopError as exc:
+            entry["error"] = error(exc)
+            continue
+        entry["plan"] = the_plan.as_dict()
+        plans.append((entry, the_plan))
+        if not as_json:
+            print_plan(the_plan)
+    total = sum(p.cap for _, p in plans)
+    doc: dict[str, Any] = {"databases": dbs, "rows": total, "dry_run": bool(args.dry_run)}
+    worst = max((e["error"]["exit"] for e in dbs if e["error"]), default=EXIT_OK)
+    if total == 0:
+        narrate("batchtop reset: nothing matched" + ("; no database matched" if not paths else "") +
+                "; nothing written")
+        return finish(doc, as_json, max(worst, EXIT_REFUSED))
+    n = sum(1 for _, p in plans if p.cap)
+    if args.dry_run:
+        narrate(f"batchtop reset: dry run ({total} rows in {n} databases); nothing written")
+        return finish(doc, as_json, worst)
+    verb = "/".join(dict.fromkeys(p.action.name for _, p in plans if p.cap))
+    if not confirmed(args, lambda: confirm_rows(f"{verb} in {n} databases:", total, total > CONFIRM_OVER, ask_terminal)):
+        return finish(doc, as_json, EXIT_REFUSED)
+    journal = journal_from(args)
+    for entry, the_plan in plans:
+        if not the_plan.cap:
+            continue
+        try:
+            outcome = apply(the_plan, journal=journal)
+        except BatchtopError as exc:
+            entry["error"] = error(exc)
+            worst = max(worst, entry["error"]["exit"])
+            continue
+        entry["outcome"] = outcome.as_dict()
+        if not as_json:
+            print(f"{display(the_plan.path)}: {display(outcome.summary())}")
+        if outcome.entry_id:
+            narrate(f"batchtop reset: {the_plan.path}: journaled as {outcome.entry_id}")
+        if not outcome.count:
+            worst = max(worst, EXIT_REFUSED)
+    return finish(doc, as_json, worst)
+
+
+def finish(doc: dict[str, Any], as_json: bool, code: int) -> int:
+    """Print `doc` with --json; return `code`."""
     if as_json:
-        _emit_json(doc)
+        emit_json(doc)
     return code
-
-
-def cmd_undo(args: argparse.Namespace) -> int:
-    """Undo a journaled action."""
-    from batchtop.core.undo import find, undo
-    from batchtop.core.write import READ_ONLY
-
-    as_json = getattr(args, "json", False)
-    if getattr(args, "read_only", False):
-        return fail("undo", ReadOnlyMode(READ_ONLY), as_json)
-    journal = _journal(args)
-    try:
-        entry = find(journal, args.action_id)
-        outcome = undo(journal, entry.id, track=_current_track(entry))
-    except BatchtopError as exc:
-        return fail("undo", exc, as_json)
-    if as_json:
-        _emit_json({"journal": str(journal.path), "outcome": outcome.as_dict()})
-    else:
-        print(display(outcome.summary()))
-    return EXIT_OK if outcome.status == "restored" and outcome.restored else EXIT_REFUSED
-
-
-def _current_track(entry: Any) -> Any:
-    """The entry's track as profiled now (to say where moved rows are), or None when unreadable."""
-    from batchtop.core.backends import open_source
-
-    source = open_source(entry.db)
-    try:
-        if source.poll(force=True).error is None and source.profile is not None:
-            return source.profile.track(entry.track)
-        return None
-    finally:
-        source.close()
-
-
-def cmd_journal(args: argparse.Namespace) -> int:
-    """List journaled actions, newest first."""
-    as_json = getattr(args, "json", False)
-    journal = _journal(args)
-    try:
-        entries = journal.entries(limit=max(0, args.limit))
-    except BatchtopError as exc:
-        return fail("journal", exc, as_json)
-    if journal.damaged_lines:
-        narrate(f"batchtop journal: {journal.damaged_lines} damaged line(s) skipped in {journal.path}")
-    if as_json:
-        _emit_json({"journal": str(journal.path), "damaged_lines": journal.damaged_lines,
-                    "entries": [e.summary() for e in entries]})
-        return EXIT_OK
-    if not entries:
-        narrate(f"batchtop journal: no actions journaled in {journal.path}")
-        return EXIT_OK
-    for e in entries:
-        s = e.summary()
-        what = f"undo of {e.undoes}" if e.kind == "undo" else f"{e.action} {e.track}"
-        print(f"{e.id}  {s['time_text']}  {e.status:<8} {display(what, 40):<28} {len(e.affected):>6} of "
-              f"{e.planned:<6} {display(e.target, 40):<30} {display(e.db)}")
-    return EXIT_OK

@@ -3,25 +3,30 @@
 Headless commands never import Textual (and Rich only to print tables on a terminal), so they start
 fast. Data goes to stdout, narration to stderr.
 
+Every string printed (text and JSON, stdout and stderr) is sanitised: it can come from a database, a
+file name or a profile. Into a pipe or a file, text is never cut to a width.
+
 Exit codes:
     0  every source was read (or the action was applied / the dry run shown)
     1  at least one source could not be read (its `error` says why; the others are still reported),
-       or nothing matched / the action was refused
+       or nothing matched (no database, no such --track) / the action was refused
     2  usage error
     3  busy: the job holds a lock; try again
     4  the file was replaced or is missing
+    141 stdout was closed early (`| head`): the command stopped quietly
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from batchtop.core.errors import BatchtopError, ProfileError
+from batchtop.tui.output import EXIT_PIPE, emit_json, narrate, silence_stdout
 
 EXIT_OK, EXIT_UNREADABLE, EXIT_USAGE = 0, 1, 2
 COMMANDS = ("status", "failures", "profile", "simulate", "demo", "reset", "undo", "journal", "open", "serve")
@@ -29,12 +34,50 @@ COMMANDS = ("status", "failures", "profile", "simulate", "demo", "reset", "undo"
 DESCRIPTION = "Watch the SQLite files long batch jobs track their progress in; triage and reset failures."
 EPILOG = """\
 With no command, batchtop opens the live monitor on PATH|GLOB|DIR ... (default: the current directory).
-Exit codes: 0 ok; 1 a source could not be read or nothing matched; 2 usage; 3 busy; 4 file replaced.
+Exit codes: 0 ok; 1 a source could not be read or nothing matched; 2 usage; 3 busy; 4 file replaced;
+141 output pipe closed early.
 """
 
 
-def _narrate(message: str) -> None:
-    print(message, file=sys.stderr)
+def version() -> str:
+    """The installed distribution's version."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as dist_version
+
+    try:
+        return dist_version("batchtop")
+    except PackageNotFoundError:  # pragma: no cover - run from a bare checkout
+        return "unknown"
+
+
+def count(text: str) -> int:
+    """argparse type: a whole number, 0 or more."""
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if n < 0:
+        raise argparse.ArgumentTypeError(f"{n} is negative: give 0 or more")
+    return n
+
+
+def seconds(text: str) -> float:
+    """argparse type: a duration in seconds, 0 or more."""
+    try:
+        n = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not n >= 0 or n == float("inf"):  # also refuses nan
+        raise argparse.ArgumentTypeError(f"{text} is not a duration: give 0 or more seconds")
+    return n
+
+
+def positive(text: str) -> float:
+    """argparse type: a number above 0 (a poll interval, a rate)."""
+    n = seconds(text)
+    if n == 0:
+        raise argparse.ArgumentTypeError("0 is not allowed: give a number above 0")
+    return n
 
 
 def _load_profiles(files: Sequence[str]) -> list:
@@ -52,7 +95,7 @@ def _monitor(args: argparse.Namespace, paths: Sequence[str]):
     monitor = Monitor(paths, profiles=_load_profiles(args.profile))
     monitor.rescan()
     for notice in monitor.notices:
-        _narrate(f"batchtop: {notice}")
+        narrate(f"batchtop: {notice}")
     return monitor
 
 
@@ -62,9 +105,9 @@ def cmd_status(args: argparse.Namespace) -> int:
 
     monitor = _monitor(args, args.paths)
     if not monitor.sources:
-        _narrate("batchtop: no database matched")
+        narrate("batchtop: no database matched")
         if args.json:
-            print(json.dumps({"sources": []}))
+            emit_json({"sources": []})
         return EXIT_UNREADABLE
     monitor.poll_all()
     if args.sample > 0:
@@ -73,7 +116,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     statuses = monitor.statuses()
     monitor.close()
     if args.json:
-        print(json.dumps({"sources": [to_json(s) for s in statuses]}, indent=2))
+        emit_json({"sources": [to_json(s) for s in statuses]})
     else:
         from batchtop.tui.report import print_status
 
@@ -81,22 +124,39 @@ def cmd_status(args: argparse.Namespace) -> int:
     return EXIT_UNREADABLE if any(s.error for s in statuses) else EXIT_OK
 
 
+def _track_named(tracks: Sequence[Any], name: str | None) -> list[Any]:
+    """The tracks `--track NAME` selects: all without it; else the one of that name (or of that name as
+    printed, since a name holding control characters cannot be typed)."""
+    if name is None:
+        return list(tracks)
+    from batchtop.core.sanitize import clean_line
+
+    return [t for t in tracks if name in (t.name, clean_line(t.name))]
+
+
 def cmd_failures(args: argparse.Namespace) -> int:
-    """Print the newest failed items with sanitised error text."""
+    """Print the newest failed items (their error's headline) of every source, sanitised."""
+    from batchtop.core.sanitize import clean_line
     from batchtop.core.snapshot import read_failures
 
-    monitor = _monitor(args, [args.path])
-    out, code = [], EXIT_OK
+    monitor = _monitor(args, args.paths)
+    if not monitor.sources:
+        narrate("batchtop: no database matched")
+        if args.json:
+            emit_json({"sources": []})
+        return EXIT_UNREADABLE
+    out, code, known, found = [], EXIT_OK, set(), False
     for source, result in monitor.poll_all():
         if result.error or source.profile is None:
             code = EXIT_UNREADABLE
             out.append({"path": source.path, "error": result.error.message if result.error else "unreadable",
                         "tracks": []})
             continue
+        totals = {t.name: t.total for t in source.snapshot.tracks} if source.snapshot else {}
+        known.update(t.name for t in source.profile.tracks)
         tracks, error = [], None
-        for track in source.profile.tracks:
-            if args.track and track.name != args.track:
-                continue
+        for track in _track_named(source.profile.tracks, args.track):
+            found = True
             try:
                 if getattr(source, "kind", "sqlite") == "postgresql":
                     rows = source.failures(track, limit=args.limit)
@@ -105,15 +165,22 @@ def cmd_failures(args: argparse.Namespace) -> int:
             except BatchtopError as exc:  # e.g. the job took its lock between the poll and this read
                 error, code = exc.message, EXIT_UNREADABLE
                 continue
-            tracks.append({"track": track.name, "table": track.table,
+            tracks.append({"track": track.name, "table": track.table, "total": totals.get(track.name),
                            "failures_recorded": track.failures_recorded,
                            "items": [{"key": r.key, "label": r.label, "error": r.error,
                                       "error_length": r.error_len, "when": r.when, "raw": r.raw}
                                      for r in rows]})
         out.append({"path": source.path, "error": error, "tracks": tracks})
     monitor.close()
+    if args.track is not None and not found and known:
+        names = ", ".join(sorted(clean_line(n) for n in known))
+        message = f"no track {args.track!r} (tracks: {names})"
+        narrate(f"batchtop failures: {message}")
+        for src in out:
+            src["error"] = src["error"] or message
+        code = EXIT_UNREADABLE
     if args.json:
-        print(json.dumps({"sources": out}, indent=2, default=str))
+        emit_json({"sources": out})
     else:
         from batchtop.tui.report import print_failures
 
@@ -122,18 +189,42 @@ def cmd_failures(args: argparse.Namespace) -> int:
 
 
 def cmd_profile(args: argparse.Namespace) -> int:
-    """Print the profile batchtop uses for PATH as TOML, ready to edit."""
-    from batchtop.core.profiles.userfile import dump_profile
+    """Print the profile batchtop uses for each PATH as TOML, ready to edit; where nothing is detected,
+    a commented skeleton of the tables and columns to fill in."""
+    from batchtop.core.profiles.dump import dump_profiles, skeleton
+    from batchtop.core.schema import read_schema
 
-    monitor = _monitor(args, [args.path])
-    for source, result in monitor.poll_all():
-        if source.profile is None:
-            _narrate(f"batchtop: {source.path}: {result.error.message if result.error else 'unreadable'}")
-            return EXIT_UNREADABLE
-        print(dump_profile(source.profile))
-        return EXIT_OK
-    _narrate("batchtop: no database matched")
-    return EXIT_UNREADABLE
+    monitor = _monitor(args, args.paths)
+    found: list[tuple[str, Any]] = []
+    skeletons: list[str] = []
+    code = EXIT_OK
+    polled = monitor.poll_all()
+    for source, result in polled:
+        if source.profile is not None:
+            found.append((source.path, source.profile))
+            continue
+        error = result.error or source.error
+        schema = None
+        if error is not None and error.kind == "unknown-schema":
+            try:
+                schema = source.run(read_schema)
+            except BatchtopError:
+                schema = None
+        if schema is None or not schema.tables:
+            narrate(f"batchtop: {source.path}: {error.message if error else 'unreadable'}")
+            code = EXIT_UNREADABLE
+            continue
+        narrate(f"batchtop: {source.path}: {error.message if error else 'nothing detected'}; printed a "
+                 "commented skeleton of its tables to fill in")
+        skeletons.append(skeleton(schema, source.path, nested=len(polled) > 1))
+    monitor.close()
+    if not polled:
+        narrate("batchtop: no database matched")
+        return EXIT_UNREADABLE
+    parts = ([dump_profiles(found, nested=bool(skeletons))] if found else []) + skeletons
+    if parts:
+        print("\n".join(parts), end="")
+    return code
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
@@ -167,6 +258,7 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser (subcommands; bare paths mean `open`)."""
     parser = argparse.ArgumentParser(prog="batchtop", description=DESCRIPTION, epilog=EPILOG,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"batchtop {version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     def add(name: str, func, help_text: str) -> argparse.ArgumentParser:
@@ -178,7 +270,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("open", cmd_open, "open the live monitor (the default)")
     p.add_argument("paths", nargs="*", metavar="PATH|GLOB|DIR")
-    p.add_argument("--interval", type=float, default=1.0, help="fallback poll interval in seconds")
+    p.add_argument("--interval", type=positive, default=1.0, help="fallback poll interval in seconds")
     p.add_argument("--no-watch", action="store_true", help="poll on a timer only (no directory watch)")
     p.add_argument("--read-only", action="store_true", help="never open a read-write connection")
     p.add_argument("--journal", metavar="FILE", help="action journal file")
@@ -186,24 +278,25 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("status", cmd_status, "print counts, rate and ETA of each database")
     p.add_argument("paths", nargs="+", metavar="PATH|GLOB|DIR")
     p.add_argument("--json", action="store_true", help="machine-readable output")
-    p.add_argument("--sample", type=float, default=0.0, metavar="SECONDS",
+    p.add_argument("--sample", type=seconds, default=0.0, metavar="SECONDS",
                    help="poll twice, SECONDS apart, to measure a rate where rows carry no timestamps")
 
-    p = add("failures", cmd_failures, "print the newest failed items")
-    p.add_argument("path", metavar="PATH")
-    p.add_argument("--json", action="store_true")
-    p.add_argument("--limit", type=int, default=20)
-    p.add_argument("--track", help="only this track")
+    p = add("failures", cmd_failures, "print the newest failed items (a traceback shows its exception line)")
+    p.add_argument("paths", nargs="+", metavar="PATH|GLOB|DIR")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--limit", type=count, default=20, metavar="N", help="items per track (default 20)")
+    p.add_argument("--track", help="only this track (exit 1 when no database has it)")
 
-    p = add("profile", cmd_profile, "print the profile used for PATH as TOML")
-    p.add_argument("path", metavar="PATH")
+    p = add("profile", cmd_profile, "print the profile used for each PATH as TOML (a skeleton where "
+                                    "nothing is detected)")
+    p.add_argument("paths", nargs="+", metavar="PATH|GLOB|DIR")
 
     p = add("simulate", cmd_simulate, "play a simulated job into DIR")
     p.add_argument("dir", metavar="DIR")
     p.add_argument("--schema", default="topics", choices=("topics", "llm", "docstore", "smarthistory", "jobs"))
-    p.add_argument("--items", type=int, default=500)
-    p.add_argument("--rate", type=float, default=5.0, help="items per second")
-    p.add_argument("--seconds", type=float, default=None, help="stop after this long")
+    p.add_argument("--items", type=count, default=500)
+    p.add_argument("--rate", type=positive, default=5.0, help="items per second")
+    p.add_argument("--seconds", type=seconds, default=None, help="stop after this long")
 
     add("demo", cmd_demo, "a live simulated run of all five schemas, opened in the monitor")
 
@@ -223,17 +316,23 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `batchtop` console script."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv or (argv[0] not in COMMANDS and argv[0] not in ("-h", "--help")):
+    if not argv or (argv[0] not in COMMANDS and argv[0] not in ("-h", "--help", "--version")):
         argv = ["open", *argv]
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return int(args.func(args) or 0)
+        code = int(args.func(args) or 0)
+        sys.stdout.flush()  # here, so that a closed pipe is caught below and not at exit
+        return code
+    except BrokenPipeError:
+        # `batchtop status | head`: the reader has all it wanted. Nothing more can be said on stdout.
+        silence_stdout()
+        return EXIT_PIPE
     except ProfileError as exc:
-        _narrate(f"batchtop: {exc.message}")
+        narrate(f"batchtop: {exc.message}")
         return EXIT_USAGE
     except BatchtopError as exc:
-        _narrate(f"batchtop: {exc.message}")
+        narrate(f"batchtop: {exc.message}")
         return EXIT_UNREADABLE
     except KeyboardInterrupt:
         return 130

@@ -11,7 +11,7 @@ from __future__ import annotations
 from rich.text import Text
 
 from batchtop.core.sanitize import clean, display
-from batchtop.core.timeutil import human_duration
+from batchtop.core.timeutil import human_age, human_duration
 
 
 def safe(value: object, limit: int | None = None, style: str = "") -> Text:
@@ -53,7 +53,5 @@ def _coarse(seconds: float) -> str:
 
 
 def fmt_age(now: float, then: float | None) -> str:
-    """'4s ago', '3m 10s ago', 'never'."""
-    if then is None:
-        return "never"
-    return f"{human_duration(now - then)} ago"
+    """'4s ago', '3m 10s ago', 'never'; a time ahead of the clock says so (never '0s ago')."""
+    return human_age(now, then)

@@ -135,6 +135,10 @@ class Backend(Protocol):
         """Restore the before-images of rows nobody moved since (`batchtop.core.undo.UndoOutcome`)."""
         ...
 
+    def preview_undo(self, session: ReadSession, entry: Entry, identity_now: Identity | None = None) -> Any:
+        """What an undo of `entry` would restore now (`batchtop.core.undo.UndoPreview`), read-only."""
+        ...
+
     def map_error(self, exc: BaseException) -> BatchtopError:
         """A specific, sanitised error for anything the driver raised (credentials never included)."""
         ...

@@ -17,12 +17,14 @@ from batchtop.core.profiles.sample import SAMPLE_ROWS, ColumnStats, column_stats
 from batchtop.core.sanitize import clean_line, is_secret_name
 from batchtop.core.schema import Column, Schema, Table
 from batchtop.core.sql import q
+from batchtop.core.timeutil import MIN_EPOCH, unit_of
 
 #: Why a detected track has no action (shown instead of the keys).
 NO_ACTION_REASON = "detected profile: declare actions in a profile file (batchtop profile PATH > .batchtop.toml)"
 #: Status candidates sampled per table (name-hinted ones first).
 MAX_CANDIDATES = 8
 MAX_METRICS = 4
+_UNIT_NAMES = {"s": "seconds", "ms": "milliseconds", "us": "microseconds", "ns": "nanoseconds"}
 
 
 def affinity(ctype: str) -> str:
@@ -131,6 +133,31 @@ def _metrics(usable: list[Column], taken: set[str]) -> tuple[Metric, ...]:
     return tuple(out)
 
 
+def _empty_status(table: Table, candidates: list[tuple[Column, bool, bool]],
+                  stats: dict[str, ColumnStats]) -> vocab.Status | None:
+    """A status for a table with no rows yet, taken from a column named like one (a job that just started
+    and has not queued anything is waiting, not unknown). States are read by their usual spellings until
+    rows arrive; `Source` probes such a profile again at the next change."""
+    if any(st.rows for st in stats.values()) or not stats:
+        return None
+    col = next((c for c, hint, flag in candidates if hint or flag), None)
+    if col is None:
+        return None
+    where = f"{clean_line(table.name)}.{clean_line(col.name)}"
+    flag = "_".join(vocab.words(col.name)) in vocab.FLAG_NAMES
+    if affinity(col.type) in ("integer", "numeric") or flag:
+        mapping, why, _ = vocab.map_codes(set(), flag)
+        states: dict = dict(mapping)
+        how = f"integer codes read as {why}"
+    else:
+        # Every state word, in the three usual letter cases: the first rows may use any of them.
+        states = {style(w): state for w, state in vocab.VOCABULARY.items()
+                  for style in (str.lower, str.upper, str.title)}
+        how = "text states read by every state word batchtop knows"
+    note = f"{where}: no rows yet, taken as the status by its name ({how}); read again when items arrive"
+    return vocab.Status(col.name, states, 0.3, note, set())
+
+
 def _track(conn: sqlite3.Connection, table: Table) -> tuple[Track, float, list[str]] | None:
     """The track for `table` with its confidence and notes, or None when nothing there is a status."""
     secrets = tuple(c.name for c in table.columns if is_secret_name(c.name))
@@ -150,24 +177,41 @@ def _track(conn: sqlite3.Connection, table: Table) -> tuple[Track, float, list[s
         if found and (best is None or found.confidence > best.confidence):
             best = found
     if best is None:
+        best = _empty_status(table, candidates, stats)
+    if best is None:
         return None
     rest = [c for c in usable if c.name != best.column]
     name = clean_line(table.name)
     notes = [best.note]
     roles: dict[str, str] = {}
-    numeric_times = []
+    epochs: list[str] = []
+    units: set[str] = set()
+    not_times: list[str] = []
     for c in rest:
         role = time_role(c)
         if role is None:
             continue
+        st = stats.get(c.name)
         declared_number = affinity(c.type) in ("integer", "real") and not ("DATE" in c.type or "TIME" in c.type)
-        if declared_number or (stats.get(c.name) is not None and stats[c.name].numeric):
-            # Profiles read text timestamps only; an epoch number shown as a date string would be wrong.
-            numeric_times.append(clean_line(c.name))
-        elif role != "time":
+        if declared_number or (st is not None and st.numeric):
+            biggest = st.max_number if st is not None else None
+            if biggest is not None and biggest < MIN_EPOCH:
+                not_times.append(clean_line(c.name))  # a duration or a counter, not a point in time
+                continue
+            epochs.append(clean_line(c.name))
+            if biggest is not None:
+                units.add(unit_of(biggest))
+        if role != "time":
             roles.setdefault(role, c.name)
-    if numeric_times:
-        notes.append(f"{name}: {', '.join(numeric_times)} hold numbers (epoch times?), not read as times")
+    # One unit for the track when the samples agree (litequeue: time.time_ns() everywhere), written to
+    # the profile so a saved file keeps reading it; else each number is read by its own magnitude.
+    time_unit = units.pop() if len(units) == 1 else "auto"
+    if epochs:
+        unit = _UNIT_NAMES[time_unit] if time_unit != "auto" else "a unit told by each value's magnitude"
+        notes.append(f"{name}: {', '.join(epochs)} hold epoch numbers, read as {unit} "
+                     "(set time_unit in a profile file if that is wrong)")
+    if not_times:
+        notes.append(f"{name}: {', '.join(not_times)} hold small numbers (durations?), not read as times")
     text = [c for c in rest if affinity(c.type) in ("text", "none") and time_role(c) is None and c.name != key]
     error, error_note = _pick_error(text, stats)
     label = _pick_label([c for c in text if c.name != error], key, stats)
@@ -178,7 +222,7 @@ def _track(conn: sqlite3.Connection, table: Table) -> tuple[Track, float, list[s
     track = Track(
         name=table.name, table=table.name, key=key, label=label, raw=best.column, states=best.states,
         error=error, started=roles.get("started"), finished=roles.get("finished"),
-        created=roles.get("created"), tz="utc", time_format="iso" if iso else "space",
+        created=roles.get("created"), tz="utc", time_format="iso" if iso else "space", time_unit=time_unit,
         progress=progress, step=step, secrets=secrets, no_action_reason=NO_ACTION_REASON,
         metrics=_metrics(rest, {key, *(v for v in (label, error, progress) if v), *roles.values()}),
     )

@@ -9,30 +9,45 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import unicodedata
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from batchtop.core.profiles.model import STATES, Action, Profile, RawValue, Sessions, Track
-from batchtop.core.sanitize import clean_line
+from batchtop.core.sanitize import clean_line, is_secret_name
+
+if TYPE_CHECKING:  # schema -> sql -> profiles would import this package mid-way
+    from batchtop.core.schema import Schema, Table
 
 _BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
 _ESCAPES = {"\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f", "\r": "\\r", '"': '\\"', "\\": "\\\\"}
 _DEFAULTS = {f.name: f.default for f in dataclasses.fields(Track) if f.default is not dataclasses.MISSING}
 
 
+#: What `core.sanitize` replaces before display (controls, format and bidi characters, surrogates, private
+#: use, line and paragraph separators): the dump writes them as escapes, so the printed file keeps the
+#: exact names while no such character reaches a terminal.
+_UNSAFE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Zl", "Zp"})
+
+
 def _is_control(ch: str) -> bool:
-    """Characters TOML forbids unescaped (C0 controls and DEL); tab is handled by the callers."""
-    return ord(ch) < 0x20 or ord(ch) == 0x7F
+    """Characters written only as escapes: those TOML forbids unescaped (C0 controls and DEL) and those a
+    terminal would act on (C1 controls, bidi overrides, ...). Tab is handled by the callers."""
+    code = ord(ch)
+    return code < 0x20 or code == 0x7F or (code >= 0x80 and unicodedata.category(ch) in _UNSAFE_CATEGORIES)
 
 
 def basic_string(text: str) -> str:
-    """A TOML basic string: quotes, backslashes and control characters escaped; always one line."""
+    """A TOML basic string: quotes, backslashes and unsafe characters escaped; always one line."""
     out = []
     for ch in text:
+        code = ord(ch)
         if ch in _ESCAPES:
             out.append(_ESCAPES[ch])
-        elif _is_control(ch):
-            out.append(f"\\u{ord(ch):04X}")
-        elif 0xD800 <= ord(ch) <= 0xDFFF:
+        elif 0xD800 <= code <= 0xDFFF:
             out.append("\\uFFFD")  # a lone surrogate cannot be written in UTF-8 or TOML
+        elif _is_control(ch):
+            out.append(f"\\u{code:04X}" if code <= 0xFFFF else f"\\U{code:08X}")
         else:
             out.append(ch)
     return '"' + "".join(out) + '"'
@@ -40,7 +55,7 @@ def basic_string(text: str) -> str:
 
 def string(text: str, *, multiline: bool = False) -> str:
     """The most readable TOML form of `text`: literal strings spare SQL its escaped double quotes."""
-    plain = not any((_is_control(ch) and ch not in "\t\n") or 0xD800 <= ord(ch) <= 0xDFFF for ch in text)
+    plain = not any(_is_control(ch) and ch not in "\t\n" for ch in text)
     needs_escapes = '"' in text or "\\" in text
     if plain and needs_escapes and "'" not in text and "\n" not in text:
         return "'" + text + "'"
@@ -94,11 +109,13 @@ def _track_lines(t: Track) -> list[str]:
             lines.append(f"{name} = {basic_string(column)}")
         elif name in ("label", "error", "started", "finished"):
             lines.append(f'# {name} = "column"')
-    for name in ("error_states", "tz", "time_format"):
+    for name in ("error_states", "tz", "time_format", "time_unit"):
         if getattr(t, name) != _DEFAULTS[name]:
             lines.append(f"{name} = {value(getattr(t, name))}")
     if t.secrets:
         lines.append(f"secret = {value(t.secrets)}")
+    if t.not_secret:
+        lines.append(f"not_secret = {value(t.not_secret)}")
     if t.metrics:
         lines.append("metrics = [")
         for m in t.metrics:
@@ -118,12 +135,27 @@ def _track_lines(t: Track) -> list[str]:
     for state in STATES:
         raws = [raw for raw, s in t.states.items() if s == state and raw is not None]
         if raws:
-            lines.append(f"{state} = {value(raws)}")
+            lines += _wrapped(state, raws)
     for action in t.actions:
         lines += ["", *_action_lines(action)]
     if not t.actions:
         lines += ["", *_action_example(t)]
     return lines
+
+
+def _wrapped(name: str, values: list[RawValue], width: int = 100) -> list[str]:
+    """`name = [...]`, over several lines when long (a detected vocabulary lists every state word)."""
+    one = f"{name} = {value(values)}"
+    if len(one) <= width:
+        return [one]
+    lines, line = [f"{name} = ["], "   "
+    for v in values:
+        item = f" {value(v)},"
+        if len(line) + len(item) > width and line.strip():
+            lines.append(line)
+            line = "   "
+        line += item
+    return [*lines, line, "]"]
 
 
 def _action_lines(a: Action) -> list[str]:
@@ -171,7 +203,9 @@ def _header(p: Profile) -> list[str]:
         _comment(f"from: {origin}"),
         "# Use it with `batchtop --profile FILE DATABASE`, or save it as .batchtop.toml next to the database:",
         "# it is then used whenever every table and column it names exists.",
-        "# Canonical states: " + ", ".join(STATES) + ". Raw values not listed count as default_state.",
+        "# Canonical states: " + ", ".join(STATES) + ".",
+        "# Raw values not listed below count apart as unmapped (never as pending), with a warning;",
+        "# set default_state to give them a state.",
     ]
     if p.notes:
         lines += ["#", "# What was inferred (check it, then edit below):"]
@@ -179,17 +213,137 @@ def _header(p: Profile) -> list[str]:
     return lines
 
 
-def dump_profile(profile: Profile) -> str:
-    """`profile` as commented TOML text; `parse_profiles` reads it back to an equal profile (but origin).
-
-    Action assignments are written as `set` then `clear`, so they read back in that order.
-    """
-    lines = _header(profile)
-    lines += ["", f"name = {basic_string(profile.name)}", f"description = {basic_string(profile.description)}"]
+def _body(profile: Profile) -> list[str]:
+    lines = [f"name = {basic_string(profile.name)}", f"description = {basic_string(profile.description)}"]
     if profile.secret_tables:
         lines.append(f"secret_tables = {value(profile.secret_tables)}")
     for track in profile.tracks:
         lines += ["", *_track_lines(track)]
     if profile.sessions is not None:
         lines += ["", *_sessions_lines(profile.sessions)]
+    return lines
+
+
+_TABLE_HEADER = re.compile(r"^(# )?(\[\[?)(track|sessions)\b")
+
+
+def _nested(lines: list[str]) -> list[str]:
+    """The lines of one profile as the body of a `[[profile]]` table: `[[track]]` becomes
+    `[[profile.track]]` and so on (commented-out headers too). Only header lines start with `[`."""
+    return [_TABLE_HEADER.sub(r"\1\2profile.\3", line) for line in lines]
+
+
+def dump_profile(profile: Profile) -> str:
+    """`profile` as commented TOML text; `parse_profiles` reads it back to an equal profile (but origin).
+
+    Action assignments are written as `set` then `clear`, so they read back in that order.
+    """
+    return "\n".join([*_header(profile), "", *_body(profile)]) + "\n"
+
+
+def dump_profiles(items: Sequence[tuple[str, Profile]], *, nested: bool = False) -> str:
+    """The profiles of several databases (`(path, profile)` pairs) as one file of `[[profile]]` tables.
+
+    A profile two databases share is written once; different profiles of the same name (every detected
+    one is called "detected") get a numbered name, since a file's profile names must differ. One
+    profile is written as `dump_profile` writes it, unless `nested` (more will be appended).
+    """
+    kept: list[tuple[list[str], Profile]] = []
+    for path, profile in items:
+        same = next((paths for paths, p in kept if (p.name, p.tracks, p.sessions, p.secret_tables)
+                     == (profile.name, profile.tracks, profile.sessions, profile.secret_tables)), None)
+        if same is not None:
+            same.append(path)
+            continue
+        names = {p.name for _, p in kept}
+        if profile.name in names:
+            n = 2
+            while f"{profile.name}-{n}" in names:
+                n += 1
+            profile = dataclasses.replace(profile, name=f"{profile.name}-{n}")
+        kept.append(([path], profile))
+    if len(kept) == 1 and not nested:
+        return dump_profile(kept[0][1])
+    lines = ["# batchtop profiles, one [[profile]] table each. Use the file with `batchtop --profile FILE ...`,",
+             "# or save it as .batchtop.toml next to the databases: each database gets the first profile whose",
+             "# tables and columns all exist in it."]
+    for paths, profile in kept:
+        lines += ["", _comment("for " + ", ".join(paths)), *_header(profile), "", "[[profile]]",
+                  *_nested(_body(profile))]
     return "\n".join(lines) + "\n"
+
+
+
+def skeleton(schema: Schema, where: str, *, nested: bool = False) -> str:
+    """A commented-out profile for a database where nothing was detected: every table with its columns.
+
+    Removing the leading `# ` from a table's lines (and from the `name` line) gives a profile that
+    parses and applies to the database; lines starting with `##` are explanations and stay comments.
+    The first guesses (status, label, error, times) come from the column names and must be checked.
+    With `nested`, the tables are written as the body of a `[[profile]]` (see `dump_profiles`).
+    """
+    tables = [t for n, t in sorted(schema.tables.items()) if not n.lower().startswith("sqlite_")]
+    secret_tables = [t.name for t in tables if is_secret_name(t.name)]
+    lines = [
+        "## " + clean_line(f"batchtop found no progress table in {where}: a skeleton to fill in."),
+        "## Remove the leading '# ' from the lines of the table that holds your work items (lines starting",
+        "## with '##' stay comments), set `status` to the column holding each item's state and list its raw",
+        "## values under [track.states]. Then save it as .batchtop.toml next to the database, or use it with",
+        "## `batchtop --profile FILE DATABASE`.",
+        "## Canonical states: " + ", ".join(STATES) + "; values not listed are counted apart as unmapped (never as pending).",
+        "",
+    ]
+    if nested:
+        lines.append("# [[profile]]")
+    lines.append(f"# name = {basic_string(_stem(where))}")
+    if secret_tables:
+        lines.append(f"# secret_tables = {value(secret_tables)}   ## named like credentials: never read")
+    for table in tables:
+        if table.name not in secret_tables:
+            lines += ["", *_skeleton_track(table)]
+    return "\n".join(_nested(lines) if nested else lines) + "\n"
+
+
+def _skeleton_track(table: Table) -> list[str]:
+    """The commented `[[track]]` block of one table, with first guesses from the column names."""
+    from batchtop.core.profiles import vocab
+    from batchtop.core.profiles.detect import affinity, table_key, time_role
+
+    k = table_key(table)
+    secrets = [c.name for c in table.columns if is_secret_name(c.name)]
+    usable = [c for c in table.columns if c.name not in secrets and c.name != k]
+    listing = ", ".join(f"{key(c.name)} {c.type or 'untyped'}" for c in table.columns)
+    lines = [f"## table {basic_string(table.name)}: columns {listing or '(none)'}"]
+    if not usable:
+        return [*lines, "## (no column besides its key could hold a state)"]
+    text = [c for c in usable if affinity(c.type) in ("text", "none")]
+
+    def named(columns: list, words: Sequence[str] | frozenset[str], taken: set[str]) -> str | None:
+        return next((c.name for c in columns if c.name not in taken and set(vocab.words(c.name)) & set(words)), None)
+
+    status = (named(usable, vocab.STATUS_WORDS, set()) or named(usable, vocab.FLAG_NAMES, set())
+              or (text or usable)[0].name)
+    lines += ["# [[track]]", f"# table = {basic_string(table.name)}", f"# key = {basic_string(k)}",
+              f"# status = {basic_string(status)}   ## CHECK: the column holding each item's state"]
+    taken = {status}
+    for role, words in (("error", vocab.ERROR_WORDS), ("label", vocab.LABEL_WORDS)):
+        column = named(text, words, taken)
+        if column is not None:
+            taken.add(column)
+            lines.append(f"# {role} = {basic_string(column)}")
+    for c in text:
+        role = time_role(c)
+        if c.name not in taken and role in ("started", "finished", "created"):
+            taken.add(c.name)
+            lines.append(f"# {role} = {basic_string(c.name)}   ## text timestamps")
+    if secrets:
+        lines.append(f"# secret = {value(secrets)}   ## named like credentials: never read")
+    lines += ["#", "# [track.states]   ## raw values of the status column, per canonical state",
+              *(f"# {state} = {value([state])}" for state in ("pending", "running", "done", "failed"))]
+    return lines
+
+
+def _stem(where: str) -> str:
+    """'runs/crawl.db' -> 'crawl': a name for the profile."""
+    name = where.replace("\\", "/").rsplit("/", 1)[-1]
+    return (name.rsplit(".", 1)[0] if "." in name[1:] else name) or "user"

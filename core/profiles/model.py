@@ -9,12 +9,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from batchtop.core.sanitize import is_secret_name
+
 #: The six canonical states every raw value maps to (architecture.md).
 STATES: tuple[str, ...] = ("pending", "running", "done", "failed", "skipped", "cancelled")
 #: States that count as settled for progress: settled / total.
 SETTLED: tuple[str, ...] = ("done", "failed", "skipped", "cancelled")
 #: States that are still work to do.
 REMAINING: tuple[str, ...] = ("pending", "running")
+#: What a raw value the profile does not map counts as: apart from the six states, never silently pending.
+UNMAPPED = "unmapped"
 
 RawValue = str | int | float | None
 
@@ -64,8 +68,9 @@ class Track:
     raw_sql: str | None = None
     #: Raw value -> canonical state.
     states: Mapping[RawValue, str] = field(default_factory=dict)
-    #: State of a raw value that is not in `states` (including NULL).
-    default_state: str = "pending"
+    #: State of a raw value that is not in `states` (including NULL); None counts such rows apart as
+    #: `UNMAPPED` (a value the profile never saw, such as optuna's PRUNED, is not silently pending).
+    default_state: str | None = None
     #: SQL condition under which a `pending` row is actually in flight (`running`).
     in_flight: str | None = None
     #: Column holding the error message.
@@ -79,13 +84,17 @@ class Track:
     tz: str = "utc"
     #: "space" ('2026-01-01 10:00:00') or "iso" ('2026-01-01T10:00:00').
     time_format: str = "space"
+    #: Unit of epoch numbers in the time columns: "s", "ms", "us", "ns", or "auto" (by magnitude).
+    time_unit: str = "auto"
     #: Percent-progress column of running items.
     progress: str | None = None
     #: Current-step text of running items.
     step: str | None = None
     metrics: tuple[Metric, ...] = ()
-    #: Columns never read for display, export or logs.
+    #: Columns never read for display, export or logs (besides those named like credentials).
     secrets: tuple[str, ...] = ()
+    #: Columns named like credentials that are not (a `token_kind`, an `auth_method`): shown after all.
+    not_secret: tuple[str, ...] = ()
     actions: tuple[Action, ...] = ()
     #: Why there is no action, shown instead of a key.
     no_action_reason: str | None = None
@@ -100,6 +109,11 @@ class Track:
     def raw_values(self) -> tuple[RawValue, ...]:
         """Raw values with an explicit mapping."""
         return tuple(self.states)
+
+    def is_secret(self, column: str) -> bool:
+        """Whether `column` must never be read: listed in `secrets`, or named like a credential and not
+        listed in `not_secret`."""
+        return column in self.secrets or (column not in self.not_secret and is_secret_name(column))
 
     def action(self, name: str) -> Action | None:
         """The action called `name`, if the profile allows it."""

@@ -13,12 +13,14 @@ from typing import Any, NoReturn
 from batchtop.core.errors import ProfileError
 from batchtop.core.profiles.model import STATES, Action, Metric, Profile, RawValue, Sessions, Track
 from batchtop.core.sanitize import is_secret_name
+from batchtop.core.timeutil import TIME_UNITS
 
 PROFILE_KEYS = frozenset({"name", "description", "secret_tables", "track", "sessions"})
 TRACK_KEYS = frozenset({
     "name", "table", "key", "label", "status", "state_sql", "states", "default_state", "null_state",
-    "in_flight", "error", "error_states", "started", "finished", "created", "tz", "time_format", "progress",
-    "step", "secret", "metrics", "failures_recorded", "stale_after", "note", "no_action_reason", "action",
+    "in_flight", "error", "error_states", "started", "finished", "created", "tz", "time_format", "time_unit",
+    "progress",
+    "step", "secret", "not_secret", "metrics", "failures_recorded", "stale_after", "note", "no_action_reason", "action",
 })
 ACTION_KEYS = frozenset({"name", "description", "from", "to", "set", "clear"})
 METRIC_KEYS = frozenset({"column", "label", "agg", "unit"})
@@ -136,13 +138,14 @@ def _sql(r: _Reader, key: str) -> str | None:
     return value
 
 
-def _secret(r: _Reader, column: str | None, role: str, secrets: tuple[str, ...]) -> None:
-    if column is not None and (column in secrets or is_secret_name(column)):
+def _secret(r: _Reader, column: str | None, role: str, secrets: tuple[str, ...],
+            not_secret: tuple[str, ...] = ()) -> None:
+    if column is not None and (column in secrets or (column not in not_secret and is_secret_name(column))):
         r.fail(f"{role} column {column!r} is secret (listed in 'secret' or named like a credential); "
-               "secret columns are never shown or written")
+               "secret columns are never shown or written (list it in 'not_secret' if it holds no secret)")
 
 
-def _action(track: _Reader, data: Any, index: int, secrets: tuple[str, ...]) -> Action:
+def _action(track: _Reader, data: Any, index: int, secrets: tuple[str, ...], not_secret: tuple[str, ...]) -> Action:
     name = data.get("name") if isinstance(data, dict) else None
     a = _Reader(data, f"{track.where}: action {name!r}" if name else f"{track.where}: action {index + 1}",
                 ACTION_KEYS)
@@ -163,7 +166,7 @@ def _action(track: _Reader, data: Any, index: int, secrets: tuple[str, ...]) -> 
     if both:
         a.fail(f"column {sorted(both)[0]!r} is both set and cleared")
     for col, _ in assign:
-        _secret(a, col, "action target", secrets)
+        _secret(a, col, "action target", secrets, not_secret)
     description = a.text("description")
     if description is None:
         description = ", ".join(f"{c} = {v!r}" if v is not None else f"{c} cleared" for c, v in assign)
@@ -178,7 +181,10 @@ def _track(data: Any, where: str, index: int) -> Track:
     status, state_sql = r.text("status"), _sql(r, "state_sql")
     if (status is None) == (state_sql is None):
         r.fail("needs exactly one of 'status' (the state column) or 'state_sql' (an SQL expression)")
-    secrets = r.texts("secret")
+    secrets, not_secret = r.texts("secret"), r.texts("not_secret")
+    both = sorted(set(secrets) & set(not_secret))
+    if both:
+        r.fail(f"column {both[0]!r} is listed in both 'secret' and 'not_secret'")
     stale = r.data.get("stale_after")
     if stale is not None and (isinstance(stale, bool) or not isinstance(stale, (int, float)) or stale <= 0):
         r.fail("'stale_after' must be a positive number of seconds")
@@ -186,21 +192,23 @@ def _track(data: Any, where: str, index: int) -> Track:
     track = Track(
         name=r.text("name", table) or table, table=table, key=r.text("key", "rowid") or "rowid",
         label=r.text("label"), raw=status, raw_sql=state_sql, states=_states(r),
-        default_state=r.choice("default_state", STATES, "pending"), in_flight=_sql(r, "in_flight"),
+        default_state=r.choice("default_state", STATES, "pending") if "default_state" in r.data else None,
+        in_flight=_sql(r, "in_flight"),
         error=r.text("error"), error_states=r.states("error_states", ("failed",)),
         started=r.text("started"), finished=r.text("finished"), created=r.text("created"),
         tz=r.choice("tz", ("utc", "local"), "utc"), time_format=r.choice("time_format", ("space", "iso"), "space"),
+        time_unit=r.choice("time_unit", TIME_UNITS, "auto"),
         progress=r.text("progress"), step=r.text("step"),
         metrics=tuple(_metric(r, m) for m in (metrics if isinstance(metrics, list) else [metrics])),
-        secrets=secrets, no_action_reason=r.text("no_action_reason"),
+        secrets=secrets, not_secret=not_secret, no_action_reason=r.text("no_action_reason"),
         failures_recorded=r.flag("failures_recorded", True),
         stale_after=None if stale is None else float(stale), note=r.text("note"),
     )
     for role, column in (("label", track.label), ("status", track.raw), ("error", track.error),
                          ("progress", track.progress), ("step", track.step),
                          *(("metric", m.column) for m in track.metrics)):
-        _secret(r, column, role, secrets)
-    actions = tuple(_action(r, a, i, secrets) for i, a in enumerate(r.tables("action")))
+        _secret(r, column, role, secrets, not_secret)
+    actions = tuple(_action(r, a, i, secrets, not_secret) for i, a in enumerate(r.tables("action")))
     names = [a.name for a in actions]
     if len(set(names)) != len(names):
         r.fail(f"two actions are called {next(n for n in names if names.count(n) > 1)!r}")

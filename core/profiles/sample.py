@@ -33,6 +33,8 @@ class ColumnStats:
     numeric: bool
     #: Some text value has 'T' where ISO 8601 puts it ('2026-01-01T10:00').
     iso: bool
+    #: Largest magnitude of a number stored in the column (tells epoch s from ms, µs, ns).
+    max_number: float | None = None
 
     @property
     def mostly_null(self) -> bool:
@@ -81,13 +83,15 @@ def column_stats(conn: sqlite3.Connection, table: Table, columns: list[str]) -> 
     exprs = ", ".join(f"{q(c)} AS c{i}" for i, c in enumerate(columns))
     aggs = ", ".join(
         f"sum(c{i} IS NULL), max(CASE WHEN typeof(c{i}) = 'text' THEN length(c{i}) END), "
-        f"max(typeof(c{i}) IN ('integer', 'real')), max(typeof(c{i}) = 'text' AND substr(c{i}, 11, 1) = 'T')"
+        f"max(typeof(c{i}) IN ('integer', 'real')), max(typeof(c{i}) = 'text' AND substr(c{i}, 11, 1) = 'T'), "
+        f"max(CASE WHEN typeof(c{i}) IN ('integer', 'real') THEN abs(c{i}) END)"
         for i in range(len(columns))
     )
     row = _fetch(conn, f"SELECT count(*), {aggs} FROM {sample_from(table, exprs, STATS_ROWS)} LIMIT 1")[0]
     total = int(row[0])
     out = {}
     for i, name in enumerate(columns):
-        nulls, max_len, numeric, iso = row[1 + 4 * i: 5 + 4 * i]
-        out[name] = ColumnStats(total, int(nulls or 0), max_len, bool(numeric), bool(iso))
+        nulls, max_len, numeric, iso, max_number = row[1 + 5 * i: 6 + 5 * i]
+        out[name] = ColumnStats(total, int(nulls or 0), max_len, bool(numeric), bool(iso),
+                                None if max_number is None else float(max_number))
     return out

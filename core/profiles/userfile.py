@@ -16,7 +16,8 @@ keys, below) or several (`[[profile]]` tables, each with the same keys)::
     label = "name"                    # column shown for each item
     status = "state"                  # column holding the raw state ...
     # state_sql = "CASE WHEN result IS NULL THEN 'todo' ELSE 'ok' END"   # ... or an SQL expression
-    default_state = "pending"         # state of values not listed below (and of NULL)
+    default_state = "pending"         # optional: state of values not listed below (and of NULL);
+                                      # without it they are counted apart as "unmapped", with a warning
     null_state = "failed"             # optional: state of NULL when it differs from default_state
     in_flight = "started_at IS NOT NULL"   # optional SQL: a pending row this is true for is running
     error = "last_error"              # column holding the error text
@@ -26,9 +27,11 @@ keys, below) or several (`[[profile]]` tables, each with the same keys)::
     created = "created_at"
     tz = "utc"                        # or "local": how the writer stores naive times
     time_format = "space"             # or "iso" ('2026-01-01T10:00:00')
+    time_unit = "ns"                  # epoch numbers: "s", "ms", "us", "ns" (default "auto": by magnitude)
     progress = "pct"                  # percent done of running items
     step = "current_step"             # current step text of running items
-    secret = ["api_token"]            # columns never read, shown, exported or logged
+    secret = ["api_token", "payload"] # columns never read, shown, exported or logged
+    not_secret = ["auth_method"]      # columns named like credentials that hold none (shown after all)
     metrics = ["retries", { column = "cost", label = "cost", unit = "$", agg = "sum" }]   # agg sum|avg
     failures_recorded = true          # false: the writer leaves failed items pending
     stale_after = 1800                # seconds before a running item counts as stale
@@ -60,7 +63,8 @@ keys, below) or several (`[[profile]]` tables, each with the same keys)::
     note = "..."
 
 Canonical states: pending, running, done, failed, skipped, cancelled. `[track]` and `[track.action]` may
-also be written as single tables. Columns named like secrets (token, password, key, ...) are refused as
+also be written as single tables. Columns named like secrets (token, password, api_key, auth, cookie, ...;
+a plain `key` is an id, not a secret) are never read unless listed in `not_secret`, and are refused as
 label, status, error, step, progress, metric or action target.
 """
 

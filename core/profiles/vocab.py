@@ -47,15 +47,12 @@ _WORDS: dict[str, tuple[str, ...]] = {
 #: Normalised word -> canonical state.
 VOCABULARY: dict[str, str] = {w: state for state, words in _WORDS.items() for w in words}
 
-#: Spellings assumed for canonical states no sampled row shows yet (a run with no failure so far).
-ANTICIPATED: dict[str, tuple[str, ...]] = {
-    "pending": ("pending", "queued"),
-    "running": ("running", "processing"),
-    "done": ("done", "completed", "success"),
-    "failed": ("failed", "fail", "error", "failure"),
-    "skipped": ("skipped",),
-    "cancelled": ("cancelled", "canceled"),
-}
+#: HTTP status codes mapped whether or not a sample shows them (below 400 done, else failed).
+HTTP_CODES: tuple[int, ...] = (
+    200, 201, 202, 203, 204, 206, 301, 302, 303, 304, 307, 308, 400, 401, 402, 403, 404, 405, 406, 408, 409,
+    410, 411, 412, 413, 414, 415, 416, 418, 421, 422, 423, 424, 425, 426, 428, 429, 431, 451, 500, 501, 502,
+    503, 504, 505, 507, 508, 510, 511,
+)
 
 _NEGATIONS = frozenset({"not", "no", "non"})
 _SPLIT = re.compile(r"[^a-z0-9]+")
@@ -114,8 +111,8 @@ def map_codes(codes: set[int], flag_name: bool) -> tuple[dict[int, str], str, fl
             0.4,
         )
     if codes and all(100 <= c <= 599 for c in codes):
-        mapping = {c: ("done" if c < 400 else "failed") for c in sorted(codes)}
-        return mapping, "HTTP status codes: below 400 done, 400 and above failed, NULL pending", 0.35
+        mapping = {c: ("done" if c < 400 else "failed") for c in sorted(codes | set(HTTP_CODES))}
+        return mapping, "HTTP status codes: below 400 done, 400 and above failed", 0.35
     mapping = {c: "failed" for c in codes if c < 0}
     if 0 in codes:
         mapping[0] = "pending"
@@ -181,6 +178,11 @@ def _show(value: RawValue) -> str:
 def classify(table: str, col: str, sample: list[tuple[RawValue, str]], hint: bool, flag: bool) -> Status | None:
     """Read sampled distinct (value, type) pairs of `table.col` as a status, or None when they are not one.
 
+    The mapping lists every value the vocabulary knows for the column's kind (all state words in the
+    writer's letter case; every code of a known convention), so a saved profile still reads values the
+    sample did not show (optuna's PRUNED, Celery's REVOKED). NULL is pending only when the sample shows
+    it; any other value is left unmapped (counted apart, never silently pending).
+
     Args:
         hint: The column's name says status/state/phase/...
         flag: The column's name is a done flag (`processed`, `is_done`).
@@ -191,8 +193,13 @@ def classify(table: str, col: str, sample: list[tuple[RawValue, str]], hint: boo
     if not vals or any(isinstance(v, str) and len(v) > MAX_STATE_CHARS for v in vals):
         return None
     if all(is_code(v) for v in vals):
-        return _codes(table, col, vals, hint, flag) if hint or flag else None
-    return _words(table, col, vals, hint)
+        found = _codes(table, col, vals, hint, flag) if hint or flag else None
+    else:
+        found = _words(table, col, vals, hint)
+    if found is not None and any(t == "null" for _, t in sample) and None not in found.states:
+        found.states[None] = "pending"
+        found.note += "; NULL (no state written yet) read as pending"
+    return found
 
 
 def _codes(table: str, col: str, vals: list[RawValue], hint: bool, flag: bool) -> Status:
@@ -202,14 +209,15 @@ def _codes(table: str, col: str, vals: list[RawValue], hint: bool, flag: bool) -
     states: dict[RawValue, str] = {}
     for code, state in mapping.items():
         states[by_code.get(code, str(code) if as_text else code)] = state
-    pairs = ", ".join(f"{_show(raw)} → {state}" for raw, state in states.items())
+    pairs = ", ".join(f"{_show(by_code[c]) if c in by_code else c} → {mapping[c]}" for c in sorted(mapping)
+                      if c in by_code or len(mapping) <= 8)
     seen = ", ".join(_show(by_code[c]) for c in sorted(by_code))
     kind = "numeric text" if as_text else "integer"
     note = (f"{clean_line(table)}.{clean_line(col)}: {kind} status codes {seen} read as {pairs} ({why}); "
             "a guess: check it and declare the mapping in a profile file ([track.states])")
     unknown = [_show(by_code[c]) for c in sorted(by_code) if c not in mapping]
     if unknown:
-        note += f"; {', '.join(unknown)} not understood: counted as pending"
+        note += f"; {', '.join(unknown)} not understood: counted apart as unmapped"
     seen_states = {mapping[c] for c in by_code if c in mapping}
     return Status(col, states, confidence + (0.05 if hint else 0.0), note, seen_states)
 
@@ -240,14 +248,13 @@ def _words(table: str, col: str, vals: list[RawValue], hint: bool) -> Status | N
             f"{', '.join(hits[v] for v in shown)}")
     unknown = [_show(v) for v, s in mapped.items() if not s]
     if unknown:
-        note += f"; {', '.join(unknown)} not understood: counted as pending"
+        note += f"; {', '.join(unknown)} not understood: counted apart as unmapped"
     states: dict[RawValue, str] = {v: hits[v] for v in shown}
     style = _style([v for v in vals if isinstance(v, str)]) or str.lower
-    extra = [style(w) for s, ws in ANTICIPATED.items() if s not in kinds for w in ws]
-    extra = [w for w in extra if w not in states]
-    for word in extra:
-        states[word] = state_of_word(word) or "pending"
-    if extra:
-        note += f"; states not seen yet are mapped by their usual spellings ({', '.join(extra[:6])}...)"
+    for word, state in VOCABULARY.items():
+        states.setdefault(style(word), state)
+    examples = [style(w) for w in ("failed", "cancelled", "skipped", "pruned", "revoked") if style(w) not in hits]
+    note += (f"; every state word batchtop knows is mapped too ({', '.join(examples[:4])}, ...), "
+             "so values not seen yet count right")
     confidence = (0.5 if hint else 0.35) + 0.4 * frac + (0.05 if len(kinds) > 1 else 0.0)
     return Status(col, states, min(confidence, 0.95), note, kinds)

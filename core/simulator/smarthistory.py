@@ -3,7 +3,9 @@
 ``user_sessions`` tracks processing sessions (``started`` -> ``completed``/``failed``); most tables hold
 data. Every statement is its own commit. A session inserts raw and processed activities, tags them (a
 trigger maintains ``tags.usage_count``) and bumps its counters as it goes. Times are UTC
-``CURRENT_TIMESTAMP`` format, written explicitly so an injected clock applies.
+``CURRENT_TIMESTAMP`` format, written explicitly so an injected clock applies: the trigger stamps
+``last_used`` with the tagging row's own ``created_at`` (the real one uses SQLite's wall clock, which made
+two runs with the same seed and clock differ).
 """
 
 from __future__ import annotations
@@ -81,7 +83,7 @@ CREATE INDEX idx_user_sessions_start ON user_sessions(start_time);
 CREATE INDEX idx_tag_generations_session ON tag_generations(session_id);
 CREATE TRIGGER trg_activity_tags_usage AFTER INSERT ON activity_tags
 BEGIN
-    UPDATE tags SET usage_count = usage_count + 1, last_used = CURRENT_TIMESTAMP WHERE id = NEW.tag_id;
+    UPDATE tags SET usage_count = usage_count + 1, last_used = NEW.created_at WHERE id = NEW.tag_id;
 END;
 """
 STATUSES = ("started", "completed", "failed")

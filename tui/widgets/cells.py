@@ -10,7 +10,7 @@ import os
 
 from rich.text import Text
 
-from batchtop.core.timeutil import human_duration
+from batchtop.core.timeutil import FUTURE_SLACK, human_age, human_duration
 from batchtop.tui.text import safe
 
 DASH = "—"
@@ -50,11 +50,14 @@ def rate(per_min: float | None) -> Text:
 
 
 def age(now: float, then: float | None, suffix: str = "") -> Text:
-    """How long ago: '4s', '3m 10s' (dim when over an hour, so fresh changes stand out)."""
+    """How long ago: '4s', '3m 10s' (dim when over an hour, so fresh changes stand out); a time ahead of
+    the clock says so, in yellow (clock skew, or a time zone or epoch unit misread), never '0s'."""
     if then is None:
         return Text(DASH, style="bright_black", justify="right")
-    seconds = max(0.0, now - then)
-    return Text(human_duration(seconds) + suffix, style="bright_black" if seconds > 3600 else "",
+    seconds = now - then
+    if -seconds > FUTURE_SLACK:
+        return Text(human_age(now, then), style="yellow", justify="right")
+    return Text(human_duration(max(0.0, seconds)) + suffix, style="bright_black" if seconds > 3600 else "",
                 justify="right")
 
 

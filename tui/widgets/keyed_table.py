@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 from rich.text import Text
 from textual import events
 from textual.binding import Binding, BindingType
+from textual.coordinate import Coordinate
 from textual.widgets import DataTable
 from textual.widgets.data_table import RowDoesNotExist
 
@@ -101,6 +102,9 @@ class KeyedTable(DataTable):
         """Make the table show `rows` in `order` (keys in `order` that are not in `rows` are ignored)."""
         self._ensure_columns()
         updates = 0
+        # The row under the cursor, read from the table itself before anything moves: removals shift
+        # indices and new rows are appended, so the cursor index alone would land on another item.
+        keep = self._key_at(self.cursor_row)
         for key in [k for k in self._cells if k not in rows]:
             try:
                 self.remove_row(key)
@@ -117,7 +121,7 @@ class KeyedTable(DataTable):
                 merged = []
                 for spec, before, after in zip(self.specs, old, cells):
                     if same(before, after):
-                        after = before  # keep the object the DataTable holds (see _reorder)
+                        after = before
                     else:
                         self.update_cell(key, spec.key, after, update_width=spec.width is None)
                         updates += 1
@@ -127,23 +131,35 @@ class KeyedTable(DataTable):
         wanted = [k for k in order if k in rows] + [k for k in rows if k not in set(order)]
         current = [k for k, _ in sorted(self._row_index().items(), key=lambda kv: kv[1])]
         if wanted != current:
-            self._reorder(wanted)
+            self._rebuild(wanted)
         self._order = wanted
+        if keep is not None and keep in self._cells and self.get_row_index(keep) != self.cursor_row:
+            self.move_cursor(row=self.get_row_index(keep), scroll=False)
         self.last_updates = updates
+
+    def _key_at(self, index: int) -> str | None:
+        """Key of the row shown at `index` (None when there is none)."""
+        if not 0 <= index < self.row_count:
+            return None
+        value = self.coordinate_to_cell_key(Coordinate(index, 0)).row_key.value
+        return value if isinstance(value, str) else None
 
     def _row_index(self) -> dict[str, int]:
         return {k: self.get_row_index(k) for k in self._cells}
 
-    def _reorder(self, wanted: list[str]) -> None:
-        """Sort rows into `wanted` order and keep the cursor on the row it was on."""
-        keep = self.cursor_key
-        # DataTable.sort hands the key function cell values, not row keys: rank each row by the identity
-        # of its first cell object, which is exactly the object cached in `_cells`.
-        rank = {id(self._cells[k][0]): i for i, k in enumerate(wanted)}
-        first = self.specs[0].key
-        self.sort(first, key=lambda cell: rank.get(id(cell), len(rank)))
-        if keep is not None and keep in self._cells:
-            self.move_cursor(row=self.get_row_index(keep), scroll=False)
+    def _rebuild(self, wanted: list[str]) -> None:
+        """Lay the rows out again in `wanted` order, keeping the scroll position.
+
+        `DataTable.sort` ranks rows by cell values only, and cells are not unique (every unmarked row
+        shares one "not marked" cell), so no sort key can say which row is which: re-adding the rows
+        by key is the only order that is certain. It runs only when the order changed.
+        """
+        scroll_x, scroll_y = self.scroll_x, self.scroll_y
+        self.clear()
+        for key in wanted:
+            cells = self._cells[key]
+            self.add_row(*cells, key=key, height=row_height(cells))
+        self.scroll_to(scroll_x, scroll_y, animate=False, immediate=True)
 
     def move_to_key(self, key: str) -> bool:
         """Put the cursor on the row `key` (scrolling it into view); False when there is no such row."""

@@ -140,5 +140,11 @@ class PostgresBackend:
 
         return undo_entry(entry, journal, source=source, track=track, busy_timeout=busy_timeout)
 
+    def preview_undo(self, session: ReadSession, entry: Entry, identity_now: Identity | None = None) -> Any:
+        """What an undo of `entry` would restore now (`batchtop.core.undo.UndoPreview`), read-only."""
+        from batchtop.core.backends.postgres.undo import preview_undo
+
+        return preview_undo(session, entry, identity_now)
+
     def map_error(self, exc: BaseException) -> errors.BatchtopError:
         return conn.map_error(exc, self.url)

@@ -20,12 +20,34 @@ from batchtop.core.backends.postgres.write import REPLACED, identity, write_erro
 from batchtop.core.journal import VERSION, Entry, Journal, Omitted, RawText, encode_value, new_id
 from batchtop.core.profiles.model import RawValue, Track
 from batchtop.core.sql import q
-from batchtop.core.undo import UndoOutcome
-from batchtop.core.write import DESCRIBE_LIMIT, RowState, clamp_timeout, norm
+from batchtop.core.undo import UndoOutcome, UndoPreview
+from batchtop.core.write import DESCRIBE_LIMIT, RowState, chunks, clamp_timeout, norm
 
 
 def _value(v: Any) -> Any:
     return bytes(v).decode("utf-8", "replace") if isinstance(v, RawText) else v
+
+
+def preview_undo(conn: Any, entry: Entry, identity_now: tuple[int, int] | None = None) -> UndoPreview:
+    """Count, in a read-only session, the rows an undo of `entry` would restore now."""
+    track = Track(name=entry.track, table=entry.table, key=entry.key)
+    assigned = [c for c, _ in entry.after]
+    idx = [entry.columns.index(c) for c in assigned]
+    rows = [(key, [img[i] for i in idx]) for key, img in zip(entry.affected, entry.before)]
+    keys = [key for key, vals in rows if not any(isinstance(v, Omitted) for v in vals)]
+    still = 0
+    for chunk in chunks(keys):
+        (n,) = fetch(
+            conn, f"SELECT COUNT(*) FROM {q(entry.table)} WHERE {pg.keys_in(track, chunk)} AND {_same(entry)}"
+        )[0]
+        still += int(n)
+    replaced = identity_now is not None and tuple(identity_now) != tuple(entry.identity)
+    return UndoPreview(entry.id, len(entry.affected), still, len(rows) - len(keys), replaced)
+
+
+def _same(entry: Entry) -> str:
+    """The row still holds every value the action wrote (NULLs count)."""
+    return " AND ".join(f"{q(c)} IS NOT DISTINCT FROM {pg.lit(_value(v))}" for c, v in entry.after) or "TRUE"
 
 
 def undo_entry(
@@ -58,7 +80,7 @@ def undo_entry(
     idx = [entry.columns.index(c) for c in assigned]
     rows = [(key, [img[i] for i in idx]) for key, img in zip(entry.affected, entry.before)]
     restorable = [(key, vals) for key, vals in rows if not any(isinstance(v, Omitted) for v in vals)]
-    same = " AND ".join(f"{q(c)} IS NOT DISTINCT FROM {pg.lit(_value(v))}" for c, v in entry.after)
+    same = _same(entry)
     k, t = pg.key_expr(track), q(entry.table)
     try:
         conn = connect(url, read_only=False, application_name="batchtop-write")
