@@ -368,7 +368,16 @@ def test_undo_restores_untouched_rows_and_leaves_moved_ones(
     passfile = tmp_path / "pgpass"
     passfile.write_text(f"*:*:*:writer:{WRITER_PASSWORD}\n")
     passfile.chmod(0o600)
-    cli = [sys.executable, "-m", "batchtop.tui.cli", "undo", again.entry_id, "--journal", str(journal.path)]
+    cli = [
+        sys.executable,
+        "-m",
+        "batchtop.tui.cli",
+        "undo",
+        again.entry_id,
+        "--yes",
+        "--journal",
+        str(journal.path),
+    ]
     env = {**os.environ, "PGPASSFILE": str(passfile)}
     out = subprocess.run(cli, capture_output=True, text=True, timeout=60, env=env)
     assert out.returncode == 0 and "restored 3" in out.stdout, out.stdout + out.stderr

@@ -12,9 +12,10 @@ from typing import Any
 
 from batchtop.core.backends.postgres import sql as pg
 from batchtop.core.backends.postgres.conn import fetch
-from batchtop.core.profiles.model import STATES, RawValue, Track
+from batchtop.core.profiles.model import STATES, UNMAPPED, RawValue, Track
 from batchtop.core.sanitize import display
 from batchtop.core.schema import Column, Schema, Table
+from batchtop.core.signature import headline
 from batchtop.core.snapshot import (
     DEFAULT_STALE,
     IN_FLIGHT_LIMIT,
@@ -107,8 +108,13 @@ def read_failures(
     out = []
     for key, lab, lab_len, lab_kind, err, err_len, err_kind, when, raw in rows:
         label, _ = preview(lab, lab_len, lab_kind, 160)
-        error, n = preview(err, err_len, err_kind, 400)
-        out.append(FailureRow(key, label, error, n, parse_ts(when, track.tz), display(str(raw), 40)))
+        # Lists show a traceback's exception line, as on SQLite.
+        error, n = preview(
+            headline(err) if err_kind == "text" and err is not None else err, err_len, err_kind, 400
+        )
+        out.append(
+            FailureRow(key, label, error, n, parse_ts(when, track.tz, track.time_unit), display(str(raw), 40))
+        )
     return out
 
 
@@ -127,7 +133,8 @@ def derive_stale(conn: Any, track: Track) -> float:
     spans = [
         b - a
         for x, y in rows
-        if (a := parse_ts(x, track.tz)) is not None and (b := parse_ts(y, track.tz)) is not None
+        if (a := parse_ts(x, track.tz, track.time_unit)) is not None
+        and (b := parse_ts(y, track.tz, track.time_unit)) is not None
     ]
     mean = sum(spans) / len(spans) if spans else 0.0
     return max(MIN_STALE, 5.0 * mean) if mean > 0 else DEFAULT_STALE
@@ -142,7 +149,7 @@ def read_finished_times(
     f = q(track.finished)
     cutoff = pg.time_literal(table, track.finished, now - horizon, track)
     rows = fetch(conn, f"SELECT {f} FROM {q(track.table)} WHERE {f} >= {cutoff} ORDER BY {f} DESC LIMIT 5000")
-    return [t for (v,) in rows if (t := parse_ts(v, track.tz)) is not None]
+    return [t for (v,) in rows if (t := parse_ts(v, track.tz, track.time_unit)) is not None]
 
 
 def read_track(
@@ -154,6 +161,7 @@ def read_track(
     """Counts, raw values, metrics, in-flight starts and newest failures of one track (as
     `snapshot.read_track`); returns the snapshot and the number of statements run."""
     counts = dict.fromkeys(STATES, 0)
+    unmapped = 0
     raw: dict[tuple[str, str], int] = {}
     rows = fetch(conn, pg.counts_sql(track))
     pending = [v for v, _ in rows if track.states.get(v, track.default_state) == "pending"]
@@ -161,6 +169,10 @@ def read_track(
     queries = 1 + (1 if track.in_flight and pending else 0)
     for value, n in rows:
         state, label = classify(track, value)
+        if state == UNMAPPED:  # a value the profile does not map: counted apart, never as pending
+            unmapped += int(n)
+            raw[(label, state)] = raw.get((label, state), 0) + int(n)
+            continue
         started = min(int(flying.get(value, 0)), int(n)) if state == "pending" else 0
         if started:
             counts["running"] += started
@@ -182,13 +194,15 @@ def read_track(
             f"SELECT {s} FROM {q(track.table)} WHERE {pg.state_predicate(track, ['running'])} "
             f"AND {s} IS NOT NULL ORDER BY {s} LIMIT {IN_FLIGHT_LIMIT}",
         )
-        starts = tuple(sorted(t for (v,) in rows if (t := parse_ts(v, track.tz)) is not None))
+        starts = tuple(
+            sorted(t for (v,) in rows if (t := parse_ts(v, track.tz, track.time_unit)) is not None)
+        )
         stale_after = derive_stale(conn, track)
         queries += 2
     last_finished = None
     if track.finished:
         (value,) = fetch(conn, f"SELECT MAX({q(track.finished)}) FROM {q(track.table)}")[0]
-        last_finished = parse_ts(value, track.tz)
+        last_finished = parse_ts(value, track.tz, track.time_unit)
         queries += 1
     failures: list[FailureRow] = []
     if counts["failed"]:
@@ -200,11 +214,11 @@ def read_track(
         counts,
         raw_counts,
         metrics,
-        starts,
-        stale_after,
-        last_finished,
-        tuple(failures),
-        0,
-        track.note,
+        in_flight_starts=starts,
+        stale_after=stale_after,
+        last_finished=last_finished,
+        recent_failures=tuple(failures),
+        note=track.note,
+        unmapped=unmapped,
     )
     return snap, queries

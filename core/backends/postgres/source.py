@@ -140,6 +140,11 @@ class PgSource:
             except Exception:  # noqa: BLE001 - best effort: the statement timeout ends it anyway
                 pass
 
+    def write_time(self, now: float) -> float | None:
+        """When the job last wrote, as far as we can tell: a server gives no file time, so the last time a
+        poll saw the data change (as `Source.write_time`)."""
+        return self.last_write
+
     def wrote(self) -> None:
         """batchtop itself just wrote here: the next poll reads at once (the person waits to see it)."""
         self._read_cost = 0.0

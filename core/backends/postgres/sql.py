@@ -18,6 +18,7 @@ from typing import Any
 from batchtop.core import errors
 from batchtop.core.profiles.model import STATES, RawValue, Track
 from batchtop.core.schema import Table
+from batchtop.core.signature import TRACEBACK
 from batchtop.core.sql import (
     LIST_CHARS,
     counts_sql,
@@ -28,7 +29,7 @@ from batchtop.core.sql import (
     raw_expr,
     when_expr,
 )
-from batchtop.core.timeutil import format_ts
+from batchtop.core.timeutil import UNITS, format_ts
 
 __all__ = [
     "counts_sql",
@@ -146,6 +147,19 @@ def text_preview(expr: str, table: Table | None, chars: int = LIST_CHARS) -> str
     return f"left({text}, {chars}), length({text}), 'text'"
 
 
+def error_preview(expr: str, table: Table | None) -> str:
+    """`text_preview` of an error; a Python traceback longer than LIST_CHARS also brings its last
+    LIST_CHARS characters, where its exception line is (as `core.sql.error_preview`)."""
+    if expr == "NULL" or _type_of(table, expr) == "BYTEA":
+        return text_preview(expr, table)
+    text = f"CAST({expr} AS text)"
+    head = f"left({text}, {LIST_CHARS})"
+    return (
+        f"CASE WHEN left({text}, {len(TRACEBACK)}) = {lit(TRACEBACK)} AND length({text}) > {LIST_CHARS} "
+        f"THEN {head} || chr(10) || right({text}, {LIST_CHARS}) ELSE {head} END, length({text}), 'text'"
+    )
+
+
 def error_expr(track: Track) -> str:
     """The error of a failed row (NULL where the track keeps none for failed rows)."""
     return q(track.error) if track.error and "failed" in track.error_states else "NULL"
@@ -184,7 +198,7 @@ def failures_sql(
         where.append(f"{k} IN ({', '.join(lit(v) for v in keys)})" if keys else "FALSE")
     sql = (
         f"SELECT {k}, {text_preview(label_expr(track), table, 200)}, "
-        f"{text_preview(error_expr(track), table)}, {when_expr(track)}, {raw_expr(track)} "
+        f"{error_preview(error_expr(track), table)}, {when_expr(track)}, {raw_expr(track)} "
         f"FROM {q(track.table)} WHERE {' AND '.join(where)} "
         f"ORDER BY {k} {'ASC' if after is not None else 'DESC'} LIMIT {int(limit)}"
     )
@@ -198,7 +212,8 @@ def time_literal(table: Table | None, column: str, epoch: float, track: Track) -
         # Sessions run with TimeZone UTC, so a naive timestamp column compares as UTC wall time.
         return f"to_timestamp({epoch:.3f})"
     if kind in ("INTEGER", "BIGINT", "SMALLINT", "NUMERIC", "REAL", "DOUBLE PRECISION"):
-        return f"{epoch:.3f}"
+        # Epoch numbers in the track's unit ("auto" reads as seconds here).
+        return f"{epoch * UNITS.get(track.time_unit, 1.0):.3f}"
     return lit(format_ts(epoch, track.tz, track.time_format))
 
 
