@@ -20,8 +20,10 @@ from batchtop.core.monitor import Monitor
 from batchtop.tui.messages import Polled
 from batchtop.tui.polling import Poller
 
-DDL = ("CREATE TABLE jobs (job_id INTEGER PRIMARY KEY, run_id TEXT, status TEXT, progress INTEGER, "
-       "error TEXT, started_at TEXT, finished_at TEXT)")
+DDL = (
+    "CREATE TABLE jobs (job_id INTEGER PRIMARY KEY, run_id TEXT, status TEXT, progress INTEGER, "
+    "error TEXT, started_at TEXT, finished_at TEXT)"
+)
 
 
 def jobs_db(path: Path, done: int, journal: str = "WAL") -> sqlite3.Connection:
@@ -29,8 +31,10 @@ def jobs_db(path: Path, done: int, journal: str = "WAL") -> sqlite3.Connection:
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute(f"PRAGMA journal_mode={journal}")
     conn.execute(DDL)
-    conn.executemany("INSERT INTO jobs (run_id, status, progress) VALUES (?, ?, ?)",
-                     [(f"run-{i}", "completed" if i < done else "queued", 0) for i in range(10)])
+    conn.executemany(
+        "INSERT INTO jobs (run_id, status, progress) VALUES (?, ?, ?)",
+        [(f"run-{i}", "completed" if i < done else "queued", 0) for i in range(10)],
+    )
     return conn
 
 
@@ -61,8 +65,12 @@ class Run:
 
     def idle(self) -> None:
         """Wait until every hot period has ended and no poll runs."""
-        wait(lambda: self.poller.in_flight == 0 and all(
-            s.hot_until < time.monotonic() for s in self.poller.gate.states.values()))
+        wait(
+            lambda: (
+                self.poller.in_flight == 0
+                and all(s.hot_until < time.monotonic() for s in self.poller.gate.states.values())
+            )
+        )
 
 
 @pytest.fixture
@@ -98,8 +106,16 @@ def test_an_unchanged_source_runs_no_query_and_posts_nothing_then_a_commit_is_sh
     wait(lambda: r.poller.sweeps >= sweeps + 8)
     assert statements == [] and source.polls == polls and len(r.posts) == posts
     # A commit by another process is shown.
-    subprocess.run([sys.executable, "-c", "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); "
-                    "c.execute(\"UPDATE jobs SET status = 'completed'\"); c.commit()", str(db)], check=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); "
+            "c.execute(\"UPDATE jobs SET status = 'completed'\"); c.commit()",
+            str(db),
+        ],
+        check=True,
+    )
     wait(lambda: r.done(db) == 10)
     job.close()
 
@@ -172,8 +188,9 @@ def test_a_quick_rescan_lists_nothing_until_a_directory_changes(tmp_path):
 
 
 @pytest.mark.anyio
-async def test_an_idle_app_marks_nothing_dirty_and_a_new_file_is_found_without_the_watch(in_tmp, make_app, ready,
-                                                                                         until):
+async def test_an_idle_app_marks_nothing_dirty_and_a_new_file_is_found_without_the_watch(
+    in_tmp, make_app, ready, until
+):
     topics_db(in_tmp / "a.db")
     app = make_app(".", poll_interval=0.1, watch=False)
     posted: list[object] = []
@@ -188,8 +205,13 @@ async def test_an_idle_app_marks_nothing_dirty_and_a_new_file_is_found_without_t
         # Hot after its first read: polled (data_version only) at every sweep, but nothing is posted.
         await until(pilot, lambda: source.polls >= polls + 3)
         assert posted == [] and not app._dirty and not app._flush_pending
-        await until(pilot, lambda: app.poller.in_flight == 0 and all(
-            s.hot_until < time.monotonic() for s in app.poller.gate.states.values()))
+        await until(
+            pilot,
+            lambda: (
+                app.poller.in_flight == 0
+                and all(s.hot_until < time.monotonic() for s in app.poller.gate.states.values())
+            ),
+        )
         polls, sweeps = source.polls, app.poller.sweeps
         await until(pilot, lambda: app.poller.sweeps >= sweeps + 5)
         assert source.polls == polls  # no longer hot: not polled at all
