@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import os
 import stat
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
 from batchtop.core.globwalk import DB_SUFFIXES, MAGIC_RE, Walk, Walker, sidecar_base
+
+#: A directory modified this recently may change again within its mtime tick: `unchanged()` says no.
+RACY_NS = 2_000_000_000
 
 __all__ = ["DB_SUFFIXES", "Discovery", "Found", "ScanResult", "Skipped", "Target", "parse_targets", "sidecar_base"]
 
@@ -136,6 +140,14 @@ _MODE_REASONS = (
 )
 
 
+def _dir_key(d: str) -> tuple[int, int, int] | None:
+    try:
+        st = os.stat(d)
+    except (OSError, ValueError):
+        return None
+    return st.st_dev, st.st_ino, st.st_mtime_ns
+
+
 def _mode_reason(mode: int) -> str:
     return next((reason for test, reason in _MODE_REASONS if test(mode)), "not a regular file")
 
@@ -167,6 +179,8 @@ class Discovery:
         self._walker = Walker(max_dirs)  # keeps directory listings between scans
         self._previous: dict[str, Found] = {}
         self._glob_dirs: tuple[str, ...] = ()
+        #: `(st_dev, st_ino, st_mtime_ns)` (None: missing) of every directory the last scan looked in.
+        self._dir_keys: dict[str, tuple[int, int, int] | None] | None = None
 
     @property
     def max_dirs(self) -> int:
@@ -252,6 +266,13 @@ class Discovery:
             notice = f"{total} files match; watching the first {self.max_files}: narrow your pattern"
         self._previous = current
         self._glob_dirs = tuple(walk.glob_dirs)
+        looked = set(walk.lists) | set(walk.glob_dirs)
+        for t in self.targets:
+            if t.kind == "path":
+                looked.add(os.path.dirname(os.path.abspath(t.text)))
+            elif t.root is not None:
+                looked.add(str(t.root))
+        self._dir_keys = {d: _dir_key(d) for d in looked}
         return ScanResult(
             files=tuple(ctx.files),
             missing=tuple(ctx.missing),
@@ -264,6 +285,24 @@ class Discovery:
             removed=tuple(f for p, f in prev.items() if p not in current),
             replaced=tuple(f for p, f in current.items() if p in prev and prev[p].identity != f.identity),
         )
+
+    def unchanged(self) -> bool:
+        """Whether a scan now would find the same files: every directory the last scan looked in still has
+        its `(st_dev, st_ino, st_mtime_ns)` (a create, delete or rename inside changes its mtime), and none
+        was modified within `RACY_NS`. One `stat` per directory, nothing listed. False before any scan.
+
+        Not seen: a symlinked file's target replaced in another directory, a hard link added elsewhere; the
+        caller's periodic full scan catches those.
+        """
+        keys = self._dir_keys
+        if keys is None:
+            return False
+        racy = time.time_ns() - RACY_NS
+        for d, key in keys.items():
+            now = _dir_key(d)
+            if now != key or (now is not None and now[2] > racy):
+                return False
+        return True
 
     def _skip(self, ctx: _Scan, path: str, reason: str | None) -> None:
         ctx.skipped_total += 1

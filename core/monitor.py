@@ -44,8 +44,13 @@ class Monitor:
         self._lock = threading.Lock()
         self._dir_targets = {Path(t.root) for t in self.discovery.targets if t.kind == "dir" and t.root}
 
-    def rescan(self) -> list[Source]:
-        """Look for new files (and explicit paths still missing); returns the sources added."""
+    def rescan(self, quick: bool = False) -> list[Source]:
+        """Look for new files (and explicit paths still missing); returns the sources added.
+
+        `quick`: do nothing when no directory the last scan looked in has changed (one `stat` each).
+        """
+        if quick and self.last_scan is not None and self.discovery.unchanged():
+            return []
         scan = self.discovery.scan()
         self.last_scan = scan
         added = []

@@ -1,15 +1,18 @@
 """The batchtop Textual app: owns the IO workers and routes their messages to the screens.
 
-All IO runs in thread workers (one exclusive group per source), and results come back as messages.
-Like Dolphie, the next poll of a source is scheduled only when its previous poll has finished, so a
-locked, damaged or slow database never piles up polls; a directory-watch event polls at once. Screen
-refreshes are coalesced (one per batch of messages) and skipped while a modal screen is open.
+All IO runs off the UI thread, and results come back as messages. Polls are scheduled by one
+`Poller` (tui/polling.py): a single gate thread stats every source once per interval and polls only those
+whose files changed (or that the directory watch reported, or that are still hot after a change), each in
+a pool thread, so a locked, damaged or slow database never piles up polls nor delays another source. A
+poll that found nothing posts nothing. Screen refreshes are coalesced (one per batch of messages) and
+skipped while a modal screen is open.
 """
 
 from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
@@ -20,26 +23,29 @@ from textual.app import App, ScreenStackError, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.css.query import NoMatches
 from textual.screen import ModalScreen, Screen
-from textual.worker import Worker, WorkerState
 
 from batchtop.core.monitor import Monitor
 from batchtop.core.sanitize import clean_line
 from batchtop.core.source import Source
 from batchtop.core.timeutil import Clock, system_clock
 from batchtop.tui.messages import FilesChanged, Polled, SourcesFound, SourceView, WatchStopped
-from batchtop.tui.polling import Slot, make_watcher, poll_once, scan_once, step_interval, unread_view
+from batchtop.tui.polling import Poller, make_watcher, scan_once, step_interval, unread_view
 from batchtop.tui.screens.help import HelpScreen, bound_commands
 from batchtop.tui.screens.live import LiveScreen
 from batchtop.tui.screens.overview import OverviewScreen
 from batchtop.tui.screens.source import SourceScreen
 from batchtop.tui.trends import Trends
 
-#: Seconds between rescans for new files when nothing reported one (network filesystems, watch off).
+#: Seconds between rescans for new files while the directory watch is off or failed (network
+#: filesystems): a quick one, which lists nothing unless a listed directory changed.
 RESCAN_EVERY = 2.0
+#: Seconds between full rescans (every directory listed, every file stat-ed), and between the safety-net
+#: rescans while the watch runs (it reports new files itself).
+FULL_RESCAN_EVERY = 30.0
 #: Seconds screen refreshes are delayed by, so that polls finishing together make one refresh.
 FLUSH_DELAY = 0.05
-#: Threads for IO: polls mostly wait on SQLite locks or disk, so more than the CPU count.
-IO_THREADS = 16
+#: Threads for other IO (rescans, screens' reads); polls have the poller's own pool.
+IO_THREADS = 8
 
 
 class BatchtopApp(App[int]):
@@ -105,7 +111,9 @@ class BatchtopApp(App[int]):
         self.notices: list[str] = []
         #: True once the first scan has finished (until then an empty list means "looking").
         self.scanned = False
-        self._slots: dict[str, Slot] = {}
+        self._sources: dict[str, Source] = {}
+        self.poller = Poller(monitor, clock, self.post_message, interval=poll_interval)
+        self._last_full_scan = 0.0
         self._dirty: set[str] = set()
         self._flush_pending = False
         self._scan_in_flight = False
@@ -126,7 +134,7 @@ class BatchtopApp(App[int]):
 
     def open_source(self, path: str, track: str | None = None) -> None:
         """Push the source screen of `path` (with `track` selected)."""
-        if path in self._slots:
+        if path in self._sources:
             self.push_screen(SourceScreen(path, track))
 
     def open_failures(self, path: str, track: str) -> None:
@@ -136,7 +144,7 @@ class BatchtopApp(App[int]):
         except ImportError:
             self.notify("The failures view is not available in this build.", severity="warning")
             return
-        self.push_screen(FailuresScreen(self._slots[path].source, track))
+        self.push_screen(FailuresScreen(self._sources[path], track))
 
     def open_journal(self, db: str | None = None) -> None:
         """Push the action journal (of one database, or of all)."""
@@ -154,8 +162,7 @@ class BatchtopApp(App[int]):
 
     def source_of(self, path: str) -> Source | None:
         """The watched source of `path`, if any."""
-        slot = self._slots.get(path)
-        return slot.source if slot is not None else None
+        return self._sources.get(path)
 
     def open_item(self, path: str, track: str, key: object) -> None:
         """Push the detail screen of one item."""
@@ -164,62 +171,85 @@ class BatchtopApp(App[int]):
         except ImportError:
             self.notify("The item view is not available in this build.", severity="warning")
             return
-        self.push_screen(ItemScreen(self._slots[path].source, track, key))
+        self.push_screen(ItemScreen(self._sources[path], track, key))
 
     # -- lifecycle ----------------------------------------------------------------------------------
 
     def on_mount(self) -> None:
-        # Locked or slow databases each hold an IO thread for up to their busy timeout.
         asyncio.get_running_loop().set_default_executor(
             ThreadPoolExecutor(max_workers=IO_THREADS, thread_name_prefix="batchtop-io"))
+        self.run_worker(self.poller.run, name="poll gate", group="poller", thread=True, exit_on_error=False)
         self._add_sources(list(self.monitor.sources.values()))
-        self._rescan()
-        self.set_interval(RESCAN_EVERY, self._rescan)
+        self._rescan(full=True)
+        self.set_interval(RESCAN_EVERY, self._timed_rescan)
         self.set_interval(1.0, self._tick)
 
     def on_unmount(self) -> None:
         self._watch_stop.set()
+        self.poller.stop()
 
     async def action_quit(self) -> None:
         """Quit from anywhere: stop the watch and abort reads in flight, so no thread is waited for."""
         self._watch_stop.set()
+        self.poller.stop()
         for source in self.monitor.snapshot_sources():
             source.interrupt()
         self.exit(0)
 
     # -- scanning -----------------------------------------------------------------------------------
 
-    def _rescan(self) -> None:
+    def _timed_rescan(self) -> None:
+        """Every RESCAN_EVERY: a quick rescan while the watch is off; a full one every FULL_RESCAN_EVERY.
+
+        While the watch runs it reports new files itself (`on_files_changed`), so only the rare full
+        rescan runs, as a safety net for a missed event.
+        """
+        due = time.monotonic() - self._last_full_scan >= FULL_RESCAN_EVERY
+        if due or self.watching is not True:
+            self._rescan(full=due)
+
+    def _rescan(self, full: bool = True) -> None:
         if self.paused:
             return
         if self._scan_in_flight:
             self._scan_again = True
             return
         self._scan_in_flight = True
-        self.run_worker(self._scan_work, name="rescan", group="scan", thread=True, exit_on_error=False)
+        if full:
+            self._last_full_scan = time.monotonic()
+        self.run_worker(partial(self._scan_work, full), name="rescan", group="scan", thread=True,
+                        exit_on_error=False)
 
-    def _scan_work(self) -> None:
-        self.post_message(scan_once(self.monitor))
+    def _scan_work(self, full: bool) -> None:
+        self.post_message(scan_once(self.monitor, quick=not full))
 
     def on_sources_found(self, message: SourcesFound) -> None:
         self._scan_in_flight = False
+        notices = [clean_line(n, 300) for n in message.notices]
+        # An unchanged scan (the usual case) marks nothing dirty: nothing re-renders for it.
+        news = not self.scanned or bool(message.sources) or notices != self.notices
         self.scanned = True
-        self.notices = [clean_line(n, 300) for n in message.notices]
+        self.notices = notices
         self._add_sources(message.sources)
         if self.watch and message.watch_dirs and message.watch_dirs != self._watch_dirs:
             self._start_watch(message.watch_dirs)
-        self._mark_dirty(None)
+            news = True
+        if news:
+            self._mark_dirty(None)
         if self._scan_again:
             self._scan_again = False
             self._rescan()
 
     def _add_sources(self, sources: list[Source]) -> None:
+        added = []
         for source in sources:
-            if source.path not in self._slots:
-                self._slots[source.path] = Slot(source)
+            if source.path not in self._sources:
+                self._sources[source.path] = source
                 self.views[source.path] = unread_view(source)
                 self._mark_dirty(source.path)
-                self._poll(source.path)
+                added.append(source.path)
+        if added:
+            self.poller.add(added)
 
     # -- watching -----------------------------------------------------------------------------------
 
@@ -232,14 +262,11 @@ class BatchtopApp(App[int]):
         self.run_worker(watcher.run, name="directory watch", group="watch", thread=True, exit_on_error=False)
 
     def on_files_changed(self, message: FilesChanged) -> None:
-        unknown = False
-        for path in message.paths:
-            if str(path) in self._slots:
-                self._poll(str(path))
-            else:
-                unknown = True  # a new file (or directory): look for new databases
-        if unknown:
-            self._rescan()
+        known = [str(p) for p in message.paths if str(p) in self._sources]
+        if known:
+            self.poller.want(known)
+        if len(known) < len(message.paths):
+            self._rescan()  # a new file (or directory): look for new databases
 
     def on_watch_stopped(self, message: WatchStopped) -> None:
         self.watching = False
@@ -249,68 +276,25 @@ class BatchtopApp(App[int]):
 
     # -- polling ------------------------------------------------------------------------------------
 
-    def _poll(self, path: str) -> None:
-        """Poll one source now, unless paused or already polling (then it polls again right after)."""
-        slot = self._slots.get(path)
-        if slot is None:
-            return
-        if self.paused or slot.in_flight:
-            slot.again = True
-            return
-        if slot.timer is not None:
-            slot.timer.stop()
-            slot.timer = None
-        slot.in_flight = True
-        slot.again = False
-        self.run_worker(partial(self._poll_work, slot.source), name=f"poll {slot.source.name}",
-                        group=f"poll:{path}", thread=True, exclusive=True, exit_on_error=False)
-
     def poll_now(self, path: str) -> None:
         """Poll `path` now (after an action wrote to it), or right after the poll in flight."""
-        self._poll(path)
-
-    def _poll_work(self, source: Source) -> None:
-        """Thread: one poll; always posts a `Polled`."""
-        self.post_message(poll_once(self.monitor, source, self.clock))
+        self.poller.want([path])
 
     def on_polled(self, message: Polled) -> None:
+        """A poll read something new (the poller posts nothing for a poll that found no change)."""
         view = message.view
-        slot = self._slots.get(view.path)
-        if slot is None:
+        if view.path not in self._sources:
             return
-        slot.in_flight = False
         self.views[view.path] = view
         self.trends.record(view.status, self.clock())
         for event in message.events:
             self.notify(event, markup=False)  # fixed strings from core, never DB text
         self._mark_dirty(view.path)
-        self._schedule(slot)
-
-    def _schedule(self, slot: Slot) -> None:
-        if self.paused:
-            return
-        if slot.again:
-            self._poll(slot.source.path)
-        elif slot.timer is None:
-            slot.timer = self.set_timer(self.poll_interval, partial(self._timed_poll, slot))
-
-    def _timed_poll(self, slot: Slot) -> None:
-        slot.timer = None
-        self._poll(slot.source.path)
-
-    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        # Backstop: a poll worker that died without posting must not leave its source unpolled forever.
-        worker = event.worker
-        if event.state in (WorkerState.ERROR, WorkerState.CANCELLED) and worker.group.startswith("poll:"):
-            slot = self._slots.get(worker.group[5:])
-            if slot is not None and slot.in_flight:
-                slot.in_flight = False
-                self._schedule(slot)
 
     @property
     def in_flight(self) -> int:
         """Polls running now."""
-        return sum(1 for s in self._slots.values() if s.in_flight)
+        return self.poller.in_flight
 
     @property
     def polled_all(self) -> bool:
@@ -368,19 +352,14 @@ class BatchtopApp(App[int]):
     def action_pause(self) -> None:
         """Pause or resume polling."""
         self.paused = not self.paused
-        if self.paused:
-            for slot in self._slots.values():
-                if slot.timer is not None:
-                    slot.timer.stop()
-                    slot.timer = None
-        else:
-            self.action_refresh()
+        self.poller.pause(self.paused)
+        if not self.paused:
+            self._rescan()
         self._mark_dirty(None)
 
     def action_refresh(self) -> None:
         """Poll every source now, and look for new files."""
-        for path in list(self._slots):
-            self._poll(path)
+        self.poller.want_all()
         self._rescan()
 
     def action_slower(self) -> None:
@@ -393,11 +372,7 @@ class BatchtopApp(App[int]):
 
     def _set_interval(self, seconds: float) -> None:
         self.poll_interval = seconds
-        for slot in self._slots.values():
-            if slot.timer is not None:  # re-arm waiting polls with the new interval
-                slot.timer.stop()
-                slot.timer = None
-                self._schedule(slot)
+        self.poller.set_interval(seconds)
         self.notify(f"Polling every {seconds:g}s", timeout=2, markup=False)
         self._mark_dirty(None)
 

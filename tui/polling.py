@@ -1,21 +1,25 @@
-"""The IO the app runs in thread workers (a poll, a rescan, the directory watch), as message-returning
-functions, and the small state the app keeps per source. No widgets here.
+"""The IO the app runs off the UI thread (the poller, a rescan, the directory watch), as threads and
+message-returning functions. No widgets here.
 
-The app starts `poll_once` in a thread worker per source and schedules the next poll only when the
-`Polled` message of the previous one has arrived (Dolphie's pattern: slow reads never pile up).
+`Poller` is the one place polls are scheduled from: a single gate thread sweeps the file identities of
+every source once per interval (`core.identity.Gate`: three `stat` calls per source, no query) and hands
+only the sources that changed, were reported by the watch, or are still hot to a thread pool, so one slow
+or locked source never holds up another, and a source is never polled twice at once (slow reads never
+pile up). A poll that found nothing new posts nothing: nothing is marked dirty, nothing re-renders.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
-from dataclasses import dataclass
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from textual.message import Message
-from textual.timer import Timer
 
+from batchtop.core.identity import Gate
 from batchtop.core.monitor import Monitor
 from batchtop.core.sanitize import clean_line
 from batchtop.core.source import Source
@@ -37,15 +41,8 @@ def step_interval(current: float, longer: bool) -> float:
     return next((i for i in reversed(INTERVALS) if i < current), INTERVALS[0])
 
 
-@dataclass
-class Slot:
-    """Poll scheduling state of one source."""
-
-    source: Source
-    in_flight: bool = False
-    #: A change was reported while a poll ran (or while paused): poll again as soon as possible.
-    again: bool = False
-    timer: Timer | None = None
+#: Threads for polls: they mostly wait on SQLite locks or disk, so more than the CPU count.
+IO_THREADS = 16
 
 
 def unread_view(source: Source, error: str | None = None, stats: PollStats | None = None) -> SourceView:
@@ -58,10 +55,10 @@ def unread_view(source: Source, error: str | None = None, stats: PollStats | Non
     return SourceView(source.path, source.name, status, None, None, stats)
 
 
-def poll_once(monitor: Monitor, source: Source, clock: Clock) -> Polled:
+def poll_once(monitor: Monitor, source: Source, clock: Clock, force: bool = False) -> Polled:
     """Thread: one poll and the status derived from it, as the message to post. Never raises."""
     try:
-        result = monitor.poll(source)
+        result = monitor.poll(source, force)
         stats = PollStats(result.cost, result.queries, result.changed, clock())
         with source.lock:  # the status reads the source's histories: no poll may run meanwhile
             status = source_status(source, clock())
@@ -73,10 +70,11 @@ def poll_once(monitor: Monitor, source: Source, clock: Clock) -> Polled:
                                   PollStats(0.0, 0, True, clock())))
 
 
-def scan_once(monitor: Monitor) -> SourcesFound:
-    """Thread: look for new databases. Never raises (a failure becomes a notice; the next scan retries)."""
+def scan_once(monitor: Monitor, quick: bool = False) -> SourcesFound:
+    """Thread: look for new databases (`quick`: only if a directory changed). Never raises (a failure
+    becomes a notice; the next scan retries)."""
     try:
-        added = monitor.rescan()
+        added = monitor.rescan(quick)
         return SourcesFound(added, monitor.notices, monitor.discovery.watch_dirs())
     except Exception as exc:  # noqa: BLE001
         return SourcesFound([], [f"scan failed: {type(exc).__name__}: {exc}"], [])
@@ -91,3 +89,131 @@ def make_watcher(dirs: list[tuple[Path, bool]], post: Callable[[Message], object
         stop_event=stop,
         on_error=lambda exc: post(WatchStopped(clean_line(str(exc), 200))),
     )
+
+
+class Poller:
+    """Schedules every poll: one gate thread (`run`) and a pool of poll threads. Thread-safe methods.
+
+    `post` receives a `Polled` only when a poll read something new, failed with a new error, or has an
+    event to tell; an unchanged source costs three `stat` calls per interval and nothing else (after its
+    hot period, see `core.identity`).
+    """
+
+    def __init__(self, monitor: Monitor, clock: Clock, post: Callable[[Message], object], *,
+                 interval: float = 1.0, threads: int = IO_THREADS) -> None:
+        self.monitor = monitor
+        self.clock = clock
+        self.post = post
+        self.gate = Gate(interval)
+        self.paused = False
+        self._lock = threading.Lock()  # the gate: swept here, asked by the UI thread, told by the pool
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._pool = ThreadPoolExecutor(threads, thread_name_prefix="batchtop-poll")
+        #: The error text each source last posted (a repeated error is not news).
+        self._shown_error: dict[str, str | None] = {}
+        self._next_full = 0.0
+
+    # -- asked by the app (UI thread) ---------------------------------------------------------------
+
+    def add(self, paths: Iterable[str]) -> None:
+        """Gate these sources too; each is polled at once."""
+        with self._lock:
+            for path in paths:
+                self.gate.add(path)
+        self._wake.set()
+
+    def want(self, paths: Iterable[str], *, force: bool = False) -> None:
+        """Poll these sources now (or right after the poll in flight): a watch event, an action, `r`."""
+        with self._lock:
+            self.gate.want(paths, time.monotonic(), force=force)
+        self._wake.set()
+
+    def want_all(self) -> None:
+        """Poll every source now."""
+        with self._lock:
+            paths = list(self.gate.states)
+        self.want(paths)
+
+    def set_interval(self, seconds: float) -> None:
+        with self._lock:
+            self.gate.interval = seconds
+            self._next_full = 0.0
+        self._wake.set()
+
+    def pause(self, paused: bool) -> None:
+        """Start no poll while paused (those running finish)."""
+        self.paused = paused
+        if not paused:
+            self.want_all()
+
+    def stop(self) -> None:
+        """End `run()` and start no more polls; polls in flight are not waited for."""
+        self._stop.set()
+        self._wake.set()
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    @property
+    def in_flight(self) -> int:
+        with self._lock:
+            return self.gate.in_flight
+
+    @property
+    def sweeps(self) -> int:
+        """Full sweeps of the gate so far."""
+        return self.gate.sweeps
+
+    # -- the gate thread ----------------------------------------------------------------------------
+
+    def run(self) -> None:
+        """The gate thread: sweep, dispatch, sleep until the next interval or a wake-up; until `stop()`."""
+        while not self._stop.is_set():
+            self._wake.clear()  # before the sweep: a request made during it wakes the next round
+            now = time.monotonic()
+            with self._lock:
+                due: list[tuple[str, bool]] = []
+                if not self.paused:
+                    full = now >= self._next_full
+                    if full:
+                        self._next_full = now + self.gate.interval
+                    due = self.gate.sweep(now, full=full)
+                timeout = min(max(0.0, self._next_full - now), self.gate.next_due(now))
+            for path, force in due:
+                self._dispatch(path, force)
+            self._wake.wait(timeout if not self.paused else None)
+
+    def _dispatch(self, path: str, force: bool) -> None:
+        source = self.monitor.sources.get(path)
+        if source is None:
+            with self._lock:
+                self.gate.discard(path)
+            return
+        try:
+            self._pool.submit(self._poll, source, force)
+        except RuntimeError:  # the pool was shut down: quitting
+            pass
+
+    def _poll(self, source: Source, force: bool) -> None:
+        """Pool thread: one poll; posts its `Polled` only when it has news."""
+        started = time.monotonic()
+        message: Polled | None = None
+        failed, changed = True, True
+        try:
+            message = poll_once(self.monitor, source, self.clock, force)
+            stats = message.view.stats
+            changed = stats is not None and stats.changed
+            error = message.view.status.error
+            failed = error is not None
+            news = changed and (not failed or error != self._shown_error.get(source.path, ""))
+            if not (news or message.events):
+                message = None
+            else:
+                self._shown_error[source.path] = error
+        finally:
+            now = time.monotonic()
+            with self._lock:
+                again = self.gate.finished(source.path, now, cost=now - started, changed=changed, failed=failed)
+            if message is not None:
+                self.post(message)
+            if again:
+                self._wake.set()

@@ -1,0 +1,179 @@
+"""The poll gate: one cheap sweep of file identities decides which sources are worth a poll at all.
+
+A poll of an unchanged database should cost nothing. The gate keeps, per source, the identity of its
+files (`st_ino`, `st_size`, `st_mtime_ns` of the database, its `-wal` and its `-journal`: three `stat`
+calls, no open) and only lets a source be polled when that identity changed, when the directory watch
+reported it, when it was asked for (`r`, an action wrote to it), or while the source is *hot*.
+
+Hot: for `hot_seconds` (default `HOT_SECONDS`, and at least two sweep intervals) after a change was last
+seen, the source is polled at every sweep even when its identity looks unchanged; each of those polls
+costs one `PRAGMA data_version` (the second gate) and reads nothing unless a commit landed. This closes
+the one hole of a stat gate: a second commit within the same mtime tick that leaves the size unchanged
+(an overwrite in place, a WAL reused after a checkpoint) has the identity the first one had. Bound: a
+commit is shown by the first sweep after it, provided the filesystem's mtime granularity is below
+`hot_seconds` minus one sweep interval (ext4, xfs, btrfs, tmpfs: a few milliseconds; FAT: 2 s, covered by
+the default). A file whose mtime is set back by hand (`touch -d`) to the old value with the old size can
+still hide a change until the next change or `r`.
+
+Errors: a source whose poll failed (locked, not found, damaged) is retried when its identity changes,
+and otherwise with a backoff that doubles from one interval up to `RETRY_MAX` seconds.
+Cost: after every poll, a source waits `BACKOFF` times that poll's wall time (at most `COST_MAX` seconds)
+before its next one, so a slow source takes a bounded share of the machine; other sources are not held up
+by it (polls run concurrently, the gate itself never waits for a poll).
+
+Pure bookkeeping, no threads: the caller drives it (`tui.polling.Poller`: one gate thread that sweeps,
+a pool that polls), which keeps the decisions testable with a fake clock.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+#: One file's identity: (st_ino, st_size, st_mtime_ns), or None when it does not exist.
+FileStat = tuple[int, int, int] | None
+#: A database's identity: its file, `-wal` and `-journal` (`-shm` is mmapped: writes need not touch it).
+Identity = tuple[FileStat, FileStat, FileStat]
+
+_SUFFIXES = ("", "-wal", "-journal")
+#: Seconds a source stays hot after a change was seen (see the module docstring for the bound).
+HOT_SECONDS = 3.0
+#: A poll is followed by at least this many times its own wall time before the next poll of that source.
+BACKOFF = 10.0
+#: ... but never more than this many seconds.
+COST_MAX = 30.0
+#: Longest wait between retries of a failing source whose files do not change.
+RETRY_MAX = 30.0
+
+
+def file_identity(path: str) -> Identity:
+    """The identity of a database and its sidecars: `stat` only, never an open."""
+    out: list[FileStat] = []
+    for suffix in _SUFFIXES:
+        try:
+            st = os.stat(path + suffix)
+        except OSError:
+            out.append(None)
+        else:
+            out.append((st.st_ino, st.st_size, st.st_mtime_ns))
+    return out[0], out[1], out[2]
+
+
+@dataclass
+class GateState:
+    """What the gate knows about one source."""
+
+    #: Identity seen by the latest sweep (None: never looked).
+    identity: Identity | None = None
+    #: Monotonic time until which the source is polled at every sweep.
+    hot_until: float = 0.0
+    #: Monotonic time before which no poll starts (cost backoff, error retry).
+    not_before: float = 0.0
+    #: A poll of this source is running.
+    in_flight: bool = False
+    #: Poll at the next chance whatever the identity says (new source, watch event, `r`, a failed poll).
+    wanted: bool = True
+    #: Skip the `data_version` gate on that poll (`r`).
+    force: bool = False
+    #: Consecutive failed polls (for the retry backoff).
+    failures: int = 0
+
+
+class Gate:
+    """Per-source gate state and the sweep that picks the sources to poll.
+
+    Not thread-safe: one thread (the poller's) calls every method.
+    """
+
+    def __init__(self, interval: float = 1.0, hot_seconds: float = HOT_SECONDS) -> None:
+        self.interval = interval
+        self.hot_seconds = hot_seconds
+        self.states: dict[str, GateState] = {}
+        #: Sweeps done, and `stat` sweeps of sources (for tests and the status line).
+        self.sweeps = 0
+
+    @property
+    def hot_for(self) -> float:
+        """Seconds a change keeps a source hot: `hot_seconds`, and at least two sweeps."""
+        return max(self.hot_seconds, 2 * self.interval)
+
+    def add(self, path: str) -> None:
+        """Start gating `path` (its first poll is due at once)."""
+        self.states.setdefault(path, GateState())
+
+    def discard(self, path: str) -> None:
+        self.states.pop(path, None)
+
+    def want(self, paths: Iterable[str], now: float, *, force: bool = False, hot: bool = True) -> None:
+        """Poll these sources at the next sweep (a watch event, an action wrote, `r`); unknown paths are
+        ignored. `hot` also keeps them hot: a watch event may come before the last commit of a burst."""
+        for path in paths:
+            state = self.states.get(path)
+            if state is None:
+                continue
+            state.wanted = True
+            state.force = state.force or force
+            state.not_before = min(state.not_before, now)  # the user or the job asked: skip the backoff
+            if hot:
+                state.hot_until = max(state.hot_until, now + self.hot_for)
+
+    def sweep(self, now: float, *, full: bool = True) -> list[tuple[str, bool]]:
+        """Stat the sources not being polled; return `(path, force)` of those to poll now, marked in flight.
+
+        `full=False` looks only at the sources asked for (`want`, a retry), without a stat of the others:
+        a job committing continuously wakes the gate often, and must not make it stat every file each time.
+        """
+        if full:
+            self.sweeps += 1
+        due: list[tuple[str, bool]] = []
+        for path, state in self.states.items():
+            if state.in_flight or not (full or state.wanted):
+                continue
+            identity = file_identity(path)
+            if identity != state.identity:
+                state.identity = identity
+                state.wanted = True
+                state.hot_until = now + self.hot_for
+                state.not_before = min(state.not_before, now) if state.failures else state.not_before
+            if now < state.not_before or not (state.wanted or now < state.hot_until):
+                continue
+            due.append((path, state.force))
+            state.in_flight = True
+            state.wanted = state.force = False
+        return due
+
+    def finished(self, path: str, now: float, *, cost: float, changed: bool, failed: bool) -> bool:
+        """A poll of `path` ended: `changed` when it read new data, `failed` when it raised an error.
+
+        Returns whether the source was asked for again meanwhile (the caller should wake the sweep).
+        """
+        state = self.states.get(path)
+        if state is None:
+            return False
+        again = state.wanted
+        state.in_flight = False
+        wait = min(COST_MAX, BACKOFF * cost)
+        if failed:
+            state.failures += 1
+            state.wanted = True  # retried: when the files change, or after the backoff
+            wait = max(wait, min(RETRY_MAX, self.interval * 2 ** (state.failures - 1)))
+        else:
+            state.failures = 0
+        if changed and not failed:
+            state.hot_until = max(state.hot_until, now + self.hot_for)
+        state.not_before = now + wait
+        return again
+
+    @property
+    def in_flight(self) -> int:
+        """Polls running now."""
+        return sum(1 for s in self.states.values() if s.in_flight)
+
+    def next_due(self, now: float) -> float:
+        """Seconds until a hot or waiting source needs the next sweep (at most one interval)."""
+        wake = self.interval
+        for state in self.states.values():
+            if not state.in_flight and state.wanted and state.not_before > now:
+                wake = min(wake, state.not_before - now)
+        return max(0.0, wake)
