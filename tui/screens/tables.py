@@ -139,11 +139,14 @@ class TablesScreen(Screen):
         self.page = page
         rows = self.query_one("#tb-rows", DataTable)
         rows.clear(columns=True)  # another table or page: a fresh grid is the point here
-        rows.add_columns(page.key_column, *page.columns)
+        # Column names are database text: a str label would be parsed as markup (a `[@click=...]` name ran
+        # an app action) and its control characters would reach the terminal.
+        for name in (page.key_column, *page.columns):
+            rows.add_column(safe(name, 60))
         for key, values in page.rows:
             rows.add_row(safe(key), *(cell(v) for v in values))
-        start = "first rows" if after is None else "rows after key " + str(after)[:40]
-        title = Text.assemble(safe(page.table, style="bold"), (f"  {start}, {len(page.rows)} shown", "dim"))
+        start = Text("first rows", style="dim") if after is None else safe(f"rows after key {after}", 60, style="dim")
+        title = Text.assemble(safe(page.table, style="bold"), "  ", start, (f", {len(page.rows)} shown", "dim"))
         if page.hidden:
             title.append(f"  · {len(page.hidden)} secret column(s) hidden (never read)", style="yellow")
         if len(page.rows) == PAGE:
