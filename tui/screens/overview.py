@@ -115,13 +115,7 @@ class OverviewScreen(LiveScreen):
         self.refresh_views(set())
 
     def _show_status(self) -> None:
-        views = self.batchtop.views.values()
-        polled = [v.stats for v in views if v.stats is not None]
-        changes = [v.status.last_change for v in views if v.status.last_change is not None]
-        scope = f"last round ({len(polled)} source{'s' if len(polled) != 1 else ''})"
-        self.query_one(StatusLine).info = self.live_info(
-            max(changes, default=None), sum(s.cost for s in polled) if polled else None,
-            sum(s.queries for s in polled) if polled else None, scope)
+        self.show_status_of(None)
 
     def _show_notices(self, notices: list[str]) -> None:
         widget = self.query_one("#notices", Static)
