@@ -45,9 +45,13 @@ def hostile_columns_db(directory: Path) -> Path:
     conn = sqlite3.connect(path)
     conn.execute(f'ALTER TABLE topic_completions ADD COLUMN "{CLICK_COLUMN}" TEXT')
     conn.execute(f'ALTER TABLE topic_completions ADD COLUMN "{OSC_COLUMN}" TEXT')
-    conn.execute(f'UPDATE topic_completions SET "{CLICK_COLUMN}" = ?, "{OSC_COLUMN}" = ?',
-                 ("[@click=app.quit]cell[/]", OSC52))
-    conn.execute(f'CREATE TABLE "{CLICK_TABLE}" (id INTEGER PRIMARY KEY, "{CLICK_COLUMN}" TEXT, "{OSC_COLUMN}" TEXT)')
+    conn.execute(
+        f'UPDATE topic_completions SET "{CLICK_COLUMN}" = ?, "{OSC_COLUMN}" = ?',
+        ("[@click=app.quit]cell[/]", OSC52),
+    )
+    conn.execute(
+        f'CREATE TABLE "{CLICK_TABLE}" (id INTEGER PRIMARY KEY, "{CLICK_COLUMN}" TEXT, "{OSC_COLUMN}" TEXT)'
+    )
     conn.execute(f'INSERT INTO "{CLICK_TABLE}" VALUES (1, ?, ?)', ("[@click=app.bell]v[/]", OSC52))
     conn.commit()
     conn.close()
@@ -65,11 +69,15 @@ def journal_hostile_reset(db: Path, journal_path: Path) -> None:
     source = Source(db)
     source.poll(force=True)
     conn = sqlite3.connect(db)
-    error = conn.execute("SELECT error_message FROM topic_completions WHERE status = 'failed' AND "
-                         "error_message LIKE '%52;c;%'").fetchone()[0]
+    error = conn.execute(
+        "SELECT error_message FROM topic_completions WHERE status = 'failed' AND error_message LIKE '%52;c;%'"
+    ).fetchone()[0]
     conn.close()
-    apply(plan(source, "topics", None, Target.group(signature(error)), now=FIXED_NOW), journal=Journal(journal_path),
-          source=source)
+    apply(
+        plan(source, "topics", None, Target.group(signature(error)), now=FIXED_NOW),
+        journal=Journal(journal_path),
+        source=source,
+    )
     source.close()
     pin_mtimes([db], FIXED_NOW - 4)
 
@@ -90,8 +98,14 @@ def click_meta(screen) -> list[dict]:
 
 def terminal_output(app) -> str:
     """Exactly what the screen's full repaint writes to a terminal."""
-    console = Console(file=io.StringIO(), force_terminal=True, color_system="truecolor", width=SIZE[0],
-                      height=SIZE[1], legacy_windows=False)
+    console = Console(
+        file=io.StringIO(),
+        force_terminal=True,
+        color_system="truecolor",
+        width=SIZE[0],
+        height=SIZE[1],
+        legacy_windows=False,
+    )
     return app.screen._compositor.render_update(full=True).render_segments(console)
 
 
@@ -120,8 +134,9 @@ async def settle(pilot, until, condition) -> None:
     await pilot.pause(0.2)
 
 
-async def test_hostile_names_and_values_are_inert_on_every_screen(in_tmp, make_app, ready, until,
-                                                                 tmp_path_factory, monkeypatch):
+async def test_hostile_names_and_values_are_inert_on_every_screen(
+    in_tmp, make_app, ready, until, tmp_path_factory, monkeypatch
+):
     db = hostile_columns_db(in_tmp)
     journal = tmp_path_factory.mktemp("journal") / "journal.jsonl"
     journal_hostile_reset(db, journal)
@@ -138,17 +153,27 @@ async def test_hostile_names_and_values_are_inert_on_every_screen(in_tmp, make_a
         assert_safe(app, "[@click=app.quit]x[/]")  # a value: a label among the recent failures
 
         await pilot.press("f")
-        await settle(pilot, until, lambda: isinstance(app.screen, FailuresScreen)
-                     and app.screen.query_one("#fx-items", DataTable).row_count > 0)
+        await settle(
+            pilot,
+            until,
+            lambda: (
+                isinstance(app.screen, FailuresScreen)
+                and app.screen.query_one("#fx-items", DataTable).row_count > 0
+            ),
+        )
         assert_safe(app, "x [/] y")
 
         key = app.screen.query_one("#fx-items").cursor_item
         app.open_item(path, "topics", key)
-        await settle(pilot, until, lambda: isinstance(app.screen, ItemScreen) and app.screen.detail is not None)
+        await settle(
+            pilot, until, lambda: isinstance(app.screen, ItemScreen) and app.screen.detail is not None
+        )
         assert_safe(app, CLICK_COLUMN, "[@click=app.quit]cell[/]")  # column names and values, literally
 
         app.open_tables(path)
-        await settle(pilot, until, lambda: isinstance(app.screen, TablesScreen) and app.screen.page is not None)
+        await settle(
+            pilot, until, lambda: isinstance(app.screen, TablesScreen) and app.screen.page is not None
+        )
         tables = app.screen
         tables.show_table(CLICK_TABLE)
         await settle(pilot, until, lambda: tables.page is not None and tables.page.table == CLICK_TABLE)
@@ -160,8 +185,15 @@ async def test_hostile_names_and_values_are_inert_on_every_screen(in_tmp, make_a
         assert app.is_running and isinstance(app.screen, TablesScreen)
 
         app.open_journal(path)
-        await settle(pilot, until, lambda: isinstance(app.screen, JournalScreen) and app.screen.query("#jr-table")
-                     and app.screen.query_one("#jr-table", DataTable).row_count > 0)
+        await settle(
+            pilot,
+            until,
+            lambda: (
+                isinstance(app.screen, JournalScreen)
+                and app.screen.query("#jr-table")
+                and app.screen.query_one("#jr-table", DataTable).row_count > 0
+            ),
+        )
         await pilot.press("enter")
         await pilot.pause(0.3)
         assert_safe(app, "\ufffd]<n>;c;SGVsbG")  # the reset's target quotes the OSC 52 error, made inert

@@ -64,8 +64,13 @@ async def test_a_wide_terminal_cuts_no_name_and_a_resize_keeps_the_cursor(in_tmp
         await ready(pilot)
         await pilot.pause(0.2)
         text = "\n".join(lines(app))
-        for name in ("llm_results_20260101_100000.db", "completion_tracking.db", "documentation_store",
-                     "topic_completions", "relationships"):
+        for name in (
+            "llm_results_20260101_100000.db",
+            "completion_tracking.db",
+            "documentation_store",
+            "topic_completions",
+            "relationships",
+        ):
             assert name in text
         assert "Last 10m" in header_line(app) and "Profile" in header_line(app)
         table = app.screen.query_one(KeyedTable)
@@ -92,11 +97,11 @@ async def test_the_footer_says_resume_while_paused(in_tmp, make_app, ready):
         assert not app.paused and "p Pause" in lines(app)[-1]
 
 
-async def test_every_screen_has_a_status_line_and_a_subtitle_and_modals_show_their_keys(in_tmp, make_app, ready,
-                                                                                        until):
+async def test_every_screen_has_a_status_line_and_a_subtitle_and_modals_show_their_keys(
+    in_tmp, make_app, ready, until
+):
     paths = demo_dir(in_tmp)
-    db = next(str(p.resolve()) for p in paths
-              if str(p).endswith("completion_tracking.db"))
+    db = next(str(p.resolve()) for p in paths if str(p).endswith("completion_tracking.db"))
     app = make_app(".")
     async with app.run_test(size=(160, 40)) as pilot:
         await ready(pilot)

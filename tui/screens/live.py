@@ -54,11 +54,13 @@ class LiveScreen(Screen):
         The line is a frozen `LiveInfo`: assigning an equal one re-renders nothing.
         """
         app = self.app
-        if not hasattr(app, "paused"):
-            return  # a test harness that is not a BatchtopApp: nothing live to report
         try:
             line = self.query_one(StatusLine)
         except NoMatches:
+            return
+        if not hasattr(app, "paused"):  # hosted by an app that polls nothing (a test harness): no live line
+            if line.display:
+                line.display = False
             return
         views = list(app.views.values()) if path is None else [v for v in [app.views.get(path)] if v is not None]
         polled = [v.stats for v in views if v.stats is not None]
