@@ -58,7 +58,9 @@ class BatchtopApp(App[int]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("q", "quit", "Quit"),
         Binding("question_mark", "help", "Help"),
+        # One key, two bindings: `check_action` shows the one that is true now ("Resume" while paused).
         Binding("p", "pause", "Pause"),
+        Binding("p", "resume", "Resume"),
         Binding("plus", "slower", "Slower", key_display="+"),
         Binding("minus", "faster", "Faster", key_display="-"),
         Binding("r", "refresh", "Refresh now", show=False),
@@ -349,9 +351,23 @@ class BatchtopApp(App[int]):
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen(self.screen))
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Offer `pause` while live and `resume` while paused (the footer and help show the one that applies)."""
+        if action == "pause":
+            return not self.paused
+        if action == "resume":
+            return self.paused
+        return True
+
+    def action_resume(self) -> None:
+        """Resume polling (and poll every source now)."""
+        if self.paused:
+            self.action_pause()
+
     def action_pause(self) -> None:
         """Pause or resume polling."""
         self.paused = not self.paused
+        self.refresh_bindings()  # the footer's p key now says Resume (or Pause)
         self.poller.pause(self.paused)
         if not self.paused:
             self._rescan()

@@ -25,9 +25,10 @@ from batchtop.tui.screens.failure_actions import ACTION_BINDINGS, FailureActions
 from batchtop.tui.screens.failure_groups import GROUP_COLUMNS, REGROUP_GAP, GroupsPart, group_cells, share_bar
 from batchtop.tui.screens.failure_items import ITEM_COLUMNS, ItemsPart, item_cells
 from batchtop.tui.screens.live import LiveScreen
-from batchtop.tui.text import safe
+from batchtop.tui.text import plain, safe
 from batchtop.tui.widgets.keyed_table import KeyedTable
 from batchtop.tui.widgets.paged_table import PagedTable
+from batchtop.tui.widgets.status_line import StatusLine
 
 __all__ = ["GROUP_COLUMNS", "ITEM_COLUMNS", "REGROUP_GAP", "FailuresScreen", "group_cells", "item_cells",
            "share_bar"]
@@ -77,7 +78,7 @@ class FailuresScreen(FailureActions, ItemsPart, GroupsPart, LiveScreen):
     FailuresScreen #fx-group-detail { height: 1; padding: 0 1; color: $text-muted; }
     FailuresScreen #fx-items-title { height: 1; padding: 0 1; background: $boost; text-style: bold; }
     FailuresScreen #fx-items { height: 2fr; }
-    FailuresScreen #fx-search { dock: bottom; margin-bottom: 1; }
+    FailuresScreen #fx-search { dock: bottom; margin-bottom: 2; }
     FailuresScreen .hidden { display: none; }
     """
 
@@ -139,11 +140,14 @@ class FailuresScreen(FailureActions, ItemsPart, GroupsPart, LiveScreen):
         yield Static(id="fx-items-title")
         yield PagedTable(ITEM_COLUMNS, id="fx-items")
         yield Input(placeholder="search error texts and labels…", id="fx-search", classes="hidden")
+        yield StatusLine()
         yield Footer()
 
     def on_mount(self) -> None:
         self.query_one("#fx-title", Static).update(Text.assemble(
             "Failures · ", safe(self.track_name, 40, style="bold"), " · ", safe(self.source.name, 80)))
+        self._show_subtitle()
+        self.tick()
         self._seen_snapshot = self.source.snapshot
         if not self._explain_empty():
             self._load_items()
@@ -154,6 +158,7 @@ class FailuresScreen(FailureActions, ItemsPart, GroupsPart, LiveScreen):
 
     def refresh_views(self, dirty: set[str]) -> None:
         """After polls: regroup (rate-limited) and re-read the newest items when the source changed."""
+        self.tick()
         if self.source.snapshot is self._seen_snapshot:
             return  # a poll that read nothing new keeps the same snapshot object
         self._seen_snapshot = self.source.snapshot
@@ -161,6 +166,13 @@ class FailuresScreen(FailureActions, ItemsPart, GroupsPart, LiveScreen):
             return
         self._schedule_grouping()
         self.query_one("#fx-items", PagedTable).reload()
+
+    def tick(self) -> None:
+        self.show_status_of(self.source.path)
+
+    def _show_subtitle(self) -> None:
+        marked = f" · {len(self._marked):,} marked" if self._marked else ""
+        self.sub_title = f"failures · {plain(self.track_name, 40)} · {plain(self.source.name, 60)}{marked}"
 
     def _track_snapshot(self) -> TrackSnapshot | None:
         snap = self.source.snapshot
@@ -217,7 +229,7 @@ class FailuresScreen(FailureActions, ItemsPart, GroupsPart, LiveScreen):
                 parts.append(f" ({more:,} smallest not listed)")
         if self._marked:
             parts.append(Text(f" · {len(self._marked):,} marked (x resets them)", style="bold yellow"))
-        self.sub_title = f"{len(self._marked):,} marked" if self._marked else ""
+        self._show_subtitle()
         if self._error:  # exception texts can quote raw column bytes: sanitised like DB text
             parts.append(safe(f"  {self._error}", 300, style="bold red"))
         status = Text.assemble(*parts)

@@ -10,7 +10,7 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen, Screen
-from textual.widgets import DataTable, Static
+from textual.widgets import DataTable, Footer, Static
 
 #: Keys no binding of ours describes well (table navigation, mouse, palette).
 EXTRA: tuple[tuple[str, str, str], ...] = (
@@ -119,6 +119,7 @@ class HelpScreen(ModalScreen[None]):
             scroll.border_title = "Keys"
             scroll.border_subtitle = "esc closes"
             yield Static(bindings_table(self._under))
+        yield Footer()  # this modal's own keys, over the footer of the screen underneath
 
     def action_close(self) -> None:
         """Close the help."""

@@ -10,7 +10,6 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
-from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
 from batchtop.core.errors import BatchtopError
@@ -18,8 +17,10 @@ from batchtop.core.items import CHUNK_CHARS, ItemDetail, Value, ValueChunk, item
 from batchtop.core.profiles.model import Track
 from batchtop.core.sanitize import human_bytes, redact
 from batchtop.core.source import Source
-from batchtop.tui.text import safe, safe_block
+from batchtop.tui.screens.live import LiveScreen
+from batchtop.tui.text import plain, safe, safe_block
 from batchtop.tui.widgets.keyed_table import ColumnSpec, KeyedTable
+from batchtop.tui.widgets.status_line import StatusLine
 
 COLUMNS = (
     ColumnSpec("name", "Column", 24),
@@ -46,7 +47,7 @@ def value_cells(value: Value, stale: bool) -> tuple[Text, ...]:
     return safe(value.column, 60, style="bold"), Text(value.kind, style="dim"), Text(size, justify="right"), shown
 
 
-class ItemScreen(Screen):
+class ItemScreen(LiveScreen):
     """One item: every non-secret column, and the selected value (the error, at first) page by page."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -98,11 +99,23 @@ class ItemScreen(Screen):
         yield Static(id="it-value-title")
         with VerticalScroll(id="it-value-box"):
             yield Static(id="it-value")
+        yield StatusLine()
         yield Footer()
 
     def on_mount(self) -> None:
+        self.sub_title = f"item {plain(self.key, 40)} · {plain(self.track_name, 40)} · {plain(self.source.name, 60)}"
         self._title(None)
+        self.tick()
         self._load()
+
+    # -- live status --------------------------------------------------------------------------------
+
+    def refresh_views(self, dirty: set[str]) -> None:
+        """After polls: only the status line (this screen reads on demand: r reloads)."""
+        self.tick()
+
+    def tick(self) -> None:
+        self.show_status_of(self.source.path)
 
     # -- reading ------------------------------------------------------------------------------------
 
@@ -147,7 +160,7 @@ class ItemScreen(Screen):
     def _title(self, detail: ItemDetail | None) -> None:
         parts: list[Text | str] = [safe(self.track_name, 40), " · item ", safe(self.key, 60, style="bold")]
         if detail is not None and detail.found:
-            parts += [" · ", Text(detail.state or "?", style="bold red" if detail.state == "failed" else "bold")]
+            parts += [" · ", safe(detail.state or "?", 20, style="bold red" if detail.state == "failed" else "bold")]
             if detail.raw_state is not None and detail.raw_state != detail.state:
                 parts += [" (", safe(detail.raw_state, 40), ")"]
         self.query_one("#it-title", Static).update(Text.assemble(*parts))

@@ -15,7 +15,6 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
 from batchtop.core.cohort import Cohort, cohort
@@ -23,9 +22,11 @@ from batchtop.core.errors import BatchtopError
 from batchtop.core.journal import Entry
 from batchtop.core.source import Source
 from batchtop.tui.actions_flow import check_journal, journal_of, start_undo, watched_paths
-from batchtop.tui.text import safe, safe_block
+from batchtop.tui.screens.live import LiveScreen
+from batchtop.tui.text import plain, safe, safe_block
 from batchtop.tui.widgets.cells import display_path
 from batchtop.tui.widgets.keyed_table import ColumnSpec, KeyedTable
+from batchtop.tui.widgets.status_line import StatusLine
 
 #: Entries listed at most (newest first).
 LIMIT = 500
@@ -69,7 +70,7 @@ def cohort_view(entry: Entry, result: Cohort | str | None) -> RenderableType:
     return Group(head, predicate, tail)
 
 
-class JournalScreen(Screen):
+class JournalScreen(LiveScreen):
     """Past actions (all databases, or one), newest first; Enter reads the cohort of the one selected."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -90,7 +91,7 @@ class JournalScreen(Screen):
     DEFAULT_CSS = """
     JournalScreen #jr-title { height: 1; padding: 0 1; text-style: bold; }
     JournalScreen #jr-table { height: auto; max-height: 70%; }
-    JournalScreen #jr-detail { height: auto; padding: 0 1; margin-top: 1; border-top: solid $primary 40%; }
+    JournalScreen #jr-detail { height: 1fr; padding: 0 1; margin-top: 1; border-top: solid $primary 40%; }
     """
 
     def __init__(self, db: str | None = None) -> None:
@@ -105,10 +106,22 @@ class JournalScreen(Screen):
         yield Static(id="jr-title")
         yield KeyedTable(COLUMNS, id="jr-table")
         yield Static(id="jr-detail")
+        yield StatusLine()
         yield Footer()
 
     def on_mount(self) -> None:
+        self.sub_title = f"journal · {plain(display_path(self.db), 60) if self.db else 'all databases'}"
+        self.tick()
         self.query_one("#jr-table", KeyedTable).focus()  # the journal is read when the screen resumes
+
+    # -- live status --------------------------------------------------------------------------------
+
+    def refresh_views(self, dirty: set[str]) -> None:
+        """After polls: only the status line (the journal is read on demand: r reloads)."""
+        self.tick()
+
+    def tick(self) -> None:
+        self.show_status_of(self.db)
 
     # -- reading ------------------------------------------------------------------------------------
 

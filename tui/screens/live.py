@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, cast
 
+from textual.css.query import NoMatches
 from textual.screen import Screen
 
-from batchtop.tui.widgets.status_line import LiveInfo
+from batchtop.tui.widgets.status_line import LiveInfo, StatusLine
 
 if TYPE_CHECKING:
     from batchtop.tui.app import BatchtopApp
@@ -46,3 +47,24 @@ class LiveScreen(Screen):
         return LiveInfo(paused=app.paused, interval=app.poll_interval, watching=app.watching, now=app.clock(),
                         last_change=last_change, cost=cost, queries=queries, scope=scope,
                         show_cost=app.show_timings, in_flight=0)
+
+    def show_status_of(self, path: str | None) -> None:
+        """Fill this screen's status line from one source's latest poll (or, with None, from every source's).
+
+        The line is a frozen `LiveInfo`: assigning an equal one re-renders nothing.
+        """
+        app = self.app
+        try:
+            line = self.query_one(StatusLine)
+        except NoMatches:
+            return
+        if not hasattr(app, "paused"):  # hosted by an app that polls nothing (a test harness): no live line
+            if line.display:
+                line.display = False
+            return
+        views = list(app.views.values()) if path is None else [v for v in [app.views.get(path)] if v is not None]
+        polled = [v.stats for v in views if v.stats is not None]
+        changes = [v.status.last_change for v in views if v.status.last_change is not None]
+        scope = "last poll" if path is not None else f"last round ({len(polled)} source{'s' if len(polled) != 1 else ''})"
+        line.info = self.live_info(max(changes, default=None), sum(s.cost for s in polled) if polled else None,
+                                   sum(s.queries for s in polled) if polled else None, scope)

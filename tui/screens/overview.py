@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from rich.text import Text
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.reactive import reactive
@@ -65,13 +65,17 @@ class OverviewScreen(LiveScreen):
         #: Rows of each source as last built, by path (see `refresh_views`).
         self._rows: dict[str, dict] = {}
         self._notices: list[str] = []
+        #: The columns on screen (from the terminal width and the longest names; see `overview_rows.layout`).
+        self._layout: rows.Layout | None = None
+        self._relayout_pending = False
 
     def compose(self) -> ComposeResult:
         yield Header()
         yield Totals()
         yield Static(id="notices")
         yield Input(placeholder="filter: name, path, profile, track or state", id="filter")
-        yield KeyedTable(rows.COLUMNS, id="sources")
+        self._layout = rows.layout(self.app.size.width, rows.longest_names(self.batchtop.views.values()))
+        yield KeyedTable(self._layout.columns, id="sources")
         yield Static(id="empty")
         yield Static(id="detail")
         yield StatusLine()
@@ -91,6 +95,9 @@ class OverviewScreen(LiveScreen):
         app = self.batchtop
         views = list(app.views.values())
         now = app.clock()
+        if self._relayout_pending or self._needs_relayout(views):
+            return  # the table is being rebuilt with new columns: it refreshes everything once mounted
+        lay = self._layout or rows.DEFAULT_LAYOUT
         # Rows are rebuilt only for sources polled since the last refresh (and for all once a second,
         # in `tick`, for the ages): with 100 sources, most refreshes rebuild a handful of rows.
         for path in dirty:
@@ -101,7 +108,7 @@ class OverviewScreen(LiveScreen):
         for view in visible:
             cached = self._rows.get(view.path)
             if cached is None:
-                cached = self._rows[view.path] = rows.source_rows(view, now)
+                cached = self._rows[view.path] = rows.source_rows(view, now, lay)
             wanted.update(cached)
         self.query_one(KeyedTable).sync(wanted, list(wanted))
         self.query_one(Totals).summary = Summary.of(v.status for v in views) if app.scanned or views else None
@@ -114,14 +121,39 @@ class OverviewScreen(LiveScreen):
         self._rows.clear()
         self.refresh_views(set())
 
+    # -- columns for the terminal width -------------------------------------------------------------
+
+    def on_resize(self, event: events.Resize) -> None:
+        if self.ready:
+            self.refresh_views(set())
+
+    def _needs_relayout(self, views: list[SourceView]) -> bool:
+        """Whether the columns must change (a resize, a longer name); if so, rebuild the table soon."""
+        wanted = rows.layout(self.app.size.width, rows.longest_names(views))
+        if wanted == self._layout:
+            return False
+        self._relayout_pending = True
+        self.call_later(self._relayout, wanted)
+        return True
+
+    async def _relayout(self, lay: rows.Layout) -> None:
+        """Replace the table by one with `lay`'s columns, keeping the row under the cursor and the focus."""
+        old = self.query_one(KeyedTable)
+        keep, focused = old.cursor_key, self.focused is old
+        new = KeyedTable(lay.columns, id="sources")
+        new.display, new.border_subtitle = old.display, old.border_subtitle
+        await old.remove()
+        await self.mount(new, before=self.query_one("#empty"))
+        self._layout, self._relayout_pending = lay, False
+        self._rows.clear()  # cells are cut to the column widths
+        self.refresh_views(set())
+        if keep is not None:
+            new.move_to_key(keep)
+        if focused:
+            new.focus()
+
     def _show_status(self) -> None:
-        views = self.batchtop.views.values()
-        polled = [v.stats for v in views if v.stats is not None]
-        changes = [v.status.last_change for v in views if v.status.last_change is not None]
-        scope = f"last round ({len(polled)} source{'s' if len(polled) != 1 else ''})"
-        self.query_one(StatusLine).info = self.live_info(
-            max(changes, default=None), sum(s.cost for s in polled) if polled else None,
-            sum(s.queries for s in polled) if polled else None, scope)
+        self.show_status_of(None)
 
     def _show_notices(self, notices: list[str]) -> None:
         widget = self.query_one("#notices", Static)
@@ -161,7 +193,8 @@ class OverviewScreen(LiveScreen):
     # -- selection ----------------------------------------------------------------------------------
 
     def _selected(self) -> tuple[str, str | None] | None:
-        key = self.query_one(KeyedTable).cursor_key
+        tables = self.query(KeyedTable)
+        key = tables.first().cursor_key if tables else None  # none while the table is being replaced
         return rows.split_key(key) if key else None
 
     @on(DataTable.RowHighlighted)
@@ -281,10 +314,14 @@ class OverviewScreen(LiveScreen):
     def _resort(self) -> None:
         self._rows.clear()
         self.refresh_views(set())
+        self._resort_subtitle()
+
+    def _resort_subtitle(self) -> None:
         what = f"sort: {self.sort}{' (reversed)' if self.reverse else ''}"
         if self.problems_only:
             what += " · problems only"
-        self.query_one(KeyedTable).border_subtitle = what
+        for table in self.query(KeyedTable):  # none for a moment while the table is being replaced
+            table.border_subtitle = what
 
 
 def _set_display(widget: Widget, shown: bool) -> None:

@@ -37,6 +37,97 @@ COLUMNS: tuple[ColumnSpec, ...] = (
     ColumnSpec("trend", f"Last {TREND}m", TREND),
     ColumnSpec("changed", "Changed", 8, "right"),
 )
+_SPECS = {c.key: c for c in COLUMNS}
+
+#: (column, narrowest, usual width), most important first: a narrow terminal drops columns from the end.
+#: The first `REQUIRED` are always shown (at 80 columns: source, progress, settled, failed, rate, ETA).
+PRIORITY: tuple[tuple[str, int, int], ...] = (
+    ("source", 12, 22), ("progress", 10, BAR + 5), ("items", 9, 11), ("failed", 6, 6), ("rate", 6, 8),
+    ("eta", 9, 11), ("state", 9, 13), ("track", 8, 12), ("changed", 7, 8), ("profile", 10, 12),
+    ("trend", TREND, TREND),
+)
+REQUIRED = 6
+#: How wide a name column grows on a wide terminal (to its longest name), and the bar (with its percentage).
+GROW: Mapping[str, int] = {"source": 60, "track": 32, "profile": 32, "progress": 40 + 5}
+#: Screen cells that are not column content: the table's border (2) and its vertical scrollbar (1).
+CHROME = 3
+#: DataTable's cell padding, on each side of every column.
+PAD = 2
+
+
+@dataclass(frozen=True)
+class Layout:
+    """The overview's columns for one terminal width and the longest names: which are shown, how wide.
+
+    Frozen and comparable: the table is rebuilt only when the layout changes (a resize, a longer name).
+    """
+
+    widths: tuple[tuple[str, int], ...]
+
+    @property
+    def columns(self) -> tuple[ColumnSpec, ...]:
+        """The specs of the shown columns, in display order."""
+        out = []
+        for key, width in self.widths:
+            spec = _SPECS[key]
+            label = "Rate" if key == "rate" and width < len(spec.label) else spec.label
+            out.append(ColumnSpec(key, label, width, spec.justify))
+        return tuple(out)
+
+    def width(self, key: str) -> int:
+        """Width of a shown column (0 when it is not shown)."""
+        return dict(self.widths).get(key, 0)
+
+    @property
+    def bar(self) -> int:
+        """Cells of the progress bar (the column also holds the percentage)."""
+        return max(1, self.width("progress") - 5)
+
+
+def layout(width: int, longest: Mapping[str, int] | None = None) -> Layout:
+    """Choose the columns for a screen `width` cells wide: the required ones at their narrowest, then the
+    others in priority order while they fit; then widen to the usual widths; then (wide terminals) grow the
+    name columns to their `longest` names and the bar with what is left."""
+    longest = longest or {}
+    room = width - CHROME
+    chosen: dict[str, int] = {}
+    used = 0
+    for i, (key, narrowest, _) in enumerate(PRIORITY):
+        if i >= REQUIRED and used + narrowest + PAD > room:
+            break  # strict priority: a less important column never takes the place of a dropped one
+        chosen[key] = narrowest
+        used += narrowest + PAD
+
+    def grow(key: str, to: int) -> None:
+        nonlocal used
+        extra = max(0, min(to - chosen[key], room - used))
+        chosen[key] += extra
+        used += extra
+
+    for key, _, usual in PRIORITY:
+        if key in chosen:
+            grow(key, usual)
+    for key in ("source", "track", "profile"):
+        if key in chosen:
+            grow(key, min(GROW[key], longest.get(key, 0)))
+    if "progress" in chosen:
+        grow("progress", GROW["progress"])
+    return Layout(tuple((c.key, chosen[c.key]) for c in COLUMNS if c.key in chosen))
+
+
+def longest_names(views: Iterable[SourceView]) -> dict[str, int]:
+    """Display length of the longest source name, track name and profile name (sanitised)."""
+    out = {"source": 0, "track": 0, "profile": 0}
+    for view in views:
+        status = view.status
+        out["source"] = max(out["source"], len(safe(view.name).plain))
+        out["profile"] = max(out["profile"], len(safe(status.profile or "").plain))
+        for track in status.tracks:
+            out["track"] = max(out["track"], len(safe(track.name).plain))
+    return out
+
+
+DEFAULT_LAYOUT = Layout(tuple((c.key, c.width or 0) for c in COLUMNS))
 
 #: Sort orders, in the order `s` cycles through them.
 SORTS: tuple[str, ...] = ("name", "state", "progress", "rate", "eta", "failed", "changed")
@@ -95,46 +186,61 @@ def eta_text(eta: tuple[float, float] | None, remaining: int) -> Text:
     return Text(f"{lo / 86400:.1f}–{hi / 86400:.1f} d")
 
 
-def track_cells(view: SourceView, track: TrackStatus, first: bool, now: float) -> tuple[Cell, ...]:
-    """The cells of one track row (the source name only on the source's first row)."""
+def track_cells(view: SourceView, track: TrackStatus, first: bool, now: float,
+                lay: Layout = DEFAULT_LAYOUT) -> tuple[Cell, ...]:
+    """The cells of one track row, for the columns of `lay` (the source name only on the source's first
+    row; without a Track column, the source column names the track of a source that has several)."""
     status = view.status
     stale = status.error is not None
     dim = "bright_black" if stale else ""
-    profile = safe(status.profile or "—", limit=COLUMNS[2].width, style="bright_black")
-    return (
-        name_cell(view.name, COLUMNS[0].width or 20) if first else Text(""),
-        safe(track.name, limit=COLUMNS[1].width, style=dim),
-        profile if first else Text(""),
-        state_badge(status, track),
-        ProgressBar.of(track.counts, width=BAR),
-        Text(f"{compact(track.settled)}/{compact(track.total)}", style=dim, justify="right"),
-        number(track.counts.get("failed", 0), style="bold red"),
-        rate(track.rate_per_min),
-        eta_text(track.eta, track.remaining),
-        Sparkline(track.sparkline, width=TREND),
-        age(now, track.last_change),
-    )
+    width = lay.width("source") or 20
+    if lay.width("track") or len(status.tracks) < 2:
+        source = name_cell(view.name, width) if first else Text("")
+    elif first:
+        name = safe(track.name, limit=max(4, width // 2)).plain
+        source = name_cell(view.name, max(4, width - len(name) - 3))
+        source.append(f" › {name}", style="")
+    else:
+        source = Text("  › ", style=dim)
+        source.append_text(safe(track.name, limit=max(1, width - 4), style=dim))
+    cells: dict[str, Cell] = {
+        "source": source,
+        "track": safe(track.name, limit=lay.width("track") or None, style=dim),
+        "profile": safe(status.profile or "—", limit=lay.width("profile") or None, style="bright_black")
+        if first else Text(""),
+        "state": state_badge(status, track),
+        "progress": ProgressBar.of(track.counts, width=lay.bar),
+        "items": Text(f"{compact(track.settled)}/{compact(track.total)}", style=dim, justify="right"),
+        "failed": number(track.counts.get("failed", 0), style="bold red"),
+        "rate": rate(track.rate_per_min),
+        "eta": eta_text(track.eta, track.remaining),
+        "trend": Sparkline(track.sparkline, width=TREND),
+        "changed": age(now, track.last_change),
+    }
+    return tuple(cells[key] for key, _ in lay.widths)
 
 
-def error_cells(view: SourceView, now: float) -> tuple[Cell, ...]:
-    """The two-line row of a source that has never been read: name over path, message over two lines."""
+def error_cells(view: SourceView, now: float, lay: Layout = DEFAULT_LAYOUT) -> tuple[Cell, ...]:
+    """The two-line row of a source that has never been read: name over path, message over two lines
+    (in the progress column, which every layout shows)."""
     status = view.status
-    name = name_cell(view.name, COLUMNS[0].width or 20)
+    name = name_cell(view.name, lay.width("source") or 20)
     name.append("\n")
     name.append_text(safe(display_path(view.path), style="bright_black"))
     message = safe(status.error or "waiting for the first read…", style="red" if status.error else "bright_black")
     message.no_wrap = False
-    blank = Text("")
-    return (name, blank, Text("—", style="bright_black"), state_badge(status, None), message, blank, blank,
-            blank, blank, blank, age(now, status.last_change))
+    cells: dict[str, Cell] = {"source": name, "profile": Text("—", style="bright_black"),
+                              "state": state_badge(status, None), "progress": message,
+                              "changed": age(now, status.last_change)}
+    return tuple(cells.get(key, Text("")) for key, _ in lay.widths)
 
 
-def source_rows(view: SourceView, now: float) -> dict[str, tuple[Cell, ...]]:
+def source_rows(view: SourceView, now: float, lay: Layout = DEFAULT_LAYOUT) -> dict[str, tuple[Cell, ...]]:
     """The rows of one source, keyed by `row_key`."""
     tracks = view.status.tracks
     if not tracks:
-        return {row_key(view.path, None): error_cells(view, now)}
-    return {row_key(view.path, t.name): track_cells(view, t, i == 0, now) for i, t in enumerate(tracks)}
+        return {row_key(view.path, None): error_cells(view, now, lay)}
+    return {row_key(view.path, t.name): track_cells(view, t, i == 0, now, lay) for i, t in enumerate(tracks)}
 
 
 def matches(view: SourceView, needle: str, problems_only: bool) -> bool:

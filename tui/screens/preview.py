@@ -19,7 +19,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Static
+from textual.widgets import Button, Footer, Input, Static
 
 from batchtop.core.actions import Outcome, Plan, Target, apply
 from batchtop.core.errors import BatchtopError
@@ -27,7 +27,7 @@ from batchtop.core.journal import Journal
 from batchtop.core.source import Source
 from batchtop.tui.actions_flow import PLAN_ATTEMPTS, plan_retrying, poll_now, result_line, tell
 from batchtop.tui.screens.preview_parts import plan_view
-from batchtop.tui.text import safe
+from batchtop.tui.text import plain, safe
 
 
 class PreviewScreen(ModalScreen["Outcome | None"]):
@@ -87,6 +87,7 @@ class PreviewScreen(ModalScreen["Outcome | None"]):
             with Horizontal(id="pv-buttons"):
                 yield Button(Content("Confirm"), id="pv-confirm", variant="warning", disabled=True)
                 yield Button(Content("Cancel"), id="pv-cancel")
+        yield Footer()  # this modal's own keys, over the footer of the screen underneath
 
     def on_mount(self) -> None:
         box = self.query_one("#pv-box", Vertical)
@@ -169,7 +170,7 @@ class PreviewScreen(ModalScreen["Outcome | None"]):
         self.state = "ready"
         self.query_one("#pv-summary", Static).update(safe(plan.summary(), 300, style="bold"))
         self.query_one("#pv-plan", Static).update(plan_view(plan))
-        label = f"{plan.action.name.capitalize()} {plan.cap:,}"
+        label = f"{plain(plan.action.name.capitalize(), 30)} {plan.cap:,}"  # action names come from profiles
         self.query_one("#pv-confirm", Button).label = Content(label)  # type: ignore[assignment]
         if plan.cap == 0:
             self._status(Text("Nothing matches now: nothing to do.", style="bold"))

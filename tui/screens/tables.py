@@ -12,7 +12,6 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
 from batchtop.core.errors import BatchtopError
@@ -20,8 +19,10 @@ from batchtop.core.items import TablePage, Value, table_page
 from batchtop.core.sanitize import human_bytes, is_secret_name
 from batchtop.core.schema import Schema, read_schema
 from batchtop.core.source import Source
-from batchtop.tui.text import safe
+from batchtop.tui.screens.live import LiveScreen
+from batchtop.tui.text import plain, safe
 from batchtop.tui.widgets.cells import display_path
+from batchtop.tui.widgets.status_line import StatusLine
 
 PAGE = 200
 
@@ -36,7 +37,7 @@ def cell(value: Value) -> Text:
     return shown
 
 
-class TablesScreen(Screen):
+class TablesScreen(LiveScreen):
     """Every table of one database, and the rows of the selected one, read-only."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -75,16 +76,27 @@ class TablesScreen(Screen):
         yield DataTable(id="tb-tables", cursor_type="row", zebra_stripes=True)
         yield Static(id="tb-rows-title")
         yield DataTable(id="tb-rows", cursor_type="row", zebra_stripes=True)
+        yield StatusLine()
         yield Footer()
 
     def on_mount(self) -> None:
-        self.sub_title = safe(self.source.name).plain  # sanitised: the header does not strip control characters
+        self.sub_title = f"tables · {plain(self.source.name, 60)}"  # the header does not strip control characters
+        self.tick()
         self.query_one("#tb-title", Static).update(Text.assemble(
             safe(display_path(self.source.path), style="bold"), ("  read-only table view", "dim"),
             ("\nno profile describes this database; rows are shown as stored (secret columns hidden)", "dim")))
         tables = self.query_one("#tb-tables", DataTable)
         tables.add_columns("Table", "Columns", "Secret columns")
         self.load_schema()
+
+    # -- live status --------------------------------------------------------------------------------
+
+    def refresh_views(self, dirty: set[str]) -> None:
+        """After polls: only the status line (this screen reads on demand)."""
+        self.tick()
+
+    def tick(self) -> None:
+        self.show_status_of(self.source.path)
 
     @work(thread=True, exclusive=True, group="tables-schema", exit_on_error=False)
     def load_schema(self) -> None:
@@ -139,11 +151,14 @@ class TablesScreen(Screen):
         self.page = page
         rows = self.query_one("#tb-rows", DataTable)
         rows.clear(columns=True)  # another table or page: a fresh grid is the point here
-        rows.add_columns(page.key_column, *page.columns)
+        # Column names are database text: a str label would be parsed as markup (a `[@click=...]` name ran
+        # an app action) and its control characters would reach the terminal.
+        for name in (page.key_column, *page.columns):
+            rows.add_column(safe(name, 60))
         for key, values in page.rows:
             rows.add_row(safe(key), *(cell(v) for v in values))
-        start = "first rows" if after is None else "rows after key " + str(after)[:40]
-        title = Text.assemble(safe(page.table, style="bold"), (f"  {start}, {len(page.rows)} shown", "dim"))
+        start = Text("first rows", style="dim") if after is None else safe(f"rows after key {after}", 60, style="dim")
+        title = Text.assemble(safe(page.table, style="bold"), "  ", start, (f", {len(page.rows)} shown", "dim"))
         if page.hidden:
             title.append(f"  · {len(page.hidden)} secret column(s) hidden (never read)", style="yellow")
         if len(page.rows) == PAGE:

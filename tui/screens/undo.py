@@ -13,7 +13,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.screen import ModalScreen
-from textual.widgets import Button, Static
+from textual.widgets import Button, Footer, Static
 
 from batchtop.core.errors import BatchtopError
 from batchtop.core.journal import Entry, Journal
@@ -99,6 +99,7 @@ class UndoScreen(ModalScreen["UndoOutcome | None"]):
             with Horizontal(id="ud-buttons"):
                 yield Button(Content(f"Undo {len(self.entry.affected):,}"), id="ud-confirm", variant="warning")
                 yield Button(Content("Cancel"), id="ud-cancel")
+        yield Footer()  # this modal's own keys, over the footer of the screen underneath
 
     def on_mount(self) -> None:
         self.query_one("#ud-box", Vertical).border_title = Text("Undo")  # type: ignore[assignment]
@@ -115,6 +116,8 @@ class UndoScreen(ModalScreen["UndoOutcome | None"]):
         self.query_one("#ud-confirm", Button).display = state == "ready"
         self.query_one("#ud-cancel", Button).label = Content(  # type: ignore[assignment]
             "Cancel" if state == "ready" else "Close")
+        self.query_one("#ud-box", Vertical).border_subtitle = (
+            "enter/y undo · esc cancel" if state == "ready" else "enter/esc close")
         self.refresh_bindings()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:

@@ -17,7 +17,7 @@ from batchtop.core.status import SourceStatus
 from batchtop.tui.text import fmt_eta
 from batchtop.tui.widgets.badge import BADGES
 from batchtop.tui.widgets.cells import compact, joined
-from batchtop.tui.widgets.progress_bar import GLYPHS, ProgressBar
+from batchtop.tui.widgets.progress_bar import GLYPHS, ProgressBar, allocate
 
 
 @dataclass(frozen=True)
@@ -63,11 +63,17 @@ class Summary:
                    sum(rates) if rates else None, eta, cost, tuple(sorted(states.items())))
 
 
-def render_summary(summary: Summary) -> Group:
-    """Two lines: the overall bar and item counts; then rate, ETA, cost and how many of each activity."""
+#: Below this content width the totals put rate and ETA first and draw a shorter bar (80-column terminals).
+NARROW = 120
+
+
+def render_summary(summary: Summary, width: int = NARROW) -> Group:
+    """Two lines: the overall bar and item counts; then the counts by state, rate, ETA and cost (on a narrow
+    terminal rate, ETA and cost first, so that what is cut at the right edge is the least needed)."""
     counts = dict(summary.counts)
     total = sum(counts.values())
     settled = sum(counts[s] for s in ("done", "failed", "skipped", "cancelled"))
+    narrow = width < NARROW
     head = Table.grid(padding=(0, 2))
     head.add_column(no_wrap=True)
     head.add_column(no_wrap=True)
@@ -76,7 +82,7 @@ def render_summary(summary: Summary) -> Group:
     sources.append(f" · {summary.tracks} track{'s' if summary.tracks != 1 else ''}", style="")
     items = Text(f"{compact(settled)} / {compact(total)} items settled", style="bold")
     head.add_column(no_wrap=True)
-    head.add_row(sources, ProgressBar.of(counts, width=30), items, _activity(summary))
+    head.add_row(sources, ProgressBar.of(counts, width=12 if narrow else 30), items, _activity(summary))
 
     by_state = Text(no_wrap=True)
     for state in ("done", "failed", "skipped", "cancelled", "running", "pending"):
@@ -97,7 +103,25 @@ def render_summary(summary: Summary) -> Group:
     if summary.cost is not None:
         cost = Text("cost so far ")
         cost.append(f"${summary.cost:,.2f}", style="bold")
+    if narrow:  # one Text per line: cut at the right edge only, never a squeeze of every part
+        bar = ProgressBar.of(counts, width=12)
+        line = Text(no_wrap=True, overflow="ellipsis")
+        for part in (sources, _bar_text(bar), items, _activity(summary)):
+            if line:
+                line.append("  ")
+            line.append_text(part)
+        return Group(line, joined(rate, eta, cost or "", by_state, sep="  │  "))
     return Group(head, joined(by_state, rate, eta, cost or "", sep="   │  "))
+
+
+def _bar_text(bar: ProgressBar) -> Text:
+    """The bar as Text (so that it can share a line that is cut at its end)."""
+    text = Text()
+    for state, n in allocate(dict(bar.counts), bar.width):
+        glyph, style = GLYPHS[state]
+        text.append(glyph * n, style=style)
+    text.append(" " + bar.pct_text())
+    return text
 
 
 def _activity(summary: Summary) -> Text:
@@ -139,4 +163,4 @@ class Totals(Widget):
     def render(self) -> Group | Text:
         if self.summary is None:
             return Text("looking for databases…", style="bright_black")
-        return render_summary(self.summary)
+        return render_summary(self.summary, self.size.width)
