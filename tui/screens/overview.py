@@ -17,7 +17,7 @@ from batchtop.tui.messages import SourceView
 from batchtop.tui.screens import overview_rows as rows
 from batchtop.tui.screens.live import LiveScreen
 from batchtop.tui.text import safe
-from batchtop.tui.widgets.cells import joined, path_text
+from batchtop.tui.widgets.cells import is_young, joined, path_text
 from batchtop.tui.widgets.keyed_table import KeyedTable
 from batchtop.tui.widgets.status_line import StatusLine
 from batchtop.tui.widgets.totals import Summary, Totals
@@ -68,6 +68,8 @@ class OverviewScreen(LiveScreen):
         #: The columns on screen (from the terminal width and the longest names; see `overview_rows.layout`).
         self._layout: rows.Layout | None = None
         self._relayout_pending = False
+        #: The minute of the clock the table's ages were last counted at (see `tick`).
+        self._minute: int | None = None
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -118,8 +120,23 @@ class OverviewScreen(LiveScreen):
         self._show_status()
 
     def tick(self) -> None:
-        self._rows.clear()
-        self.refresh_views(set())
+        # The table's ages change at most once a minute, all together (`coarse_age`), so a tick rebuilds
+        # only the rows of sources changed under a minute ago, and every row once a minute.
+        now = self.batchtop.clock()
+        minute = int(now // 60)
+        if minute != self._minute:
+            self._minute = minute
+            self._rows.clear()
+            self.refresh_views(set())
+            return
+        young = {path for path, view in self.batchtop.views.items()
+                 if is_young(now, view.status.last_change)
+                 or any(is_young(now, t.last_change) for t in view.status.tracks)}
+        if young:
+            self.refresh_views(young)
+        else:
+            self._show_detail()
+            self._show_status()
 
     # -- columns for the terminal width -------------------------------------------------------------
 

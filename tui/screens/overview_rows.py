@@ -17,7 +17,7 @@ from batchtop.core.timeutil import human_duration
 from batchtop.tui.messages import SourceView
 from batchtop.tui.text import safe
 from batchtop.tui.widgets.badge import RANK, badge
-from batchtop.tui.widgets.cells import age, compact, display_path, name_cell, number, rate
+from batchtop.tui.widgets.cells import coarse_age, compact, display_path, name_cell, number, rate
 from batchtop.tui.widgets.keyed_table import Cell, ColumnSpec
 from batchtop.tui.widgets.progress_bar import ProgressBar
 from batchtop.tui.widgets.sparkline import Sparkline
@@ -215,7 +215,7 @@ def track_cells(view: SourceView, track: TrackStatus, first: bool, now: float,
         "rate": rate(track.rate_per_min),
         "eta": eta_text(track.eta, track.remaining),
         "trend": Sparkline(track.sparkline, width=TREND),
-        "changed": age(now, track.last_change),
+        "changed": coarse_age(now, track.last_change),
     }
     return tuple(cells[key] for key, _ in lay.widths)
 
@@ -231,7 +231,7 @@ def error_cells(view: SourceView, now: float, lay: Layout = DEFAULT_LAYOUT) -> t
     message.no_wrap = False
     cells: dict[str, Cell] = {"source": name, "profile": Text("—", style="bright_black"),
                               "state": state_badge(status, None), "progress": message,
-                              "changed": age(now, status.last_change)}
+                              "changed": coarse_age(now, status.last_change)}
     return tuple(cells.get(key, Text("")) for key, _ in lay.widths)
 
 

@@ -5,11 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from rich.text import Text
-from textual.reactive import reactive
 from textual.widget import Widget
 
 from batchtop.core.timeutil import human_duration
-from batchtop.tui.widgets.cells import joined
+from batchtop.tui.widgets.cells import COARSE_AFTER, coarse_age, joined
 
 
 @dataclass(frozen=True)
@@ -57,7 +56,10 @@ def render_info(info: LiveInfo) -> Text:
     if info.last_change is None:
         change = Text("data: no change seen yet", style="bright_black")
     else:
-        change = Text(f"data changed {human_duration(max(0.0, info.now - info.last_change))} ago")
+        seconds = max(0.0, info.now - info.last_change)
+        # Seconds while fresh; then whole minutes on the clock's minute, so an idle line repaints once a minute.
+        ago = human_duration(seconds) if seconds < COARSE_AFTER else coarse_age(info.now, info.last_change).plain
+        change = Text(f"data changed {ago} ago")
     parts: list[Text] = [mode, poll, watch, change]
     if info.cost is not None and info.queries is not None:
         cost = Text(f"{info.scope}: ")
@@ -83,10 +85,24 @@ class StatusLine(Widget):
     }
     """
 
-    info: reactive[LiveInfo | None] = reactive(None)
-    """What to show (None until the first poll)."""
+    def __init__(self) -> None:
+        super().__init__()
+        self._info: LiveInfo | None = None
+        self._text = Text("starting…", style="bright_black")
+
+    @property
+    def info(self) -> LiveInfo | None:
+        """What is shown (None until the first poll)."""
+        return self._info
+
+    @info.setter
+    def info(self, info: LiveInfo | None) -> None:
+        # Every second brings a new LiveInfo (its clock moved): repaint only when the text changed.
+        self._info = info
+        text = render_info(info) if info is not None else Text("starting…", style="bright_black")
+        if text.plain != self._text.plain or text.spans != self._text.spans:
+            self._text = text
+            self.refresh()
 
     def render(self) -> Text:
-        if self.info is None:
-            return Text("starting…", style="bright_black")
-        return render_info(self.info)
+        return self._text
