@@ -89,11 +89,11 @@ EVERY_SCREEN = [
     (4.0, b"\r"),  # source screen of the hostile database
     (1.5, b"f"),  # failures
     (1.5, b"g"),  # the groups table
-    (0.8, b"\r"),  # one group's items
+    (0.8, b"\r"),  # one group's items (listed on the failures screen)
     (1.5, b"\r"),  # an item (its detail pane shows the payloads)
     (1.5, b"]"),  # its next chunk
     (0.8, b"\x1b"),
-    (0.8, b"\x1b"),
+    (0.8, b"\x1b"),  # the group filter off
     (0.8, b"\x1b"),  # back on the source
     (0.8, b"t"),  # tables view of the hostile database
     (1.5, b"\t"),
