@@ -39,8 +39,18 @@ TOUR = [
 
 async def _job_on(pilot, path: Path, screen: type) -> dict:
     """Run one job process to completion while the app stays on `screen`; its report."""
-    proc = start_writer("jobs", path, "--journal", "delete", "--commits", str(COMMITS_PER_SCREEN),
-                        "--interval-ms", "1", "--busy-timeout", "0.2")
+    proc = start_writer(
+        "jobs",
+        path,
+        "--journal",
+        "delete",
+        "--commits",
+        str(COMMITS_PER_SCREEN),
+        "--interval-ms",
+        "1",
+        "--busy-timeout",
+        "0.2",
+    )
     deadline = time.monotonic() + 60
     while proc.poll() is None and time.monotonic() < deadline:
         await pilot.pause(0.05)  # the app keeps polling (every 100 ms) and re-reading its screen

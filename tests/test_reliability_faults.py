@@ -35,8 +35,14 @@ def _cli(args: list[str], limit: int | None) -> subprocess.CompletedProcess[byte
             resource.setrlimit(resource.RLIMIT_FSIZE, (limit, resource.RLIM_INFINITY))
 
     env = dict(os.environ, NO_COLOR="1", TERM="dumb")
-    return subprocess.run([sys.executable, "-m", "batchtop.tui.cli", *args], capture_output=True, env=env,
-                          timeout=60, check=False, preexec_fn=limited)
+    return subprocess.run(
+        [sys.executable, "-m", "batchtop.tui.cli", *args],
+        capture_output=True,
+        env=env,
+        timeout=60,
+        check=False,
+        preexec_fn=limited,
+    )
 
 
 def _failed(db: Path) -> set[int]:
@@ -112,7 +118,9 @@ def test_database_truncated_while_monitored_then_restored(tmp_path: Path) -> Non
     victim = tmp_path / "victim.db"
     make_writer("topics", victim, journal="delete").setup(completed=300, failed=50, skipped=5)
     good = tmp_path / "good.db"
-    make_writer("topics", good, journal="delete").setup(completed=5, failed=2, skipped=1, pending=1, in_flight=1)
+    make_writer("topics", good, journal="delete").setup(
+        completed=5, failed=2, skipped=1, pending=1, in_flight=1
+    )
     backup = tmp_path.parent / f"{tmp_path.name}-victim.bak"
     shutil.copyfile(victim, backup)
     monitor = Monitor([str(victim), str(good)])
@@ -127,8 +135,10 @@ def test_database_truncated_while_monitored_then_restored(tmp_path: Path) -> Non
         error = by["victim.db"].error or ""
         assert ("damaged" if size else "empty database") in error, (size, error)
         assert by["good.db"].error is None and by["good.db"].tracks[0].total == 10
-    subprocess.run([sys.executable, "-c", f"import shutil; shutil.copyfile({str(backup)!r}, {str(victim)!r})"],
-                   check=True)
+    subprocess.run(
+        [sys.executable, "-c", f"import shutil; shutil.copyfile({str(backup)!r}, {str(victim)!r})"],
+        check=True,
+    )
     for _ in range(3):
         monitor.poll_all(force=True)
     recovered = {os.path.basename(s.path): s for s in monitor.statuses()}["victim.db"]

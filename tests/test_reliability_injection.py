@@ -26,19 +26,34 @@ from hypothesis import strategies as st
 from batchtop.core.sanitize import clean, clean_line
 from batchtop.tui.cli import main
 
-HOSTILE_CHARS = "[]@$/\\=#:; ab\x1b\x07\x00\x7f\x9b\x9d\x90\x85\u202e\u202d\u2066\u2067\u200f\u2028\u2029\ufeff\t\n"
-FRAGMENTS = ("[@click=app.quit]", "[/]", "[b]", "\x1b]52;c;QUJD\x07", "\x1b]8;;http://x\x1b\\", "\x1b[2J", "$(x)")
+HOSTILE_CHARS = (
+    "[]@$/\\=#:; ab\x1b\x07\x00\x7f\x9b\x9d\x90\x85\u202e\u202d\u2066\u2067\u200f\u2028\u2029\ufeff\t\n"
+)
+FRAGMENTS = (
+    "[@click=app.quit]",
+    "[/]",
+    "[b]",
+    "\x1b]52;c;QUJD\x07",
+    "\x1b]8;;http://x\x1b\\",
+    "\x1b[2J",
+    "$(x)",
+)
 
-hostile = st.lists(st.one_of(st.sampled_from(HOSTILE_CHARS), st.sampled_from(FRAGMENTS)), min_size=1,
-                   max_size=8).map("".join)
+hostile = st.lists(
+    st.one_of(st.sampled_from(HOSTILE_CHARS), st.sampled_from(FRAGMENTS)), min_size=1, max_size=8
+).map("".join)
 #: A file name: no '/' and no NUL (the OS refuses them), not '.'/'..'.
 #: An SQL identifier cannot hold a NUL (sqlite3 refuses the statement).
 identifiers = hostile.map(lambda s: s.replace("\x00", "_"))
 file_names = hostile.map(lambda s: s.replace("/", "_").replace("\x00", "_") + ".db")
 
 #: No shrinking phase: it can take minutes on a multi-field failure; the failing example is still printed.
-SETTINGS = settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow],
-                    phases=[Phase.explicit, Phase.reuse, Phase.generate])
+SETTINGS = settings(
+    max_examples=20,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+    phases=[Phase.explicit, Phase.reuse, Phase.generate],
+)
 
 
 def _is_bad(ch: str) -> bool:
@@ -63,17 +78,23 @@ def _toml(s: str) -> str:
     return json.dumps(s, ensure_ascii=True)
 
 
-def _build(d: Path, name: str, label: str, error: str, status: str, table: str, column: str,
-           profile: str, track: str) -> Path:
+def _build(
+    d: Path, name: str, label: str, error: str, status: str, table: str, column: str, profile: str, track: str
+) -> Path:
     path = d / name
     conn = sqlite3.connect(path)
     conn.execute("CREATE TABLE work (id INTEGER PRIMARY KEY, status TEXT, label TEXT, error TEXT)")
-    conn.executemany("INSERT INTO work (status, label, error) VALUES (?, ?, ?)",
-                     [("done", "ok", None), ("failed", label, error), (status, label, None)])
-    conn.execute(f'CREATE TABLE "{table.replace(chr(34), chr(34) * 2)}" ("{column.replace(chr(34), chr(34) * 2)}")')
+    conn.executemany(
+        "INSERT INTO work (status, label, error) VALUES (?, ?, ?)",
+        [("done", "ok", None), ("failed", label, error), (status, label, None)],
+    )
+    conn.execute(
+        f'CREATE TABLE "{table.replace(chr(34), chr(34) * 2)}" ("{column.replace(chr(34), chr(34) * 2)}")'
+    )
     conn.commit()
     conn.close()
-    (d / ".batchtop.toml").write_text(f"""
+    (d / ".batchtop.toml").write_text(
+        f"""
 name = {_toml(profile)}
 [[track]]
 name = {_toml(track)}
@@ -85,14 +106,17 @@ error = "error"
 [track.states]
 done = ["done"]
 failed = ["failed"]
-""", encoding="utf-8")
+""",
+        encoding="utf-8",
+    )
     return path
 
 
 @SETTINGS
 @given(name=file_names, label=hostile, error=hostile, status=hostile, profile=hostile, track=hostile)
-def test_hostile_text_in_values_names_and_profiles(name: str, label: str, error: str, status: str,
-                                                   profile: str, track: str) -> None:
+def test_hostile_text_in_values_names_and_profiles(
+    name: str, label: str, error: str, status: str, profile: str, track: str
+) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         d = Path(tmp)
         path = _build(d, name, label, error, status, "t", "c", profile, track)
@@ -130,12 +154,18 @@ def test_hostile_table_and_column_names(table: str, column: str) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "unknown.db"
         conn = sqlite3.connect(path)
-        conn.execute(f'CREATE TABLE "{table.replace(chr(34), chr(34) * 2)}" '
-                     f'("{column.replace(chr(34), chr(34) * 2)}", other TEXT)')
+        conn.execute(
+            f'CREATE TABLE "{table.replace(chr(34), chr(34) * 2)}" '
+            f'("{column.replace(chr(34), chr(34) * 2)}", other TEXT)'
+        )
         conn.commit()
         conn.close()
-        for args in (("status", str(path), "--json"), ("status", str(path)), ("failures", str(path), "--json"),
-                     ("profile", str(path))):
+        for args in (
+            ("status", str(path), "--json"),
+            ("status", str(path)),
+            ("failures", str(path), "--json"),
+            ("profile", str(path)),
+        ):
             code, out, err = run(*args)
             assert code in (0, 1), err
             assert_clean(out + err, " ".join(args[:1]))

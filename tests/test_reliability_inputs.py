@@ -26,13 +26,14 @@ from writers import file_state, make_writer, run_cli
 
 GOOD_COUNTS = {"pending": 1, "running": 1, "done": 5, "failed": 2, "skipped": 1, "cancelled": 0}
 ODD_NAMES = ("a?b.db", "50%.db", "#1.db", "sp ace.db", "ünï.db", "-x.db")
-HOSTILE_TABLE = '[@click=app.quit]t[/] \x1b]52;c;QUFBQQ==\x07 \u202e'
-HOSTILE_COLUMN = 'c [/] \x1b[31mCOL \x9b1m'
+HOSTILE_TABLE = "[@click=app.quit]t[/] \x1b]52;c;QUFBQQ==\x07 \u202e"
+HOSTILE_COLUMN = "c [/] \x1b[31mCOL \x9b1m"
 
 
 def _topics(path: Path, completed: int) -> None:
-    make_writer("topics", path, journal="delete").setup(completed=completed, failed=2, skipped=1, pending=1,
-                                                        in_flight=1)
+    make_writer("topics", path, journal="delete").setup(
+        completed=completed, failed=2, skipped=1, pending=1, in_flight=1
+    )
 
 
 def _damaged(path: Path, flip: bool) -> None:
@@ -50,7 +51,7 @@ def _damaged(path: Path, flip: bool) -> None:
             for _ in range(64):
                 data[page * 4096 + rng.randrange(4096)] ^= 0xFF
     else:
-        del data[len(data) // 2:]
+        del data[len(data) // 2 :]
     path.write_bytes(bytes(data))
 
 
@@ -58,10 +59,15 @@ def _hostile_values(path: Path) -> None:
     _topics(path, 1)
     conn = sqlite3.connect(path)
     for i, payload in enumerate(HOSTILE_VALUES):
-        conn.execute("INSERT INTO topic_completions (topic_path, status, error_message, completed_at) "
-                     "VALUES (?, 'failed', ?, '2026-01-01 10:00:00')", (f"Data/{payload}/{i}", f"E {payload}"))
-    conn.execute("INSERT INTO topic_completions (topic_path, status, error_message, completed_at) VALUES "
-                 "(CAST(X'fffe41c328' AS TEXT), 'failed', CAST(X'c328ff1b5b33316d' AS TEXT), '2026-01-01')")
+        conn.execute(
+            "INSERT INTO topic_completions (topic_path, status, error_message, completed_at) "
+            "VALUES (?, 'failed', ?, '2026-01-01 10:00:00')",
+            (f"Data/{payload}/{i}", f"E {payload}"),
+        )
+    conn.execute(
+        "INSERT INTO topic_completions (topic_path, status, error_message, completed_at) VALUES "
+        "(CAST(X'fffe41c328' AS TEXT), 'failed', CAST(X'c328ff1b5b33316d' AS TEXT), '2026-01-01')"
+    )
     conn.commit()
     conn.close()
 
@@ -92,10 +98,18 @@ class Row:
 
 ROWS = (
     Row("empty.db", lambda p: p.touch(), "empty", "empty database, no progress tables"),
-    Row("text.db", lambda p: p.write_text("plain text, not a database\n" * 30), "not-a-database",
-        "not an SQLite database"),
-    Row("random.db", lambda p: p.write_bytes(random.Random(7).randbytes(8192)), "not-a-database",
-        "not an SQLite database"),
+    Row(
+        "text.db",
+        lambda p: p.write_text("plain text, not a database\n" * 30),
+        "not-a-database",
+        "not an SQLite database",
+    ),
+    Row(
+        "random.db",
+        lambda p: p.write_bytes(random.Random(7).randbytes(8192)),
+        "not-a-database",
+        "not an SQLite database",
+    ),
     Row("truncated.db", lambda p: _damaged(p, flip=False), "damaged", "damaged"),
     Row("flipped.db", lambda p: _damaged(p, flip=True), "damaged", "damaged"),
     Row("unknown.db", _hostile_tables, "unknown-schema", "no progress table recognised; found tables:"),
@@ -221,10 +235,20 @@ def test_closed_pipe_exits_quietly(tmp_path: Path, command: str) -> None:
     """`batchtop ... | head -1`: the reader goes away early; no traceback, exit 141 (or 0 if it was fast)."""
     for i in range(40):
         _topics(tmp_path / f"job{i:02}.db", 5)
-    proc = subprocess.Popen([sys.executable, "-m", "batchtop.tui.cli", command, str(tmp_path), "--json",
-                             *(["--limit", "500"] if command == "failures" else [])],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            env=dict(os.environ, NO_COLOR="1", TERM="dumb"))
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "batchtop.tui.cli",
+            command,
+            str(tmp_path),
+            "--json",
+            *(["--limit", "500"] if command == "failures" else []),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=dict(os.environ, NO_COLOR="1", TERM="dumb"),
+    )
     assert proc.stdout is not None and proc.stderr is not None
     proc.stdout.read(10)
     proc.stdout.close()

@@ -55,8 +55,10 @@ def test_descriptors_and_threads_stay_flat_over_many_polls(tmp_path: Path) -> No
 def _big_table(path: Path, rows: int) -> None:
     conn = sqlite3.connect(path)
     conn.execute("CREATE TABLE blobs (id INTEGER PRIMARY KEY, name TEXT, body TEXT)")
-    conn.execute("INSERT INTO blobs (name, body) SELECT 'n' || i, printf('%.2000c', 'x') FROM "
-                 f"(WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {rows}) SELECT i FROM n)")
+    conn.execute(
+        "INSERT INTO blobs (name, body) SELECT 'n' || i, printf('%.2000c', 'x') FROM "
+        f"(WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {rows}) SELECT i FROM n)"
+    )
     conn.commit()
     conn.close()
 
@@ -94,8 +96,10 @@ def test_source_poll_memory_does_not_grow_with_error_sizes(tmp_path: Path) -> No
         p = tmp_path / f"t{size}.db"
         make_writer("topics", p, journal="delete").setup(completed=20, failed=30)
         conn = sqlite3.connect(p)
-        conn.execute("UPDATE topic_completions SET error_message = printf('%.*c', ?, 'e') "
-                     "WHERE status = 'failed'", (size,))
+        conn.execute(
+            "UPDATE topic_completions SET error_message = printf('%.*c', ?, 'e') WHERE status = 'failed'",
+            (size,),
+        )
         conn.commit()
         conn.close()
         source = Source(p)
