@@ -306,6 +306,10 @@ class Source:
                 self._data_version = None
                 if self._conn is not None and self._conn.in_transaction:
                     self._conn.rollback()
+                if self.error.kind in ("empty", "not-a-database", "damaged"):
+                    # The file was rewritten in place (same inode) under our connection, which keeps
+                    # failing after the file is valid again: reopen (and sniff) at the next poll.
+                    self.close()
             cost = time.perf_counter() - started
             if changed and self.snapshot is not None and self.error is None:
                 self.snapshot = replace(self.snapshot, cost=cost, queries=queries)
