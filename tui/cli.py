@@ -29,7 +29,8 @@ from batchtop.core.errors import BatchtopError, ProfileError
 from batchtop.tui.output import EXIT_PIPE, emit_json, narrate, silence_stdout
 
 EXIT_OK, EXIT_UNREADABLE, EXIT_USAGE = 0, 1, 2
-COMMANDS = ("status", "failures", "profile", "simulate", "demo", "reset", "undo", "journal", "open")
+COMMANDS = ("status", "failures", "profile", "simulate", "demo", "reset", "undo", "journal", "open", "export",
+            "watch")
 
 DESCRIPTION = "Watch the SQLite files long batch jobs track their progress in; triage and reset failures."
 EPILOG = """\
@@ -117,6 +118,10 @@ def cmd_status(args: argparse.Namespace) -> int:
     monitor.close()
     if args.json:
         emit_json({"sources": [to_json(s) for s in statuses]})
+    elif args.summary:
+        from batchtop.tui.triage_cli import print_summary
+
+        print_summary(statuses, args.chunks)
     else:
         from batchtop.tui.report import print_status
 
@@ -139,6 +144,10 @@ def cmd_failures(args: argparse.Namespace) -> int:
     from batchtop.core.sanitize import clean_line
     from batchtop.core.snapshot import read_failures
 
+    if args.group or args.where is not None:
+        from batchtop.tui import triage_cli
+
+        return triage_cli.cmd_failures(args)
     monitor = _monitor(args, args.paths)
     if not monitor.sources:
         narrate("batchtop: no database matched")
@@ -253,6 +262,8 @@ def cmd_open(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (subcommands; bare paths mean `open`)."""
+    from batchtop.tui import triage_cli
+
     parser = argparse.ArgumentParser(prog="batchtop", description=DESCRIPTION, epilog=EPILOG,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"batchtop {version()}")
@@ -277,12 +288,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.add_argument("--sample", type=seconds, default=0.0, metavar="SECONDS",
                    help="poll twice, SECONDS apart, to measure a rate where rows carry no timestamps")
+    triage_cli.add_status_options(p)
 
     p = add("failures", cmd_failures, "print the newest failed items (a traceback shows its exception line)")
     p.add_argument("paths", nargs="+", metavar="PATH|GLOB|DIR")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.add_argument("--limit", type=count, default=20, metavar="N", help="items per track (default 20)")
     p.add_argument("--track", help="only this track (exit 1 when no database has it)")
+    triage_cli.add_failures_options(p)
 
     p = add("profile", cmd_profile, "print the profile used for each PATH as TOML (a skeleton where "
                                     "nothing is detected)")
@@ -296,6 +309,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seconds", type=seconds, default=None, help="stop after this long")
 
     add("demo", cmd_demo, "a live simulated run of all five schemas, opened in the monitor")
+    triage_cli.register(sub)
 
     try:
         from batchtop.tui import actions_cli

@@ -1,0 +1,147 @@
+"""Export the rows a filter selects to CSV or JSON Lines, streamed page by page.
+
+Only the columns a list shows are read (key, label, raw state, error, time, metrics), each as a bounded
+`substr` preview; secret columns are never read, text is redacted (`sanitize.redact`) and cleaned of
+control and format characters (`sanitize.clean`: newlines and tabs are kept in the error, where a
+traceback needs them, and quoted by CSV or escaped by JSON). A CSV cell that starts with `=`, `+`, `-`,
+`@`, a tab or a carriage return gets a leading `'`, so a spreadsheet shows it as text instead of running
+it as a formula. Rows are written as they are read (`filtered.scan`): memory stays one page, whatever
+the size of the table.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import IO, Any
+
+from batchtop.core.failure_pages import Db
+from batchtop.core.filtered import PAGE, scan
+from batchtop.core.profiles.model import Track
+from batchtop.core.sanitize import clean, is_secret_name, redact
+from batchtop.core.signature import cached_signature, headline
+from batchtop.core.snapshot import classify
+from batchtop.core.sql import col, error_expr, key_expr, label_expr, raw_expr, signature_arg, when_expr
+from batchtop.core.timeutil import parse_ts
+
+#: Characters of the error exported (longer texts end with "…" and keep their full length in
+#: `error_length`).
+EXPORT_CHARS = 8_000
+#: Characters of the label exported.
+LABEL_CHARS = 1_000
+FORMATS = ("csv", "jsonl")
+#: Columns of every exported row, before the track's metrics.
+BASE_COLUMNS = ("source", "track", "key", "label", "state", "raw", "signature", "headline", "error",
+                "error_length", "when")
+_FORMULA = ("=", "+", "-", "@", "\t", "\r")
+
+
+@dataclass(frozen=True)
+class ExportCounts:
+    """What an export wrote."""
+
+    rows: int
+    tracks: int
+
+
+def _secret(track: Track, name: str | None) -> bool:
+    return name is not None and name != "rowid" and (name in track.secrets or is_secret_name(name))
+
+
+def _select(track: Track) -> str:
+    """The export's SELECT list for `track` (key first, for keyset paging)."""
+    k = key_expr(track)
+    label = key_expr(track) if _secret(track, track.label) else label_expr(track)
+    err = "NULL" if _secret(track, track.error) else error_expr(track)
+    flight = f"COALESCE(({track.in_flight}), 0)" if track.in_flight else "0"
+    metrics = [col(track, m.column) or "NULL" for m in track.metrics if not _secret(track, m.column)]
+    parts = [k, f"CASE WHEN typeof({label}) = 'blob' THEN NULL ELSE substr({label}, 1, {LABEL_CHARS}) END",
+             raw_expr(track), flight,
+             f"CASE WHEN typeof({err}) = 'blob' THEN NULL ELSE substr({err}, 1, {EXPORT_CHARS}) END",
+             f"length({err})", f"typeof({err})", signature_arg(err), when_expr(track), *metrics]
+    return ", ".join(parts)
+
+
+def metric_names(track: Track) -> list[str]:
+    """The metric columns a track's rows carry in an export."""
+    return [m.column for m in track.metrics if not _secret(track, m.column)]
+
+
+def _text(value: Any, limit: int, *, multiline: bool = False) -> str:
+    if value is None:
+        return ""
+    return clean(redact(str(value)[:limit]), multiline=multiline)
+
+
+def rows(db: Db, track: Track, condition: str, params: dict[str, Any], *, path: str,
+         page: int = PAGE, **scan_kw: Any) -> Iterator[dict[str, Any]]:
+    """The rows of `track` matching `condition`, as export records, in key order (`filtered.scan`
+    options such as `newest_first` pass through)."""
+    names = metric_names(track)
+    for chunk in scan(db, track, condition, params, _select(track), page=page, **scan_kw):
+        for key, label, raw, flying, err, err_len, err_kind, sig_arg, when, *metrics in chunk:
+            state, raw_label = classify(track, raw, flying)
+            if err_kind == "blob":
+                error = f"<blob {int(err_len or 0)} bytes>"
+            else:
+                error = _text(err, EXPORT_CHARS, multiline=True)
+                if err_len and int(err_len) > EXPORT_CHARS:
+                    error += "…"
+            ts = parse_ts(when, track.tz)
+            record = {
+                "source": clean(path), "track": clean(track.name),
+                "key": key if isinstance(key, int | float) or key is None else _text(key, LABEL_CHARS),
+                "label": _text(label, LABEL_CHARS), "state": state, "raw": raw_label,
+                "signature": clean(redact(cached_signature(sig_arg))) if err is not None else "",
+                "headline": _text(headline(str(err)), 400) if err is not None and err_kind != "blob" else "",
+                "error": error, "error_length": int(err_len or 0),
+                "when": datetime.fromtimestamp(ts, tz=timezone.utc).isoformat() if ts is not None else "",
+            }
+            for name, value in zip(names, metrics):
+                if isinstance(value, float) and not math.isfinite(value):
+                    value = None  # JSON has no NaN or Infinity
+                record[name] = value if isinstance(value, int | float) or value is None else _text(value, 200)
+            yield record
+
+
+def csv_cell(value: Any) -> Any:
+    """A value as a CSV cell: text starting like a formula gets a leading `'` (CSV injection)."""
+    if isinstance(value, str) and value.startswith(_FORMULA):
+        return "'" + value
+    return "" if value is None else value
+
+
+class Writer:
+    """Writes export records to a text stream in one of FORMATS, header first for CSV."""
+
+    def __init__(self, out: IO[str], fmt: str, extra_columns: Iterable[str] = ()) -> None:
+        if fmt not in FORMATS:
+            raise ValueError(f"format {fmt!r}: choose one of {', '.join(FORMATS)}")
+        self.out, self.fmt = out, fmt
+        self.columns = list(BASE_COLUMNS) + [c for c in dict.fromkeys(extra_columns) if c not in BASE_COLUMNS]
+        self.count = 0
+        self._csv = csv.writer(out, lineterminator="\n") if fmt == "csv" else None
+        if self._csv is not None:
+            self._csv.writerow([csv_cell(clean(c)) for c in self.columns])
+
+    def write(self, record: dict[str, Any]) -> None:
+        """One record (columns it lacks are empty)."""
+        if self._csv is not None:
+            self._csv.writerow([csv_cell(record.get(c)) for c in self.columns])
+        else:
+            self.out.write(json.dumps(record, ensure_ascii=True, allow_nan=False, default=str) + "\n")
+        self.count += 1
+
+
+def to_string(records: Iterable[dict[str, Any]], fmt: str, extra_columns: Iterable[str] = ()) -> str:
+    """Records rendered whole (tests and small exports)."""
+    buf = io.StringIO()
+    w = Writer(buf, fmt, extra_columns)
+    for r in records:
+        w.write(r)
+    return buf.getvalue()
