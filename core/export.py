@@ -15,6 +15,7 @@ import csv
 import io
 import json
 import math
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -72,10 +73,26 @@ def metric_names(track: Track) -> list[str]:
     return [m.column for m in track.metrics if not _secret(track, m.column)]
 
 
+#: Plain printable ASCII needs no cleaning (the common case; `clean` checks character by character).
+_PLAIN = re.compile(r"[\x20-\x7e]*\Z")
+#: Every text `sanitize.redact` can change contains one of these, lower-cased (a cheap test before its
+#: three patterns; substring tests beat one case-insensitive regex by far).
+_SECRET_HINTS = ("://", "bearer", "api", "token", "secret", "passw", "sk-", "gh", "ya29.", "akia")
+
+
+def _may_hold_secret(text: str) -> bool:
+    low = text.lower()
+    return any(h in low for h in _SECRET_HINTS)
+
+
 def _text(value: Any, limit: int, *, multiline: bool = False) -> str:
+    """Redacted and cleaned text of a value, at most `limit` characters."""
     if value is None:
         return ""
-    return clean(redact(str(value)[:limit]), multiline=multiline)
+    text = str(value)[:limit]
+    if _may_hold_secret(text):
+        text = redact(text)
+    return text if _PLAIN.match(text) else clean(text, multiline=multiline)
 
 
 def rows(db: Db, track: Track, condition: str, params: dict[str, Any], *, path: str,
@@ -83,6 +100,7 @@ def rows(db: Db, track: Track, condition: str, params: dict[str, Any], *, path: 
     """The rows of `track` matching `condition`, as export records, in key order (`filtered.scan`
     options such as `newest_first` pass through)."""
     names = metric_names(track)
+    source, track_name = clean(path), clean(track.name)
     for chunk in scan(db, track, condition, params, _select(track), page=page, **scan_kw):
         for key, label, raw, flying, err, err_len, err_kind, sig_arg, when, *metrics in chunk:
             state, raw_label = classify(track, raw, flying)
@@ -94,10 +112,10 @@ def rows(db: Db, track: Track, condition: str, params: dict[str, Any], *, path: 
                     error += "…"
             ts = parse_ts(when, track.tz)
             record = {
-                "source": clean(path), "track": clean(track.name),
+                "source": source, "track": track_name,
                 "key": key if isinstance(key, int | float) or key is None else _text(key, LABEL_CHARS),
                 "label": _text(label, LABEL_CHARS), "state": state, "raw": raw_label,
-                "signature": clean(redact(cached_signature(sig_arg))) if err is not None else "",
+                "signature": _text(cached_signature(sig_arg), 400) if err is not None else "",
                 "headline": _text(headline(str(err)), 400) if err is not None and err_kind != "blob" else "",
                 "error": error, "error_length": int(err_len or 0),
                 "when": datetime.fromtimestamp(ts, tz=timezone.utc).isoformat() if ts is not None else "",

@@ -73,8 +73,8 @@ def scan(db: Db, track: Track, condition: str, params: dict[str, Any], select: s
 
     In ascending key order, or descending with `newest_first`; `start` is an exclusive anchor key
     (keyset paging: pass the last key seen). Each statement visits at most `chunk` keys (the range
-    bound) and returns at most `page` rows. Rows whose key is NULL cannot be keyset-paged; in ascending
-    order without an anchor they are read first, one bounded page.
+    bound) and returns at most `page` rows. Rows whose key is NULL are skipped: they cannot be paged,
+    shown as an item or acted on (rowid keys never are NULL).
     """
     from batchtop.core.sql import key_expr, q
 
@@ -83,11 +83,6 @@ def scan(db: Db, track: Track, condition: str, params: dict[str, Any], select: s
     t = q(track.table)
     past, edge, order = ("<", "MIN", "DESC") if newest_first else (">", "MAX", "ASC")
     within = ">=" if newest_first else "<="
-    if k != "rowid" and start is None and not newest_first:
-        rows = run(lambda conn: fetch(conn, f"SELECT {select} FROM {t} WHERE {k} IS NULL AND ({condition}) "
-                                            f"LIMIT {int(page)}", params))
-        if rows:
-            yield rows
     low: Any = start
     while True:
         beyond = f"WHERE {k} {past} :bt_low" if low is not None else f"WHERE {k} IS NOT NULL"
@@ -116,16 +111,13 @@ def scan(db: Db, track: Track, condition: str, params: dict[str, Any], select: s
 
 def count_matching(db: Db, track: Track, condition: str, params: dict[str, Any], *, chunk: int = CHUNK,
                    pause: float = PAUSE, progress: Callable[[int], None] | None = None) -> int:
-    """Rows matching `condition`, counted chunk by chunk (each statement visits at most `chunk` keys)."""
+    """Rows matching `condition` (NULL keys aside, as `scan`), counted chunk by chunk: each statement
+    visits at most `chunk` keys."""
     from batchtop.core.sql import key_expr, q
 
     run = runner(db)
     k, t = key_expr(track), q(track.table)
     total = 0
-    if k != "rowid":
-        (n,) = run(lambda conn: fetch(conn, f"SELECT COUNT(*) FROM {t} WHERE {k} IS NULL AND ({condition})",
-                                      params))[0]
-        total += int(n)
     low: Any = None
     while True:
         above = f"WHERE {k} IS NOT NULL" if low is None else f"WHERE {k} > :bt_low"
