@@ -15,7 +15,7 @@ import json
 import os
 from collections import deque
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from batchtop.core.sanitize import clean_line, redact
@@ -56,7 +56,8 @@ class _Seen:
     activity: str
     failed: int
     settled: int
-    signatures: set[str] = field(default_factory=set)
+    #: Signatures seen so far; None until the caller first passed them (that first set is a baseline).
+    signatures: set[str] | None = None
 
 
 def _event(kind: str, now: float, path: str, track: str, message: str, key: str) -> Event:
@@ -91,12 +92,12 @@ class Detector:
                 failed, settled, activity = t.counts.get("failed", 0), t.settled, t.activity.state
                 prev = self._seen.get(key)
                 if prev is None:
-                    self._seen[key] = _Seen(activity, failed, settled, sigs or set())
+                    self._seen[key] = _Seen(activity, failed, settled, sigs)
                     continue
                 out += self._compare(prev, status.path, t.name, activity, failed, settled, sigs, now)
                 prev.activity, prev.failed, prev.settled = activity, failed, settled
                 if sigs is not None:
-                    prev.signatures |= sigs
+                    prev.signatures = sigs if prev.signatures is None else prev.signatures | sigs
         return [e for e in out if e.kind in self.kinds]
 
     def _compare(self, prev: _Seen, path: str, track: str, activity: str, failed: int, settled: int,
@@ -120,7 +121,7 @@ class Detector:
                 out.append(_event("spike", now, path, track,
                                   f"failure spike: {share:.0%} of the last {newly_settled:,} items failed "
                                   f"(was {before:.0%})", f"spike:{path}:{track}"))
-        if sigs is not None:
+        if sigs is not None and prev.signatures is not None:
             for sig in sorted(sigs - prev.signatures):
                 out.append(_event("new-signature", now, path, track, f"new error: {sig}",
                                   f"new-signature:{sig}"))

@@ -17,8 +17,8 @@ from typing import Any
 from batchtop.core.failure_pages import PAUSE, Db, runner
 from batchtop.core.filter_sql import compile_filter
 from batchtop.core.filters import FilterError, Node, parse, terms
-from batchtop.core.profiles.model import Track
-from batchtop.core.snapshot import fetch
+from batchtop.core.profiles.model import RawValue, Track
+from batchtop.core.snapshot import FailureRow, fetch
 
 #: Keys visited per chunk.
 CHUNK = 20_000
@@ -134,4 +134,36 @@ def count_matching(db: Db, track: Track, condition: str, params: dict[str, Any],
             time.sleep(pause)
 
 
-__all__ = ["CHUNK", "PAGE", "Filter", "FilterError", "columns_of", "compile_for", "count_matching", "scan"]
+def filter_failures(db: Db, track: Track, text: str, *, before: RawValue = None, after: RawValue = None,
+                    limit: int = 50, path: str | None = None, now: float | None = None) -> list[FailureRow]:
+    """A keyset page of the failed items a filter selects, newest first (the failures screen's `/`).
+
+    A drop-in for `failure_pages.search_failures`: a plain word still finds failures whose error or
+    label contains it. Older than `before`, or the `limit` nearest newer than `after`.
+
+    Raises:
+        FilterError: the text is not a valid filter (its message points at the bad token).
+    """
+    from batchtop.core.snapshot import read_failures
+    from batchtop.core.sql import key_expr, state_predicate
+
+    if not track.failures_recorded:
+        return []
+    flt = Filter.parse(text)
+    sql, params = compile_for(db, track, flt, now=time.time() if now is None else now, path=path)
+    cond = f"({sql}) AND {state_predicate(track, ['failed'])}"
+    newer = after is not None
+    keys: list[RawValue] = []
+    for page in scan(db, track, cond, params, key_expr(track), page=limit, newest_first=not newer,
+                     start=after if newer else before):
+        keys += [r[0] for r in page]
+        if len(keys) >= limit:
+            break
+    keys = keys[:limit]
+    if not keys:
+        return []
+    return runner(db)(lambda conn: read_failures(conn, track, limit=len(keys), keys=keys))
+
+
+__all__ = ["CHUNK", "PAGE", "Filter", "FilterError", "columns_of", "compile_for", "count_matching",
+           "filter_failures", "scan"]

@@ -81,7 +81,8 @@ def test_finished_and_stalled_transitions(run: Run) -> None:
 def test_new_signature_alerts_exactly_once(run: Run) -> None:
     det = Detector(kinds=["new-signature"])
     key = (str(run.path), "topics")
-    assert det.update(run.statuses(), run.now, {key: ["A"]}) == []
+    assert det.update(run.statuses(), run.now) == []  # counts first, signatures not known yet
+    assert det.update(run.statuses(), run.now, {key: ["A"]}) == []  # the first signatures: a baseline
     (event,) = det.update(run.statuses(), run.now, {key: ["A", "B <n>"]})
     assert event.kind == "new-signature" and event.message.endswith("new error: B <n>")
     assert det.update(run.statuses(), run.now, {key: ["A", "B <n>"]}) == []
@@ -165,3 +166,37 @@ def test_notifier_writes_bell_and_notification_and_respects_off(monkeypatch: pyt
     Notifier(out.append, bell=False, desktop="off").notify(ev())
     assert out == []
     assert fixed_clock()() == FIXED_NOW
+
+
+# -- in the app ----------------------------------------------------------------------------------------
+
+@pytest.mark.anyio
+async def test_app_alerts_once_when_a_new_cause_appears_and_lists_it(tmp_path: Path, ready, until) -> None:
+    from batchtop.tui.alerting import AlertSettings
+    from batchtop.tui.app import BatchtopApp
+    from batchtop.tui.screens.events import EventsScreen
+
+    path = failures_db(tmp_path / "a.db", {"rate": 3}, done=3)
+    clock = fixed_clock()
+    app = BatchtopApp(Monitor([str(path)], clock=clock), clock=clock, watch=False, poll_interval=0.1,
+                      journal_path=tmp_path / "j.jsonl",
+                      alerts=AlertSettings.parse("new-signature,failed", "bell+osc9"))
+    written: list[str] = []
+    async with app.run_test() as pilot:
+        app.alerts.notifier.write = written.append
+        await ready(pilot)
+        await pilot.pause(0.5)  # a few more polls: nothing changed, nothing said
+        assert app.alerts.events == [] and written == []
+        with sqlite3.connect(path) as conn:
+            add_failures(conn, {"timeout": 2, "rate": 1})
+        await until(pilot, lambda: any(e.kind == "new-signature" for e in app.alerts.events))
+        await pilot.pause(0.5)
+        kinds = [e.kind for e in app.alerts.events]
+        assert kinds.count("new-signature") == 1 and kinds.count("failed") == 1
+        (new,) = [e for e in app.alerts.events if e.kind == "new-signature"]
+        assert "APITimeoutError: Request timed out after <n>s" in new.message
+        assert written.count("\a") == 2 and sum(w.startswith("\x1b]9;") for w in written) == 2
+        await pilot.press("E")
+        await pilot.pause()
+        assert isinstance(app.screen, EventsScreen)
+        assert app.screen.query_one("#ev-table").row_count == 2

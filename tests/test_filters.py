@@ -242,3 +242,22 @@ def test_scan_reads_bounded_chunks(tmp_path: Path) -> None:
     conn.close()
     source.close()
     assert len(ERROR_FAMILIES) >= 3
+
+
+def test_filter_failures_pages_like_the_old_search_and_understands_filters(topics: Source) -> None:
+    from batchtop.core.failure_pages import search_failures
+    from batchtop.core.filtered import filter_failures
+
+    track = topics.profile.tracks[0]
+    # A plain word is the old search: same rows, same order (newest first), same keyset pages.
+    assert filter_failures(topics, track, "missing") == search_failures(topics, track, "missing")
+    first = filter_failures(topics, track, "rate OR timeout", limit=4)
+    assert [r.key for r in first] == [8, 7, 5, 4]
+    older = filter_failures(topics, track, "rate OR timeout", before=first[-1].key, limit=4)
+    assert [r.key for r in older] == [2, 1]
+    newer = filter_failures(topics, track, "rate OR timeout", after=2, limit=2)
+    assert [r.key for r in newer] == [5, 4]
+    # Done rows keep a stale "Connection reset" error: a failures filter never shows them.
+    assert filter_failures(topics, track, "reset") == []
+    with pytest.raises(FilterError, match="bad filter at 7"):
+        filter_failures(topics, track, "error:")

@@ -253,11 +253,18 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def cmd_open(args: argparse.Namespace) -> int:
     """Open the live monitor."""
     from batchtop.core.monitor import Monitor
+    from batchtop.tui.alerting import AlertSettings
     from batchtop.tui.app import run_app
 
+    try:
+        alerts = AlertSettings.parse(args.alerts, args.notify, args.event_log)
+    except ValueError as exc:
+        narrate(f"batchtop: {exc}")
+        return EXIT_USAGE
     monitor = Monitor(args.paths or ["."], profiles=_load_profiles(args.profile))
     return run_app(monitor, poll_interval=args.interval, watch=not args.no_watch,
-                   read_only=args.read_only, journal_path=Path(args.journal) if args.journal else None)
+                   read_only=args.read_only, journal_path=Path(args.journal) if args.journal else None,
+                   alerts=alerts if alerts.kinds else None)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -282,6 +289,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-watch", action="store_true", help="poll on a timer only (no directory watch)")
     p.add_argument("--read-only", action="store_true", help="never open a read-write connection")
     p.add_argument("--journal", metavar="FILE", help="action journal file")
+    triage_cli.add_open_options(p)
 
     p = add("status", cmd_status, "print counts, rate and ETA of each database")
     p.add_argument("paths", nargs="+", metavar="PATH|GLOB|DIR")

@@ -66,6 +66,17 @@ def register(subparsers: Any) -> None:
     p.set_defaults(func=cmd_watch)
 
 
+def add_open_options(p: argparse.ArgumentParser) -> None:
+    """Alert options of the live monitor (`batchtop open`)."""
+    p.add_argument("--alerts", metavar="KINDS", default=None,
+                   help="alerts to raise: all (default, or $BATCHTOP_ALERTS), none, or a comma list of "
+                        "new-signature, spike, failed, stalled, finished")
+    p.add_argument("--notify", metavar="HOW", default=None,
+                   help="how to tell: bell (default, or $BATCHTOP_NOTIFY), osc9, osc777, bell+osc9, "
+                        "bell+osc777, off (the event log `E` lists alerts either way)")
+    p.add_argument("--event-log", metavar="FILE", default=None, help="also append every alert to FILE (JSONL)")
+
+
 def add_failures_options(p: argparse.ArgumentParser) -> None:
     """`--group` and `--where` of `batchtop failures`."""
     p.add_argument("--group", action="store_true",
