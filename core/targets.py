@@ -152,7 +152,7 @@ def target_condition(track: Track, action: Action, target: Target, cutoff: float
     terms need (a time term's cutoff is fixed when the plan is made).
     """
     states = action.from_states
-    if target.kind in ("group", "match", "failed"):
+    if target.kind in ("group", "match", "where", "failed"):
         # These targets are chosen from the failures: an action that also takes pending rows (skip)
         # must not sweep pending rows that happen to match.
         states = tuple(s for s in states if s == "failed")
