@@ -163,3 +163,37 @@ def to_string(records: Iterable[dict[str, Any]], fmt: str, extra_columns: Iterab
     for r in records:
         w.write(r)
     return buf.getvalue()
+
+
+def filter_text_of(kind: str, text: str | None = None, signature: str | None = None) -> str:
+    """The filter that selects what a failures list shows: a filter (`where`/`match`), a group, or every
+    failure. Quotes and backslashes in a signature are escaped, so it is one quoted value."""
+    if kind in ("where", "match") and text:
+        return text if kind == "where" else '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if kind == "group" and signature is not None:
+        return 'sig:"' + signature.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return ""
+
+
+def export_file(db: Db, track: Track, filter_text: str, out_path: str, *, path: str,
+                now: float | None = None) -> int:
+    """Export the failed rows of `track` that `filter_text` selects to `out_path` (CSV, or JSON Lines
+    when it ends in `.jsonl`/`.ndjson`); returns the rows written. Used by the app's export key.
+
+    Raises:
+        FilterError: a bad filter. OSError: the file cannot be written. BatchtopError: a read failed.
+    """
+    import time
+
+    from batchtop.core.filtered import Filter, compile_for
+    from batchtop.core.sql import state_predicate
+
+    sql, params = compile_for(db, track, Filter.parse(filter_text), now=time.time() if now is None else now,
+                              path=path)
+    cond = f"({sql}) AND {state_predicate(track, ['failed'])}"
+    fmt = "jsonl" if out_path.lower().endswith((".jsonl", ".ndjson")) else "csv"
+    with open(out_path, "x", encoding="utf-8", newline="") as out:  # never overwrite: "x"
+        writer = Writer(out, fmt, metric_names(track))
+        for record in rows(db, track, cond, params, path=path):
+            writer.write(record)
+    return writer.count

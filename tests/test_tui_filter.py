@@ -48,3 +48,36 @@ async def test_filter_fields_and_bad_filters_on_the_failures_screen(tmp_path: Pa
         text = screen_text(app)
         assert "bad filter at 14: this ( is never closed" in text
     source.close()
+
+
+@sync
+async def test_export_key_writes_what_is_listed_and_says_where(tmp_path: Path, monkeypatch) -> None:
+    import csv
+
+    monkeypatch.chdir(tmp_path)
+    db = failures_db(tmp_path / "f.db", {"rate": 6, "timeout": 3}, mode="delete")
+    source = source_of(db)
+    app = ScreenApp(lambda: FailuresScreen(source, "topics"))
+    said: list[str] = []
+    app.notify = lambda message, **kw: said.append(message)  # type: ignore[method-assign]
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        await type_filter(pilot, screen, "timeout")
+        await pilot.press("e")
+        await pilot.pause()
+        box = app.screen.query_one("#export-path", Input)
+        assert box.value.startswith(str(tmp_path / "batchtop-f-topics-")) and box.value.endswith(".csv")
+        box.value = str(tmp_path / "timeouts.csv")
+        await pilot.press("enter")
+        await settle(pilot)
+        assert said == [f"Exported 3 rows to {tmp_path / 'timeouts.csv'}"]
+        table = list(csv.DictReader((tmp_path / "timeouts.csv").open()))
+        assert [r["signature"] for r in table] == [FAMILY_SIGNATURES["timeout"]] * 3
+        await pilot.press("e")  # the same name again: never overwritten
+        await pilot.pause()
+        app.screen.query_one("#export-path", Input).value = str(tmp_path / "timeouts.csv")
+        await pilot.press("enter")
+        await settle(pilot)
+        assert "exists (never overwritten)" in said[-1]
+    source.close()
