@@ -53,8 +53,10 @@ def main() -> None:
             started = time.perf_counter()
             report = cross_groups(pairs)
             top = report.groups[0]
-            print(f"cross-file groups ({label}): {time.perf_counter() - started:.2f}s, {report.distinct} signatures, "
-                  f"top {top.count:,} in {len(top.sources)} files")
+            print(
+                f"cross-file groups ({label}): {time.perf_counter() - started:.2f}s, {report.distinct} signatures, "
+                f"top {top.count:,} in {len(top.sources)} files"
+            )
         flt = Filter.parse(f'sig:"{top.signature}"')
         started = time.perf_counter()
         total = 0
@@ -71,8 +73,10 @@ def main() -> None:
             for record in rows(source, track, sql, params, path=source.path):
                 writer.write(record)
         took = time.perf_counter() - started
-        print(f"export of one cause: {writer.count:,} rows, {sink.size / 1e6:.1f} MB in {took:.2f}s "
-              f"({writer.count / took:,.0f} rows/s)")
+        print(
+            f"export of one cause: {writer.count:,} rows, {sink.size / 1e6:.1f} MB in {took:.2f}s "
+            f"({writer.count / took:,.0f} rows/s)"
+        )
         source, track, _, _ = compiled[0]
         sql, params = compile_for(source, track, Filter.parse("key<=20000"), now=0.0, path=source.path)
         tracemalloc.start()

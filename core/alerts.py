@@ -72,8 +72,12 @@ class Detector:
         self.kinds = frozenset(kinds)
         self._seen: dict[tuple[str, str], _Seen] = {}
 
-    def update(self, statuses: Iterable[SourceStatus], now: float,
-               signatures: Mapping[tuple[str, str], Iterable[str]] | None = None) -> list[Event]:
+    def update(
+        self,
+        statuses: Iterable[SourceStatus],
+        now: float,
+        signatures: Mapping[tuple[str, str], Iterable[str]] | None = None,
+    ) -> list[Event]:
         """Events since the previous call.
 
         Args:
@@ -100,31 +104,72 @@ class Detector:
                     prev.signatures = sigs if prev.signatures is None else prev.signatures | sigs
         return [e for e in out if e.kind in self.kinds]
 
-    def _compare(self, prev: _Seen, path: str, track: str, activity: str, failed: int, settled: int,
-                 sigs: set[str] | None, now: float) -> list[Event]:
+    def _compare(
+        self,
+        prev: _Seen,
+        path: str,
+        track: str,
+        activity: str,
+        failed: int,
+        settled: int,
+        sigs: set[str] | None,
+        now: float,
+    ) -> list[Event]:
         out = []
         if activity == "finished" and prev.activity != "finished":
-            out.append(_event("finished", now, path, track, f"finished ({failed:,} failed)",
-                              f"finished:{path}:{track}:{settled}"))
+            out.append(
+                _event(
+                    "finished",
+                    now,
+                    path,
+                    track,
+                    f"finished ({failed:,} failed)",
+                    f"finished:{path}:{track}:{settled}",
+                )
+            )
         if activity in ("stalled", "interrupted") and prev.activity == "active":
-            out.append(_event("stalled", now, path, track, f"{activity}: no progress while work remains",
-                              f"stalled:{path}:{track}"))
+            out.append(
+                _event(
+                    "stalled",
+                    now,
+                    path,
+                    track,
+                    f"{activity}: no progress while work remains",
+                    f"stalled:{path}:{track}",
+                )
+            )
         new_failed = failed - prev.failed
         if new_failed > 0:
-            out.append(_event("failed", now, path, track, f"{new_failed:,} new failure(s), {failed:,} in all",
-                              f"failed:{path}:{track}:{failed}"))
+            out.append(
+                _event(
+                    "failed",
+                    now,
+                    path,
+                    track,
+                    f"{new_failed:,} new failure(s), {failed:,} in all",
+                    f"failed:{path}:{track}:{failed}",
+                )
+            )
             newly_settled = settled - prev.settled
             before = prev.failed / prev.settled if prev.settled else 0.0
             share = new_failed / newly_settled if newly_settled > 0 else 0.0
-            if (newly_settled >= SPIKE_MIN_SETTLED and share >= SPIKE_SHARE
-                    and share >= SPIKE_FACTOR * before):
-                out.append(_event("spike", now, path, track,
-                                  f"failure spike: {share:.0%} of the last {newly_settled:,} items failed "
-                                  f"(was {before:.0%})", f"spike:{path}:{track}"))
+            if newly_settled >= SPIKE_MIN_SETTLED and share >= SPIKE_SHARE and share >= SPIKE_FACTOR * before:
+                out.append(
+                    _event(
+                        "spike",
+                        now,
+                        path,
+                        track,
+                        f"failure spike: {share:.0%} of the last {newly_settled:,} items failed "
+                        f"(was {before:.0%})",
+                        f"spike:{path}:{track}",
+                    )
+                )
         if sigs is not None and prev.signatures is not None:
             for sig in sorted(sigs - prev.signatures):
-                out.append(_event("new-signature", now, path, track, f"new error: {sig}",
-                                  f"new-signature:{sig}"))
+                out.append(
+                    _event("new-signature", now, path, track, f"new error: {sig}", f"new-signature:{sig}")
+                )
         return out
 
 
@@ -175,14 +220,19 @@ class EventLog:
 class Alerts:
     """Detector + throttle + log: `update()` returns the events to notify about now."""
 
-    def __init__(self, kinds: Iterable[str] = KINDS, *, log: EventLog | None = None,
-                 throttle: Throttle | None = None) -> None:
+    def __init__(
+        self, kinds: Iterable[str] = KINDS, *, log: EventLog | None = None, throttle: Throttle | None = None
+    ) -> None:
         self.detector = Detector(kinds)
         self.throttle = throttle or Throttle()
         self.log = log or EventLog()
 
-    def update(self, statuses: Iterable[SourceStatus], now: float,
-               signatures: Mapping[tuple[str, str], Iterable[str]] | None = None) -> list[Event]:
+    def update(
+        self,
+        statuses: Iterable[SourceStatus],
+        now: float,
+        signatures: Mapping[tuple[str, str], Iterable[str]] | None = None,
+    ) -> list[Event]:
         """Detect, log every event, and return those allowed through the throttle."""
         out = []
         for event in self.detector.update(statuses, now, signatures):

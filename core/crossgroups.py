@@ -96,15 +96,29 @@ def merge(parts: Iterable[tuple[str, str, Iterable[ErrorGroup]]], *, limit: int 
     for sig, (n, first, last, occs, by_occ) in sorted(acc.items(), key=lambda kv: (-kv[1][0], kv[0])):
         occs.sort(key=lambda o: (-o.count, o.path, o.track))
         top = by_occ[occs[0]]
-        out.append(CrossGroup(sig, n, n / total if total else 0.0, first, last, tuple(occs), occs[0].path,
-                              occs[0].track, top.sample_key, top.sample_label, top.sample_error))
+        out.append(
+            CrossGroup(
+                sig,
+                n,
+                n / total if total else 0.0,
+                first,
+                last,
+                tuple(occs),
+                occs[0].path,
+                occs[0].track,
+                top.sample_key,
+                top.sample_label,
+                top.sample_error,
+            )
+        )
     if limit is not None:
         out = out[:limit]
     return CrossReport(tuple(out), total, len(acc))
 
 
-def cross_groups(pairs: Iterable[tuple[Any, Track]], *, limit: int | None = None,
-                 max_groups: int = MAX_GROUPS) -> CrossReport:
+def cross_groups(
+    pairs: Iterable[tuple[Any, Track]], *, limit: int | None = None, max_groups: int = MAX_GROUPS
+) -> CrossReport:
     """Group the failures of every (source, track) and merge them across sources.
 
     Args:
@@ -135,11 +149,21 @@ def to_json(report: CrossReport) -> dict[str, Any]:
     """The `batchtop failures --group --json` document."""
     return {
         "groups": [
-            {"signature": g.signature, "count": g.count, "share": round(g.share, 4),
-             "sources": [{"path": o.path, "track": o.track, "count": o.count} for o in g.occurrences],
-             "first_seen": g.first_seen, "last_seen": g.last_seen,
-             "sample": {"path": g.sample_path, "track": g.sample_track, "key": g.sample_key,
-                        "label": g.sample_label, "error": g.sample_error}}
+            {
+                "signature": g.signature,
+                "count": g.count,
+                "share": round(g.share, 4),
+                "sources": [{"path": o.path, "track": o.track, "count": o.count} for o in g.occurrences],
+                "first_seen": g.first_seen,
+                "last_seen": g.last_seen,
+                "sample": {
+                    "path": g.sample_path,
+                    "track": g.sample_track,
+                    "key": g.sample_key,
+                    "label": g.sample_label,
+                    "error": g.sample_error,
+                },
+            }
             for g in report.groups
         ],
         "failed": report.failed,

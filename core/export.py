@@ -37,8 +37,19 @@ EXPORT_CHARS = 8_000
 LABEL_CHARS = 1_000
 FORMATS = ("csv", "jsonl")
 #: Columns of every exported row, before the track's metrics.
-BASE_COLUMNS = ("source", "track", "key", "label", "state", "raw", "signature", "headline", "error",
-                "error_length", "when")
+BASE_COLUMNS = (
+    "source",
+    "track",
+    "key",
+    "label",
+    "state",
+    "raw",
+    "signature",
+    "headline",
+    "error",
+    "error_length",
+    "when",
+)
 _FORMULA = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -61,10 +72,18 @@ def _select(track: Track) -> str:
     err = "NULL" if _secret(track, track.error) else error_expr(track)
     flight = f"COALESCE(({track.in_flight}), 0)" if track.in_flight else "0"
     metrics = [col(track, m.column) or "NULL" for m in track.metrics if not _secret(track, m.column)]
-    parts = [k, f"CASE WHEN typeof({label}) = 'blob' THEN NULL ELSE substr({label}, 1, {LABEL_CHARS}) END",
-             raw_expr(track), flight,
-             f"CASE WHEN typeof({err}) = 'blob' THEN NULL ELSE substr({err}, 1, {EXPORT_CHARS}) END",
-             f"length({err})", f"typeof({err})", signature_arg(err), when_expr(track), *metrics]
+    parts = [
+        k,
+        f"CASE WHEN typeof({label}) = 'blob' THEN NULL ELSE substr({label}, 1, {LABEL_CHARS}) END",
+        raw_expr(track),
+        flight,
+        f"CASE WHEN typeof({err}) = 'blob' THEN NULL ELSE substr({err}, 1, {EXPORT_CHARS}) END",
+        f"length({err})",
+        f"typeof({err})",
+        signature_arg(err),
+        when_expr(track),
+        *metrics,
+    ]
     return ", ".join(parts)
 
 
@@ -95,8 +114,16 @@ def _text(value: Any, limit: int, *, multiline: bool = False) -> str:
     return text if _PLAIN.match(text) else clean(text, multiline=multiline)
 
 
-def rows(db: Db, track: Track, condition: str, params: dict[str, Any], *, path: str,
-         page: int = PAGE, **scan_kw: Any) -> Iterator[dict[str, Any]]:
+def rows(
+    db: Db,
+    track: Track,
+    condition: str,
+    params: dict[str, Any],
+    *,
+    path: str,
+    page: int = PAGE,
+    **scan_kw: Any,
+) -> Iterator[dict[str, Any]]:
     """The rows of `track` matching `condition`, as export records, in key order (`filtered.scan`
     options such as `newest_first` pass through)."""
     names = metric_names(track)
@@ -112,12 +139,16 @@ def rows(db: Db, track: Track, condition: str, params: dict[str, Any], *, path: 
                     error += "…"
             ts = parse_ts(when, track.tz)
             record = {
-                "source": source, "track": track_name,
+                "source": source,
+                "track": track_name,
                 "key": key if isinstance(key, int | float) or key is None else _text(key, LABEL_CHARS),
-                "label": _text(label, LABEL_CHARS), "state": state, "raw": raw_label,
+                "label": _text(label, LABEL_CHARS),
+                "state": state,
+                "raw": raw_label,
                 "signature": _text(cached_signature(sig_arg), 400) if err is not None else "",
                 "headline": _text(headline(str(err)), 400) if err is not None and err_kind != "blob" else "",
-                "error": error, "error_length": int(err_len or 0),
+                "error": error,
+                "error_length": int(err_len or 0),
                 "when": datetime.fromtimestamp(ts, tz=timezone.utc).isoformat() if ts is not None else "",
             }
             for name, value in zip(names, metrics):
@@ -175,8 +206,9 @@ def filter_text_of(kind: str, text: str | None = None, signature: str | None = N
     return ""
 
 
-def export_file(db: Db, track: Track, filter_text: str, out_path: str, *, path: str,
-                now: float | None = None) -> int:
+def export_file(
+    db: Db, track: Track, filter_text: str, out_path: str, *, path: str, now: float | None = None
+) -> int:
     """Export the failed rows of `track` that `filter_text` selects to `out_path` (CSV, or JSON Lines
     when it ends in `.jsonl`/`.ndjson`); returns the rows written. Used by the app's export key.
 
@@ -188,8 +220,9 @@ def export_file(db: Db, track: Track, filter_text: str, out_path: str, *, path: 
     from batchtop.core.filtered import Filter, compile_for
     from batchtop.core.sql import state_predicate
 
-    sql, params = compile_for(db, track, Filter.parse(filter_text), now=time.time() if now is None else now,
-                              path=path)
+    sql, params = compile_for(
+        db, track, Filter.parse(filter_text), now=time.time() if now is None else now, path=path
+    )
     cond = f"({sql}) AND {state_predicate(track, ['failed'])}"
     fmt = "jsonl" if out_path.lower().endswith((".jsonl", ".ndjson")) else "csv"
     with open(out_path, "x", encoding="utf-8", newline="") as out:  # never overwrite: "x"

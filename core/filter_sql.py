@@ -50,10 +50,27 @@ from batchtop.core.sql import (
 from batchtop.core.timeutil import format_ts, parse_ts
 
 ALIASES = {
-    "state": "state", "is": "state", "status": "status", "raw": "status", "error": "error", "err": "error",
-    "sig": "sig", "signature": "sig", "label": "label", "key": "key", "id": "key", "since": "since",
-    "after": "since", "until": "until", "before": "until", "age": "age", "source": "source", "file": "source",
-    "path": "source", "track": "track", "table": "track",
+    "state": "state",
+    "is": "state",
+    "status": "status",
+    "raw": "status",
+    "error": "error",
+    "err": "error",
+    "sig": "sig",
+    "signature": "sig",
+    "label": "label",
+    "key": "key",
+    "id": "key",
+    "since": "since",
+    "after": "since",
+    "until": "until",
+    "before": "until",
+    "age": "age",
+    "source": "source",
+    "file": "source",
+    "path": "source",
+    "track": "track",
+    "table": "track",
 }
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)(s|m|h|d|w)$")
 _UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
@@ -83,9 +100,16 @@ def number(text: str) -> int | float | None:
     return int(text) if re.fullmatch(r"-?\d+", text) else float(text)
 
 
-def compile_filter(node: Node | None, track: Track, *, now: float, path: str | None = None,
-                   columns: Collection[str] | None = None, inline: bool = False,
-                   text: str = "") -> tuple[str, dict[str, Any]]:
+def compile_filter(
+    node: Node | None,
+    track: Track,
+    *,
+    now: float,
+    path: str | None = None,
+    columns: Collection[str] | None = None,
+    inline: bool = False,
+    text: str = "",
+) -> tuple[str, dict[str, Any]]:
     """The SQL condition of `node` for rows of `track`, and its parameters.
 
     Args:
@@ -125,20 +149,31 @@ def _text_match(expr: str, term: Term, bind: _Binder, text: str) -> str:
     raise FilterError(f"{term.field} takes :, = or != (not {term.op})", term.pos, text)
 
 
-def _term(term: Term, track: Track, bind: _Binder, *, now: float, path: str | None,
-          columns: Collection[str] | None, text: str) -> str:
+def _term(
+    term: Term,
+    track: Track,
+    bind: _Binder,
+    *,
+    now: float,
+    path: str | None,
+    columns: Collection[str] | None,
+    text: str,
+) -> str:
     if term.field is None:  # a bare word: the error or the label contains it (the old search)
         pattern = bind(like_pattern(term.value))
-        return (f"{error_expr(track)} LIKE {pattern} ESCAPE '\\' "
-                f"OR {label_expr(track)} LIKE {pattern} ESCAPE '\\'")
+        return (
+            f"{error_expr(track)} LIKE {pattern} ESCAPE '\\' "
+            f"OR {label_expr(track)} LIKE {pattern} ESCAPE '\\'"
+        )
     field = ALIASES.get(term.field.lower())
     if field == "state":
         return _states(term, track, text)
     if field == "status":
         values = [v for v in term.value.split(",") if v]
         if term.op not in (":", "=", "!=") or not values:
-            raise FilterError("status takes :, = or != and one or more values (status:queued,running)",
-                              term.pos, text)
+            raise FilterError(
+                "status takes :, = or != and one or more values (status:queued,running)", term.pos, text
+            )
         cond = f"CAST({raw_expr(track)} AS TEXT) IN ({', '.join(bind(v) for v in values)})"
         return f"NOT ({cond})" if term.op == "!=" else cond
     if field == "error":
@@ -147,7 +182,7 @@ def _term(term: Term, track: Track, bind: _Binder, *, now: float, path: str | No
         return _text_match(label_expr(track), term, bind, text)
     if field == "sig":
         if term.op not in (":", "=", "!="):
-            raise FilterError("sig takes :, = or != (sig:\"Timeout after <n>s\")", term.pos, text)
+            raise FilterError('sig takes :, = or != (sig:"Timeout after <n>s")', term.pos, text)
         cond = f"{signature_sql(error_expr(track))} = {bind(term.value)}"
         return f"NOT ({cond})" if term.op == "!=" else cond
     if field == "key":
@@ -190,8 +225,9 @@ def _column(term: Term, track: Track, bind: _Binder, columns: Collection[str] | 
         chosen = next((c for c in columns if c.lower() == name.lower()), None)
     if chosen is None:
         hint = " (quote a value holding ':', e.g. \"Error: x\")" if term.op == ":" else ""
-        raise FilterError(f"unknown field {name!r}: not a filter field or a column of {track.table}{hint}",
-                          term.pos, text)
+        raise FilterError(
+            f"unknown field {name!r}: not a filter field or a column of {track.table}{hint}", term.pos, text
+        )
     if chosen in track.secrets or is_secret_name(chosen):
         raise FilterError(f"{name!r} is a secret column: never read", term.pos, text)
     return _compare(col(track, chosen) or q(chosen), term, bind, text)
@@ -204,8 +240,9 @@ def _cutoff(value: str, track: Track, now: float, pos: int, text: str) -> float:
     try:
         datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
-        raise FilterError(f"{value!r} is not a time: give 90s, 30m, 2h, 1d, 1w or 2026-01-31[ 12:00]", pos,
-                          text) from None
+        raise FilterError(
+            f"{value!r} is not a time: give 90s, 30m, 2h, 1d, 1w or 2026-01-31[ 12:00]", pos, text
+        ) from None
     parsed = parse_ts(value, track.tz)
     assert parsed is not None
     return parsed
@@ -219,8 +256,9 @@ def _time(field: str, term: Term, track: Track, bind: _Binder, now: float, text:
         if term.op not in (">", ">=", "<", "<="):
             raise FilterError("age takes >, >=, < or <= (age>2h: older than two hours)", term.pos, text)
         if not _DURATION.match(term.value.strip().lower()):
-            raise FilterError(f"{term.value!r} is not a duration: give 90s, 30m, 2h, 1d or 1w",
-                              term.value_pos, text)
+            raise FilterError(
+                f"{term.value!r} is not a duration: give 90s, 30m, 2h, 1d or 1w", term.value_pos, text
+            )
         # Older than 2h means the time is before now - 2h.
         op = {">": "<", ">=": "<=", "<": ">", "<=": ">="}[term.op]
     else:
@@ -231,9 +269,11 @@ def _time(field: str, term: Term, track: Track, bind: _Binder, now: float, text:
     text_cut = bind(format_ts(cut, track.tz, "space"))
     num_cut = bind(round(cut, 3))
     # Text stamps compare as text in the writer's zone ('T' or space); epoch numbers (s or ms) as numbers.
-    return (f"CASE WHEN typeof({when}) = 'text' THEN replace(substr({when}, 1, 19), 'T', ' ') {op} {text_cut} "
-            f"WHEN typeof({when}) IN ('integer', 'real') THEN (CASE WHEN {when} > 100000000000 "
-            f"THEN {when} / 1000.0 ELSE {when} END) {op} {num_cut} ELSE 0 END")
+    return (
+        f"CASE WHEN typeof({when}) = 'text' THEN replace(substr({when}, 1, 19), 'T', ' ') {op} {text_cut} "
+        f"WHEN typeof({when}) IN ('integer', 'real') THEN (CASE WHEN {when} > 100000000000 "
+        f"THEN {when} / 1000.0 ELSE {when} END) {op} {num_cut} ELSE 0 END"
+    )
 
 
 def _constant(field: str, term: Term, track: Track, path: str | None, text: str) -> str:

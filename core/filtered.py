@@ -47,11 +47,19 @@ class Filter:
         """Field names used (lower case; '' for bare words)."""
         return {(t.field or "").lower() for t in terms(self.node)}
 
-    def condition(self, track: Track, *, now: float, path: str | None = None,
-                  columns: Sequence[str] | None = None, inline: bool = False) -> tuple[str, dict[str, Any]]:
+    def condition(
+        self,
+        track: Track,
+        *,
+        now: float,
+        path: str | None = None,
+        columns: Sequence[str] | None = None,
+        inline: bool = False,
+    ) -> tuple[str, dict[str, Any]]:
         """SQL condition and parameters for rows of `track` (see `filter_sql.compile_filter`)."""
-        return compile_filter(self.node, track, now=now, path=path, columns=columns, inline=inline,
-                              text=self.text)
+        return compile_filter(
+            self.node, track, now=now, path=path, columns=columns, inline=inline, text=self.text
+        )
 
 
 def _read(conn: Any, sql: str, params: dict[str, Any]) -> list[tuple]:
@@ -73,15 +81,26 @@ def columns_of(db: Db, table: str) -> list[str]:
     return [r[1] for r in runner(db)(lambda conn: fetch(conn, f"PRAGMA table_info({q(table)})"))]
 
 
-def compile_for(db: Db, track: Track, flt: Filter, *, now: float, path: str | None = None,
-                inline: bool = False) -> tuple[str, dict[str, Any]]:
+def compile_for(
+    db: Db, track: Track, flt: Filter, *, now: float, path: str | None = None, inline: bool = False
+) -> tuple[str, dict[str, Any]]:
     """`flt.condition` with the table's columns read first."""
     return flt.condition(track, now=now, path=path, columns=columns_of(db, track.table), inline=inline)
 
 
-def scan(db: Db, track: Track, condition: str, params: dict[str, Any], select: str, *,
-         chunk: int = CHUNK, page: int = PAGE, pause: float = PAUSE, newest_first: bool = False,
-         start: Any = None) -> Iterator[list[tuple]]:
+def scan(
+    db: Db,
+    track: Track,
+    condition: str,
+    params: dict[str, Any],
+    select: str,
+    *,
+    chunk: int = CHUNK,
+    page: int = PAGE,
+    pause: float = PAUSE,
+    newest_first: bool = False,
+    start: Any = None,
+) -> Iterator[list[tuple]]:
     """Pages of `SELECT {select}` (its first column must be the key) over the rows matching `condition`.
 
     In ascending key order, or descending with `newest_first`; `start` is an exclusive anchor key
@@ -100,16 +119,23 @@ def scan(db: Db, track: Track, condition: str, params: dict[str, Any], select: s
     while True:
         beyond = f"WHERE {k} {past} :bt_low" if low is not None else f"WHERE {k} IS NOT NULL"
         bound = dict(params, bt_low=low)
-        (high,) = run(lambda conn, a=beyond, b=bound: _read(
-            conn, f"SELECT {edge}(k) FROM (SELECT {k} AS k FROM {t} {a} ORDER BY {k} {order} "
-                  f"LIMIT {int(chunk)})", b))[0]
+        (high,) = run(
+            lambda conn, a=beyond, b=bound: _read(
+                conn,
+                f"SELECT {edge}(k) FROM (SELECT {k} AS k FROM {t} {a} ORDER BY {k} {order} "
+                f"LIMIT {int(chunk)})",
+                b,
+            )
+        )[0]
         if high is None:
             return
         anchor = low
         while True:
             lower = "" if anchor is None else f"{k} {past} :bt_low AND "
-            sql = (f"SELECT {select} FROM {t} WHERE {lower}{k} {within} :bt_high AND ({condition}) "
-                   f"ORDER BY {k} {order} LIMIT {int(page)}")
+            sql = (
+                f"SELECT {select} FROM {t} WHERE {lower}{k} {within} :bt_high AND ({condition}) "
+                f"ORDER BY {k} {order} LIMIT {int(page)}"
+            )
             vals = dict(params, bt_low=anchor, bt_high=high)
             rows = run(lambda conn, s=sql, v=vals: _read(conn, s, v))
             if rows:
@@ -122,8 +148,16 @@ def scan(db: Db, track: Track, condition: str, params: dict[str, Any], select: s
             time.sleep(pause)
 
 
-def count_matching(db: Db, track: Track, condition: str, params: dict[str, Any], *, chunk: int = CHUNK,
-                   pause: float = PAUSE, progress: Callable[[int], None] | None = None) -> int:
+def count_matching(
+    db: Db,
+    track: Track,
+    condition: str,
+    params: dict[str, Any],
+    *,
+    chunk: int = CHUNK,
+    pause: float = PAUSE,
+    progress: Callable[[int], None] | None = None,
+) -> int:
     """Rows matching `condition` (NULL keys aside, as `scan`), counted chunk by chunk: each statement
     visits at most `chunk` keys."""
     from batchtop.core.sql import key_expr, q
@@ -134,8 +168,10 @@ def count_matching(db: Db, track: Track, condition: str, params: dict[str, Any],
     low: Any = None
     while True:
         above = f"WHERE {k} IS NOT NULL" if low is None else f"WHERE {k} > :bt_low"
-        sql = (f"SELECT MAX(k), TOTAL(m), COUNT(*) FROM (SELECT {k} AS k, ({condition}) AS m FROM {t} {above} "
-               f"ORDER BY {k} LIMIT {int(chunk)})")
+        sql = (
+            f"SELECT MAX(k), TOTAL(m), COUNT(*) FROM (SELECT {k} AS k, ({condition}) AS m FROM {t} {above} "
+            f"ORDER BY {k} LIMIT {int(chunk)})"
+        )
         high, matched, visited = run(lambda conn, s=sql, v=dict(params, bt_low=low): _read(conn, s, v))[0]
         total += int(matched or 0)
         if progress is not None:
@@ -147,8 +183,17 @@ def count_matching(db: Db, track: Track, condition: str, params: dict[str, Any],
             time.sleep(pause)
 
 
-def filter_failures(db: Db, track: Track, text: str, *, before: RawValue = None, after: RawValue = None,
-                    limit: int = 50, path: str | None = None, now: float | None = None) -> list[FailureRow]:
+def filter_failures(
+    db: Db,
+    track: Track,
+    text: str,
+    *,
+    before: RawValue = None,
+    after: RawValue = None,
+    limit: int = 50,
+    path: str | None = None,
+    now: float | None = None,
+) -> list[FailureRow]:
     """A keyset page of the failed items a filter selects, newest first (the failures screen's `/`).
 
     A drop-in for `failure_pages.search_failures`: a plain word still finds failures whose error or
@@ -167,8 +212,16 @@ def filter_failures(db: Db, track: Track, text: str, *, before: RawValue = None,
     cond = f"({sql}) AND {state_predicate(track, ['failed'])}"
     newer = after is not None
     keys: list[RawValue] = []
-    for page in scan(db, track, cond, params, key_expr(track), page=limit, newest_first=not newer,
-                     start=after if newer else before):
+    for page in scan(
+        db,
+        track,
+        cond,
+        params,
+        key_expr(track),
+        page=limit,
+        newest_first=not newer,
+        start=after if newer else before,
+    ):
         keys += [r[0] for r in page]
         if len(keys) >= limit:
             break
@@ -178,5 +231,14 @@ def filter_failures(db: Db, track: Track, text: str, *, before: RawValue = None,
     return runner(db)(lambda conn: read_failures(conn, track, limit=len(keys), keys=keys))
 
 
-__all__ = ["CHUNK", "PAGE", "Filter", "FilterError", "columns_of", "compile_for", "count_matching",
-           "filter_failures", "scan"]
+__all__ = [
+    "CHUNK",
+    "PAGE",
+    "Filter",
+    "FilterError",
+    "columns_of",
+    "compile_for",
+    "count_matching",
+    "filter_failures",
+    "scan",
+]

@@ -153,7 +153,9 @@ def tokenize(text: str) -> list[_Tok]:
             toks.append(_Tok(_KEYWORDS[word.lower()], i))
         else:
             if word[0] in "=!<>:":
-                raise FilterError(f"{word[0]!r} needs a field before it (state:failed, cost_usd>0.05)", i, text)
+                raise FilterError(
+                    f"{word[0]!r} needs a field before it (state:failed, cost_usd>0.05)", i, text
+                )
             toks.append(_Tok("TERM", i, Term(None, ":", word, i, i)))
         i = end
     return toks

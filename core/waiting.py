@@ -39,15 +39,21 @@ def reached(statuses: Sequence[SourceStatus], until: Iterable[str], baseline: Ba
     readable = [s for s in statuses if s.error is None and s.tracks]
     for cond in until:
         if cond == "finished":
-            if statuses and len(readable) == len(statuses) and all(
-                    t.activity.state == "finished" for s in readable for t in s.tracks):
+            if (
+                statuses
+                and len(readable) == len(statuses)
+                and all(t.activity.state == "finished" for s in readable for t in s.tracks)
+            ):
                 return cond
         elif cond == "stalled":
             if any(t.activity.state in ("stalled", "interrupted") for s in readable for t in s.tracks):
                 return cond
         elif cond == "failed":
-            if any(t.counts.get("failed", 0) > baseline.failed.get((s.path, t.name), 0)
-                   for s in readable for t in s.tracks):
+            if any(
+                t.counts.get("failed", 0) > baseline.failed.get((s.path, t.name), 0)
+                for s in readable
+                for t in s.tracks
+            ):
                 return cond
     return None
 
@@ -89,8 +95,10 @@ def summary_lines(statuses: Sequence[SourceStatus]) -> list[str]:
         rate = sum(rates) if rates else None
         etas = [t for t in s.tracks if t.eta is not None]
         slowest = max(etas, key=lambda t: t.eta[1]) if etas else None  # type: ignore[index]
-        lines.append(f"{name}: {s.state} {_counts(settled, total, failed, running, rate)} "
-                     f"{_eta(slowest) if slowest else 'ETA —'}")
+        lines.append(
+            f"{name}: {s.state} {_counts(settled, total, failed, running, rate)} "
+            f"{_eta(slowest) if slowest else 'ETA —'}"
+        )
         for i, v in enumerate((settled, total, failed, running)):
             totals[i] += v
         if rate is not None:
@@ -98,6 +106,8 @@ def summary_lines(statuses: Sequence[SourceStatus]) -> list[str]:
             rated = True
     if len(statuses) > 1:
         settled, total, failed, running, rate = totals
-        lines.append(f"total ({len(statuses)} sources): "
-                     f"{_counts(int(settled), int(total), int(failed), int(running), rate if rated else None)}")
+        lines.append(
+            f"total ({len(statuses)} sources): "
+            f"{_counts(int(settled), int(total), int(failed), int(running), rate if rated else None)}"
+        )
     return lines

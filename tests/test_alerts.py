@@ -36,8 +36,10 @@ class Run:
 
     def add_pending(self, n: int) -> None:
         with sqlite3.connect(self.path) as conn:
-            conn.executemany("INSERT INTO topic_completions (topic_path, status) VALUES (?, 'pending')",
-                             [(f"p{i}",) for i in range(n)])
+            conn.executemany(
+                "INSERT INTO topic_completions (topic_path, status) VALUES (?, 'pending')",
+                [(f"p{i}",) for i in range(n)],
+            )
 
 
 @pytest.fixture
@@ -132,13 +134,16 @@ def test_db_text_in_events_is_sanitised(tmp_path: Path) -> None:
     st = Run(tmp_path / "a.db")
     key = (str(st.path), "topics")
     det.update(st.statuses(), st.now, {key: []})
-    (event,) = det.update(st.statuses(), st.now, {key: ["\x1b]52;c;AAAA\x07 bad \u202e api_key=abcdef123456"]})
+    (event,) = det.update(
+        st.statuses(), st.now, {key: ["\x1b]52;c;AAAA\x07 bad \u202e api_key=abcdef123456"]}
+    )
     assert "\x1b" not in event.message and "\x07" not in event.message and "\u202e" not in event.message
     assert "abcdef123456" not in event.message
     st.monitor.close()
 
 
 # -- terminal output -----------------------------------------------------------------------------------
+
 
 def test_osc_sequences_carry_only_sanitised_text() -> None:
     seq = osc9("done \x1b]52;c;x\x07 \u009b evil")
@@ -170,6 +175,7 @@ def test_notifier_writes_bell_and_notification_and_respects_off(monkeypatch: pyt
 
 # -- in the app ----------------------------------------------------------------------------------------
 
+
 @pytest.mark.anyio
 async def test_app_alerts_once_when_a_new_cause_appears_and_lists_it(tmp_path: Path, ready, until) -> None:
     from batchtop.tui.alerting import AlertSettings
@@ -178,9 +184,14 @@ async def test_app_alerts_once_when_a_new_cause_appears_and_lists_it(tmp_path: P
 
     path = failures_db(tmp_path / "a.db", {"rate": 3}, done=3)
     clock = fixed_clock()
-    app = BatchtopApp(Monitor([str(path)], clock=clock), clock=clock, watch=False, poll_interval=0.1,
-                      journal_path=tmp_path / "j.jsonl",
-                      alerts=AlertSettings.parse("new-signature,failed", "bell+osc9"))
+    app = BatchtopApp(
+        Monitor([str(path)], clock=clock),
+        clock=clock,
+        watch=False,
+        poll_interval=0.1,
+        journal_path=tmp_path / "j.jsonl",
+        alerts=AlertSettings.parse("new-signature,failed", "bell+osc9"),
+    )
     written: list[str] = []
     async with app.run_test() as pilot:
         app.alerts.notifier.write = written.append

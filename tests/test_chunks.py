@@ -12,12 +12,19 @@ from batchtop.core.monitor import Monitor
 
 
 def test_names_with_digits_group_by_pattern_per_directory() -> None:
-    paths = [f"/r/run-{i:04d}.db" for i in range(1, 100)] + ["/r/other.db", "/s/run-0001.db",
-                                                             "/r/llm_results_20260101_120000.db",
-                                                             "/r/llm_results_20260102_080000.db"]
+    paths = [f"/r/run-{i:04d}.db" for i in range(1, 100)] + [
+        "/r/other.db",
+        "/s/run-0001.db",
+        "/r/llm_results_20260101_120000.db",
+        "/r/llm_results_20260102_080000.db",
+    ]
     sets = group_paths(paths)
     assert [(s.name, s.directory, len(s.paths)) for s in sets] == [
-        ("run-*.db", "/r", 99), ("other.db", "/r", 1), ("run-0001.db", "/s", 1), ("llm_results_*_*.db", "/r", 2)]
+        ("run-*.db", "/r", 99),
+        ("other.db", "/r", 1),
+        ("run-0001.db", "/s", 1),
+        ("llm_results_*_*.db", "/r", 2),
+    ]
     assert name_pattern("results_chunk_12.db") == "results_chunk_*.db"
 
 

@@ -29,9 +29,11 @@ def chunks(tmp_path: Path) -> list[Path]:
     """Three chunk files; `rate` in all three, `timeout` in two, `missing` in one."""
     d = tmp_path / "run"
     d.mkdir()
-    return [failures_db(d / "results_chunk_1.db", {"rate": 4, "timeout": 2}),
-            failures_db(d / "results_chunk_2.db", {"rate": 3, "missing": 5}),
-            failures_db(d / "results_chunk_3.db", {"rate": 1, "timeout": 1})]
+    return [
+        failures_db(d / "results_chunk_1.db", {"rate": 4, "timeout": 2}),
+        failures_db(d / "results_chunk_2.db", {"rate": 3, "missing": 5}),
+        failures_db(d / "results_chunk_3.db", {"rate": 1, "timeout": 1}),
+    ]
 
 
 def failed(path: Path) -> int:
@@ -50,7 +52,10 @@ def test_same_cause_in_many_files_is_one_group(chunks: list[Path]) -> None:
     rate = by_sig[FAMILY_SIGNATURES["rate"]]
     assert rate.count == 8 and rate.share == pytest.approx(0.5)
     assert [(Path(o.path).name, o.count) for o in rate.occurrences] == [
-        ("results_chunk_1.db", 4), ("results_chunk_2.db", 3), ("results_chunk_3.db", 1)]
+        ("results_chunk_1.db", 4),
+        ("results_chunk_2.db", 3),
+        ("results_chunk_3.db", 1),
+    ]
     assert rate.sample_path == str(chunks[0]) and "RateLimitError: 429" in rate.sample_error
     assert by_sig[FAMILY_SIGNATURES["timeout"]].count == 3
     assert len(by_sig[FAMILY_SIGNATURES["missing"]].sources) == 1
@@ -95,8 +100,9 @@ def test_failures_where_lists_only_matching_failures(chunks: list[Path], capsys)
     assert all(i["signature"] in (FAMILY_SIGNATURES["timeout"], FAMILY_SIGNATURES["missing"]) for i in items)
     # The done rows keep a stale error text mentioning a "Connection reset": never failures.
     code = cli.main(["failures", str(chunks[0].parent), "--where", "reset", "--json"])
-    assert code == 0 and all(not t["items"] for s in json.loads(capsys.readouterr().out)["sources"]
-                             for t in s["tracks"])
+    assert code == 0 and all(
+        not t["items"] for s in json.loads(capsys.readouterr().out)["sources"] for t in s["tracks"]
+    )
 
 
 def test_bad_where_on_failures_is_a_usage_error(chunks: list[Path], capsys) -> None:
@@ -124,7 +130,10 @@ def test_reset_of_a_cross_file_group_is_journaled_and_undone_per_file(chunks: li
     assert [failed(p) for p in chunks] == [2, 5, 1]  # only the rate-limit failures, in every file
     entries = json.loads(run(capsys, "journal", "--json")[1])["entries"]
     assert sorted((Path(e["db"]).name, e["affected"]) for e in entries) == [
-        ("results_chunk_1.db", 4), ("results_chunk_2.db", 3), ("results_chunk_3.db", 1)]
+        ("results_chunk_1.db", 4),
+        ("results_chunk_2.db", 3),
+        ("results_chunk_3.db", 1),
+    ]
     # Each file's write is its own action: undo one file, the others stay reset.
     mid = next(e for e in entries if Path(e["db"]).name == "results_chunk_2.db")
     code, out, _ = run(capsys, "undo", mid["id"], "--yes")
@@ -133,8 +142,9 @@ def test_reset_of_a_cross_file_group_is_journaled_and_undone_per_file(chunks: li
 
 
 def test_reset_by_filter_across_files(chunks: list[Path], capsys) -> None:
-    code, out, _ = run(capsys, "reset", str(chunks[0].parent), "--where", "timeout source:results_chunk_1",
-                       "--yes", "--json")
+    code, out, _ = run(
+        capsys, "reset", str(chunks[0].parent), "--where", "timeout source:results_chunk_1", "--yes", "--json"
+    )
     assert code == 0
     assert [failed(p) for p in chunks] == [4, 8, 2]
     code, out, err = run(capsys, "reset", str(chunks[0].parent), "--where", "error:(", "--yes")

@@ -35,11 +35,15 @@ def keys(source: Source, text: str, *, path: str | None = None) -> list:
 
 
 def rows(source: Source) -> list[tuple]:
-    return source.run(lambda c: c.execute("SELECT id, status, error_message, topic_path FROM topic_completions "
-                                          "ORDER BY id").fetchall())
+    return source.run(
+        lambda c: c.execute(
+            "SELECT id, status, error_message, topic_path FROM topic_completions ORDER BY id"
+        ).fetchall()
+    )
 
 
 # -- parsing --------------------------------------------------------------------------------------------
+
 
 def test_terms_side_by_side_are_anded_and_or_binds_loosest() -> None:
     node = parse('state:failed error:"rate limit" OR NOT label:x')
@@ -57,16 +61,19 @@ def test_quotes_keep_operators_keywords_and_escapes_as_text() -> None:
     assert node.nodes[1] == Term(None, ":", "NOT", 23, 23, True)
 
 
-@pytest.mark.parametrize(("text", "position", "words"), [
-    ("state:failed OR", 15, "expected a term"),
-    ("(state:failed", 0, "never closed"),
-    ("state:failed)", 12, "unexpected )"),
-    ('error:"abc', 6, "unclosed quote"),
-    ("AND x", 0, "AND needs a term"),
-    ("label:", 6, "needs a value"),
-    ("x =3", 2, "needs a field"),
-    ("a\"b", 1, "quote inside a word"),
-])
+@pytest.mark.parametrize(
+    ("text", "position", "words"),
+    [
+        ("state:failed OR", 15, "expected a term"),
+        ("(state:failed", 0, "never closed"),
+        ("state:failed)", 12, "unexpected )"),
+        ('error:"abc', 6, "unclosed quote"),
+        ("AND x", 0, "AND needs a term"),
+        ("label:", 6, "needs a value"),
+        ("x =3", 2, "needs a field"),
+        ('a"b', 1, "quote inside a word"),
+    ],
+)
 def test_bad_filters_point_at_the_bad_token(text: str, position: int, words: str) -> None:
     with pytest.raises(FilterError) as info:
         parse(text)
@@ -76,13 +83,16 @@ def test_bad_filters_point_at_the_bad_token(text: str, position: int, words: str
     assert info.value.caret().splitlines()[1] == " " * position + "^"
 
 
-@pytest.mark.parametrize(("text", "words"), [
-    ("state:broken", "no state 'broken'"),
-    ("colour:red", "unknown field 'colour'"),
-    ("age:2h", "age takes >"),
-    ("since:yesterday", "not a time"),
-    ("age>soon", "not a duration"),
-])
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("state:broken", "no state 'broken'"),
+        ("colour:red", "unknown field 'colour'"),
+        ("age:2h", "age takes >"),
+        ("since:yesterday", "not a time"),
+        ("age>soon", "not a duration"),
+    ],
+)
 def test_compile_errors_name_the_problem_and_its_position(topics: Source, text: str, words: str) -> None:
     with pytest.raises(FilterError) as info:
         keys(topics, "id>0 " + text)
@@ -100,6 +110,7 @@ def test_secret_columns_cannot_be_filtered_on(tmp_path: Path) -> None:
 
 
 # -- results on a real file ------------------------------------------------------------------------------
+
 
 def test_fields_select_the_rows_they_say(topics: Source) -> None:
     table = rows(topics)
@@ -138,8 +149,11 @@ def test_metric_and_column_comparisons(tmp_path: Path) -> None:
     source = Source(schema_db("topics", tmp_path / "t.db", items=40, completed=30, failed=4))
     source.poll()
     track = source.profile.tracks[0]
-    expected = source.run(lambda c: [r[0] for r in c.execute(
-        "SELECT id FROM topic_completions WHERE cost_usd > 0.03 ORDER BY id")])
+    expected = source.run(
+        lambda c: [
+            r[0] for r in c.execute("SELECT id FROM topic_completions WHERE cost_usd > 0.03 ORDER BY id")
+        ]
+    )
     assert expected  # the simulator writes costs around a few cents
     for text in ("cost_usd>0.03", "COST_USD>0.03"):
         sql, params = compile_for(source, track, Filter.parse(text), now=FIXED_NOW, path=source.path)
@@ -158,7 +172,7 @@ def test_null_columns_make_a_term_false_and_its_negation_true(topics: Source) ->
 
 INJECTIONS = [
     "'; DROP TABLE topic_completions; --",
-    "\" OR 1=1 --",
+    '" OR 1=1 --',
     "x') OR ('1'='1",
     "%' OR '%'='",
     "\\'; ATTACH DATABASE '/tmp/x' AS y; --",
@@ -185,16 +199,38 @@ def test_inline_conditions_escape_what_they_embed(topics: Source, payload: str) 
     """Reset predicates are journaled as text: there values are embedded, escaped by sql.lit."""
     track = topics.profile.tracks[0]
     quoted = '"' + payload.replace("\\", "\\\\").replace('"', '\\"') + '"'
-    sql, params = compile_for(topics, track, Filter.parse(f"error={quoted} OR label:{quoted}"), now=FIXED_NOW,
-                              path=topics.path, inline=True)
+    sql, params = compile_for(
+        topics,
+        track,
+        Filter.parse(f"error={quoted} OR label:{quoted}"),
+        now=FIXED_NOW,
+        path=topics.path,
+        inline=True,
+    )
     assert params == {}
-    assert topics.run(lambda c: c.execute(f"SELECT COUNT(*) FROM topic_completions WHERE {sql}").fetchone()) == (0,)
+    assert topics.run(
+        lambda c: c.execute(f"SELECT COUNT(*) FROM topic_completions WHERE {sql}").fetchone()
+    ) == (0,)
 
 
 def test_fuzzed_filters_either_parse_and_run_or_raise_filter_error(topics: Source) -> None:
     rng = random.Random(7)
-    alphabet = list("ab:=!<>()\"' \\-*?.,%_") + ["state", "error", "OR", "AND", "NOT", "failed", "since", "2h",
-                                                 "key", "cost_usd", "sig", "\x1b", "\u202e", "é"]
+    alphabet = list("ab:=!<>()\"' \\-*?.,%_") + [
+        "state",
+        "error",
+        "OR",
+        "AND",
+        "NOT",
+        "failed",
+        "since",
+        "2h",
+        "key",
+        "cost_usd",
+        "sig",
+        "\x1b",
+        "\u202e",
+        "é",
+    ]
     track = topics.profile.tracks[0]
     ran = failed = 0
     for _ in range(600):

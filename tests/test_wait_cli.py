@@ -21,8 +21,12 @@ def watch(*argv: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
 
 
 def simulate(directory: Path, *args: str) -> subprocess.Popen[str]:
-    proc = subprocess.Popen([*BATCHTOP, "simulate", str(directory), *args], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, text=True)
+    proc = subprocess.Popen(
+        [*BATCHTOP, "simulate", str(directory), *args],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
     deadline = time.monotonic() + 20
     while not list(directory.glob("*.db")) and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -76,8 +80,9 @@ def test_bad_condition_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFi
     assert code == 2 and "unknown condition(s) done" in capsys.readouterr().err
 
 
-def test_status_summary_is_one_line_per_source_then_totals(tmp_path: Path,
-                                                          capsys: pytest.CaptureFixture[str]) -> None:
+def test_status_summary_is_one_line_per_source_then_totals(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     failures_db(tmp_path / "run-0001.db", {"rate": 2}, done=3)
     failures_db(tmp_path / "run-0002.db", {"timeout": 1}, done=4)
     (tmp_path / "broken.db").write_text("not a database")

@@ -29,8 +29,9 @@ class AlertSettings:
     event_log: str | None = None
 
     @classmethod
-    def parse(cls, alerts: str | None = None, notify: str | None = None,
-              event_log: str | None = None) -> AlertSettings:
+    def parse(
+        cls, alerts: str | None = None, notify: str | None = None, event_log: str | None = None
+    ) -> AlertSettings:
         """From flag values, else `$BATCHTOP_ALERTS` / `$BATCHTOP_NOTIFY`; raises ValueError when invalid.
 
         `notify` is `bell`, `osc9`, `osc777`, `bell+osc9`, `bell+osc777` or `off`.
@@ -81,8 +82,13 @@ class AppAlerts:
         if moved and source is not None and source.profile is not None:
             tracks = [tr for tr in source.profile.tracks if tr.name in moved and tr.failures_recorded]
             if tracks:
-                self.app.run_worker(lambda: self._signatures(source, status, tracks), thread=True,
-                                    group=f"alerts:{status.path}", exclusive=False, exit_on_error=False)
+                self.app.run_worker(
+                    lambda: self._signatures(source, status, tracks),
+                    thread=True,
+                    group=f"alerts:{status.path}",
+                    exclusive=False,
+                    exit_on_error=False,
+                )
 
     def _signatures(self, source: Any, status: Any, tracks: list[Any]) -> None:
         """Thread: bring the tracks' groups up to date, then compare their signatures on the UI thread."""

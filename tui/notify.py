@@ -53,6 +53,9 @@ class Notifier:
             self.write("\a")
         if self.desktop == "off":
             return
-        seq = osc9(f"{event.title()}: {event.message}") if self.desktop == "osc9" else osc777(event.title(),
-                                                                                           event.message)
+        seq = (
+            osc9(f"{event.title()}: {event.message}")
+            if self.desktop == "osc9"
+            else osc777(event.title(), event.message)
+        )
         self.write(tmux_wrap(seq) if os.environ.get("TMUX") else seq)

@@ -40,9 +40,12 @@ def register(subparsers: Any) -> None:
     """Add `export` and `watch` to the `batchtop` subcommands."""
     from batchtop.tui.cli import positive, seconds
 
-    p = subparsers.add_parser("export", help="export failures or any filtered view to CSV or JSON Lines",
-                              description="Stream the rows a filter selects to CSV or JSON Lines "
-                                          "(sanitised, secrets never read, formulas neutralised).")
+    p = subparsers.add_parser(
+        "export",
+        help="export failures or any filtered view to CSV or JSON Lines",
+        description="Stream the rows a filter selects to CSV or JSON Lines "
+        "(sanitised, secrets never read, formulas neutralised).",
+    )
     p.add_argument("paths", nargs="+", metavar="PATH|GLOB|DIR")
     p.add_argument("--where", metavar="FILTER", help=f"rows to export (default: {DEFAULT_EXPORT!r})")
     p.add_argument("--format", choices=("csv", "jsonl"), default="csv")
@@ -51,15 +54,24 @@ def register(subparsers: Any) -> None:
     p.add_argument("--profile", action="append", default=[], metavar="FILE", help="a TOML profile file")
     p.set_defaults(func=cmd_export)
 
-    p = subparsers.add_parser("watch", help="wait until runs finish, stall or fail (exit code says which)",
-                              description="Poll until a condition holds; for scripts waiting on a run.",
-                              epilog="Exit codes:" + (__doc__ or "").split("Exit codes of `watch`:")[1]
-                              .split("Other commands")[0],
-                              formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = subparsers.add_parser(
+        "watch",
+        help="wait until runs finish, stall or fail (exit code says which)",
+        description="Poll until a condition holds; for scripts waiting on a run.",
+        epilog="Exit codes:" + (__doc__ or "").split("Exit codes of `watch`:")[1].split("Other commands")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("paths", nargs="+", metavar="PATH|GLOB|DIR")
-    p.add_argument("--until", action="append", required=True, metavar="CONDITION",
-                   help="finished, stalled or failed (repeatable, or comma-separated: the first reached wins)")
-    p.add_argument("--timeout", type=seconds, default=None, metavar="S", help="give up after S seconds (exit 1)")
+    p.add_argument(
+        "--until",
+        action="append",
+        required=True,
+        metavar="CONDITION",
+        help="finished, stalled or failed (repeatable, or comma-separated: the first reached wins)",
+    )
+    p.add_argument(
+        "--timeout", type=seconds, default=None, metavar="S", help="give up after S seconds (exit 1)"
+    )
     p.add_argument("--interval", type=positive, default=2.0, metavar="S", help="seconds between polls")
     p.add_argument("--json", action="store_true", help="machine-readable outcome")
     p.add_argument("--profile", action="append", default=[], metavar="FILE", help="a TOML profile file")
@@ -68,30 +80,46 @@ def register(subparsers: Any) -> None:
 
 def add_open_options(p: argparse.ArgumentParser) -> None:
     """Alert options of the live monitor (`batchtop open`)."""
-    p.add_argument("--alerts", metavar="KINDS", default=None,
-                   help="alerts to raise: all (default, or $BATCHTOP_ALERTS), none, or a comma list of "
-                        "new-signature, spike, failed, stalled, finished")
-    p.add_argument("--notify", metavar="HOW", default=None,
-                   help="how to tell: bell (default, or $BATCHTOP_NOTIFY), osc9, osc777, bell+osc9, "
-                        "bell+osc777, off (the event log `E` lists alerts either way)")
-    p.add_argument("--event-log", metavar="FILE", default=None, help="also append every alert to FILE (JSONL)")
+    p.add_argument(
+        "--alerts",
+        metavar="KINDS",
+        default=None,
+        help="alerts to raise: all (default, or $BATCHTOP_ALERTS), none, or a comma list of "
+        "new-signature, spike, failed, stalled, finished",
+    )
+    p.add_argument(
+        "--notify",
+        metavar="HOW",
+        default=None,
+        help="how to tell: bell (default, or $BATCHTOP_NOTIFY), osc9, osc777, bell+osc9, "
+        "bell+osc777, off (the event log `E` lists alerts either way)",
+    )
+    p.add_argument(
+        "--event-log", metavar="FILE", default=None, help="also append every alert to FILE (JSONL)"
+    )
 
 
 def add_failures_options(p: argparse.ArgumentParser) -> None:
     """`--group` and `--where` of `batchtop failures`."""
-    p.add_argument("--group", action="store_true",
-                   help="group failures by error signature across every database")
+    p.add_argument(
+        "--group", action="store_true", help="group failures by error signature across every database"
+    )
     p.add_argument("--where", metavar="FILTER", help="only failures matching FILTER (see the README)")
 
 
 def add_status_options(p: argparse.ArgumentParser) -> None:
     """`--summary` and `--chunks` of `batchtop status`."""
     p.add_argument("--summary", action="store_true", help="one line per database, then totals")
-    p.add_argument("--chunks", choices=("pattern", "dir", "none"), default="none",
-                   help="with --summary: one line per set of chunk files (run-*.db)")
+    p.add_argument(
+        "--chunks",
+        choices=("pattern", "dir", "none"),
+        default="none",
+        help="with --summary: one line per set of chunk files (run-*.db)",
+    )
 
 
 # -- helpers ------------------------------------------------------------------------------------------
+
 
 def _parse_filter(text: str, command: str) -> Any:
     from batchtop.core.filtered import Filter
@@ -127,8 +155,9 @@ def _pairs(monitor: Any, track: str | None) -> tuple[list[tuple[Any, Any]], list
     return pairs, errors
 
 
-def _compile_all(pairs: list[tuple[Any, Any]], flt: Any, command: str,
-                 extra: str | None = None) -> tuple[list[tuple[Any, Any, str, dict]], Any]:
+def _compile_all(
+    pairs: list[tuple[Any, Any]], flt: Any, command: str, extra: str | None = None
+) -> tuple[list[tuple[Any, Any, str, dict]], Any]:
     """Compile the filter for each track: (source, track, sql, params), and the error when none compiled."""
     from batchtop.core.filtered import compile_for
     from batchtop.core.filters import FilterError
@@ -159,6 +188,7 @@ def _same_file(a: str, b: str) -> bool:
 
 
 # -- export ---------------------------------------------------------------------------------------------
+
 
 def cmd_export(args: argparse.Namespace) -> int:
     """Stream the matching rows of every database to CSV or JSON Lines."""
@@ -210,6 +240,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 # -- failures --group / --where ----------------------------------------------------------------------
 
+
 def cmd_failures(args: argparse.Namespace) -> int:
     """`batchtop failures --group` (signatures across databases) or `--where FILTER`."""
     if args.group and args.where is not None:
@@ -240,8 +271,10 @@ def _groups(args: argparse.Namespace) -> int:
         return code
     for e in doc["errors"]:
         narrate(f"batchtop failures: {e['path']}: {e['error']}")
-    print(f"{report.failed:,} failures, {report.distinct:,} error signatures"
-          + (f" (top {len(report.groups)})" if len(report.groups) < report.distinct else ""))
+    print(
+        f"{report.failed:,} failures, {report.distinct:,} error signatures"
+        + (f" (top {len(report.groups)})" if len(report.groups) < report.distinct else "")
+    )
     for g in report.groups:
         files = {o.path for o in g.occurrences}
         where = ", ".join(f"{os.path.basename(o.path)} {o.count:,}" for o in g.occurrences[:3])
@@ -274,9 +307,17 @@ def _where(args: argparse.Namespace) -> int:
             cond = f"({sql}) AND {state_predicate(track, ['failed'])}"
             items = []
             for r in rows(source, track, cond, params, path=source.path, newest_first=True):
-                items.append({"key": r["key"], "label": r["label"], "error": r["headline"],
-                              "error_length": r["error_length"], "when": r["when"], "raw": r["raw"],
-                              "signature": r["signature"]})
+                items.append(
+                    {
+                        "key": r["key"],
+                        "label": r["label"],
+                        "error": r["headline"],
+                        "error_length": r["error_length"],
+                        "when": r["when"],
+                        "raw": r["raw"],
+                        "signature": r["signature"],
+                    }
+                )
                 if len(items) >= args.limit:
                     break
             doc = by_path.setdefault(source.path, {"path": source.path, "error": None, "tracks": []})
@@ -299,6 +340,7 @@ def _where(args: argparse.Namespace) -> int:
 
 # -- status --summary -------------------------------------------------------------------------------
 
+
 def print_summary(statuses: Sequence[Any], chunks: str = "none") -> None:
     """`batchtop status --summary`: one line per source (or per set of chunk files), then totals."""
     from batchtop.core.chunks import combine, group_paths
@@ -318,9 +360,13 @@ def print_summary(statuses: Sequence[Any], chunks: str = "none") -> None:
         rate = "—" if c.rate_per_min is None else f"{c.rate_per_min:,.1f}/min"
         eta = "ETA —" if c.eta is None else f"ETA {_dur(c.eta[0])}–{_dur(c.eta[1])}"
         pct = f"{c.progress:.1%}" if c.total else "—"
-        print(clean(f"{c.name} ({c.files} files{f', {c.errors} unreadable' if c.errors else ''}): "
-                         f"{c.state} {c.settled:,}/{c.total:,} {pct} failed {c.counts['failed']:,} "
-                         f"running {c.counts['running']:,} {rate} {eta}"))
+        print(
+            clean(
+                f"{c.name} ({c.files} files{f', {c.errors} unreadable' if c.errors else ''}): "
+                f"{c.state} {c.settled:,}/{c.total:,} {pct} failed {c.counts['failed']:,} "
+                f"running {c.counts['running']:,} {rate} {eta}"
+            )
+        )
     if len(statuses) > 1:
         print(summary_lines(statuses)[-1])
 
@@ -333,14 +379,16 @@ def _dur(s: float) -> str:
 
 # -- watch ----------------------------------------------------------------------------------------------
 
+
 def _conditions(values: Sequence[str]) -> list[str] | None:
     from batchtop.core.waiting import CONDITIONS
 
     out = [w.strip().lower() for v in values for w in v.split(",") if w.strip()]
     bad = [w for w in out if w not in CONDITIONS]
     if bad or not out:
-        narrate(f"batchtop watch: unknown condition(s) {', '.join(bad) or '(none)'}: "
-                f"give {', '.join(CONDITIONS)}")
+        narrate(
+            f"batchtop watch: unknown condition(s) {', '.join(bad) or '(none)'}: give {', '.join(CONDITIONS)}"
+        )
         return None
     return out
 

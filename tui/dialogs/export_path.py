@@ -31,11 +31,17 @@ class ExportPathDialog(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Static(Text.assemble("Export ", safe(self.what, 70, style="bold"),
-                                       " to (.csv, or .jsonl for JSON Lines):"))
+            yield Static(
+                Text.assemble(
+                    "Export ", safe(self.what, 70, style="bold"), " to (.csv, or .jsonl for JSON Lines):"
+                )
+            )
             yield Input(value=self.default, id="export-path")
-            yield Static(Text("enter: write · esc: cancel · an existing file is never overwritten",
-                              style="bright_black"))
+            yield Static(
+                Text(
+                    "enter: write · esc: cancel · an existing file is never overwritten", style="bright_black"
+                )
+            )
 
     @on(Input.Submitted, "#export-path")
     def _submitted(self, event: Input.Submitted) -> None:

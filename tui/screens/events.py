@@ -15,16 +15,23 @@ from textual.widgets import DataTable, Footer, Header, Static
 from batchtop.core.alerts import Event
 from batchtop.tui.text import safe
 
-KIND_STYLE = {"new-signature": "bold red", "spike": "red", "failed": "yellow", "stalled": "magenta",
-              "finished": "green"}
+KIND_STYLE = {
+    "new-signature": "bold red",
+    "spike": "red",
+    "failed": "yellow",
+    "stalled": "magenta",
+    "finished": "green",
+}
 
 
 def event_cells(event: Event) -> tuple[Text, ...]:
     """One row: time, kind, whether it was notified, the message (sanitised in core, wrapped here)."""
-    return (Text(time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(event.at))),
-            safe(event.kind, 14, style=KIND_STYLE.get(event.kind, "")),
-            Text("yes" if event.notified else "quiet", style="" if event.notified else "bright_black"),
-            safe(event.message, 300))
+    return (
+        Text(time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(event.at))),
+        safe(event.kind, 14, style=KIND_STYLE.get(event.kind, "")),
+        Text("yes" if event.notified else "quiet", style="" if event.notified else "bright_black"),
+        safe(event.message, 300),
+    )
 
 
 class EventsScreen(Screen[None]):
@@ -60,6 +67,11 @@ class EventsScreen(Screen[None]):
         table.clear()
         for i, event in enumerate(events):
             table.add_row(*event_cells(event), key=str(i))
-        note = ("alerts are off (--alerts none)" if alerts is None
-                else f"{len(events)} event(s), newest first" if events else "no event yet")
+        note = (
+            "alerts are off (--alerts none)"
+            if alerts is None
+            else f"{len(events)} event(s), newest first"
+            if events
+            else "no event yet"
+        )
         self.query_one("#ev-title", Static).update(Text(f"Events · {note}", style="bold"))

@@ -20,8 +20,10 @@ EXPORT_BINDINGS = [Binding("e", "export", "Export listed", show=False)]
 
 def default_name(db_path: str, track: str, now: float, ext: str = "csv") -> str:
     """`batchtop-<db>-<track>-<YYYYmmdd-HHMMSS>.csv` in the working directory (characters kept safe)."""
-    stem = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in
-                   f"{os.path.splitext(os.path.basename(db_path))[0]}-{track}")[:80]
+    stem = "".join(
+        ch if ch.isalnum() or ch in "-_." else "_"
+        for ch in f"{os.path.splitext(os.path.basename(db_path))[0]}-{track}"
+    )[:80]
     return os.path.abspath(f"batchtop-{stem}-{time.strftime('%Y%m%d-%H%M%S', time.localtime(now))}.{ext}")
 
 
@@ -52,7 +54,9 @@ class ExportPart:
             try:
                 n = export_file(source, track, flt, path, path=source.path)
             except FileExistsError:
-                self.app.call_from_thread(self._said, f"Not exported: {path} exists (never overwritten)", "error")
+                self.app.call_from_thread(
+                    self._said, f"Not exported: {path} exists (never overwritten)", "error"
+                )
             except (BatchtopError, OSError) as exc:
                 message = exc.message if isinstance(exc, BatchtopError) else str(exc)
                 self.app.call_from_thread(self._said, f"Export failed: {message}", "error")
