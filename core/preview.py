@@ -163,7 +163,8 @@ def plan(
         if target.kind == "stale":
             older = target.older_than if target.older_than is not None else stale_threshold(conn, trk)
             cutoff = when - older
-        cond = target_condition(trk, act, target, cutoff)
+        columns = [r[1] for r in fetch(conn, f"PRAGMA table_info({q(trk.table)})")] if target.kind == "where" else None
+        cond = target_condition(trk, act, target, cutoff, path=source.path, columns=columns, now=when)
         k, t = key_expr(trk), q(trk.table)
         not_eligible: list[RowState] = []
         if target.kind == "keys":

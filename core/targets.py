@@ -6,7 +6,8 @@ literals, so it can be shown in a preview and journaled exactly as it runs.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import time
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from batchtop.core.profiles.model import Action, RawValue, Track
@@ -37,7 +38,7 @@ def past(verb: str) -> str:
 class Target:
     """Which rows an action is for. Build with the class methods."""
 
-    #: "keys", "group", "match", "failed" or "stale".
+    #: "keys", "group", "match", "where", "failed" or "stale".
     kind: str
     keys: tuple[RawValue, ...] = ()
     signature: str | None = None
@@ -61,6 +62,14 @@ class Target:
         return cls("match", text=text)
 
     @classmethod
+    def where(cls, text: str) -> Target:
+        """Every row in the action's from-states that the filter `text` selects (`core/filters.py`)."""
+        from batchtop.core.filtered import Filter
+
+        Filter.parse(text)  # a bad filter fails here, with its position, before anything is read
+        return cls("where", text=text)
+
+    @classmethod
     def all_failed(cls) -> Target:
         """Every row in the action's from-states."""
         return cls("failed")
@@ -78,6 +87,8 @@ class Target:
             return f"error group “{display(self.signature or '', 80)}”"
         if self.kind == "match":
             return f"failures matching “{display(self.text or '', 80)}”"
+        if self.kind == "where":
+            return f"items where “{display(self.text or '', 80)}”"
         if self.kind == "stale":
             return "stale in-flight items"
         return "all failed items"
@@ -131,10 +142,17 @@ def default_action(track: Track, target: Target) -> Action | None:
     return next((a for a in track.actions if wanted in a.from_states), None)
 
 
-def target_condition(track: Track, action: Action, target: Target, cutoff: float | None = None) -> str:
-    """Still in the action's from-states, AND the group / filter / stale condition."""
+def target_condition(track: Track, action: Action, target: Target, cutoff: float | None = None, *,
+                     path: str | None = None, columns: Sequence[str] | None = None,
+                     now: float | None = None) -> str:
+    """Still in the action's from-states, AND the group / filter / stale condition.
+
+    A `where` target's filter is compiled with its values embedded (escaped), so the predicate is
+    journaled exactly as it runs; `path`, `columns` and `now` are what its `source:`, column and time
+    terms need (a time term's cutoff is fixed when the plan is made).
+    """
     states = action.from_states
-    if target.kind in ("group", "match", "failed"):
+    if target.kind in ("group", "match", "where", "failed"):
         # These targets are chosen from the failures: an action that also takes pending rows (skip)
         # must not sweep pending rows that happen to match.
         states = tuple(s for s in states if s == "failed")
@@ -146,6 +164,12 @@ def target_condition(track: Track, action: Action, target: Target, cutoff: float
         parts.append(f"{signature_sql(error_expr(track))} = {lit(target.signature or '')}")
     elif target.kind == "match":
         parts.append(search_condition(track, lit(like_pattern(target.text or ""))))
+    elif target.kind == "where":
+        from batchtop.core.filtered import Filter
+
+        sql, _ = Filter.parse(target.text or "").condition(track, now=now if now is not None else time.time(),
+                                                            path=path, columns=columns, inline=True)
+        parts.append(sql)
     elif target.kind == "stale":
         started = col(track, track.started)
         if started is None or cutoff is None:

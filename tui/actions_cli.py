@@ -1,7 +1,8 @@
 """Headless action commands: `batchtop reset`, `batchtop undo`, `batchtop journal`.
 
     batchtop reset PATH|GLOB|DIR... [--track NAME] [--action NAME]
-                        (--id ID ... | --group SIGNATURE | --match TEXT | --all-failed | --stale)
+                        (--id ID ... | --group SIGNATURE | --match TEXT | --where FILTER | --all-failed |
+                         --stale)
                         [--dry-run] [--yes] [--json] [--journal FILE] [--read-only] [--profile FILE]
     batchtop undo [ACTION_ID] [--dry-run] [--yes] [--journal FILE] [--json] [--read-only]
     batchtop journal [--json] [--journal FILE] [--limit N]
@@ -39,7 +40,7 @@ from batchtop.tui.output import emit_json, narrate
 EXIT_OK, EXIT_REFUSED, EXIT_USAGE, EXIT_BUSY, EXIT_FILE = 0, 1, 2, 3, 4
 #: Error kinds (BatchtopError.kind) and their exit codes; every other error exits 1.
 KIND_EXIT = {"busy": EXIT_BUSY, "locked": EXIT_BUSY, "recovering": EXIT_BUSY, "replaced": EXIT_FILE,
-             "missing": EXIT_FILE, "deleted": EXIT_FILE}
+             "missing": EXIT_FILE, "deleted": EXIT_FILE, "bad-filter": EXIT_USAGE}
 EPILOG = "Exit codes:" + (__doc__ or "").split("Exit codes:")[1].split("\nThis module")[0]
 #: Characters of a predicate shown in the human preview (the JSON carries all of it).
 PREDICATE_CHARS = 2000
@@ -60,6 +61,8 @@ def register(subparsers: Any) -> None:
     target.add_argument("--id", dest="ids", action="append", metavar="ID", help="an item key (repeatable)")
     target.add_argument("--group", metavar="SIGNATURE", help="every failed item of this error signature")
     target.add_argument("--match", metavar="TEXT", help="every failed item whose error or label contains TEXT")
+    target.add_argument("--where", metavar="FILTER", help="every item the filter selects (in the action's "
+                                                          "from-states: failed for reset/retry)")
     target.add_argument("--all-failed", action="store_true", help="every failed item")
     target.add_argument("--stale", action="store_true", help="in-flight items older than the stale threshold")
     p.add_argument("--dry-run", action="store_true", help="preview only; nothing is written")
@@ -173,6 +176,8 @@ def _target(args: argparse.Namespace) -> Any:
         return Target.group(args.group)
     if args.match is not None:
         return Target.matching(args.match)
+    if getattr(args, "where", None) is not None:
+        return Target.where(args.where)
     if args.stale:
         return Target.stale()
     return Target.all_failed()
@@ -237,6 +242,13 @@ def cmd_reset(args: argparse.Namespace) -> int:
     as_json = getattr(args, "json", False)
     if getattr(args, "read_only", False):
         return fail("reset", ReadOnlyMode(READ_ONLY), as_json)  # before anything is opened
+    if getattr(args, "where", None) is not None:
+        from batchtop.core.filters import FilterError, parse
+
+        try:
+            parse(args.where)  # before anything is opened; the message points at the bad token
+        except FilterError as exc:
+            return fail("reset", exc, as_json)
     profiles = _profiles(args)
     paths = _reset_paths(args)
     if len(args.paths) == 1 and paths == args.paths:  # one plain path: the single-database form (and JSON shape)

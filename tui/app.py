@@ -28,6 +28,7 @@ from batchtop.core.monitor import Monitor
 from batchtop.core.sanitize import clean_line
 from batchtop.core.source import Source
 from batchtop.core.timeutil import Clock, system_clock
+from batchtop.tui.alerting import AlertSettings, AppAlerts
 from batchtop.tui.messages import FilesChanged, Polled, SourcesFound, SourceView, WatchStopped
 from batchtop.tui.polling import Poller, make_watcher, scan_once, step_interval, unread_view
 from batchtop.tui.screens.help import HelpScreen, bound_commands
@@ -64,6 +65,7 @@ class BatchtopApp(App[int]):
         Binding("plus", "slower", "Slower", key_display="+"),
         Binding("minus", "faster", "Faster", key_display="-"),
         Binding("r", "refresh", "Refresh now", show=False),
+        Binding("E", "events", "Events", show=False),
     ]
     """
     | Key(s) | Description |
@@ -74,6 +76,7 @@ class BatchtopApp(App[int]):
     | + | Poll less often (longer fallback interval). |
     | - | Poll more often (shorter fallback interval). |
     | r | Poll every source now and look for new files. |
+    | E | The event log: alerts of this session (finished, stalled, new failures, new error causes). |
     | ctrl+p | Command palette. |
     """
 
@@ -86,11 +89,12 @@ class BatchtopApp(App[int]):
         poll_interval: float = 1.0,
         read_only: bool = False,
         journal_path: Path | None = None,
+        alerts: AlertSettings | None = None,
     ) -> None:
         """Args: the monitor of the sources; a clock (tests inject a fixed one); whether to watch
         directories (tests turn it off); the fallback poll interval in seconds; read-only mode (every
         action key refuses, and nothing is ever opened read-write); and the action journal path (None:
-        `$BATCHTOP_JOURNAL`, else the XDG state directory)."""
+        `$BATCHTOP_JOURNAL`, else the XDG state directory); the alert settings (None: no alerts)."""
         super().__init__()
         self.monitor = monitor
         self.clock = clock
@@ -122,6 +126,8 @@ class BatchtopApp(App[int]):
         self._scan_again = False
         self._watch_stop = threading.Event()
         self._watch_dirs: list[tuple[Path, bool]] | None = None
+        #: Alerts on finished, stalled, failing runs (tui/alerting.py); None when off.
+        self.alerts = AppAlerts(self, alerts) if alerts is not None else None
 
     # -- screens ------------------------------------------------------------------------------------
 
@@ -291,6 +297,8 @@ class BatchtopApp(App[int]):
         self.trends.record(view.status, self.clock())
         for event in message.events:
             self.notify(event, markup=False)  # fixed strings from core, never DB text
+        if self.alerts is not None:
+            self.alerts.observe(view)
         self._mark_dirty(view.path)
 
     @property
@@ -345,6 +353,12 @@ class BatchtopApp(App[int]):
                 pass  # a screen being built or torn down has nothing to tick yet
 
     # -- actions ------------------------------------------------------------------------------------
+
+    def action_events(self) -> None:
+        """Show the event log."""
+        from batchtop.tui.screens.events import EventsScreen
+
+        self.push_screen(EventsScreen())
 
     def action_help(self) -> None:
         """Show the keys of the current screen."""
@@ -401,10 +415,11 @@ def run_app(
     poll_interval: float = 1.0,
     read_only: bool = False,
     journal_path: Path | None = None,
+    alerts: AlertSettings | None = None,
 ) -> int:
     """Run the app until the user quits; returns the exit code."""
     app = BatchtopApp(monitor, clock=clock, watch=watch, poll_interval=poll_interval, read_only=read_only,
-                      journal_path=journal_path)
+                      journal_path=journal_path, alerts=alerts)
     try:
         result = app.run()
     finally:

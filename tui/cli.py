@@ -29,7 +29,8 @@ from batchtop.core.errors import BatchtopError, ProfileError
 from batchtop.tui.output import EXIT_PIPE, emit_json, narrate, silence_stdout
 
 EXIT_OK, EXIT_UNREADABLE, EXIT_USAGE = 0, 1, 2
-COMMANDS = ("status", "failures", "profile", "simulate", "demo", "reset", "undo", "journal", "open", "serve")
+COMMANDS = ("status", "failures", "profile", "simulate", "demo", "reset", "undo", "journal", "open", "serve",
+            "export", "watch")
 
 DESCRIPTION = "Watch the SQLite files long batch jobs track their progress in; triage and reset failures."
 EPILOG = """\
@@ -117,6 +118,10 @@ def cmd_status(args: argparse.Namespace) -> int:
     monitor.close()
     if args.json:
         emit_json({"sources": [to_json(s) for s in statuses]})
+    elif args.summary:
+        from batchtop.tui.triage_cli import print_summary
+
+        print_summary(statuses, args.chunks)
     else:
         from batchtop.tui.report import print_status
 
@@ -139,6 +144,10 @@ def cmd_failures(args: argparse.Namespace) -> int:
     from batchtop.core.sanitize import clean_line
     from batchtop.core.snapshot import read_failures
 
+    if args.group or args.where is not None:
+        from batchtop.tui import triage_cli
+
+        return triage_cli.cmd_failures(args)
     monitor = _monitor(args, args.paths)
     if not monitor.sources:
         narrate("batchtop: no database matched")
@@ -247,15 +256,24 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def cmd_open(args: argparse.Namespace) -> int:
     """Open the live monitor."""
     from batchtop.core.monitor import Monitor
+    from batchtop.tui.alerting import AlertSettings
     from batchtop.tui.app import run_app
 
+    try:
+        alerts = AlertSettings.parse(args.alerts, args.notify, args.event_log)
+    except ValueError as exc:
+        narrate(f"batchtop: {exc}")
+        return EXIT_USAGE
     monitor = Monitor(args.paths or ["."], profiles=_load_profiles(args.profile))
     return run_app(monitor, poll_interval=args.interval, watch=not args.no_watch,
-                   read_only=args.read_only, journal_path=Path(args.journal) if args.journal else None)
+                   read_only=args.read_only, journal_path=Path(args.journal) if args.journal else None,
+                   alerts=alerts if alerts.kinds else None)
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (subcommands; bare paths mean `open`)."""
+    from batchtop.tui import triage_cli
+
     parser = argparse.ArgumentParser(prog="batchtop", description=DESCRIPTION, epilog=EPILOG,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"batchtop {version()}")
@@ -274,18 +292,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-watch", action="store_true", help="poll on a timer only (no directory watch)")
     p.add_argument("--read-only", action="store_true", help="never open a read-write connection")
     p.add_argument("--journal", metavar="FILE", help="action journal file")
+    triage_cli.add_open_options(p)
 
     p = add("status", cmd_status, "print counts, rate and ETA of each database")
     p.add_argument("paths", nargs="+", metavar="PATH|GLOB|DIR")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.add_argument("--sample", type=seconds, default=0.0, metavar="SECONDS",
                    help="poll twice, SECONDS apart, to measure a rate where rows carry no timestamps")
+    triage_cli.add_status_options(p)
 
     p = add("failures", cmd_failures, "print the newest failed items (a traceback shows its exception line)")
     p.add_argument("paths", nargs="+", metavar="PATH|GLOB|DIR")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.add_argument("--limit", type=count, default=20, metavar="N", help="items per track (default 20)")
     p.add_argument("--track", help="only this track (exit 1 when no database has it)")
+    triage_cli.add_failures_options(p)
 
     p = add("profile", cmd_profile, "print the profile used for each PATH as TOML (a skeleton where "
                                     "nothing is detected)")
@@ -299,6 +320,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seconds", type=seconds, default=None, help="stop after this long")
 
     add("demo", cmd_demo, "a live simulated run of all five schemas, opened in the monitor")
+    triage_cli.register(sub)
 
     from batchtop.tui import serve
 

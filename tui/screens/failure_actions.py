@@ -69,7 +69,7 @@ class FailureActions:
     def listed_target(self) -> Target:
         """Everything the item list shows: the search, the open group, or every failed item."""
         if self._search:
-            return Target.matching(self._search)
+            return Target.where(self._search)
         if self._group is not None:
             return Target.group(self._group)
         return Target.all_failed()

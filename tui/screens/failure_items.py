@@ -12,7 +12,8 @@ from rich.text import Text
 from textual.timer import Timer
 from textual.widgets import Input, Static
 
-from batchtop.core.groups import ErrorGroup, cache_for, failure_page, search_failures
+from batchtop.core.filtered import filter_failures
+from batchtop.core.groups import ErrorGroup, cache_for, failure_page
 from batchtop.core.snapshot import FailureRow
 from batchtop.core.source import Source
 from batchtop.tui.screens.item import ItemScreen, fmt_time
@@ -65,7 +66,9 @@ class ItemsPart:
             if group is not None:
                 rows = cache.items(source, group, before=before, after=after, limit=limit)
             elif search:
-                rows = search_failures(source, track, search, before=before, after=after, limit=limit)
+                # The filter language (core/filters.py); a plain word is the old substring search.
+                rows = filter_failures(source, track, search, before=before, after=after, limit=limit,
+                                       path=source.path)
             else:
                 rows = failure_page(source, track, before=before, after=after, limit=limit)
             return [PageRow(r.key, item_cells(r, r.key in marked)) for r in rows]

@@ -22,6 +22,7 @@ from batchtop.core.profiles.model import Track
 from batchtop.core.snapshot import TrackSnapshot
 from batchtop.core.source import Source
 from batchtop.tui.screens.failure_actions import ACTION_BINDINGS, FailureActions
+from batchtop.tui.screens.failure_export import EXPORT_BINDINGS, ExportPart
 from batchtop.tui.screens.failure_groups import GROUP_COLUMNS, REGROUP_GAP, GroupsPart, group_cells, share_bar
 from batchtop.tui.screens.failure_items import ITEM_COLUMNS, ItemsPart, item_cells
 from batchtop.tui.screens.live import LiveScreen
@@ -36,7 +37,7 @@ __all__ = ["GROUP_COLUMNS", "ITEM_COLUMNS", "REGROUP_GAP", "FailuresScreen", "gr
 #: Seconds of typing pause before a search runs.
 SEARCH_DELAY = 0.3
 
-class FailuresScreen(FailureActions, ItemsPart, GroupsPart, LiveScreen):
+class FailuresScreen(FailureActions, ExportPart, ItemsPart, GroupsPart, LiveScreen):
     """Failures of one track: error groups above, the items of the chosen group (or search) below."""
 
     AUTO_FOCUS = ""  # no auto focus: focus is set once it is known whether there is anything to list
@@ -49,6 +50,7 @@ class FailuresScreen(FailureActions, ItemsPart, GroupsPart, LiveScreen):
         Binding("g", "groups", "Groups"),
         Binding("r", "regroup", "Regroup", show=False),
         *ACTION_BINDINGS,
+        *EXPORT_BINDINGS,
         Binding("tab", "app.focus_next", "Next table", show=False),
         Binding("shift+tab", "app.focus_previous", "Previous table", show=False),
     ]
@@ -64,6 +66,7 @@ class FailuresScreen(FailureActions, ItemsPart, GroupsPart, LiveScreen):
     | x | Preview, then reset/retry the marked items, else the item (on the groups table: the group) under the cursor. |
     | X | Preview, then reset/retry everything listed: the search matches, the open group, or every failed item. |
     | k | Preview, then skip the selection (where the profile has a skip action). |
+    | e | Export everything listed (the search, the open group, or every failure) to CSV or JSON Lines. |
     | u | Undo the newest action on this database (rows the job moved since are left alone). |
     | J | The action journal of this database; enter on an action shows what became of its rows. |
     | tab / shift+tab | Move between the groups and the items. |

@@ -1,0 +1,295 @@
+"""Filters (`filters.parse`) compiled against one track into an SQL condition.
+
+Values never become SQL text: each is bound as a named parameter (`:bt_f0`, `:bt_f1`, ...), or, for a
+condition that must be shown and journaled exactly as it runs (a reset's predicate), embedded with
+`sql.lit`, which escapes it. Identifiers come from the profile or are checked against the table's
+columns and quoted with `sql.q`. Every term is wrapped in `COALESCE(..., 0)`, so a NULL column makes a
+term false (and `NOT term` true) instead of poisoning the whole condition.
+
+Fields (aliases in brackets):
+    state [is]          canonical state, `state:failed,skipped`, `state!=done`
+    status [raw]        the raw value as stored (`status:preparing`, `status=2`)
+    error [err]         `:` contains, `=` equals (the error column, for failed rows)
+    sig [signature]     the error signature (`sig:"Timeout after <n>s"`), as the groups show it
+    label               `:` contains, `=` equals
+    key [id]            equals or compares (`key>1000`)
+    since [after]       the item's time (finished, else started, else created) is at or after: `2h`, `30m`,
+    until [before]      `1d`, `1w`, `90s` ago, or a date/time in the database's own time zone
+    age                 `age>2h` (older than), `age<10m` (newer than)
+    source [file, path] the database file: a glob on its name or full path (`source:'chunk_00*'`), else a
+                        prefix of its name (`source:chunk_01`) or the end of its path
+    track [table]       the track's name or table: a glob, else a prefix
+    any other name      a column of the table, or a metric's label: `cost_usd>0.05`, `attempts>=3`
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import re
+from collections.abc import Collection
+from datetime import datetime
+from typing import Any
+
+from batchtop.core.filters import BoolOp, FilterError, Node, Not, Term
+from batchtop.core.profiles.model import STATES, Track
+from batchtop.core.sanitize import is_secret_name
+from batchtop.core.sql import (
+    col,
+    error_expr,
+    key_expr,
+    label_expr,
+    like_pattern,
+    lit,
+    q,
+    raw_expr,
+    signature_sql,
+    state_predicate,
+    when_expr,
+)
+from batchtop.core.timeutil import format_ts, parse_ts
+
+ALIASES = {
+    "state": "state",
+    "is": "state",
+    "status": "status",
+    "raw": "status",
+    "error": "error",
+    "err": "error",
+    "sig": "sig",
+    "signature": "sig",
+    "label": "label",
+    "key": "key",
+    "id": "key",
+    "since": "since",
+    "after": "since",
+    "until": "until",
+    "before": "until",
+    "age": "age",
+    "source": "source",
+    "file": "source",
+    "path": "source",
+    "track": "track",
+    "table": "track",
+}
+_DURATION = re.compile(r"^(\d+(?:\.\d+)?)(s|m|h|d|w)$")
+_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
+_NUMBER = re.compile(r"^-?\d+(\.\d+)?([eE][-+]?\d+)?$")
+_COMPARE = {"=": "=", ":": "=", "!=": "!=", ">": ">", ">=": ">=", "<": "<", "<=": "<="}
+
+
+class _Binder:
+    """Hands out parameter names (or escaped literals when inlining)."""
+
+    def __init__(self, inline: bool) -> None:
+        self.inline = inline
+        self.params: dict[str, Any] = {}
+
+    def __call__(self, value: Any) -> str:
+        if self.inline:
+            return lit(value)
+        name = f"bt_f{len(self.params)}"
+        self.params[name] = value
+        return f":{name}"
+
+
+def number(text: str) -> int | float | None:
+    """The number a value spells, else None."""
+    if not _NUMBER.match(text):
+        return None
+    return int(text) if re.fullmatch(r"-?\d+", text) else float(text)
+
+
+def compile_filter(
+    node: Node | None,
+    track: Track,
+    *,
+    now: float,
+    path: str | None = None,
+    columns: Collection[str] | None = None,
+    inline: bool = False,
+    text: str = "",
+) -> tuple[str, dict[str, Any]]:
+    """The SQL condition of `node` for rows of `track`, and its parameters.
+
+    Args:
+        now: Epoch seconds that `since:2h` and `age>` count back from.
+        path: The database file (`source:` terms); None when the caller chose the files already, and
+            then a `source:` term is an error.
+        columns: The table's columns, for column terms (`cost_usd>0.05`); None refuses them.
+        inline: Embed values as escaped literals (no parameters), for predicates that are journaled.
+        text: The filter text, for error messages.
+
+    Raises:
+        FilterError: an unknown field or state, a secret column, a bad time or number, with its position.
+    """
+    bind = _Binder(inline)
+    if node is None:
+        return "1", {}
+    sql = _node(node, track, bind, now=now, path=path, columns=columns, text=text)
+    return sql, bind.params
+
+
+def _node(node: Node, track: Track, bind: _Binder, **kw: Any) -> str:
+    if isinstance(node, Term):
+        return f"COALESCE(({_term(node, track, bind, **kw)}), 0)"
+    if isinstance(node, Not):
+        return f"NOT {_node(node.node, track, bind, **kw)}"
+    assert isinstance(node, BoolOp)
+    return "(" + f" {node.op} ".join(_node(n, track, bind, **kw) for n in node.nodes) + ")"
+
+
+def _text_match(expr: str, term: Term, bind: _Binder, text: str) -> str:
+    if term.op == ":":
+        return f"{expr} LIKE {bind(like_pattern(term.value))} ESCAPE '\\'"
+    if term.op == "=":
+        return f"{expr} = {bind(term.value)}"
+    if term.op == "!=":
+        return f"NOT ({expr} = {bind(term.value)})"
+    raise FilterError(f"{term.field} takes :, = or != (not {term.op})", term.pos, text)
+
+
+def _term(
+    term: Term,
+    track: Track,
+    bind: _Binder,
+    *,
+    now: float,
+    path: str | None,
+    columns: Collection[str] | None,
+    text: str,
+) -> str:
+    if term.field is None:  # a bare word: the error or the label contains it (the old search)
+        pattern = bind(like_pattern(term.value))
+        return (
+            f"{error_expr(track)} LIKE {pattern} ESCAPE '\\' "
+            f"OR {label_expr(track)} LIKE {pattern} ESCAPE '\\'"
+        )
+    field = ALIASES.get(term.field.lower())
+    if field == "state":
+        return _states(term, track, text)
+    if field == "status":
+        values = [v for v in term.value.split(",") if v]
+        if term.op not in (":", "=", "!=") or not values:
+            raise FilterError(
+                "status takes :, = or != and one or more values (status:queued,running)", term.pos, text
+            )
+        cond = f"CAST({raw_expr(track)} AS TEXT) IN ({', '.join(bind(v) for v in values)})"
+        return f"NOT ({cond})" if term.op == "!=" else cond
+    if field == "error":
+        return _text_match(error_expr(track), term, bind, text)
+    if field == "label":
+        return _text_match(label_expr(track), term, bind, text)
+    if field == "sig":
+        if term.op not in (":", "=", "!="):
+            raise FilterError('sig takes :, = or != (sig:"Timeout after <n>s")', term.pos, text)
+        cond = f"{signature_sql(error_expr(track))} = {bind(term.value)}"
+        return f"NOT ({cond})" if term.op == "!=" else cond
+    if field == "key":
+        return _compare(key_expr(track), term, bind, text)
+    if field in ("since", "until", "age"):
+        return _time(field, term, track, bind, now, text)
+    if field in ("source", "track"):
+        return _constant(field, term, track, path, text)
+    return _column(term, track, bind, columns, text)
+
+
+def _states(term: Term, track: Track, text: str) -> str:
+    wanted = [v.strip().lower() for v in term.value.split(",")]
+    for v in wanted:
+        if v not in STATES:
+            raise FilterError(f"no state {v!r} (states: {', '.join(STATES)})", term.value_pos, text)
+    if term.op not in (":", "=", "!="):
+        raise FilterError("state takes :, = or != (state:failed)", term.pos, text)
+    cond = state_predicate(track, wanted)
+    return f"NOT {cond}" if term.op == "!=" else cond
+
+
+def _compare(expr: str, term: Term, bind: _Binder, text: str) -> str:
+    op = _COMPARE[term.op]
+    value: Any = number(term.value)
+    if value is None:
+        if term.op == ":":
+            return f"{expr} LIKE {bind(like_pattern(term.value))} ESCAPE '\\'"
+        value = term.value
+    if op == "!=":
+        return f"NOT ({expr} = {bind(value)})"
+    return f"{expr} {op} {bind(value)}"
+
+
+def _column(term: Term, track: Track, bind: _Binder, columns: Collection[str] | None, text: str) -> str:
+    name = term.field or ""
+    metric = next((m.column for m in track.metrics if m.label.lower() == name.lower()), None)
+    chosen = metric or next((c for c in (columns or ()) if c == name), None)
+    if chosen is None and columns:
+        chosen = next((c for c in columns if c.lower() == name.lower()), None)
+    if chosen is None:
+        hint = " (quote a value holding ':', e.g. \"Error: x\")" if term.op == ":" else ""
+        raise FilterError(
+            f"unknown field {name!r}: not a filter field or a column of {track.table}{hint}", term.pos, text
+        )
+    if chosen in track.secrets or is_secret_name(chosen):
+        raise FilterError(f"{name!r} is a secret column: never read", term.pos, text)
+    return _compare(col(track, chosen) or q(chosen), term, bind, text)
+
+
+def _cutoff(value: str, track: Track, now: float, pos: int, text: str) -> float:
+    m = _DURATION.match(value.strip().lower())
+    if m:
+        return now - float(m.group(1)) * _UNITS[m.group(2)]
+    try:
+        datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise FilterError(
+            f"{value!r} is not a time: give 90s, 30m, 2h, 1d, 1w or 2026-01-31[ 12:00]", pos, text
+        ) from None
+    parsed = parse_ts(value, track.tz)
+    assert parsed is not None
+    return parsed
+
+
+def _time(field: str, term: Term, track: Track, bind: _Binder, now: float, text: str) -> str:
+    when = when_expr(track)
+    if when == "NULL":
+        raise FilterError(f"{track.name} has no timestamp column: {field} cannot be used", term.pos, text)
+    if field == "age":
+        if term.op not in (">", ">=", "<", "<="):
+            raise FilterError("age takes >, >=, < or <= (age>2h: older than two hours)", term.pos, text)
+        if not _DURATION.match(term.value.strip().lower()):
+            raise FilterError(
+                f"{term.value!r} is not a duration: give 90s, 30m, 2h, 1d or 1w", term.value_pos, text
+            )
+        # Older than 2h means the time is before now - 2h.
+        op = {">": "<", ">=": "<=", "<": ">", "<=": ">="}[term.op]
+    else:
+        if term.op not in (":", "=", ">=", ">", "<", "<="):
+            raise FilterError(f"{field} takes : (since:2h)", term.pos, text)
+        op = ">=" if field == "since" else "<"
+    cut = _cutoff(term.value, track, now, term.value_pos, text)
+    text_cut = bind(format_ts(cut, track.tz, "space"))
+    num_cut = bind(round(cut, 3))
+    # Text stamps compare as text in the writer's zone ('T' or space); epoch numbers (s or ms) as numbers.
+    return (
+        f"CASE WHEN typeof({when}) = 'text' THEN replace(substr({when}, 1, 19), 'T', ' ') {op} {text_cut} "
+        f"WHEN typeof({when}) IN ('integer', 'real') THEN (CASE WHEN {when} > 100000000000 "
+        f"THEN {when} / 1000.0 ELSE {when} END) {op} {num_cut} ELSE 0 END"
+    )
+
+
+def _constant(field: str, term: Term, track: Track, path: str | None, text: str) -> str:
+    if term.op not in (":", "=", "!="):
+        raise FilterError(f"{field} takes :, = or != ({field}:'chunk_*')", term.pos, text)
+    if field == "source":
+        if path is None:
+            raise FilterError("source: cannot be used here: pass the files you mean instead", term.pos, text)
+        names = (os.path.basename(path), path)
+    else:
+        names = (track.name, track.table)
+    pattern = term.value
+    hit = any(n == pattern or fnmatch.fnmatchcase(n, pattern) for n in names)
+    if term.op == ":" and not any(ch in pattern for ch in "*?["):
+        # No wildcard: the name starts with it (`source:chunk_01`), or the path ends with it.
+        hit = hit or names[0].startswith(pattern) or names[-1].endswith(os.sep + pattern.lstrip(os.sep))
+    if term.op == "!=":
+        hit = not hit
+    return "1" if hit else "0"

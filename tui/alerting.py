@@ -1,0 +1,113 @@
+"""Alerts inside the app: each poll's status goes to `core.alerts`; allowed events ring, notify and show.
+
+The app calls `observe(view)` for every finished poll (cheap: a few comparisons). When a track's
+failure count moved and new-signature alerts are on, its error groups are brought up to date in a
+thread worker (`groups.GroupCache`: only the rows above its high-water mark are read) and the
+signatures are compared too, so a new cause of failure alerts exactly once. Events are kept in the log
+the events screen (`E`) lists; notifications go through the app's driver, as `App.bell` does.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from batchtop.core.alerts import KINDS, Alerts, Event, EventLog, parse_kinds
+from batchtop.core.errors import BatchtopError
+from batchtop.tui.notify import DESKTOP_MODES, Notifier
+
+
+@dataclass(frozen=True)
+class AlertSettings:
+    """What to detect and how to tell (`--alerts`, `--notify`, `--event-log`, or the environment)."""
+
+    kinds: frozenset[str] = frozenset(KINDS)
+    bell: bool = True
+    #: "osc9", "osc777" or "off".
+    desktop: str = "off"
+    event_log: str | None = None
+
+    @classmethod
+    def parse(
+        cls, alerts: str | None = None, notify: str | None = None, event_log: str | None = None
+    ) -> AlertSettings:
+        """From flag values, else `$BATCHTOP_ALERTS` / `$BATCHTOP_NOTIFY`; raises ValueError when invalid.
+
+        `notify` is `bell`, `osc9`, `osc777`, `bell+osc9`, `bell+osc777` or `off`.
+        """
+        kinds = parse_kinds(alerts if alerts is not None else os.environ.get("BATCHTOP_ALERTS", "all"))
+        words = set((notify if notify is not None else os.environ.get("BATCHTOP_NOTIFY", "bell")).split("+"))
+        desktop = next((w for w in words if w in DESKTOP_MODES and w != "off"), "off")
+        bad = words - {"bell", "off", *DESKTOP_MODES}
+        if bad or len(words - {"bell"}) > 1:
+            raise ValueError(f"--notify {notify!r}: give bell, osc9, osc777, bell+osc9, bell+osc777 or off")
+        return cls(kinds, "bell" in words, desktop, event_log)
+
+
+class AppAlerts:
+    """The alerts of one app: detector, throttle, log and notifier."""
+
+    def __init__(self, app: Any, settings: AlertSettings) -> None:
+        self.app = app
+        self.settings = settings
+        self.alerts = Alerts(settings.kinds, log=EventLog(settings.event_log))
+        self.notifier = Notifier(self._write, bell=settings.bell, desktop=settings.desktop)
+        self._failed: dict[tuple[str, str], int] = {}
+
+    @property
+    def events(self) -> list[Event]:
+        """The newest events, oldest first."""
+        return list(self.alerts.log.events)
+
+    def _write(self, text: str) -> None:
+        driver = getattr(self.app, "_driver", None)  # as `App.bell` writes; nothing in headless tests
+        if driver is not None and not self.app.is_headless:
+            driver.write(text)
+
+    def observe(self, view: Any) -> None:
+        """Detect events in one source's new status (on the UI thread)."""
+        status = view.status
+        self._emit(self.alerts.update([status], self.app.clock()))
+        if "new-signature" not in self.settings.kinds or status.error is not None:
+            return
+        moved = []
+        for t in status.tracks:
+            key = (status.path, t.name)
+            failed = t.counts.get("failed", 0)
+            if self._failed.get(key) != failed:
+                self._failed[key] = failed
+                moved.append(t.name)
+        source = self.app.source_of(status.path)
+        if moved and source is not None and source.profile is not None:
+            tracks = [tr for tr in source.profile.tracks if tr.name in moved and tr.failures_recorded]
+            if tracks:
+                self.app.run_worker(
+                    lambda: self._signatures(source, status, tracks),
+                    thread=True,
+                    group=f"alerts:{status.path}",
+                    exclusive=False,
+                    exit_on_error=False,
+                )
+
+    def _signatures(self, source: Any, status: Any, tracks: list[Any]) -> None:
+        """Thread: bring the tracks' groups up to date, then compare their signatures on the UI thread."""
+        from batchtop.core.groups import cache_for
+
+        sigs = {}
+        for track in tracks:
+            try:
+                report = cache_for(source, track).refresh(source)
+            except BatchtopError:
+                return  # locked or replaced: the next change tries again
+            sigs[(status.path, track.name)] = [g.signature for g in report.groups]
+        self.app.call_from_thread(self._compare, status, sigs)
+
+    def _compare(self, status: Any, sigs: dict[tuple[str, str], list[str]]) -> None:
+        self._emit(self.alerts.update([status], self.app.clock(), sigs))
+
+    def _emit(self, events: list[Event]) -> None:
+        for event in events:
+            self.notifier.notify(event)
+            # Event text is sanitised in core; markup=False keeps brackets literal (hazards.md rule 1).
+            self.app.notify(event.message, title=event.kind, markup=False, timeout=6)
