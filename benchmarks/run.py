@@ -20,6 +20,7 @@ import argparse
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -131,9 +132,13 @@ SMOKE = dict(
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    # SIGTERM (a timeout, a kill) unwinds like Ctrl-C: every pane, writer and scratch copy is cleaned up.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     if args.smoke:
+        raw = sys.argv[1:] if argv is None else argv
+        given = {a[2:].split("=", 1)[0].replace("-", "_") for a in raw if a.startswith("--")}
         for k, v in SMOKE.items():
-            if getattr(args, k) == parser.get_default(k):
+            if k not in given:
                 setattr(args, k, v)
     if args.rows:
         args.sizes = args.rows
@@ -160,6 +165,7 @@ def main(argv: list[str] | None = None) -> int:
     res: dict = {
         "command": "python -m benchmarks " + " ".join(argv if argv is not None else sys.argv[1:]),
         "machine": results.machine(),
+        "pid": os.getpid(),
         "targets_run": targets,
         "builds": [],
         "errors": {},

@@ -10,6 +10,7 @@ Screen predicates here match the current TUI's visible text; they are kept toget
 
 from __future__ import annotations
 
+import atexit
 import os
 import re
 import shlex
@@ -70,6 +71,16 @@ class Stream(threading.Thread):
             return
 
 
+_OPEN: set[Pane] = set()
+
+
+@atexit.register
+def _close_all() -> None:
+    """Never leave a pane running: an error or SIGTERM in the middle of a run still closes them."""
+    for pane in list(_OPEN):
+        pane.close()
+
+
 class Pane:
     """One program in a tmux pane of its own server; `close()` kills that server (and so the program)."""
 
@@ -84,8 +95,10 @@ class Pane:
     ) -> None:
         if shutil.which("tmux") is None:
             raise RuntimeError("tmux is required for the TUI benchmarks")
-        self.socket = f"btbench-{os.getpid()}-{id(self):x}"
-        self.tmp = Path(tempfile.mkdtemp(prefix="btbench-pane-"))
+        self.tmp = Path(tempfile.mkdtemp(prefix=f"btbench-{os.getpid()}-"))
+        # A server of our own, its socket in our directory: nothing of the user's tmux is touched.
+        self.socket = str(self.tmp / "tmux.sock")
+        _OPEN.add(self)
         self.started = time.monotonic()
         command = " ".join(shlex.quote(a) for a in argv)
         # `exec`: the pane's process is the program itself, not a shell waiting for it.
@@ -106,9 +119,10 @@ class Pane:
         self.stream_reader: Stream | None = None
 
     def _tmux(self, *args: str) -> str:
-        return subprocess.run(
-            ["tmux", "-L", self.socket, "-f", "/dev/null", *args], check=True, capture_output=True, text=True
-        ).stdout
+        # COLUMNS/LINES in our environment (pytest sets them) would override the pane's real size in the app.
+        env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES", "TMUX")}
+        argv = ["tmux", "-S", self.socket, "-f", "/dev/null", *args]
+        return subprocess.run(argv, check=True, capture_output=True, text=True, env=env).stdout
 
     def start_stream(self, keep: bool = True) -> Stream:
         """Start teeing the pane's output (from now on) into a timestamped stream (`keep`: keep the bytes)."""
@@ -157,6 +171,7 @@ class Pane:
         return best
 
     def close(self) -> None:
+        _OPEN.discard(self)
         try:
             self._tmux("kill-server")
         except subprocess.CalledProcessError:
