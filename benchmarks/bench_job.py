@@ -34,14 +34,14 @@ CONDITIONS = ("tui:overview", "tui:source", "tui:failures", "tui:tables", "statu
 class Monitor:
     """A monitor running beside the job in a tmux pane (or none, for ``alone``)."""
 
-    def __init__(self, condition: str, db: Path, variant: str, settle: float) -> None:
+    def __init__(self, condition: str, db: Path, variant: str, settle: float, timeout: float = 300.0) -> None:
         self.condition = condition
         self.pane: terminal.Pane | None = None
         self.timings: dict[str, float | None] = {}
         if condition == "alone":
             return
         if condition.startswith("tui:"):
-            self.pane, self.timings = terminal.open_tui([str(db)], condition[4:])
+            self.pane, self.timings = terminal.open_tui([str(db)], condition[4:], timeout=timeout)
         elif condition == "status":
             cmd = " ".join(terminal.batchtop_cmd()) + f" status '{db}'"
             self.pane = terminal.watch_loop(cmd)

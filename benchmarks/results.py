@@ -86,10 +86,9 @@ def target_checks(res: dict) -> list[dict]:
     for r in idle:
         n = r.get("databases")
         limit = limits.get(n, 1.0 if n and n <= 100 else 3.0)
+        where = f"{n} dbs" + (f" ({r['sources_watched']} watched)" if r.get("sources_watched") != n else "")
         if "cpu_pct" in r:
-            _check(
-                rows, "idle CPU (% of a core)", f"{n} dbs", r["cpu_pct"], limit, r["cpu_pct"] <= limit, "%"
-            )
+            _check(rows, "idle CPU (% of a core)", where, r["cpu_pct"], limit, r["cpu_pct"] <= limit, "%")
         if n == 100 and "peak_rss_mb" in r:
             _check(rows, "idle RSS", "100 dbs", r["peak_rss_mb"], 150, r["peak_rss_mb"] <= 150, "MB")
     job = res.get("job", {}).get("conditions", {})

@@ -171,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
         "errors": {},
     }
     log(
-        f"batchtop benchmarks -> {args.out}/{stem}.md  (cache {cache}, {res['machine']['cpu_count']} CPUs, "
+        f"batchtop benchmarks -> {'(build only)' if args.build_only else f'{args.out}/{stem}.md'}  (cache {cache}, {res['machine']['cpu_count']} CPUs, "
         f"load {res['machine']['load_average'][0]:.2f})"
     )
 

@@ -209,17 +209,6 @@ def shows_number(value: int) -> Callable[[str], bool]:
     return lambda screen: text in screen
 
 
-def sources_listed(count: int) -> Callable[[str], bool]:
-    """The totals line says `count` sources (or more)."""
-    pattern = re.compile(r"(\d[\d,]*) sources?\b")
-
-    def check(screen: str) -> bool:
-        m = pattern.search(screen)
-        return bool(m) and int(m.group(1).replace(",", "")) >= count
-
-    return check
-
-
 def groups_listed(screen: str) -> bool:
     """The failures screen's error-group table has at least one row (a line with a share in %)."""
     lines = screen.splitlines()
