@@ -38,28 +38,54 @@ def _timed_commit(self: write.WriteSession, *a: object, **kw: object) -> list[st
     return result
 
 
-def main(rows: int) -> None:
+def measure(rows: int) -> list[dict]:
+    """Plan, apply and undo a reset of `rows` failed rows on a WAL and a rollback-journal database."""
     write.WriteSession.__enter__, write.WriteSession.commit = _timed_enter, _timed_commit  # type: ignore[method-assign]
-    for mode, maker in (("wal", S.make_topics), ("delete", S.make_jobs)):
-        d = Path(tempfile.mkdtemp())
-        db = maker(d / "x.db", mode=mode, failed=rows, done=rows // 10)
-        journal = Journal(d / "journal.jsonl")
-        src = Source(db)
-        src.poll(force=True)
-        t = time.perf_counter()
-        the_plan = plan(src, None, None, Target.all_failed())
-        t_plan = time.perf_counter() - t
-        t = time.perf_counter()
-        outcome = apply(the_plan, journal=journal)
-        t_apply = time.perf_counter() - t
-        t = time.perf_counter()
-        result = undo(journal, source=src)
-        t_undo = time.perf_counter() - t
-        src.close()
-        print(f"{mode:6} {the_plan.track.name}: plan {t_plan * 1000:.0f} ms; {outcome.summary()} in "
-              f"{t_apply * 1000:.0f} ms (lock held {holds[-2] * 1000:.0f} ms); {result.summary()} in "
-              f"{t_undo * 1000:.0f} ms (lock held {holds[-1] * 1000:.0f} ms); journal "
-              f"{journal.path.stat().st_size / 1e6:.1f} MB")
+    out = []
+    try:
+        for mode, maker in (("wal", S.make_topics), ("delete", S.make_jobs)):
+            d = Path(tempfile.mkdtemp())
+            db = maker(d / "x.db", mode=mode, failed=rows, done=rows // 10)
+            journal = Journal(d / "journal.jsonl")
+            src = Source(db)
+            src.poll(force=True)
+            t = time.perf_counter()
+            the_plan = plan(src, None, None, Target.all_failed())
+            t_plan = time.perf_counter() - t
+            t = time.perf_counter()
+            outcome = apply(the_plan, journal=journal)
+            t_apply = time.perf_counter() - t
+            t = time.perf_counter()
+            result = undo(journal, source=src)
+            t_undo = time.perf_counter() - t
+            src.close()
+            out.append(
+                {
+                    "journal": mode,
+                    "track": the_plan.track.name,
+                    "rows": rows,
+                    "plan_ms": round(t_plan * 1000, 1),
+                    "apply_ms": round(t_apply * 1000, 1),
+                    "apply_lock_held_ms": round(holds[-2] * 1000, 1),
+                    "undo_ms": round(t_undo * 1000, 1),
+                    "undo_lock_held_ms": round(holds[-1] * 1000, 1),
+                    "journal_mb": round(journal.path.stat().st_size / 1e6, 2),
+                    "applied": outcome.summary(),
+                    "undone": result.summary(),
+                }
+            )
+    finally:
+        write.WriteSession.__enter__, write.WriteSession.commit = _enter, _commit  # type: ignore[method-assign]
+    return out
+
+
+def main(rows: int) -> None:
+    for r in measure(rows):
+        print(
+            f"{r['journal']:6} {r['track']}: plan {r['plan_ms']:.0f} ms; {r['applied']} in {r['apply_ms']:.0f} ms "
+            f"(lock held {r['apply_lock_held_ms']:.0f} ms); {r['undone']} in {r['undo_ms']:.0f} ms "
+            f"(lock held {r['undo_lock_held_ms']:.0f} ms); journal {r['journal_mb']:.1f} MB"
+        )
 
 
 if __name__ == "__main__":
