@@ -15,6 +15,9 @@ commit is shown by the first sweep after it, provided the filesystem's mtime gra
 the default). A file whose mtime is set back by hand (`touch -d`) to the old value with the old size can
 still hide a change until the next change or `r`.
 
+A source that is not a file (a PostgreSQL URL) has no identity to stat: it is polled at every sweep, and
+its poll's own first query (`pg_current_snapshot()`) is the gate.
+
 Errors: a source whose poll failed (locked, not found, damaged) is retried when its identity changes,
 and otherwise with a backoff that doubles from one interval up to `RETRY_MAX` seconds.
 Cost: after every poll, a source waits `BACKOFF` times that poll's wall time (at most `COST_MAX` seconds)
@@ -78,6 +81,8 @@ class GateState:
     force: bool = False
     #: Consecutive failed polls (for the retry backoff).
     failures: int = 0
+    #: Its identity is files on disk; False for a server (polled every sweep, its token query gates).
+    files: bool = True
 
 
 class Gate:
@@ -98,9 +103,9 @@ class Gate:
         """Seconds a change keeps a source hot: `hot_seconds`, and at least two sweeps."""
         return max(self.hot_seconds, 2 * self.interval)
 
-    def add(self, path: str) -> None:
-        """Start gating `path` (its first poll is due at once)."""
-        self.states.setdefault(path, GateState())
+    def add(self, path: str, *, files: bool = True) -> None:
+        """Start gating `path` (its first poll is due at once); `files=False` for a server source."""
+        self.states.setdefault(path, GateState(files=files))
 
     def discard(self, path: str) -> None:
         self.states.pop(path, None)
@@ -129,6 +134,12 @@ class Gate:
         due: list[tuple[str, bool]] = []
         for path, state in self.states.items():
             if state.in_flight or not (full or state.wanted):
+                continue
+            if not state.files:
+                if now >= state.not_before:
+                    due.append((path, state.force))
+                    state.in_flight = True
+                    state.wanted = state.force = False
                 continue
             identity = file_identity(path)
             if identity != state.identity:

@@ -174,6 +174,20 @@ def test_a_slow_poll_backs_off_by_its_cost_and_a_failing_one_retries_with_backof
     assert gate.sweep(9.0) == [(str(path), False)]
 
 
+def test_a_server_source_has_no_files_and_is_polled_at_every_sweep_long_after_its_last_change():
+    # A PostgreSQL URL has no file to stat: were it gated like a file it would never be polled again
+    # once its hot period ended, and the job's commits would never reach the screen.
+    url = "postgresql://watcher@db.example/batchtop"
+    gate = Gate(interval=1.0, hot_seconds=3.0)
+    gate.add(url, files=False)
+    for t in (0.0, 10.0, 100.0, 1000.0):
+        assert gate.sweep(t) == [(url, False)]
+        gate.finished(url, t, cost=0.001, changed=False, failed=False)
+    assert gate.sweep(1000.005) == []  # still paced by its own cost
+    gate.finished(url, 1001.0, cost=2.0, changed=False, failed=False)  # a slow server: 20 s apart
+    assert gate.sweep(1010.0) == [] and gate.sweep(1021.5) == [(url, False)]
+
+
 def test_a_quick_rescan_lists_nothing_until_a_directory_changes(tmp_path):
     topics_db(tmp_path / "a.db")
     past = time.time() - 60

@@ -449,7 +449,7 @@ async def test_tui_failures_screen_groups_pages_and_group_reset_on_postgres(
             return "\n".join(strip.text for strip in app.screen._compositor.render_strips())
 
         def idle() -> bool:
-            return not any(w.is_running for w in app.workers)
+            return not app.reading
 
         app.open_failures(display_url(server.writer_url), "topics")
         await until(pilot, lambda: isinstance(app.screen, FailuresScreen) and idle())

@@ -68,7 +68,7 @@ async def settle(pilot: Pilot, timeout: float = 10.0) -> None:
     """Let reads in flight finish (polls, grouping, pages, cohorts) and the screen catch up."""
     deadline = time.monotonic() + timeout
     await pilot.pause()
-    while any(w.is_running for w in pilot.app.workers) and time.monotonic() < deadline:
+    while pilot.app.reading and time.monotonic() < deadline:
         await pilot.pause(0.02)
     await pilot.pause()
 

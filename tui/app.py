@@ -47,6 +47,8 @@ FULL_RESCAN_EVERY = 30.0
 FLUSH_DELAY = 0.05
 #: Threads for other IO (rescans, screens' reads); polls have the poller's own pool.
 IO_THREADS = 8
+#: Worker groups that run for the app's lifetime: never "finished", so not a read in flight.
+RESIDENT_GROUPS = frozenset({"poller", "watch"})
 
 
 class BatchtopApp(App[int]):
@@ -305,6 +307,14 @@ class BatchtopApp(App[int]):
     def in_flight(self) -> int:
         """Polls running now."""
         return self.poller.in_flight
+
+    @property
+    def reading(self) -> bool:
+        """Whether a read is in flight: a poll, a scan or a screen's worker (not the resident poll gate
+        and directory watch, which run for the app's lifetime). Tests wait for this to be False."""
+        if self.poller.in_flight:
+            return True
+        return any(w.is_running and w.group not in RESIDENT_GROUPS for w in self.workers)
 
     @property
     def polled_all(self) -> bool:

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from textual.message import Message
 
+from batchtop.core.backends.postgres.source import KIND as PG_KIND
 from batchtop.core.identity import Gate
 from batchtop.core.monitor import Monitor
 from batchtop.core.sanitize import clean_line
@@ -120,7 +121,8 @@ class Poller:
         """Gate these sources too; each is polled at once."""
         with self._lock:
             for path in paths:
-                self.gate.add(path)
+                source = self.monitor.sources.get(path)
+                self.gate.add(path, files=getattr(source, "kind", "sqlite") != PG_KIND)
         self._wake.set()
 
     def want(self, paths: Iterable[str], *, force: bool = False) -> None:

@@ -54,8 +54,9 @@ def print_status(statuses: Sequence[SourceStatus], now: float, console: Console 
             console.print(title)
             console.print(Text.assemble(("  error: ", "bold red"), safe(status.error)))
             continue
-        table = Table(title=title, title_justify="left", expand=False, pad_edge=False, box=None,
-                      header_style="bold")
+        # The source line is printed on its own: as a table title Rich would wrap it to the table's width.
+        console.print(title, no_wrap=True, overflow="ignore", crop=False)
+        table = Table(expand=False, pad_edge=False, box=None, header_style="bold")
         table.add_column("track", no_wrap=True)
         table.add_column("state", no_wrap=True)
         table.add_column("done %", justify="right", no_wrap=True)

@@ -90,8 +90,9 @@ def coarse_age(now: float, then: float | None) -> Text:
 
 
 def is_young(now: float, then: float | None) -> bool:
-    """Whether `coarse_age` of `then` may still change before the next minute of the clock."""
-    return then is not None and -FUTURE_SLACK <= now - then < COARSE_AFTER + 1
+    """Whether `coarse_age` of `then` turns from '<1m' to '1m' about now (within two one-second ticks);
+    otherwise its text changes only at the next minute of the clock."""
+    return then is not None and COARSE_AFTER <= now - then < COARSE_AFTER + 2
 
 
 def middle(text: str, limit: int) -> str:
