@@ -154,10 +154,13 @@ class Gate:
             state.wanted = state.force = False
         return due
 
-    def finished(self, path: str, now: float, *, cost: float, changed: bool, failed: bool) -> bool:
-        """A poll of `path` ended: `changed` when it read new data, `failed` when it raised an error.
+    def finished(self, path: str, now: float, *, cost: float, changed: bool, failed: bool,
+                 more: float = 0.0) -> bool:
+        """A poll of `path` ended: `changed` when it read new data, `failed` when it raised an error,
+        `more` (a share of a core) when it left work to do (chunks to count, `core.counting`): it is
+        polled again after a gap that keeps it to that share.
 
-        Returns whether the source was asked for again meanwhile (the caller should wake the sweep).
+        Returns whether the source was asked for again (the caller should wake the sweep).
         """
         state = self.states.get(path)
         if state is None:
@@ -173,6 +176,9 @@ class Gate:
             state.failures = 0
         if changed and not failed:
             state.hot_until = max(state.hot_until, now + self.hot_for)
+        if more > 0 and not failed:
+            state.wanted = again = True
+            wait = cost * (1.0 / more - 1.0)
         state.not_before = now + wait
         return again
 

@@ -100,6 +100,9 @@ class TrackSnapshot:
     #: Rows whose raw value the profile does not map (in `raw_counts` with state `unmapped`): counted
     #: apart, in no state and not in the total, and never as pending.
     unmapped: int = 0
+    #: Share of a large table counted so far (its first pass of chunked counts, `core.counting`):
+    #: below 1.0 the counts are partial, and shown as such.
+    counted: float = 1.0
 
     @property
     def total(self) -> int:
@@ -195,6 +198,7 @@ def read_track(
     conn: sqlite3.Connection, track: Track, now: float, sessions_before: int,
     metrics: tuple[MetricValue, ...] | None = None,
     in_flight: Callable[[list[RawValue]], dict[RawValue, int]] | None = None,
+    counted: tuple[list[tuple[RawValue, int]], float] | None = None,
 ) -> tuple[TrackSnapshot, int]:
     """Counts, raw values, metrics, in-flight starts and newest failures of one track.
 
@@ -203,13 +207,15 @@ def read_track(
             cadence than the counts: see `Source`).
         in_flight: Returns in-flight counts per pending raw value (lets the caller cache them too);
             by default they are read with `read_in_flight`.
+        counted: Rows per raw value already counted (chunked, `core.counting`) and the share of the
+            table they cover, instead of one `GROUP BY` here.
 
     Returns the snapshot and the number of statements run.
     """
     counts = dict.fromkeys(STATES, 0)
     unmapped = 0
     raw: dict[tuple[str, str], int] = {}
-    rows = fetch(conn, counts_sql(track))
+    rows = counted[0] if counted is not None else fetch(conn, counts_sql(track))
     pending = [v for v, _ in rows if track.states.get(v, track.default_state) == "pending"]
     flying = (in_flight or (lambda values: read_in_flight(conn, track, values)))(pending)
     for value, n in rows:
@@ -226,7 +232,7 @@ def read_track(
         counts[state] += int(n) - started
         if int(n) - started:
             raw[(label, state)] = raw.get((label, state), 0) + int(n) - started
-    queries = 1 + (1 if track.in_flight and pending else 0)
+    queries = (0 if counted is not None else 1) + (1 if track.in_flight and pending else 0)
     if metrics is None:
         metrics = read_metrics(conn, track)
         queries += 1 if track.metrics else 0
@@ -255,7 +261,8 @@ def read_track(
         queries += 1
     attempted = counts["pending"] if (not track.failures_recorded and sessions_before > 1) else 0
     snap = TrackSnapshot(track.name, track.table, counts, raw_counts, metrics, starts, stale_after,
-                         last_finished, tuple(failures), attempted, track.note, unmapped)
+                         last_finished, tuple(failures), attempted, track.note, unmapped,
+                         counted[1] if counted is not None else 1.0)
     return snap, queries
 
 

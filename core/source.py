@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from batchtop.core import errors
+from batchtop.core.counting import CHUNKED_FROM, ChunkedCounts, rowid_span
 from batchtop.core.history import History
 from batchtop.core.profiles import choose_profile
 from batchtop.core.profiles.model import Profile
@@ -35,6 +36,7 @@ from batchtop.core.snapshot import (
     read_track,
 )
 from batchtop.core.timeutil import FUTURE_SLACK, Clock, system_clock
+from batchtop.core.waltail import WalTail
 
 SQLITE_HEADER = b"SQLite format 3\x00"
 SIDECARS = ("-wal", "-shm", "-journal")
@@ -50,6 +52,16 @@ SEED_HORIZON = 3600.0
 #: Shared-Memory", sqlite.org/wal.html), so the -wal of a copied run directory is read, and no file is
 #: created. The "-none" VFSes take no file locks either: the job is never blocked by us.
 NO_SHM_VFS = "win32-none" if os.name == "nt" else "unix-none"
+#: Seconds of chunk recounts per poll (each chunk its own read transaction): the first pass over a
+#: large table, then after commits. A poll that leaves chunks to count asks to be polled again after a
+#: gap that keeps our database work at `FIRST_DUTY` / `DUTY` of a core (see `PollResult.more`).
+FIRST_BUDGET, BUDGET = 0.25, 0.05
+FIRST_DUTY, DUTY = 0.5, 0.05
+#: Seconds between whole recounts of a chunked table whose WAL says which rows changed: the WAL cannot
+#: show a row deleted from a leaf page first seen in that commit when its rowid is not adjacent to a row
+#: left on the page (sparse rowids); this bounds how long such a count can be wrong. The recount runs at
+#: `DUTY`, and only when the data changed.
+VERIFY_EVERY = 300.0
 
 T = TypeVar("T")
 
@@ -67,6 +79,9 @@ class PollResult:
     queries: int
     #: One-off events worth telling the user ("file replaced: reopened").
     events: tuple[str, ...] = ()
+    #: Chunks are left to count: poll again soon, keeping this poll's work to this share of a core
+    #: (0: nothing left; the next poll waits for a change as usual).
+    more: float = 0.0
 
 
 def uri_for(path: str | Path, *, immutable: bool = False, mode: str = "ro") -> str:
@@ -186,6 +201,13 @@ class Source:
         self.last_seen_write: float | None = None
         self.last_change: float | None = None
         self.polls = 0
+        #: Chunked counts of the tracks whose tables are large, and the WAL reader that says which
+        #: chunks a commit touched (`core.counting`, `core.waltail`).
+        self._counters: dict[str, ChunkedCounts] = {}
+        self._tail: WalTail | None = None
+        self._more = 0.0
+        #: When each chunked track was last recounted whole (monotonic; see `VERIFY_EVERY`).
+        self._verified: dict[str, float] = {}
 
     # -- connection ---------------------------------------------------------------------------------
 
@@ -195,6 +217,12 @@ class Source:
             if self._conn is not None:
                 self._conn.close()
                 self._conn = None
+            # Only now: closing a descriptor of the -shm drops the locks our connection held on it.
+            if self._tail is not None:
+                self._tail.close()
+                self._tail = None
+            self._counters.clear()
+            self._more = 0.0
             self._data_version = None
 
     def interrupt(self) -> None:
@@ -313,7 +341,8 @@ class Source:
             cost = time.perf_counter() - started
             if changed and self.snapshot is not None and self.error is None:
                 self.snapshot = replace(self.snapshot, cost=cost, queries=queries)
-            return PollResult(changed, self.snapshot, self.error, cost, queries, tuple(events))
+            more = self._more if self.error is None else 0.0
+            return PollResult(changed, self.snapshot, self.error, cost, queries, tuple(events), more)
 
     def _poll(self, force: bool) -> tuple[bool, int, list[str]]:
         events: list[str] = []
@@ -342,7 +371,7 @@ class Source:
             force = True
         if self._quiescent:
             sig = self._quiet_signature(st)
-            if not force and sig == self._signature and self.error is None:
+            if not force and sig == self._signature and self.error is None and not self._more:
                 return False, 0, events
             if self._signature is not None and sig != self._signature:
                 self.last_seen_write = self._clock()
@@ -360,7 +389,7 @@ class Source:
         conn = self._conn
         assert conn is not None
         (version,) = fetch(conn, "PRAGMA data_version")[0]
-        if not force and version == self._data_version and self.error is None:
+        if not force and version == self._data_version and self.error is None and not self._more:
             return False, 1, events
         if self._data_version is not None and version != self._data_version:
             self.last_seen_write = self._clock()  # a commit of the job's, seen by us
@@ -375,15 +404,57 @@ class Source:
         state counts and the in-flight counts (or the failures page) gave a snapshot that never existed
         (negative or shifted counts). The transaction ends before the poll returns.
         """
+        queries = self._in_transaction(conn, self._probe)
+        queries += self._count_chunks(conn)
+        return queries + self._in_transaction(conn, self._read_snapshot)
+
+    @staticmethod
+    def _in_transaction(conn: sqlite3.Connection, read: Callable[[sqlite3.Connection], int]) -> int:
         conn.execute("BEGIN")
         try:
-            return self._read_snapshot(conn)
+            return read(conn)
         finally:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
 
-    def _read_snapshot(self, conn: sqlite3.Connection) -> int:
-        now = self._clock()
+    def _count_chunks(self, conn: sqlite3.Connection) -> int:
+        """Recount the changed chunks of large tables, each in a short read transaction of its own
+        (between the probe and the snapshot transaction: none of ours is ever long)."""
+        assert self.profile is not None
+        if self._conn is not None and self.wal and self._tail is None:
+            self._tail = WalTail(self.path)
+            self._tail.start()  # before any chunk is counted: every later commit is a change
+        touched = self._tail.poll() if self._tail is not None else None
+        queries, more, now = 0, 0.0, time.monotonic()
+        for track in self.profile.tracks:
+            counter = self._counters.get(track.name)
+            if counter is None:
+                span = rowid_span(conn, track.table)
+                queries += 1
+                if span is None or span[1] - span[0] < CHUNKED_FROM:
+                    continue
+                counter = self._counters[track.name] = ChunkedCounts(track)
+                self._verified[track.name] = now
+            elif touched is None or now - self._verified.get(track.name, now) > VERIFY_EVERY:
+                counter.mark_all()
+                self._verified[track.name] = now
+            else:
+                counter.mark_rowids(touched[0])
+                counter.mark_ranges(touched[1])
+            first = not counter.complete
+            before = counter.reads
+            done = counter.step(conn, FIRST_BUDGET if first else BUDGET)
+            queries += 1 + counter.reads - before
+            if counter.too_varied:  # a free-text status: one GROUP BY, as for a small table
+                del self._counters[track.name]
+                continue
+            if not done:
+                more = max(more, FIRST_DUTY if first else DUTY)
+        self._more = more
+        return queries
+
+    def _probe(self, conn: sqlite3.Connection) -> int:
+        """Probe the schema and choose the profile when the schema changed (or nothing fitted yet)."""
         (schema_version,) = fetch(conn, "PRAGMA schema_version")[0]
         queries = 1
         # A detected profile of tables that were all empty was a guess from column names: look again
@@ -397,17 +468,26 @@ class Source:
             self.profile = choose_profile(conn, schema, self._path_profiles(), self._forced)
             self._schema = schema
             self._slow.clear()
+            self._counters.clear()
             queries += 1 + 2 * len(self._schema.tables)
         if self.journal_mode is None:
             # An immutable (quiescent) read reports 'delete' for a WAL file: trust the header then.
             self.journal_mode = "wal" if self._quiescent else fetch(conn, "PRAGMA journal_mode")[0][0]
+        return queries
+
+    def _read_snapshot(self, conn: sqlite3.Connection) -> int:
+        now = self._clock()
+        queries = 0
         profile = self.profile
+        assert profile is not None
         sessions, session_count = read_sessions(conn, profile)
         tracks = []
         for track in profile.tracks:
             metrics = self._cached(f"metrics:{track.name}", lambda t=track: read_metrics(conn, t))
+            counter = self._counters.get(track.name)
             snap, n = read_track(
                 conn, track, now, session_count, metrics=metrics,
+                counted=(counter.rows(), counter.progress) if counter is not None else None,
                 in_flight=lambda values, t=track: self._cached(
                     f"flight:{t.name}:{values!r}", lambda: read_in_flight(conn, t, values), floor=0.0),
             )
@@ -417,11 +497,14 @@ class Source:
                 history = self.histories[track.name] = History()
                 history.seed(read_finished_times(conn, track, now, SEED_HORIZON), now)
                 queries += 1
-            history.record(now, snap.settled)
+            if snap.counted >= 1.0:  # partial counts of a first pass are no throughput
+                history.record(now, snap.settled)
             tracks.append(snap)
         if self.snapshot is None:
             # First read: the data last changed when the job last wrote the file, not now.
             self.last_change = self.last_write or now
+        elif any(t.counted < 1.0 for t in tracks):
+            pass  # counts growing as the first pass goes are not changes of the data
         elif [t.counts for t in self.snapshot.tracks] != [t.counts for t in tracks]:
             self.last_change = now
         self.snapshot = Snapshot(self.path, now, self.identity or (0, 0),

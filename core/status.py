@@ -53,6 +53,8 @@ class TrackStatus:
     unmapped: int = 0
     #: Something the person must know about these counts (unmapped values), or None.
     warning: str | None = None
+    #: Share of a large table counted so far (below 1.0: the counts are partial, still being read).
+    counted: float = 1.0
 
     @property
     def progress(self) -> float:
@@ -94,16 +96,19 @@ def track_status(source: Source, snap: TrackSnapshot, now: float) -> TrackStatus
                                                         for a in track.actions) else 0
     last = max((t for t in (history.last_progress, snap.last_finished, source.last_change) if t), default=None)
     warning = unmapped_warning(snap)
+    partial = (f"counting: {snap.counted:.0%} of the table read so far, the counts are partial"
+               if snap.counted < 1.0 else None)
     return TrackStatus(
         source=source.path, name=snap.name, table=snap.table, counts=dict(snap.counts),
         raw_counts=snap.raw_counts, metrics=snap.metrics, total=snap.total, settled=snap.settled,
         remaining=snap.remaining, rate_per_min=history.rate_per_min(now),
         # Only a job that is moving has an ETA: a stalled or crashed one would finish "never".
-        eta=history.eta(now, snap.remaining) if activity.state in ("active", "finished") else None,
+        eta=history.eta(now, snap.remaining) if activity.state in ("active", "finished") and not partial else None,
         activity=activity, sparkline=tuple(history.sparkline(now)), stale=stale, last_change=last,
         resume=Resume(snap.counts["pending"], stale, resettable, snap.attempted_earlier),
         # The warning leads the note, so every screen that shows the note shows it.
-        note=" · ".join(n for n in (warning, snap.note) if n) or None, unmapped=snap.unmapped, warning=warning,
+        note=" · ".join(n for n in (partial, warning, snap.note) if n) or None, unmapped=snap.unmapped,
+        warning=warning, counted=snap.counted,
     )
 
 

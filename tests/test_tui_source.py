@@ -133,6 +133,8 @@ async def test_a_locked_database_says_so_and_the_ui_stays_responsive(in_tmp, mak
         # The job holds an EXCLUSIVE lock (rollback journal): readers get "database is locked".
         holder = sqlite3.connect(db, isolation_level=None, check_same_thread=False)
         holder.execute("BEGIN EXCLUSIVE")
+        # ... while writing (its -journal appears: the poll gate sees the files change and polls).
+        holder.execute("UPDATE jobs SET rowid = rowid WHERE rowid = (SELECT min(rowid) FROM jobs)")
         release = threading.Event()
         try:
             table = app.screen.query_one(KeyedTable)

@@ -28,6 +28,8 @@ class PollStats:
     changed: bool
     #: Clock time (the app's clock) when the poll finished.
     at: float
+    #: Chunks left to count: the share of a core the next polls may take (`PollResult.more`).
+    more: float = 0.0
 
 
 @dataclass(frozen=True)

@@ -60,7 +60,7 @@ def poll_once(monitor: Monitor, source: Source, clock: Clock, force: bool = Fals
     """Thread: one poll and the status derived from it, as the message to post. Never raises."""
     try:
         result = monitor.poll(source, force)
-        stats = PollStats(result.cost, result.queries, result.changed, clock())
+        stats = PollStats(result.cost, result.queries, result.changed, clock(), result.more)
         with source.lock:  # the status reads the source's histories: no poll may run meanwhile
             status = source_status(source, clock())
             view = SourceView(source.path, source.name, status, source.snapshot, source.profile, stats)
@@ -199,11 +199,12 @@ class Poller:
         """Pool thread: one poll; posts its `Polled` only when it has news."""
         started = time.monotonic()
         message: Polled | None = None
-        failed, changed = True, True
+        failed, changed, more = True, True, 0.0
         try:
             message = poll_once(self.monitor, source, self.clock, force)
             stats = message.view.stats
             changed = stats is not None and stats.changed
+            more = stats.more if stats is not None else 0.0
             error = message.view.status.error
             failed = error is not None
             news = changed and (not failed or error != self._shown_error.get(source.path, ""))
@@ -214,7 +215,8 @@ class Poller:
         finally:
             now = time.monotonic()
             with self._lock:
-                again = self.gate.finished(source.path, now, cost=now - started, changed=changed, failed=failed)
+                again = self.gate.finished(source.path, now, cost=now - started, changed=changed, failed=failed,
+                                           more=more)
             if message is not None:
                 self.post(message)
             if again:

@@ -1,0 +1,179 @@
+"""Chunked counts of large tables: exact after any mix of commits, O(changes) with the WAL, never one long read."""
+
+from __future__ import annotations
+
+import os
+import random
+import sqlite3
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from batchtop.core import source as source_mod
+from batchtop.core.counting import CHUNK, CHUNKED_FROM
+from batchtop.core.source import Source
+from batchtop.core.sql import counts_sql
+from batchtop.core.waltail import WalTail
+
+ROWS = CHUNKED_FROM + 3 * CHUNK + 123  # large enough to be chunked: 11 chunks
+STATUSES = ("pending", "done", "failed")
+
+
+def job_db(path: Path, journal: str, rows: int = ROWS) -> sqlite3.Connection:
+    """A job's queue of `rows` items, and the job's connection (kept open: the database is live)."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute(f"PRAGMA journal_mode={journal}")
+    conn.execute("CREATE TABLE jobs (id INTEGER PRIMARY KEY, name TEXT, status TEXT, error TEXT)")
+    conn.execute("BEGIN")
+    conn.executemany("INSERT INTO jobs (name, status, error) VALUES (?, ?, ?)",
+                     ((f"item {i}", STATUSES[i % 3], "boom" if i % 3 == 2 else None) for i in range(rows)))
+    conn.execute("COMMIT")
+    return conn
+
+
+def truth(conn: sqlite3.Connection) -> dict[str, int]:
+    return {s: n for s, n in conn.execute("SELECT status, COUNT(*) FROM jobs GROUP BY 1")}
+
+
+def settle(source: Source, limit: int = 200) -> Counter[str]:
+    """Poll until no chunk is left to count; the counts per state."""
+    for _ in range(limit):
+        result = source.poll()
+        assert result.error is None, result.error
+        if not result.more:
+            break
+    else:
+        raise AssertionError("chunks never finished")
+    assert result.snapshot is not None
+    track = result.snapshot.tracks[0]
+    assert track.counted == 1.0
+    return Counter({k: v for k, v in track.counts.items() if v})
+
+
+def expected(conn: sqlite3.Connection) -> Counter[str]:
+    return Counter({("pending" if s == "pending" else s): n for s, n in truth(conn).items()})
+
+
+def random_commit(job: sqlite3.Connection, rng: random.Random) -> None:
+    (high,) = job.execute("SELECT max(id) FROM jobs").fetchone()
+    kind = rng.choice(("one", "many", "insert", "delete", "checkpoint", "long-text"))
+    job.execute("BEGIN IMMEDIATE")
+    if kind == "one":
+        job.execute("UPDATE jobs SET status = ? WHERE id = ?", (rng.choice(STATUSES), rng.randint(1, high)))
+    elif kind == "many":
+        ids = [(rng.choice(STATUSES), rng.randint(1, high)) for _ in range(rng.randint(2, 600))]
+        job.executemany("UPDATE jobs SET status = ? WHERE id = ?", ids)
+    elif kind == "insert":
+        job.executemany("INSERT INTO jobs (name, status) VALUES (?, 'pending')",
+                        ((f"new {i}",) for i in range(rng.randint(1, 3000))))
+    elif kind == "delete":
+        lo = rng.randint(1, high)
+        job.execute("DELETE FROM jobs WHERE id BETWEEN ? AND ?", (lo, lo + rng.randint(0, 2000)))
+    elif kind == "long-text":
+        # A record spilling to overflow pages, its status changed after the long text.
+        rowid = rng.randint(1, high)
+        job.execute("UPDATE jobs SET error = ? WHERE id = ?", ("x" * 9000, rowid))
+        job.execute("COMMIT")
+        job.execute("BEGIN IMMEDIATE")
+        job.execute("UPDATE jobs SET status = 'failed' WHERE id = ?", (rowid,))
+    job.execute("COMMIT")
+    if kind == "checkpoint":
+        job.execute(f"PRAGMA wal_checkpoint({rng.choice(('PASSIVE', 'RESTART', 'TRUNCATE'))})")
+
+
+@pytest.mark.parametrize("journal", ["wal", "delete"])
+def test_counts_stay_exact_through_random_commits(tmp_path: Path, journal: str) -> None:
+    job = job_db(tmp_path / "q.db", journal)
+    source = Source(tmp_path / "q.db")
+    try:
+        assert settle(source) == expected(job)
+        assert source._counters, "a table this large is counted in chunks"
+        rng = random.Random(7)
+        for _ in range(25):
+            for _ in range(rng.randint(1, 3)):  # several commits between two polls
+                random_commit(job, rng)
+            assert settle(source) == expected(job)
+    finally:
+        source.close()
+        job.close()
+
+
+def test_one_changed_row_recounts_one_chunk_through_the_wal(tmp_path: Path) -> None:
+    job = job_db(tmp_path / "q.db", "wal")
+    source = Source(tmp_path / "q.db")
+    statements: list[str] = []
+    original = source_mod.connect_ro
+
+    def traced(*args, **kwargs):
+        conn = original(*args, **kwargs)
+        conn.set_trace_callback(statements.append)
+        return conn
+
+    source_mod.connect_ro = traced
+    try:
+        settle(source)
+        counter = source._counters["jobs"]
+        for rowid in (5, ROWS // 2, ROWS - 1):
+            reads, statements[:] = counter.reads, []
+            job.execute("UPDATE jobs SET status = 'done' WHERE id = ?", (rowid,))
+            assert settle(source) == expected(job)
+            # Only the chunk holding the row (and the newest, for inserts) is read again ...
+            assert counter.reads - reads <= 2
+            # ... and never the whole table in one statement.
+            track = source.profile.tracks[0]  # type: ignore[union-attr]
+            assert counts_sql(track) not in statements
+    finally:
+        source_mod.connect_ro = original
+        source.close()
+        job.close()
+
+
+def test_a_first_pass_shows_partial_counts_then_exact_and_records_no_throughput(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr(source_mod, "FIRST_BUDGET", 0.0)  # one chunk per poll
+    job = job_db(tmp_path / "q.db", "wal")
+    source = Source(tmp_path / "q.db")
+    try:
+        first = source.poll()
+        track = first.snapshot.tracks[0]  # type: ignore[union-attr]
+        assert first.more > 0 and 0 < track.counted < 1 and track.total < ROWS
+        assert source.histories["jobs"].rate_per_min(source._clock()) in (None, 0, 0.0)
+        assert settle(source) == expected(job)
+    finally:
+        source.close()
+        job.close()
+
+
+def test_without_rowid_and_small_tables_are_counted_in_one_statement(tmp_path: Path) -> None:
+    path = tmp_path / "w.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("CREATE TABLE jobs (id TEXT PRIMARY KEY, status TEXT, error TEXT) WITHOUT ROWID")
+    with conn:
+        conn.execute("BEGIN")
+        conn.executemany("INSERT INTO jobs VALUES (?, ?, NULL)", ((f"k{i}", STATUSES[i % 3]) for i in range(ROWS)))
+    conn.close()
+    source = Source(path)
+    try:
+        assert settle(source) == Counter({"pending": ROWS // 3 + 1, "done": ROWS // 3, "failed": ROWS // 3})
+        assert not source._counters
+    finally:
+        source.close()
+
+
+def test_the_wal_reader_reports_touched_rows_and_closes_its_descriptors_only_when_told(tmp_path: Path) -> None:
+    job = job_db(tmp_path / "q.db", "wal", rows=10)
+    tail = WalTail(str(tmp_path / "q.db"))
+    assert tail.start()
+    job.execute("UPDATE jobs SET status = 'done' WHERE id = 3")
+    assert 3 in (tail.poll() or (set(), []))[0]
+    assert tail.poll() == (set(), [])  # nothing new
+    fds = [fd for fd, _ in tail._fds.values()]
+    job.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    job.execute("UPDATE jobs SET status = 'failed' WHERE id = 4")
+    touched = tail.poll()
+    assert touched is None or 4 in touched[0]  # a reset WAL is read again or reported unknown
+    tail.close()
+    for fd in fds:
+        with pytest.raises(OSError):
+            os.fstat(fd)
+    job.close()
