@@ -155,7 +155,10 @@ def map_sqlite_error(exc: BaseException, path: str = "") -> BatchtopError:
         return Damaged("database is damaged (malformed); nothing was written")
     if name.startswith("SQLITE_READONLY_CANTINIT") or name.startswith("SQLITE_READONLY_DIRECTORY"):
         return ReadOnlyDirectory("read-only directory: the job's -shm is missing and cannot be created")
-    if name.startswith("SQLITE_READONLY_RECOVERY") or name == "SQLITE_READONLY_ROLLBACK":
+    if name.startswith("SQLITE_READONLY_RECOVERY"):
+        # A read-only connection cannot rebuild the WAL index; the job does it when it next opens.
+        return Recovering("waiting for the job to rebuild its WAL index")
+    if name == "SQLITE_READONLY_ROLLBACK":
         return Recovering("waiting for the job to recover an interrupted write (hot journal)")
     if name.startswith("SQLITE_BUSY") or name.startswith("SQLITE_LOCKED") or "database is locked" in low:
         return Locked("locked by the job, retrying")

@@ -98,9 +98,10 @@ def test_counts_exact_while_writer_commits(tmp_path: Path, schema: str, journal:
     try:
         while proc.poll() is None and time.monotonic() < deadline:
             result = source.poll()
-            # A rollback-journal reader may meet the job's lock: that is "retry at the next tick".
+            # A reader may meet the job's lock, or its WAL index being rebuilt as the job opens:
+            # both are "retry at the next tick", never a wrong count.
             if result.error is not None:
-                assert result.error.kind == "locked", result.error
+                assert result.error.kind in ("locked", "recovering"), result.error
             elif result.changed:
                 check_snapshot(schema, result.snapshot)
                 snapshots.append(observed(result.snapshot))

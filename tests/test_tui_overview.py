@@ -189,7 +189,7 @@ async def test_cursor_and_scroll_never_move_on_refresh(in_tmp, make_app, ready, 
         conn.execute("UPDATE topic_completions SET status = 'failed' WHERE status = 'pending'")
         conn.commit()
         conn.close()
-        await until(pilot, lambda: "10/10" in row_text(app, f"{db}\x00topics"), timeout=2)
+        await until(pilot, lambda: "10/10" in row_text(app, f"{db}\x00topics"), timeout=10)
         assert (t.cursor_key, t.scroll_y) == (key, scroll)
         # A refresh with nothing new updates no cell at all.
         app.screen.refresh_views(set())
@@ -288,11 +288,11 @@ async def test_refresh_is_skipped_while_a_modal_is_open(in_tmp, make_app, ready,
         conn.commit()
         conn.close()
         overview = app.screen_stack[0]
-        await until(pilot, lambda: app.views[str(db)].status.tracks[0].settled == 20, timeout=2)
+        await until(pilot, lambda: app.views[str(db)].status.tracks[0].settled == 20, timeout=10)
         await pilot.pause(0.3)
         assert "5/20" in "|".join(c.plain for c in overview.query_one(KeyedTable)._cells[key][5:6])
         await pilot.press("escape")
-        await until(pilot, lambda: "20/20" in row_text(app, key), timeout=2)
+        await until(pilot, lambda: "20/20" in row_text(app, key), timeout=10)
 
 
 async def test_q_quits_from_the_source_screen(in_tmp, make_app, ready):
