@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from batchtop.core.blobs import blob_text
+from batchtop.core.counting import Counted
 from batchtop.core.profiles.model import REMAINING, SETTLED, STATES, UNMAPPED, Profile, RawValue, Track
 from batchtop.core.sanitize import display
 from batchtop.core.signature import headline
@@ -173,13 +174,15 @@ def preview(value: object, length: int | None, kind: str | None, limit: int) -> 
 def read_failures(
     conn: sqlite3.Connection, track: Track, *, limit: int, before: RawValue = None, after: RawValue = None,
     search: str | None = None, signature: str | None = None, keys: Sequence[RawValue] | None = None,
+    rowid_from: int | None = None,
 ) -> list[FailureRow]:
     """A keyset page of failed items, newest first: older than `before`, or the `limit` nearest newer
-    than `after` (see `sql.failures_sql` for the other filters)."""
+    than `after` (see `sql.failures_sql` for the other filters; `rowid_from` bounds the rows read when
+    the chunked counts know where the newest failures are)."""
     if not track.failures_recorded and track.error is None and not _has_failed_values(track):
         return []
     sql = failures_sql(track, limit=limit, before=before, after=after, search=search,
-                       signature=signature is not None, keys=keys)
+                       signature=signature is not None, keys=keys, rowid_from=rowid_from)
     rows = fetch(conn, sql, {"signature": signature} if signature is not None else ())
     out = []
     for key, lab, lab_len, lab_kind, err, err_len, err_kind, when, raw in rows:
@@ -198,7 +201,8 @@ def read_track(
     conn: sqlite3.Connection, track: Track, now: float, sessions_before: int,
     metrics: tuple[MetricValue, ...] | None = None,
     in_flight: Callable[[list[RawValue]], dict[RawValue, int]] | None = None,
-    counted: tuple[list[tuple[RawValue, int]], float] | None = None,
+    counted: Counted | None = None,
+    stale_after: Callable[[], float] | None = None,
 ) -> tuple[TrackSnapshot, int]:
     """Counts, raw values, metrics, in-flight starts and newest failures of one track.
 
@@ -207,17 +211,22 @@ def read_track(
             cadence than the counts: see `Source`).
         in_flight: Returns in-flight counts per pending raw value (lets the caller cache them too);
             by default they are read with `read_in_flight`.
-        counted: Rows per raw value already counted (chunked, `core.counting`) and the share of the
-            table they cover, instead of one `GROUP BY` here.
+        counted: The totals of a chunked count (`core.counting`): rows per raw value, the share of the
+            table they cover, in-flight counts, metric sums and in-flight start times, instead of one
+            `GROUP BY` and three scans here.
+        stale_after: Returns the derived stale threshold (lets the caller cache it).
 
     Returns the snapshot and the number of statements run.
     """
     counts = dict.fromkeys(STATES, 0)
     unmapped = 0
     raw: dict[tuple[str, str], int] = {}
-    rows = counted[0] if counted is not None else fetch(conn, counts_sql(track))
+    rows = counted.rows if counted is not None else fetch(conn, counts_sql(track))
     pending = [v for v, _ in rows if track.states.get(v, track.default_state) == "pending"]
-    flying = (in_flight or (lambda values: read_in_flight(conn, track, values)))(pending)
+    if counted is not None:
+        flying = counted.flying
+    else:
+        flying = (in_flight or (lambda values: read_in_flight(conn, track, values)))(pending)
     for value, n in rows:
         state, label = classify(track, value)
         if state == UNMAPPED:
@@ -232,8 +241,13 @@ def read_track(
         counts[state] += int(n) - started
         if int(n) - started:
             raw[(label, state)] = raw.get((label, state), 0) + int(n) - started
-    queries = (0 if counted is not None else 1) + (1 if track.in_flight and pending else 0)
-    if metrics is None:
+    queries = 0 if counted is not None else 1 + (1 if track.in_flight and pending else 0)
+    if counted is not None:
+        metrics = tuple(
+            MetricValue(m.label, m.unit, (total / n if m.agg == "avg" else total) if total is not None and n
+                        else None, m.agg)
+            for m, (total, n) in zip(track.metrics, counted.metrics))
+    elif metrics is None:
         metrics = read_metrics(conn, track)
         queries += 1 if track.metrics else 0
     raw_counts = tuple(sorted((RawCount(k[0], k[1], n) for k, n in raw.items()), key=lambda r: -r.count))
@@ -242,27 +256,34 @@ def read_track(
     stale_after = None
     started = col(track, track.started)
     if started and counts["running"]:
-        rows = fetch(conn, f"SELECT {started} FROM {q(track.table)} WHERE {state_predicate(track, ['running'])} "
-                           f"AND {started} IS NOT NULL ORDER BY {started} LIMIT {IN_FLIGHT_LIMIT}")
-        starts = tuple(sorted(t for (v,) in rows if (t := parse_ts(v, track.tz, track.time_unit)) is not None))
-        stale_after = track.stale_after or _derive_stale(conn, track)
-        queries += 2
+        if counted is not None and counted.starts is not None:
+            starts = counted.starts
+        else:
+            rows = fetch(conn, f"SELECT {started} FROM {q(track.table)} WHERE {state_predicate(track, ['running'])} "
+                               f"AND {started} IS NOT NULL ORDER BY {started} LIMIT {IN_FLIGHT_LIMIT}")
+            starts = tuple(sorted(t for (v,) in rows if (t := parse_ts(v, track.tz, track.time_unit)) is not None))
+            queries += 1
+        stale_after = track.stale_after or (stale_after() if stale_after else _derive_stale(conn, track))
+        queries += 1
 
     last_finished = None
     finished = col(track, track.finished)
-    if finished:
+    if counted is not None and counted.last_finished is not None:
+        last_finished = counted.last_finished
+    elif finished:
         (value,) = fetch(conn, f"SELECT MAX({finished}) FROM {q(track.table)}")[0]
         last_finished = parse_ts(value, track.tz, track.time_unit)
         queries += 1
 
     failures: list[FailureRow] = []
     if counts["failed"]:
-        failures = read_failures(conn, track, limit=SNAPSHOT_FAILURES)
+        failures = read_failures(conn, track, limit=SNAPSHOT_FAILURES,
+                                 rowid_from=counted.failed_from if counted is not None else None)
         queries += 1
     attempted = counts["pending"] if (not track.failures_recorded and sessions_before > 1) else 0
     snap = TrackSnapshot(track.name, track.table, counts, raw_counts, metrics, starts, stale_after,
                          last_finished, tuple(failures), attempted, track.note, unmapped,
-                         counted[1] if counted is not None else 1.0)
+                         counted.progress if counted is not None else 1.0)
     return snap, queries
 
 

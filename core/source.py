@@ -23,7 +23,7 @@ from batchtop.core import errors
 from batchtop.core.counting import CHUNKED_FROM, ChunkedCounts, rowid_span
 from batchtop.core.history import History
 from batchtop.core.profiles import choose_profile
-from batchtop.core.profiles.model import Profile
+from batchtop.core.profiles.model import Profile, Track
 from batchtop.core.schema import Schema, read_schema
 from batchtop.core.signature import signature
 from batchtop.core.snapshot import (
@@ -34,6 +34,7 @@ from batchtop.core.snapshot import (
     read_metrics,
     read_sessions,
     read_track,
+    stale_threshold,
 )
 from batchtop.core.timeutil import FUTURE_SLACK, Clock, system_clock
 from batchtop.core.waltail import WalTail
@@ -423,7 +424,9 @@ class Source:
         assert self.profile is not None
         if self._conn is not None and self.wal and self._tail is None:
             self._tail = WalTail(self.path)
-            self._tail.start()  # before any chunk is counted: every later commit is a change
+            roots = tuple(int(r) for (r,) in fetch(
+                conn, "SELECT rootpage FROM sqlite_master WHERE type = 'table' AND rootpage > 0"))
+            self._tail.start(roots)  # before any chunk is counted: every later commit is a change
         touched = self._tail.poll() if self._tail is not None else None
         queries, more, now = 0, 0.0, time.monotonic()
         for track in self.profile.tracks:
@@ -433,7 +436,7 @@ class Source:
                 queries += 1
                 if span is None or span[1] - span[0] < CHUNKED_FROM:
                     continue
-                counter = self._counters[track.name] = ChunkedCounts(track)
+                counter = self._counters[track.name] = ChunkedCounts(track, rowid_key=self._rowid_key(track))
                 self._verified[track.name] = now
             elif touched is None or now - self._verified.get(track.name, now) > VERIFY_EVERY:
                 counter.mark_all()
@@ -452,6 +455,17 @@ class Source:
                 more = max(more, FIRST_DUTY if first else DUTY)
         self._more = more
         return queries
+
+    def _rowid_key(self, track: Track) -> bool:
+        """Whether the track's key is the rowid or its alias (an INTEGER PRIMARY KEY column)."""
+        if track.key == "rowid":
+            return True
+        table = self._schema.table(track.table) if self._schema is not None else None
+        if table is None or table.without_rowid:
+            return False
+        pks = [c for c in table.columns if c.pk]
+        return (len(pks) == 1 and pks[0].name.lower() == track.key.lower()
+                and pks[0].type.strip().upper() == "INTEGER")
 
     def _probe(self, conn: sqlite3.Connection) -> int:
         """Probe the schema and choose the profile when the schema changed (or nothing fitted yet)."""
@@ -483,13 +497,16 @@ class Source:
         sessions, session_count = read_sessions(conn, profile)
         tracks = []
         for track in profile.tracks:
-            metrics = self._cached(f"metrics:{track.name}", lambda t=track: read_metrics(conn, t))
             counter = self._counters.get(track.name)
+            # A chunked track's metric sums come with its chunks; a small table's are one short scan.
+            metrics = None if counter is not None else self._cached(
+                f"metrics:{track.name}", lambda t=track: read_metrics(conn, t))
             snap, n = read_track(
                 conn, track, now, session_count, metrics=metrics,
-                counted=(counter.rows(), counter.progress) if counter is not None else None,
+                counted=counter.counted() if counter is not None else None,
                 in_flight=lambda values, t=track: self._cached(
                     f"flight:{t.name}:{values!r}", lambda: read_in_flight(conn, t, values), floor=0.0),
+                stale_after=lambda t=track: self._cached(f"stale:{t.name}", lambda: stale_threshold(conn, t)),
             )
             queries += n
             history = self.histories.get(track.name)

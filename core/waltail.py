@@ -12,9 +12,15 @@ closing its SQLite connection: closing any descriptor of a file drops every POSI
 on it, SQLite's own included. A file replaced under us (new inode) is read through a new descriptor; the
 old one is kept until `close()` for the same reason.
 
+A page seen for the first time is diffed against its image before the commit: the newest frame of it
+already in the WAL (a map of page -> frame is kept, filled at `start()` from the frame headers), else the
+page in the database file, provided no checkpoint has copied a frame at or after this one into the file
+(`nBackfillAttempted` in the `-shm`, read after the page). Without that, a job's first commit of each
+interior page read "unknown" and every chunk of a 10M-row table was recounted.
+
 Over-approximation is always safe (a chunk recounted for nothing); missing a change is not, so:
-- a page seen for the first time reports every rowid on it; pages are remembered up to `MAX_PAGES`
-  (least recently seen forgotten first, and then reported whole again);
+- a page whose earlier image cannot be had reports every rowid on it; pages are remembered up to
+  `MAX_PAGES` (least recently seen forgotten first, then read again as above);
 - a cell whose record spills to overflow pages is reported whenever its leaf page is rewritten (a change
   inside the overflow chain may leave the leaf cell's bytes identical);
 - a header that is torn or not initialised, a page size that does not fit, a WAL reset that overwrote frames
@@ -129,6 +135,16 @@ class WalTail:
         self._size = 0  # the -wal's size at the last look (a smaller one: truncated meanwhile)
         self._pages: OrderedDict[int, tuple[dict[int, int], set[int]]] = OrderedDict()
         self._interiors: OrderedDict[int, Interior] = OrderedDict()
+        #: Newest frame of each page in the current WAL generation, up to the last frame read; False
+        #: when frames were skipped (then the database file's image is no page's earlier image).
+        self._where: dict[int, int] = {}
+        self._mapped = False
+        #: Root pages of the tables whose interior pages are read at `start()`; `_complete` while every
+        #: table-interior page is known, so a page first seen as interior was none before.
+        self._roots: tuple[int, ...] = ()
+        self._complete = False
+        #: Interior page -> the interior page that points at it (checked against the parent's image).
+        self._parent: dict[int, int] = {}
         #: For benchmarks and tests: frames read, and polls that had to answer "unknown".
         self.frames_read = 0
         self.lost = 0
@@ -142,17 +158,94 @@ class WalTail:
         self._fds.clear()
         self._retired.clear()
 
-    def start(self) -> bool:
-        """Take the WAL's current end as the point changes are counted from (before a full recount)."""
+    def start(self, roots: tuple[int, ...] = ()) -> bool:
+        """Take the WAL's current end as the point changes are counted from (before a full recount).
+
+        `roots`: the root pages of the database's tables; their interior pages (a few hundred at 10M
+        rows) are read now, so a later commit that changes one is diffed, never "unknown".
+        """
+        self._roots = tuple(roots)
         self._forget()
         header = self._header()
         if header is None:
             self._salt = None
             return False
-        _, self._last, self._salt = header
+        size, self._last, self._salt = header
         wal = self._fd("-wal")
         self._size = os.fstat(wal).st_size if wal is not None else 0
+        self._map(wal, size)
+        self._prefill(wal, size)
         return True
+
+    def _prefill(self, wal: int | None, size: int) -> None:
+        """Read every table-interior page of `_roots` as of frame `_last`, level by level."""
+        self._complete = False
+        if wal is None or not self._mapped or not self._roots or self._salt is None:
+            return
+        for root in self._roots:
+            level = [root]
+            while level:
+                below: list[int] = []
+                for pgno in level:
+                    image = self._before(wal, size, pgno, self._last + 1, self._salt)
+                    if image is None:
+                        return  # unknown: stays incomplete
+                    inner = interior_cells(image, pgno) if image else None
+                    if inner is not None:
+                        self._interiors[pgno] = inner
+                        self._parent.update((child, pgno) for child, _ in inner[0])
+                        self._parent[inner[1]] = pgno
+                        below.extend(child for child, _ in inner[0])
+                        below.append(inner[1])
+                if len(self._interiors) > MAX_PAGES:
+                    self._interiors.clear()
+                    return
+                # A b-tree is balanced: when one child is a leaf, every page of that level is.
+                first = self._before(wal, size, below[0], self._last + 1, self._salt) if below else None
+                level = below if first and interior_cells(first, below[0]) is not None else []
+        self._complete = True
+    def _map(self, wal: int | None, size: int) -> None:
+        """Rebuild the page -> newest frame map of frames 1..`_last` from their headers (bounded)."""
+        self._where.clear()
+        self._mapped = False
+        if wal is None or self._salt is None or self._last > MAX_FRAMES:
+            return
+        frame = _FRAME_HEADER + size
+        for i in range(1, self._last + 1):
+            head = os.pread(wal, 16, _WAL_HEADER + (i - 1) * frame)
+            if len(head) < 16 or head[8:16] != self._salt:
+                return
+            self._where[struct.unpack_from(">I", head, 0)[0]] = i
+        self._mapped = True
+
+    def _backfilled(self) -> int | None:
+        """The highest frame a checkpoint may have copied into the database file (None: unknown)."""
+        fd = self._fd("-shm")
+        if fd is None:
+            return None
+        b = os.pread(fd, 40, 96)
+        if len(b) < 36:
+            return None
+        return max(struct.unpack_from("=I", b, 0)[0], struct.unpack_from("=I", b, 32)[0])
+
+    def _before(self, wal: int, size: int, pgno: int, index: int, salt: bytes) -> bytes | None:
+        """The image of page `pgno` before frame `index`: b"" if it had none (a new page), None if unknown."""
+        frame = _FRAME_HEADER + size
+        at = self._where.get(pgno)
+        if at is not None:
+            data = os.pread(wal, frame, _WAL_HEADER + (at - 1) * frame)
+            ok = len(data) == frame and data[8:16] == salt and struct.unpack_from(">I", data, 0)[0] == pgno
+            return data[_FRAME_HEADER:] if ok else None
+        if not self._mapped:
+            return None
+        db = self._fd("")
+        if db is None:
+            return None
+        page = os.pread(db, size, (pgno - 1) * size)
+        copied = self._backfilled()
+        if copied is None or copied >= index:
+            return None  # a checkpoint may have written this frame (or a later one) into the file
+        return page if len(page) == size else b""
 
     def _fd(self, suffix: str) -> int | None:
         path = self.db + suffix
@@ -182,11 +275,42 @@ class WalTail:
         if len(b) < _SHM_HEADER or b[0:48] != b[48:96] or not b[12]:
             return None
         size, mx = struct.unpack_from("<HI", b, 14)
+        if size == 0:  # an empty WAL has no page size yet: the database file's header has it
+            db = self._fd("")
+            head = os.pread(db, 2, 16) if db is not None else b""
+            size = struct.unpack(">H", head)[0] if len(head) == 2 else 0
+            if size == 0:
+                return None
         return (65536 if size == 1 else size), mx, b[32:40]
+
+    def _bounded(self, pgno: int, moved: tuple[int | None, int | None]) -> tuple[int | None, int | None]:
+        """An interior page's changed range with its open ends closed by the page's own key range in its
+        parent (a page's diff cannot see beyond its first and last key; its parent can)."""
+        lo, hi = moved
+        if lo is not None and hi is not None:
+            return moved
+        low, high = self._range(pgno, 0)
+        return (low if lo is None else lo), (high if hi is None else hi)
+
+    def _range(self, pgno: int, depth: int) -> tuple[int | None, int | None]:
+        """Keys (exclusive low, inclusive high; None: open) a page's subtree holds, from its ancestors."""
+        parent = self._parent.get(pgno)
+        image = self._interiors.get(parent) if parent is not None else None
+        if parent is None or image is None or depth > 32:
+            return None, None
+        cells, right = image
+        for i, (child, key) in enumerate(cells):
+            if child == pgno:
+                return (cells[i - 1][1] if i else self._range(parent, depth + 1)[0]), key
+        if right == pgno:
+            return (cells[-1][1] if cells else None), self._range(parent, depth + 1)[1]
+        return None, None  # moved to another parent since: unknown
 
     def _forget(self) -> None:
         self._pages.clear()
         self._interiors.clear()
+        self._parent.clear()
+        self._complete = False
 
     def poll(self) -> Changes | None:
         """What commits since the last poll (or `start`) touched; None: unknown, recount all."""
@@ -216,29 +340,45 @@ class WalTail:
             # read it, then the new generation from its start. Anything else: unknown.
             resets = (int.from_bytes(salt[:4], "big") - int.from_bytes(self._salt[:4], "big")) & 0xFFFFFFFF
             truncated = self._size < size_before
-            if (mx > self._last or resets != 1 or truncated
-                    or not self._read(wal, size, self._last + 1, None, self._salt, rowids, ranges)):
-                self._salt, self._last = salt, mx
-                self._forget()
-                self.lost += 1
-                return None
+            # The WAL was empty at our last look (no salts yet) and holds only this generation, no older
+            # frames behind it: its first generation, read whole from frame 1 below.
+            first = self._salt == bytes(8) and self._last == 0 and (
+                self._size <= _WAL_HEADER + mx * (_FRAME_HEADER + size))
+            # The file now holds the old generation's newest pages, no earlier images: the map only.
+            self._mapped = False
+            read_before = self.frames_read
+            if not first and (mx > self._last or resets != 1 or truncated
+                              or not self._read(wal, size, self._last + 1, None, self._salt, rowids, ranges)):
+                return self._lose(wal, size, mx, salt)
+            if not first and self.frames_read == read_before and self._size <= _WAL_HEADER + mx * (_FRAME_HEADER + size):
+                # No old frame left and a file just long enough for the new generation: it was truncated
+                # (a TRUNCATE checkpoint) after frames we never saw may have been written and copied.
+                # (A truncation after frames we had all read looks the same: recounted for nothing.)
+                return self._lose(wal, size, mx, salt)
+            # A reset follows a complete checkpoint: the file holds every page of the old generation.
             self._salt, self._last = salt, 0
+            self._where.clear()
+            self._mapped = True
         if mx < self._last:
-            self._last, self._salt = mx, salt
-            self._forget()
-            self.lost += 1
-            return None
+            return self._lose(wal, size, mx, salt)
         if mx > self._last:
             ok = mx - self._last <= MAX_FRAMES and self._read(wal, size, self._last + 1, mx, salt, rowids, ranges)
-            self._last = mx
             if not ok:
-                self._forget()
-                self.lost += 1
-                return None
+                return self._lose(wal, size, mx, salt)
+            self._last = mx
         if (None, None) in ranges:
             self.lost += 1
             return None
         return rowids, ranges
+
+    def _lose(self, wal: int, size: int, mx: int, salt: bytes) -> None:
+        """Answer "unknown" and count from frame `mx` of generation `salt` on."""
+        self._salt, self._last = salt, mx
+        self._forget()
+        self._map(wal, size)
+        self._prefill(wal, size)
+        self.lost += 1
+        return None
 
     def _read(self, fd: int, size: int, first: int, last: int | None, salt: bytes, out: set[int],
               out_ranges: list[tuple[int | None, int | None]]) -> bool:
@@ -256,23 +396,34 @@ class WalTail:
             pgno, commit = struct.unpack_from(">II", data, 0)
             self.frames_read += 1
             page = data[_FRAME_HEADER:]
-            inner = interior_cells(page, pgno)
             before = self._interiors.pop(pgno, None)
+            old = self._pages.pop(pgno, None)
+            # First seen since start (or forgotten): its image before this frame, b"" for a new page.
+            image = self._before(fd, size, pgno, i, salt) if before is None and old is None else None
+            if image:
+                before, old = interior_cells(image, pgno), leaf_cells(image, pgno, size)
+            # With every interior page known, one not among them was no interior page before.
+            known = before is not None or old is not None or image is not None or self._complete
+            inner = interior_cells(page, pgno)
             if inner is not None:
-                # A page first seen as interior: which of its children changed is unknown.
-                moved.append(interior_diff(before, inner) or (0, 0) if before is not None else (None, None))
+                if before is not None:
+                    moved.append(self._bounded(pgno, interior_diff(before, inner) or (0, 0)))
+                elif not known:
+                    moved.append((None, None))  # which of its children changed is unknown
                 self._interiors[pgno] = inner
+                self._parent.update((child, pgno) for child, _ in inner[0])
+                self._parent[inner[1]] = pgno
                 if len(self._interiors) > MAX_PAGES:
                     self._interiors.popitem(last=False)
+                    self._complete = False
             elif before is not None:
                 moved.append((None, None))  # an interior page freed: the tree shrank
             new = leaf_cells(page, pgno, size)
-            old = self._pages.pop(pgno, None)
             if new is not None:
                 cells, spills = new
                 if old is None:
                     pending.update(cells)
-                    if cells:  # rows deleted at the page's edges: the neighbouring rowids' chunks
+                    if cells and not known:  # rows deleted at the page's edges: the neighbouring chunks
                         pending.update((min(cells) - 1, max(cells) + 1))
                 else:
                     pending.update(r for r, h in cells.items() if old[0].get(r) != h)
@@ -282,6 +433,7 @@ class WalTail:
                     self._pages.popitem(last=False)
             if old is not None:
                 pending.update(old[0].keys() - (new[0].keys() if new else set()))
+            self._where[pgno] = i
             # Frames up to mxFrame are committed; past it only up to a commit frame (the old tail).
             if commit or last is not None:
                 out |= pending

@@ -177,3 +177,85 @@ def test_the_wal_reader_reports_touched_rows_and_closes_its_descriptors_only_whe
         with pytest.raises(OSError):
             os.fstat(fd)
     job.close()
+
+
+def _topics(path: Path, rows: int) -> sqlite3.Connection:
+    """A prompt_optimizer-like table (in-flight rows, two metrics) large enough to be chunked."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=wal")
+    conn.execute(
+        "CREATE TABLE topic_completions (id INTEGER PRIMARY KEY, topic_path TEXT UNIQUE, status TEXT, "
+        "started_at DATETIME, completed_at DATETIME, flashcard_count INTEGER, cost_usd REAL, error_message TEXT)")
+    conn.execute("BEGIN")
+    for i in range(rows):
+        status = ("completed", "failed", "pending")[i % 3] if i < rows - 500 else "pending"
+        started = f"2026-12-01 10:{i % 60:02d}:00" if status != "pending" or i % 97 == 0 else None
+        done = started if status != "pending" else None
+        conn.execute("INSERT INTO topic_completions VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                     (i + 1, f"t/{i}", status, started, done, 3 if done else None, 0.01 * (i % 7) if done else None,
+                      "boom" if status == "failed" else None))
+    conn.execute("COMMIT")
+    return conn
+
+
+def test_a_chunked_track_reads_the_same_counts_metrics_and_in_flight_starts_as_one_scan(
+        tmp_path: Path, monkeypatch) -> None:
+    job = _topics(tmp_path / "t.db", ROWS)
+    try:
+        chunked = Source(tmp_path / "t.db")
+        settle(chunked)
+        assert chunked._counters, "counted in chunks"
+        monkeypatch.setattr(source_mod, "CHUNKED_FROM", 10**12)
+        whole = Source(tmp_path / "t.db")
+        settle(whole)
+        assert not whole._counters
+        a, b = chunked.snapshot.tracks[0], whole.snapshot.tracks[0]  # type: ignore[union-attr]
+        assert a.counts == b.counts and a.counts["running"] > 0
+        assert a.raw_counts == b.raw_counts
+        assert [(m.label, round(m.value or 0, 6)) for m in a.metrics] == [
+            (m.label, round(m.value or 0, 6)) for m in b.metrics]
+        assert a.in_flight_starts == b.in_flight_starts and a.in_flight_starts
+        assert a.stale(1e12) == b.stale(1e12) == len(a.in_flight_starts)
+        assert a.last_finished == b.last_finished is not None
+        assert [f.key for f in a.recent_failures] == [f.key for f in b.recent_failures]
+        assert len(a.recent_failures) == 20
+        chunked.close()
+        whole.close()
+    finally:
+        job.close()
+
+
+def test_the_first_commits_into_an_empty_wal_are_read_exactly_not_as_unknown(tmp_path: Path) -> None:
+    job = job_db(tmp_path / "q.db", "wal", rows=ROWS)
+    job.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # an empty WAL, as a job that just opened its queue
+    tail = WalTail(str(tmp_path / "q.db"))
+    try:
+        assert tail.start()
+        job.execute("UPDATE jobs SET status = 'done' WHERE id = 4321")
+        assert tail.poll() == ({4321}, [])
+        # A row that grows until its leaf page splits rewrites the table's interior page, first seen now:
+        # its earlier image comes from the database file, so the moved rows are a bounded range.
+        job.execute("UPDATE jobs SET error = ? WHERE id = 9000", ("x" * 3000,))
+        touched = tail.poll()
+        assert touched is not None and 9000 in touched[0]
+        assert all(lo is not None and hi is not None for lo, hi in touched[1])
+        assert tail.lost == 0
+    finally:
+        tail.close()
+        job.close()
+
+
+def test_frames_written_and_truncated_away_between_two_looks_are_reported_unknown(tmp_path: Path) -> None:
+    job = job_db(tmp_path / "q.db", "wal", rows=ROWS)
+    tail = WalTail(str(tmp_path / "q.db"))
+    try:
+        job.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        assert tail.start()
+        job.execute("UPDATE jobs SET status = 'done' WHERE id = 7")
+        assert tail.poll() == ({7}, [])
+        job.execute("INSERT INTO jobs (name, status) VALUES ('late', 'pending')")
+        job.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # copied into the file and cut from the WAL
+        assert tail.poll() is None  # we never saw that insert: "unknown", so everything is recounted
+    finally:
+        tail.close()
+        job.close()
