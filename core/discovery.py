@@ -7,6 +7,7 @@ Directories are listed and globs walked by `globwalk`; this module decides what 
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 import time
@@ -229,9 +230,14 @@ class Discovery:
         except (FileNotFoundError, NotADirectoryError):
             if explicit and Path(path) not in ctx.missing:
                 ctx.missing.append(Path(path))
+            elif not explicit and is_link:
+                # Reported like any other skip (it is picked up once its target appears): silently
+                # dropping it left a matched name with no reason at all.
+                self._skip(ctx, path, "dangling symlink")
             return
         except (OSError, ValueError) as exc:
-            self._skip(ctx, path, getattr(exc, "strerror", None) or "cannot stat")
+            loop = getattr(exc, "errno", None) == errno.ELOOP
+            self._skip(ctx, path, "symlink loop" if loop else getattr(exc, "strerror", None) or "cannot stat")
             return
         if not stat.S_ISREG(st.st_mode):
             self._skip(ctx, path, _mode_reason(st.st_mode))

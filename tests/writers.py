@@ -957,14 +957,14 @@ def stop_writer(proc: subprocess.Popen[str]) -> None:
 
 # -- subprocess entry point -------------------------------------------------------------------------
 
-def _run_commits(writer: Writer, commits: int, interval: float, record: bool) -> dict:
+def _run_commits(writer: Writer, commits: int, interval: float, record: bool, seconds: float | None = None) -> dict:
     locked = 0
     errors: list[str] = []
     trajectory = []
     made = 0
     started = time.monotonic()
     for step in writer.steps():
-        if made >= commits:
+        if made >= commits or (seconds is not None and time.monotonic() - started >= seconds):
             break
         for _attempt in range(1000):
             try:
@@ -1032,6 +1032,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="after each commit record the ground truth (for consistency checks)")
     parser.add_argument("--crash", action="store_true", help="after the commits, die mid-transaction")
     parser.add_argument("--hold-exclusive", type=float, default=None, metavar="SECONDS")
+    parser.add_argument("--seconds", type=float, default=None,
+                        help="stop committing after this long (or after --commits, whichever comes first)")
+    parser.add_argument("--wal-autocheckpoint", type=int, default=None, metavar="PAGES",
+                        help="the job's PRAGMA wal_autocheckpoint (SQLite's default: 1000 pages)")
     parser.add_argument("--idle", type=float, default=None, metavar="SECONDS",
                         help="after the commits, report, then keep the database open (idle) this long")
     args = parser.parse_args(argv)
@@ -1041,7 +1045,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.hold_exclusive is not None:
         _hold_exclusive(writer, args.hold_exclusive)
         return 0
-    report = _run_commits(writer, args.commits, args.interval_ms / 1000.0, args.trajectory)
+    if args.wal_autocheckpoint is not None:
+        writer.shared().execute(f"PRAGMA wal_autocheckpoint = {int(args.wal_autocheckpoint)}")
+    report = _run_commits(writer, args.commits, args.interval_ms / 1000.0, args.trajectory, args.seconds)
     if args.crash:
         print(json.dumps(report), flush=True)
         _crash(writer)
