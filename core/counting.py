@@ -31,7 +31,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from batchtop.core.profiles.model import REMAINING, RawValue, Track
+from batchtop.core.profiles.model import REMAINING, SETTLED, RawValue, Track
 from batchtop.core.sql import col, q, raw_expr, state_predicate
 from batchtop.core.timeutil import parse_ts
 
@@ -88,9 +88,13 @@ class Counted:
     starts: tuple[float, ...] | None = field(default=None)
     #: Newest finish time (None: no finish column, or the first pass is not over).
     last_finished: float | None = None
-    #: Lowest rowid of the chunks holding the newest `failures` failed rows, when the key orders rows
-    #: as their rowid does (None: no bound known).
-    failed_from: int | None = None
+    #: Rowids [from, to) of the fewest newest chunks holding the newest `failures` failed rows, when
+    #: the key orders rows as their rowid does (None: no bound known).
+    failed_range: tuple[int, int] | None = None
+    #: The same for the newest 200 settled rows (the peers a stale threshold is derived from) and the
+    #: newest 5,000 (the history's seed).
+    settled_range: tuple[int, int] | None = None
+    recent_range: tuple[int, int] | None = None
 
 
 class ChunkedCounts:
@@ -281,21 +285,25 @@ class ChunkedCounts:
             tuple((sums[i] if present[i] else None, present[i]) for i in range(width)),
             tuple(sorted(starts)[:STARTS_LIMIT]) if self._starts_sql else None,
             max(lasts) if lasts and self.complete and self._finished else None,
-            self._failed_from(failures) if self.complete and self.rowid_key else None,
+            self._newest(("failed",), failures) if self.complete and self.rowid_key else None,
+            self._newest(SETTLED, 200) if self.complete and self.rowid_key else None,
+            self._newest(SETTLED, 5000) if self.complete and self.rowid_key else None,
         )
 
-    def _failed_from(self, wanted: int) -> int | None:
-        """The lowest rowid of the fewest newest chunks holding `wanted` failed rows (or all of them)."""
+    def _newest(self, wanted_states: tuple[str, ...], wanted: int) -> tuple[int, int] | None:
+        """Rowids [from, to) of the fewest newest chunks holding `wanted` rows in `wanted_states` (or all
+        of them): a newest-first read bounded to it skips the rest (e.g. millions of pending rows)."""
         states, default = self.track.states, self.track.default_state
-        seen, low = 0, None
+        seen, low, high = 0, None, None
         for index in sorted(self._chunks, reverse=True):
-            failed = sum(n for v, n in self._chunks[index].counts.items() if states.get(v, default) == "failed")
-            if failed:
-                seen += failed
+            n = sum(c for v, c in self._chunks[index].counts.items() if states.get(v, default) in wanted_states)
+            if n:
+                seen += n
                 low = index * self.chunk
+                high = (index + 1) * self.chunk if high is None else high
                 if seen >= wanted:
                     break
-        return low
+        return (low, high) if low is not None and high is not None else None
 
     @property
     def progress(self) -> float:

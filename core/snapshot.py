@@ -174,15 +174,15 @@ def preview(value: object, length: int | None, kind: str | None, limit: int) -> 
 def read_failures(
     conn: sqlite3.Connection, track: Track, *, limit: int, before: RawValue = None, after: RawValue = None,
     search: str | None = None, signature: str | None = None, keys: Sequence[RawValue] | None = None,
-    rowid_from: int | None = None,
+    rowids: tuple[int, int] | None = None,
 ) -> list[FailureRow]:
     """A keyset page of failed items, newest first: older than `before`, or the `limit` nearest newer
-    than `after` (see `sql.failures_sql` for the other filters; `rowid_from` bounds the rows read when
+    than `after` (see `sql.failures_sql` for the other filters; `rowids` bounds the rows read when
     the chunked counts know where the newest failures are)."""
     if not track.failures_recorded and track.error is None and not _has_failed_values(track):
         return []
     sql = failures_sql(track, limit=limit, before=before, after=after, search=search,
-                       signature=signature is not None, keys=keys, rowid_from=rowid_from)
+                       signature=signature is not None, keys=keys, rowids=rowids)
     rows = fetch(conn, sql, {"signature": signature} if signature is not None else ())
     out = []
     for key, lab, lab_len, lab_kind, err, err_len, err_kind, when, raw in rows:
@@ -202,7 +202,7 @@ def read_track(
     metrics: tuple[MetricValue, ...] | None = None,
     in_flight: Callable[[list[RawValue]], dict[RawValue, int]] | None = None,
     counted: Counted | None = None,
-    stale_after: Callable[[], float] | None = None,
+    derive_stale: Callable[[], float] | None = None,
 ) -> tuple[TrackSnapshot, int]:
     """Counts, raw values, metrics, in-flight starts and newest failures of one track.
 
@@ -214,7 +214,7 @@ def read_track(
         counted: The totals of a chunked count (`core.counting`): rows per raw value, the share of the
             table they cover, in-flight counts, metric sums and in-flight start times, instead of one
             `GROUP BY` and three scans here.
-        stale_after: Returns the derived stale threshold (lets the caller cache it).
+        derive_stale: Returns the derived stale threshold (lets the caller cache it).
 
     Returns the snapshot and the number of statements run.
     """
@@ -263,7 +263,7 @@ def read_track(
                                f"AND {started} IS NOT NULL ORDER BY {started} LIMIT {IN_FLIGHT_LIMIT}")
             starts = tuple(sorted(t for (v,) in rows if (t := parse_ts(v, track.tz, track.time_unit)) is not None))
             queries += 1
-        stale_after = track.stale_after or (stale_after() if stale_after else _derive_stale(conn, track))
+        stale_after = track.stale_after or (derive_stale() if derive_stale else _derive_stale(conn, track))
         queries += 1
 
     last_finished = None
@@ -278,7 +278,7 @@ def read_track(
     failures: list[FailureRow] = []
     if counts["failed"]:
         failures = read_failures(conn, track, limit=SNAPSHOT_FAILURES,
-                                 rowid_from=counted.failed_from if counted is not None else None)
+                                 rowids=counted.failed_range if counted is not None else None)
         queries += 1
     attempted = counts["pending"] if (not track.failures_recorded and sessions_before > 1) else 0
     snap = TrackSnapshot(track.name, track.table, counts, raw_counts, metrics, starts, stale_after,
@@ -314,12 +314,13 @@ def read_metrics(conn: sqlite3.Connection, track: Track) -> tuple[MetricValue, .
                  for m, v in zip(track.metrics, row))
 
 
-def stale_threshold(conn: sqlite3.Connection, track: Track) -> float:
-    """Seconds after which an in-flight item is stale: the track's own setting, else derived from peers."""
-    return track.stale_after or _derive_stale(conn, track)
+def stale_threshold(conn: sqlite3.Connection, track: Track, rowids: tuple[int, int] | None = None) -> float:
+    """Seconds after which an in-flight item is stale: the track's own setting, else derived from peers
+    (`rowids`: where the chunked counts found the newest finished rows)."""
+    return track.stale_after or _derive_stale(conn, track, rowids)
 
 
-def _derive_stale(conn: sqlite3.Connection, track: Track) -> float:
+def _derive_stale(conn: sqlite3.Connection, track: Track, rowids: tuple[int, int] | None = None) -> float:
     """Stale after 5x the mean duration of the last 200 finished peers (bounded below)."""
     started, finished = col(track, track.started), col(track, track.finished)
     if not (started and finished):
@@ -329,23 +330,30 @@ def _derive_stale(conn: sqlite3.Connection, track: Track) -> float:
         conn,
         f"SELECT AVG({seconds_sql('f', unit)} - {seconds_sql('s', unit)}) FROM (SELECT {started} AS s, "
         f"{finished} AS f FROM {q(track.table)} WHERE {finished} IS NOT NULL AND {started} IS NOT NULL "
-        f"ORDER BY {key_expr(track)} DESC LIMIT 200)",
+        + (f"AND rowid >= {int(rowids[0])} AND rowid < {int(rowids[1])} " if rowids else "")
+        + f"ORDER BY {key_expr(track)} DESC LIMIT 200)",
     )[0]
     if not isinstance(mean, int | float) or mean <= 0:
         return DEFAULT_STALE
     return max(MIN_STALE, 5.0 * mean)
 
 
-def read_finished_times(conn: sqlite3.Connection, track: Track, now: float, horizon: float) -> list[float]:
-    """Completion times of the last `horizon` seconds (seeds the history at open)."""
+def read_finished_times(conn: sqlite3.Connection, track: Track, now: float, horizon: float,
+                        rowids: tuple[int, int] | None = None) -> list[float]:
+    """Completion times of the last `horizon` seconds (seeds the history at open).
+
+    `rowids`: where the chunked counts found the newest settled rows: a large table's unindexed finish
+    column is then read there only (the seed is a head start for the rate, not a count)."""
     finished = col(track, track.finished)
     if not finished:
         return []
+    bound = f" AND rowid >= {int(rowids[0])} AND rowid < {int(rowids[1])}" if rowids else ""
     # The newest value says how the column stores times (text, or epoch numbers in some unit), so the
     # cutoff is one indexable range (this runs once, at open).
-    (newest,) = fetch(conn, f"SELECT MAX({finished}) FROM {q(track.table)}")[0]
+    (newest,) = fetch(conn, f"SELECT MAX({finished}) FROM {q(track.table)} WHERE 1{bound}")[0]
     since = since_sql(finished, now - horizon, track.tz, track.time_format, track.time_unit, newest)
-    rows = fetch(conn, f"SELECT {finished} FROM {q(track.table)} WHERE {since} ORDER BY {finished} DESC LIMIT 5000")
+    rows = fetch(conn, f"SELECT {finished} FROM {q(track.table)} WHERE {since}{bound} "
+                       f"ORDER BY {finished} DESC LIMIT 5000")
     return [t for (v,) in rows if (t := parse_ts(v, track.tz, track.time_unit)) is not None]
 
 

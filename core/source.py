@@ -194,6 +194,7 @@ class Source:
         self.snapshot: Snapshot | None = None
         self.error: errors.BatchtopError | None = None
         self.histories: dict[str, History] = {}
+        self._seeded: set[str] = set()  # tracks whose history was seeded from the database
         self._parked: tuple | None = None
         self._slow: dict[str, tuple[float, float, object]] = {}
         self.last_write: float | None = None
@@ -264,6 +265,7 @@ class Source:
             events.append("file replaced: reopened")
             self._schema = None
             self.histories.clear()
+            self._seeded.clear()
             self._slow.clear()
         self.wal = sniff(self.path, st.st_size)
         # A WAL database without its -shm is quiescent (the job is not running): connecting normally
@@ -378,7 +380,7 @@ class Source:
                 self.last_seen_write = self._clock()
             conn = connect_quiescent(self.path)
             try:
-                queries = self._read(conn)
+                queries = self._read(conn, changed=force or sig != self._signature)
             finally:
                 conn.close()
             # These readers take no lock: if the job came back during the read (a -shm, a changed file),
@@ -394,11 +396,11 @@ class Source:
             return False, 1, events
         if self._data_version is not None and version != self._data_version:
             self.last_seen_write = self._clock()  # a commit of the job's, seen by us
-        queries = self._read(conn) + 1
+        queries = self._read(conn, changed=force or version != self._data_version) + 1
         self._data_version = version
         return True, queries, events
 
-    def _read(self, conn: sqlite3.Connection) -> int:
+    def _read(self, conn: sqlite3.Connection, changed: bool = True) -> int:
         """Probe (when the schema changed) and read a snapshot, all in one short read transaction.
 
         Every statement of a poll then sees the same commit: without it, a commit landing between the
@@ -406,7 +408,7 @@ class Source:
         (negative or shifted counts). The transaction ends before the poll returns.
         """
         queries = self._in_transaction(conn, self._probe)
-        queries += self._count_chunks(conn)
+        queries += self._count_chunks(conn, changed)
         return queries + self._in_transaction(conn, self._read_snapshot)
 
     @staticmethod
@@ -418,9 +420,14 @@ class Source:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
 
-    def _count_chunks(self, conn: sqlite3.Connection) -> int:
+    def _count_chunks(self, conn: sqlite3.Connection, changed: bool) -> int:
         """Recount the changed chunks of large tables, each in a short read transaction of its own
-        (between the probe and the snapshot transaction: none of ours is ever long)."""
+        (between the probe and the snapshot transaction: none of ours is ever long).
+
+        `changed`: the data changed since the last poll (else this poll only goes on with the chunks
+        left: without a WAL to say what changed, marking every chunk again on such a poll restarted the
+        pass forever on a table larger than one poll's budget).
+        """
         assert self.profile is not None
         if self._conn is not None and self.wal and self._tail is None:
             self._tail = WalTail(self.path)
@@ -438,12 +445,12 @@ class Source:
                     continue
                 counter = self._counters[track.name] = ChunkedCounts(track, rowid_key=self._rowid_key(track))
                 self._verified[track.name] = now
-            elif touched is None or now - self._verified.get(track.name, now) > VERIFY_EVERY:
-                counter.mark_all()
-                self._verified[track.name] = now
-            else:
+            elif touched is not None and not (changed and now - self._verified.get(track.name, now) > VERIFY_EVERY):
                 counter.mark_rowids(touched[0])
                 counter.mark_ranges(touched[1])
+            elif changed:
+                counter.mark_all()
+                self._verified[track.name] = now
             first = not counter.complete
             before = counter.reads
             done = counter.step(conn, FIRST_BUDGET if first else BUDGET)
@@ -501,18 +508,25 @@ class Source:
             # A chunked track's metric sums come with its chunks; a small table's are one short scan.
             metrics = None if counter is not None else self._cached(
                 f"metrics:{track.name}", lambda t=track: read_metrics(conn, t))
+            counted = counter.counted() if counter is not None else None
+            peers = counted.settled_range if counted is not None else None
             snap, n = read_track(
-                conn, track, now, session_count, metrics=metrics,
-                counted=counter.counted() if counter is not None else None,
+                conn, track, now, session_count, metrics=metrics, counted=counted,
                 in_flight=lambda values, t=track: self._cached(
                     f"flight:{t.name}:{values!r}", lambda: read_in_flight(conn, t, values), floor=0.0),
-                stale_after=lambda t=track: self._cached(f"stale:{t.name}", lambda: stale_threshold(conn, t)),
+                derive_stale=lambda t=track, r=peers: self._cached(
+                    f"stale:{t.name}", lambda: stale_threshold(conn, t, r)),
             )
             queries += n
             history = self.histories.get(track.name)
             if history is None:
                 history = self.histories[track.name] = History()
-                history.seed(read_finished_times(conn, track, now, SEED_HORIZON), now)
+            if track.name not in self._seeded and (counted is None or counted.progress >= 1.0):
+                # A chunked track is seeded once its first pass is over: from where its newest settled
+                # rows are, not by a scan of an unindexed column (5 s in one read at 10M rows).
+                history.seed(read_finished_times(conn, track, now, SEED_HORIZON,
+                                                 counted.recent_range if counted is not None else None), now)
+                self._seeded.add(track.name)
                 queries += 1
             if snap.counted >= 1.0:  # partial counts of a first pass are no throughput
                 history.record(now, snap.settled)

@@ -228,7 +228,7 @@ def failures_sql(
     search: str | None = None,
     signature: bool = False,
     keys: Sequence[RawValue] | None = None,
-    rowid_from: int | None = None,
+    rowids: tuple[int, int] | None = None,
 ) -> str:
     """Failed items, newest first, keyset-paged on the key (never OFFSET: it degrades with size).
 
@@ -249,8 +249,8 @@ def failures_sql(
         where.append(f"{signature_sql(err)} = :signature")
     if keys is not None:
         where.append(f"{k} IN ({', '.join(lit(v) for v in keys)})")
-    if rowid_from is not None:
-        where.append(f"rowid >= {int(rowid_from)}")
+    if rowids is not None:  # [from, to): where the chunked counts found the rows wanted
+        where.append(f"rowid >= {int(rowids[0])} AND rowid < {int(rowids[1])}")
     sql = (f"SELECT {k}, {text_preview(label_expr(track), 200)}, {error_preview(err)}, {when_expr(track)}, "
            f"{raw_expr(track)} FROM {q(track.table)} WHERE {' AND '.join(where)} "
            f"ORDER BY {k} {'ASC' if after is not None else 'DESC'} LIMIT {int(limit)}")
