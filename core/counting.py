@@ -284,10 +284,11 @@ class ChunkedCounts:
             self.rows(), self.progress, dict(flying),
             tuple((sums[i] if present[i] else None, present[i]) for i in range(width)),
             tuple(sorted(starts)[:STARTS_LIMIT]) if self._starts_sql else None,
-            max(lasts) if lasts and self.complete and self._finished else None,
-            self._newest(("failed",), failures) if self.complete and self.rowid_key else None,
-            self._newest(SETTLED, 200) if self.complete and self.rowid_key else None,
-            self._newest(SETTLED, 5000) if self.complete and self.rowid_key else None,
+            # During the first pass: the newest of the chunks counted so far (the frontier comes first).
+            max(lasts) if lasts and self._finished else None,
+            self._newest(("failed",), failures) if self.rowid_key else None,
+            self._newest(SETTLED, 200) if self.rowid_key else None,
+            self._newest(SETTLED, 5000) if self.rowid_key else None,
         )
 
     def _newest(self, wanted_states: tuple[str, ...], wanted: int) -> tuple[int, int] | None:
@@ -295,8 +296,13 @@ class ChunkedCounts:
         of them): a newest-first read bounded to it skips the rest (e.g. millions of pending rows)."""
         states, default = self.track.states, self.track.default_state
         seen, low, high = 0, None, None
-        for index in sorted(self._chunks, reverse=True):
-            n = sum(c for v, c in self._chunks[index].counts.items() if states.get(v, default) in wanted_states)
+        for index in range(self._high, self._low - 1, -1):
+            if index not in self._seen:
+                return None  # not counted yet (a first pass): where they are is unknown
+            chunk = self._chunks.get(index)
+            if chunk is None:
+                continue
+            n = sum(c for v, c in chunk.counts.items() if states.get(v, default) in wanted_states)
             if n:
                 seen += n
                 low = index * self.chunk

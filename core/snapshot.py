@@ -268,7 +268,7 @@ def read_track(
 
     last_finished = None
     finished = col(track, track.finished)
-    if counted is not None and counted.last_finished is not None:
+    if counted is not None:  # from the chunks (None until one holding a finished row is counted)
         last_finished = counted.last_finished
     elif finished:
         (value,) = fetch(conn, f"SELECT MAX({finished}) FROM {q(track.table)}")[0]
