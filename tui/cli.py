@@ -255,12 +255,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_open(args: argparse.Namespace) -> int:
     """Open the live monitor."""
+    from batchtop.core.alert_config import find_alert_config
     from batchtop.core.monitor import Monitor
     from batchtop.tui.alerting import AlertSettings
     from batchtop.tui.app import run_app
 
+    config = find_alert_config(args.profile, args.paths or ["."])  # ProfileError: exit 2, in main
     try:
-        alerts = AlertSettings.parse(args.alerts, args.notify, args.event_log)
+        alerts = AlertSettings.parse(args.alerts, args.notify, args.event_log, config)
     except ValueError as exc:
         narrate(f"batchtop: {exc}")
         return EXIT_USAGE
