@@ -34,14 +34,14 @@ REGROUP_GAP = 2.0
 # Fixed widths only: DataTable caches rendered rows by its update count, and an auto width computed
 # later (on idle) can leave a row drawn at the old width until the next update.
 #: Cells of each group's sparkline of failures over time (all groups on one time axis).
-RATE_CELLS = 12
+RATE_CELLS = 10
 GROUP_COLUMNS = (
     ColumnSpec("count", "Count", 8, "right"),
     ColumnSpec("share", "Share", 15),
     ColumnSpec("rate", "Over time", RATE_CELLS),
-    ColumnSpec("first", "First seen", 14),
-    ColumnSpec("last", "Last seen", 14),
-    ColumnSpec("signature", "Error group", 52),
+    ColumnSpec("first", "First seen", 11),
+    ColumnSpec("last", "Last seen", 11),
+    ColumnSpec("signature", "Error group", 46),
     ColumnSpec("sample", "Newest item", 22),
 )
 
@@ -61,8 +61,8 @@ def group_cells(group: ErrorGroup, rate: tuple[int, ...] = ()) -> tuple[Text | S
     sample = f"{group.sample_key} {group.sample_label}".strip()
     trend = Sparkline(rate, width=RATE_CELLS, style="red") if rate else Text("—", style="bright_black")
     return (Text(f"{group.count:,}", justify="right"), share_bar(group.share), trend,
-            Text(fmt_time(group.first_seen)),
-            Text(fmt_time(group.last_seen)), safe(group.signature, 120), safe(sample, 80, style="dim"))
+            Text(fmt_minute(group.first_seen)),
+            Text(fmt_minute(group.last_seen)), safe(group.signature, 120), safe(sample, 80, style="dim"))
 
 
 class GroupsPart:
@@ -180,6 +180,11 @@ class GroupsPart:
         if self._rate_axis is not None:
             text.append(f"   over time: {axis_text(self._rate_axis)}", style="bright_black")
         detail.update(text)
+
+
+def fmt_minute(epoch: float | None) -> str:
+    """'01-01 11:58' in local time (the groups table's columns), or '—'."""
+    return "—" if epoch is None else time.strftime("%m-%d %H:%M", time.localtime(epoch))
 
 
 def axis_text(axis: tuple[float, float]) -> str:

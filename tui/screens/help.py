@@ -18,7 +18,7 @@ from batchtop.core.filters import EXAMPLES, SYNTAX
 #: Keys no binding of ours describes well (table navigation, mouse, palette).
 EXTRA: tuple[tuple[str, str, str], ...] = (
     ("↑ ↓ pgup pgdn home end", "move the cursor in a table", "Table"),
-    ("click a row", "open it (a source, a track, a failure)", "Mouse"),
+    ("click a row", "open it (a source, a track, a failure; a set of files: expand it)", "Mouse"),
     ("click a header", "sort by that column (overview)", "Mouse"),
     ("ctrl+p", "command palette: every action by name", "Everywhere"),
 )
@@ -135,7 +135,7 @@ class HelpScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with VerticalScroll() as scroll:
-            scroll.border_title = "Keys"
+            scroll.border_title = "Keys · filter language"
             scroll.border_subtitle = "esc closes"
             yield Static(bindings_table(self._under))
             yield Static(filter_help(), id="filter-help")
