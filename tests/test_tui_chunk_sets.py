@@ -154,3 +154,19 @@ def test_group_by_values_and_the_flag() -> None:
         with pytest.raises(ValueError):
             parse_group_by([bad])
     assert cli.main(["open", ".", "--group-by", "sideways"]) == 2
+
+
+async def test_hostile_file_names_make_a_set_shown_literally(in_tmp, make_app, ready):
+    for i in range(3):
+        topics_db(in_tmp / f"[@click=app.quit]\x1b]52;c;QQ==\x07x [b]y[i] {i}.db", items=20, completed=5)
+    app = make_app(".")
+    app.group_by = GroupBy("pattern")
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        key = set_key(app)
+        row = text_of(app, key)
+        assert row.startswith("▸ [@click=a") and "]y[i] *.db" in row and "\x1b" not in row and "\x07" not in row
+        await pilot.press("space")
+        assert app.is_running and len(table(app).row_keys) == 4
+        detail = str(app.screen.query_one("#detail").render())
+        assert "\x1b" not in detail and "3 files" in detail

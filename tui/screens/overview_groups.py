@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from rich.text import Text
 
@@ -60,11 +61,17 @@ def next_mode(current: GroupBy, start: GroupBy) -> GroupBy:
     return modes[(i + 1) % len(modes)]
 
 
+@lru_cache(maxsize=8)
+def _sets(paths: tuple[str, ...], mode: GroupBy) -> tuple[ChunkSet, ...]:
+    """`group_paths`, remembered: the overview asks on every refresh, and the paths rarely change."""
+    return tuple(group_paths(paths, by=mode.by, patterns=mode.patterns))
+
+
 def units(views: Iterable[SourceView], mode: GroupBy) -> list[Unit]:
     """The visible sources as entries: sets of two or more files, and files alone."""
     by_path = {v.path: v for v in views}
     out = []
-    for chunk in group_paths(list(by_path), by=mode.by, patterns=mode.patterns):
+    for chunk in _sets(tuple(by_path), mode):
         members = tuple(by_path[p] for p in chunk.paths)
         out.append(Unit(group_key(chunk) if len(members) > 1 else None, chunk, members))
     return out
