@@ -354,9 +354,7 @@ class OverviewScreen(LiveScreen):
         """Expand or collapse the set of files under the cursor."""
         unit = self._selected_unit()
         if unit is None or unit.key is None:
-            if not self.grouping.active:
-                self.notify("Nothing to expand: g groups chunk files into sets.", markup=False, timeout=3)
-            return
+            return  # a file of no set (and while not grouped, `check_action` keeps the key off)
         if unit.key in self._expanded:
             self._expanded.discard(unit.key)
         else:
