@@ -47,10 +47,65 @@ class Combined:
     #: Seconds to finish at the combined rate (a 0.85x-1.2x range), None without a rate.
     eta: tuple[float, float] | None
     state: str
+    #: Items settled per bucket of the last minutes, every track added (newest last; see `History`).
+    sparkline: tuple[int, ...] = ()
+    #: The newest change of any file of the set.
+    last_change: float | None = None
+    #: Profile names of the readable files, in order of first appearance.
+    profiles: tuple[str, ...] = ()
 
     @property
     def progress(self) -> float:
         return self.settled / self.total if self.total else 0.0
+
+
+@dataclass(frozen=True)
+class GroupBy:
+    """How the overview groups its sources: `by` one of MODES, plus explicit glob `patterns`."""
+
+    by: str = "none"
+    patterns: tuple[str, ...] = ()
+
+    @property
+    def active(self) -> bool:
+        """Whether any grouping happens."""
+        return self.by != "none" or bool(self.patterns)
+
+    def label(self) -> str:
+        """'pattern', 'dir', 'results_chunk_*.db', 'none'."""
+        if self.patterns:
+            return ", ".join(self.patterns) + (f" + {self.by}" if self.by != "none" else "")
+        return self.by
+
+
+def parse_group_by(values: Sequence[str]) -> GroupBy:
+    """`--group-by` values: `dir`, `pattern` (digits as wildcards), `none`, or `pattern:GLOB` (repeatable:
+    files whose names match GLOB form one set; other files stay alone). Raises ValueError."""
+    by, patterns = "none", []
+    for value in values:
+        if value.startswith("pattern:"):
+            glob = value[len("pattern:"):]
+            if not glob or "/" in glob or os.sep in glob:
+                raise ValueError(f"--group-by {value!r}: give a file name glob, e.g. pattern:'results_chunk_*.db'")
+            patterns.append(glob)
+        elif value in MODES:
+            by = value
+        else:
+            raise ValueError(f"--group-by {value!r}: give dir, pattern, pattern:GLOB or none")
+    return GroupBy(by, tuple(dict.fromkeys(patterns)))
+
+
+def add_series(series: Iterable[Sequence[int]]) -> tuple[int, ...]:
+    """Element-wise sum of series aligned on their newest (last) value."""
+    out: list[int] = []
+    for values in series:
+        values = list(values)
+        if len(values) > len(out):
+            out = [0] * (len(values) - len(out)) + out
+        offset = len(out) - len(values)
+        for i, v in enumerate(values):
+            out[offset + i] += v
+    return tuple(out)
 
 
 def name_pattern(name: str) -> str:
@@ -116,9 +171,13 @@ def combine(name: str, statuses: Sequence[SourceStatus]) -> Combined:
     elif rate:
         mid = remaining * 60.0 / rate
         eta = (mid * 0.85, mid * 1.2)
+    sparkline = add_series(t.sparkline for s in statuses for t in s.tracks)
+    changes = [t for s in statuses for t in (s.last_change, *(tr.last_change for tr in s.tracks)) if t is not None]
+    profiles = tuple(dict.fromkeys(s.profile for s in statuses if s.profile))
     known = [st for st in states if st in URGENCY]
     state = min(known, key=URGENCY.index) if known else "waiting"
     if state == "error" and len(known) > errors:
         # A set with some unreadable files still reports what its readable files are doing.
         state = min((st for st in known if st != "error"), key=URGENCY.index)
-    return Combined(name, len(statuses), errors, counts, total, settled, remaining, rate, eta, state)
+    return Combined(name, len(statuses), errors, counts, total, settled, remaining, rate, eta, state, sparkline,
+                    max(changes, default=None), profiles)

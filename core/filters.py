@@ -30,6 +30,32 @@ _KEYWORDS = {"and": "AND", "or": "OR", "not": "NOT"}
 _SPECIAL = set("()\"'")
 
 
+#: The filter language by example: (filter, what it selects). The one source of the examples in the
+#: README's "Filters" section and on the help screen (tests/test_filter_docs.py checks both).
+EXAMPLES: tuple[tuple[str, str], ...] = (
+    ("timeout", "a plain word: the error or the label contains it"),
+    ('state:failed error:"rate limit" since:2h', "terms side by side are ANDed"),
+    ('sig:"Timeout after <n>s" OR error:quota', "an error group (as the groups show it), OR"),
+    ("NOT source:'chunk_00*' (track:a OR track:b)", "NOT, parentheses; files by glob or prefix"),
+    ("state:failed,skipped status:preparing", "a state (or several), the raw status"),
+    ("cost_usd>0.05 attempts>=3", "any column of the table (a metric)"),
+    ("label:physics key>1000", "the label contains; the row key"),
+    ("age>30m until:'2026-01-31 12:00'", "older than 30 minutes; up to a time"),
+)
+#: One line each on fields and operators (the README says more).
+SYNTAX: tuple[str, ...] = (
+    "fields: state status error sig label key since until age source track, or any column",
+    "operators: :  =  !=  >  >=  <  <=   (`:` contains for text, equals otherwise)",
+    "quote values with \" or ' ; AND OR NOT ( ) combine terms; NOT binds tightest, OR loosest",
+    "times: 90s 30m 2h 1d 1w ago, or a date/time in the database's zone",
+)
+
+
+def examples_text(width: int = 44) -> str:
+    """The examples as aligned lines, `filter  what it selects` (the README's filter block)."""
+    return "\n".join(f"{example:<{width}} {what}" for example, what in EXAMPLES)
+
+
 class FilterError(BatchtopError):
     """A filter that cannot be parsed or compiled; `position` is the 0-based offset of the bad token."""
 

@@ -23,6 +23,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from batchtop.core import group_rate
 from batchtop.core.failure_pages import (
     CHUNK,
     PAUSE,
@@ -72,6 +73,10 @@ class ErrorGroup:
     sample_key: RawValue
     sample_label: str
     sample_error: str
+    #: Failures over time: (bucket start in epoch seconds, count), oldest first, at most
+    #: `group_rate.MAX_BUCKETS` of them, each `bucket_seconds` wide (empty without timestamps).
+    buckets: tuple[tuple[float, int], ...] = ()
+    bucket_seconds: float = 60.0
 
 
 @dataclass(frozen=True)
@@ -123,7 +128,8 @@ def _earlier(a: Any, b: Any) -> bool:
 
 # -- grouping ---------------------------------------------------------------------------------------
 
-#: Accumulator of one group: [count, first_when, last_when, max_key, min_key, member keys or None].
+#: Accumulator of one group: [count, first_when, last_when, max_key, min_key, member keys or None,
+#: failures per epoch minute bucket (`group_rate`), bucket width in minutes].
 Acc = list
 
 
@@ -132,7 +138,8 @@ def _merge(a: Acc, b: Acc) -> Acc:
     first = b[1] if a[1] is None or (b[1] is not None and _earlier(b[1], a[1])) else a[1]
     last = b[2] if a[2] is None or (b[2] is not None and _earlier(a[2], b[2])) else a[2]
     keys = a[5] + b[5] if a[5] is not None and b[5] is not None and len(a[5]) + len(b[5]) <= KEYS_CAP else None
-    return [a[0] + b[0], first, last, b[3], a[4], keys]
+    hist, width = group_rate.merge(a[6], a[7], b[6], b[7])
+    return [a[0] + b[0], first, last, b[3], a[4], keys, hist, width]
 
 
 @dataclass
@@ -148,7 +155,9 @@ def _scan(run: Callable, track: Track, after: Any, *, chunk: int, pause: float,
           progress: Progress | None, start: int = 0) -> _Pass:
     """Group the failed rows with key > `after` (all of them when `after` is None), chunk by chunk."""
     k = key_expr(track)
-    base = (f"SELECT {k}, {signature_arg(error_expr(track))}, {when_expr(track)}, {_checksum(track)} "
+    when = when_expr(track)
+    base = (f"SELECT {k}, {signature_arg(error_expr(track))}, {when}, {_checksum(track)}, "
+            f"{group_rate.minute_sql(when, track.time_unit)} "
             f"FROM {q(track.table)} WHERE {state_predicate(track, ['failed'])}")
     tail = f" ORDER BY {k} LIMIT {int(chunk)}"
     out = _Pass({}, high=after)
@@ -161,13 +170,17 @@ def _scan(run: Callable, track: Track, after: Any, *, chunk: int, pause: float,
         rows = run(lambda conn, s=sql, p=params: fetch(conn, s, p))
         out.statements += 1
         checksum = 0.0
-        for key, err, when, ck in rows:
+        for key, err, when, ck, minute in rows:
             sig = cached_signature(err)
             acc = groups.get(sig)
             if acc is None:
-                groups[sig] = [1, when, when, key, key, [key]]
+                groups[sig] = [1, when, when, key, key, [key], {} if minute is None else {minute: 1}, 1]
             else:
                 acc[0] += 1
+                if minute is not None:
+                    hist, width = acc[6], acc[7]
+                    b = minute - minute % width
+                    hist[b] = hist.get(b, 0) + 1
                 if when is not None:
                     if acc[1] is None or _earlier(when, acc[1]):
                         acc[1] = when
@@ -182,6 +195,9 @@ def _scan(run: Callable, track: Track, after: Any, *, chunk: int, pause: float,
                         acc[5] = None
             if ck is not None:
                 checksum += ck
+        for acc in groups.values():  # bounded: a group's buckets widen rather than grow past the cap
+            if len(acc[6]) > group_rate.MAX_BUCKETS:
+                acc[6], acc[7] = group_rate.coarsen(acc[6], acc[7])
         out.rows += len(rows)
         out.checksum += checksum
         if rows:
@@ -305,11 +321,17 @@ def _samples(run: Callable, track: Track, keys: list[RawValue]) -> tuple[dict[An
 
 
 def _group(track: Track, sig: str, acc: Acc, total: int, sample: FailureRow | None) -> ErrorGroup:
+    if len(acc) > 7:  # (a backend that keeps no histogram passes the first six only)
+        local_text = track.tz != "utc" and isinstance(acc[2], str)
+        rate: dict[str, Any] = {"buckets": group_rate.buckets(acc[6], acc[7], local_text=local_text),
+                                "bucket_seconds": float(acc[7] * group_rate.MINUTE)}
+    else:
+        rate = {}
     return ErrorGroup(
         signature=sig, count=acc[0], share=acc[0] / total if total else 0.0,
         first_seen=parse_ts(acc[1], track.tz, track.time_unit), last_seen=parse_ts(acc[2], track.tz, track.time_unit),
         sample_key=acc[3],
-        sample_label=sample.label if sample else "", sample_error=sample.error if sample else sig,
+        sample_label=sample.label if sample else "", sample_error=sample.error if sample else sig, **rate,
     )
 
 

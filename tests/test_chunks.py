@@ -55,3 +55,22 @@ def test_combined_progress_adds_counts_and_rates_and_takes_the_most_urgent_state
     assert c.state == "active"  # the live file, not the finished one nor the broken one
     lo, hi = c.eta
     assert lo < c.remaining * 60 / c.rate_per_min < hi
+
+
+def test_a_set_adds_its_trends_and_keeps_the_newest_change_and_its_profiles(tmp_path: Path) -> None:
+    from batchtop.core.chunks import add_series
+
+    assert add_series([(1, 2, 3), (10,), ()]) == (1, 2, 13)
+    now = time.time()
+    for i in range(3):
+        topics_db(tmp_path / f"run-{i}.db", now=now, items=30, completed=10 + i, failed=1, seed=i)
+    monitor = Monitor([str(tmp_path)])
+    monitor.rescan()
+    monitor.poll_all()
+    statuses = monitor.statuses()
+    monitor.close()
+    c = combine("run-*.db", statuses)
+    tracks = [t for s in statuses for t in s.tracks]
+    assert c.sparkline == add_series(t.sparkline for t in tracks) and sum(c.sparkline) > 0
+    assert c.last_change == max(t.last_change for t in tracks if t.last_change is not None)
+    assert c.profiles == ("topic_completions",) or len(c.profiles) == 1

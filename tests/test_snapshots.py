@@ -48,6 +48,20 @@ class TestOverview:
         assert snap_compare(make_app("."), terminal_size=SIZE, run_before=wait_ready,
                             press=["slash", *"chunk"])
 
+    def test_grouped_chunks(self, in_tmp, make_app, snap_compare):
+        """`g`: the llm chunk files as one combined row, opened (space) to list its files under it."""
+        demo_dir(in_tmp)
+
+        async def run(pilot) -> None:
+            await wait_ready(pilot)
+            await pilot.press("g")
+            table = pilot.app.screen.query_one(KeyedTable)
+            table.move_to_key(next(k for k in table.row_keys if k.startswith("\x01")))
+            await pilot.press("space")
+            await pilot.pause()
+
+        assert snap_compare(make_app("."), terminal_size=SIZE, run_before=run)
+
     def test_paused(self, in_tmp, make_app, snap_compare):
         demo_dir(in_tmp)
         assert snap_compare(make_app("."), terminal_size=SIZE, run_before=wait_ready, press=["p"])

@@ -13,6 +13,7 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
+from batchtop.core.alert_config import AlertConfig
 from batchtop.core.alerts import KINDS, Alerts, Event, EventLog, parse_kinds
 from batchtop.core.errors import BatchtopError
 from batchtop.tui.notify import DESKTOP_MODES, Notifier
@@ -20,7 +21,8 @@ from batchtop.tui.notify import DESKTOP_MODES, Notifier
 
 @dataclass(frozen=True)
 class AlertSettings:
-    """What to detect and how to tell (`--alerts`, `--notify`, `--event-log`, or the environment)."""
+    """What to detect and how to tell (`--alerts`, `--notify`, `--event-log`, the environment, or the
+    `[alerts]` table of a profile file or `.batchtop.toml`)."""
 
     kinds: frozenset[str] = frozenset(KINDS)
     bell: bool = True
@@ -30,18 +32,31 @@ class AlertSettings:
 
     @classmethod
     def parse(
-        cls, alerts: str | None = None, notify: str | None = None, event_log: str | None = None
+        cls,
+        alerts: str | None = None,
+        notify: str | None = None,
+        event_log: str | None = None,
+        config: AlertConfig | None = None,
     ) -> AlertSettings:
-        """From flag values, else `$BATCHTOP_ALERTS` / `$BATCHTOP_NOTIFY`; raises ValueError when invalid.
+        """From flag values, else `$BATCHTOP_ALERTS` / `$BATCHTOP_NOTIFY`, else the `[alerts]` table of a
+        profile or `.batchtop.toml` (`config`); raises ValueError when invalid.
 
         `notify` is `bell`, `osc9`, `osc777`, `bell+osc9`, `bell+osc777` or `off`.
         """
-        kinds = parse_kinds(alerts if alerts is not None else os.environ.get("BATCHTOP_ALERTS", "all"))
-        words = set((notify if notify is not None else os.environ.get("BATCHTOP_NOTIFY", "bell")).split("+"))
+        chosen = alerts if alerts is not None else os.environ.get("BATCHTOP_ALERTS")
+        if chosen is not None:
+            kinds = parse_kinds(chosen)  # a flag (or the environment) replaces what the config says
+        else:
+            kinds = config.kinds() if config is not None else frozenset(KINDS)
+        how = notify if notify is not None else os.environ.get("BATCHTOP_NOTIFY")
+        if how is None:
+            how = config.notify if config is not None and config.notify is not None else "bell"
+        words = set(how.split("+"))
         desktop = next((w for w in words if w in DESKTOP_MODES and w != "off"), "off")
         bad = words - {"bell", "off", *DESKTOP_MODES}
         if bad or len(words - {"bell"}) > 1:
-            raise ValueError(f"--notify {notify!r}: give bell, osc9, osc777, bell+osc9, bell+osc777 or off")
+            where = f" (in {config.origin})" if notify is None and config is not None and config.notify else ""
+            raise ValueError(f"--notify {how!r}{where}: give bell, osc9, osc777, bell+osc9, bell+osc777 or off")
         return cls(kinds, "bell" in words, desktop, event_log)
 
 

@@ -24,6 +24,7 @@ from textual.binding import Binding, BindingType
 from textual.css.query import NoMatches
 from textual.screen import ModalScreen, Screen
 
+from batchtop.core.chunks import GroupBy
 from batchtop.core.monitor import Monitor
 from batchtop.core.sanitize import clean_line
 from batchtop.core.source import Source
@@ -92,11 +93,13 @@ class BatchtopApp(App[int]):
         read_only: bool = False,
         journal_path: Path | None = None,
         alerts: AlertSettings | None = None,
+        group_by: GroupBy | None = None,
     ) -> None:
         """Args: the monitor of the sources; a clock (tests inject a fixed one); whether to watch
         directories (tests turn it off); the fallback poll interval in seconds; read-only mode (every
         action key refuses, and nothing is ever opened read-write); and the action journal path (None:
-        `$BATCHTOP_JOURNAL`, else the XDG state directory); the alert settings (None: no alerts)."""
+        `$BATCHTOP_JOURNAL`, else the XDG state directory); the alert settings (None: no alerts); how the
+        overview first groups chunk files (`--group-by`; None: not grouped)."""
         super().__init__()
         self.monitor = monitor
         self.clock = clock
@@ -104,6 +107,7 @@ class BatchtopApp(App[int]):
         self.poll_interval = poll_interval
         self.read_only = read_only
         self.journal_path = journal_path
+        self.group_by = group_by or GroupBy()
         #: Latest view of every source, by path.
         self.views: dict[str, SourceView] = {}
         #: Rate and ETA samples per track (the source screen's ETA history).
@@ -426,10 +430,11 @@ def run_app(
     read_only: bool = False,
     journal_path: Path | None = None,
     alerts: AlertSettings | None = None,
+    group_by: GroupBy | None = None,
 ) -> int:
     """Run the app until the user quits; returns the exit code."""
     app = BatchtopApp(monitor, clock=clock, watch=watch, poll_interval=poll_interval, read_only=read_only,
-                      journal_path=journal_path, alerts=alerts)
+                      journal_path=journal_path, alerts=alerts, group_by=group_by)
     try:
         result = app.run()
     finally:

@@ -255,19 +255,23 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_open(args: argparse.Namespace) -> int:
     """Open the live monitor."""
+    from batchtop.core.alert_config import find_alert_config
+    from batchtop.core.chunks import parse_group_by
     from batchtop.core.monitor import Monitor
     from batchtop.tui.alerting import AlertSettings
     from batchtop.tui.app import run_app
 
+    config = find_alert_config(args.profile, args.paths or ["."])  # ProfileError: exit 2, in main
     try:
-        alerts = AlertSettings.parse(args.alerts, args.notify, args.event_log)
+        alerts = AlertSettings.parse(args.alerts, args.notify, args.event_log, config)
+        group_by = parse_group_by(args.group_by)
     except ValueError as exc:
         narrate(f"batchtop: {exc}")
         return EXIT_USAGE
     monitor = Monitor(args.paths or ["."], profiles=_load_profiles(args.profile))
     return run_app(monitor, poll_interval=args.interval, watch=not args.no_watch,
                    read_only=args.read_only, journal_path=Path(args.journal) if args.journal else None,
-                   alerts=alerts if alerts.kinds else None)
+                   alerts=alerts if alerts.kinds else None, group_by=group_by)
 
 
 def build_parser() -> argparse.ArgumentParser:

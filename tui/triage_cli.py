@@ -97,6 +97,14 @@ def add_open_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--event-log", metavar="FILE", default=None, help="also append every alert to FILE (JSONL)"
     )
+    p.add_argument(
+        "--group-by",
+        action="append",
+        default=[],
+        metavar="HOW",
+        help="show chunk files as one combined row per set: pattern (names alike once digits are "
+        "wildcards), dir, pattern:GLOB (repeatable), or none (default); g in the overview cycles",
+    )
 
 
 def add_failures_options(p: argparse.ArgumentParser) -> None:

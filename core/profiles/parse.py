@@ -239,7 +239,16 @@ def _profile(data: Any, where: str, origin: str) -> Profile:
 
 
 def parse_document(document: dict[str, Any], where: str, origin: str) -> list[Profile]:
-    """Profiles from a decoded TOML document: top-level keys, or `[[profile]]` tables."""
+    """Profiles from a decoded TOML document: top-level keys, or `[[profile]]` tables.
+
+    An `[alerts]` table beside them is validated and left out (`core.alert_config` reads it); a document
+    holding only that table describes no profile.
+    """
+    from batchtop.core.alert_config import split_document
+
+    document, alerts = split_document(document, where)
+    if alerts is not None and not document:
+        return []
     if "profile" not in document:
         return [_profile(document, where, origin)]
     extra = sorted(k for k in document if k != "profile")

@@ -62,6 +62,10 @@ keys, below) or several (`[[profile]]` tables, each with the same keys)::
     tz = "utc"
     note = "..."
 
+    [alerts]                          # optional: which alerts the live monitor raises (core/alert_config.py)
+    stall = true
+    rate_spike = false
+
 Canonical states: pending, running, done, failed, skipped, cancelled. `[track]` and `[track.action]` may
 also be written as single tables. Columns named like secrets (token, password, api_key, auth, cookie, ...;
 a plain `key` is an id, not a secret) are never read unless listed in `not_secret`, and are refused as
@@ -85,7 +89,7 @@ except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib  # type: ignore[no-redef]
 
 __all__ = ["DIR_PROFILE_NAMES", "applies", "dir_profile", "dump_profile", "load_profiles", "missing",
-           "parse_profiles"]
+           "parse_profiles", "read_toml"]
 
 #: Per-directory profile files looked for next to a database, first match wins.
 DIR_PROFILE_NAMES: tuple[str, ...] = (".batchtop.toml", "batchtop.toml")
@@ -111,11 +115,11 @@ def parse_profiles(text: str, origin: str) -> list[Profile]:
     return parse_document(document, where, origin)
 
 
-def load_profiles(path: Path) -> list[Profile]:
-    """Profiles from the TOML file at `path` (origin "user:<path>").
+def read_toml(path: Path) -> dict:
+    """The decoded TOML document at `path` (a regular file only: a FIFO would block the read forever).
 
     Raises:
-        ProfileError: the file is missing, unreadable, not a regular file, or invalid.
+        ProfileError: the file is missing, unreadable, not a regular file, or not valid TOML.
     """
     try:
         mode = path.stat().st_mode
@@ -129,7 +133,20 @@ def load_profiles(path: Path) -> list[Profile]:
         raise ProfileError(f"{path}: not UTF-8 text") from None
     except OSError as exc:
         raise ProfileError(f"{path}: cannot read profile file: {exc.strerror or exc}") from None
-    return parse_profiles(text, f"user:{path}")
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ProfileError(f"{path}: invalid TOML: {exc}") from None
+
+
+def load_profiles(path: Path) -> list[Profile]:
+    """Profiles from the TOML file at `path` (origin "user:<path>"); none for a file holding only an
+    `[alerts]` table (see `core.alert_config`).
+
+    Raises:
+        ProfileError: the file is missing, unreadable, not a regular file, or invalid.
+    """
+    return parse_document(read_toml(path), str(path), f"user:{path}")
 
 
 def dir_profile(db_path: Path) -> Path | None:

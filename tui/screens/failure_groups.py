@@ -16,11 +16,14 @@ from textual.widgets import ProgressBar, Static
 from textual.worker import get_current_worker
 
 from batchtop.core.errors import BatchtopError
+from batchtop.core.group_rate import group_series, span
 from batchtop.core.groups import CHUNK, ErrorGroup, GroupReport, cache_for
 from batchtop.core.profiles.model import Track
+from batchtop.core.timeutil import human_duration
 from batchtop.tui.screens.item import fmt_time
 from batchtop.tui.text import safe
 from batchtop.tui.widgets.keyed_table import ColumnSpec, KeyedTable
+from batchtop.tui.widgets.sparkline import Sparkline
 
 if TYPE_CHECKING:
     from batchtop.core.source import Source
@@ -30,12 +33,15 @@ REGROUP_GAP = 2.0
 
 # Fixed widths only: DataTable caches rendered rows by its update count, and an auto width computed
 # later (on idle) can leave a row drawn at the old width until the next update.
+#: Cells of each group's sparkline of failures over time (all groups on one time axis).
+RATE_CELLS = 10
 GROUP_COLUMNS = (
     ColumnSpec("count", "Count", 8, "right"),
     ColumnSpec("share", "Share", 15),
-    ColumnSpec("first", "First seen", 14),
-    ColumnSpec("last", "Last seen", 14),
-    ColumnSpec("signature", "Error group", 52),
+    ColumnSpec("rate", "Over time", RATE_CELLS),
+    ColumnSpec("first", "First seen", 11),
+    ColumnSpec("last", "Last seen", 11),
+    ColumnSpec("signature", "Error group", 46),
     ColumnSpec("sample", "Newest item", 22),
 )
 
@@ -50,11 +56,13 @@ def share_bar(share: float, width: int = 8) -> Text:
     return Text.assemble((bar.ljust(width), "red"), f" {share * 100:5.1f}%")
 
 
-def group_cells(group: ErrorGroup) -> tuple[Text, ...]:
-    """The cells of one group (all DB text through `safe`)."""
+def group_cells(group: ErrorGroup, rate: tuple[int, ...] = ()) -> tuple[Text | Sparkline, ...]:
+    """The cells of one group (all DB text through `safe`); `rate` is its failures per time cell."""
     sample = f"{group.sample_key} {group.sample_label}".strip()
-    return (Text(f"{group.count:,}", justify="right"), share_bar(group.share), Text(fmt_time(group.first_seen)),
-            Text(fmt_time(group.last_seen)), safe(group.signature, 120), safe(sample, 80, style="dim"))
+    trend = Sparkline(rate, width=RATE_CELLS, style="red") if rate else Text("—", style="bright_black")
+    return (Text(f"{group.count:,}", justify="right"), share_bar(group.share), trend,
+            Text(fmt_minute(group.first_seen)),
+            Text(fmt_minute(group.last_seen)), safe(group.signature, 120), safe(sample, 80, style="dim"))
 
 
 class GroupsPart:
@@ -64,6 +72,7 @@ class GroupsPart:
     track_name: str
     _groups: dict[str, ErrorGroup]
     _report: GroupReport | None
+    _rate_axis: tuple[float, float] | None
     _grouping: bool
     _group_again: bool
     _group_timer: Timer | None
@@ -147,7 +156,10 @@ class GroupsPart:
     def _show_groups(self, report: GroupReport) -> None:
         self._groups = {g.signature: g for g in report.groups}
         table = self.query_one("#fx-groups", KeyedTable)
-        table.sync({g.signature: group_cells(g) for g in report.groups}, [g.signature for g in report.groups])
+        rates = group_series(report.groups, RATE_CELLS)
+        self._rate_axis = span(((g.buckets, g.bucket_seconds) for g in report.groups), RATE_CELLS)
+        table.sync({g.signature: group_cells(g, rates[g.signature]) for g in report.groups},
+                   [g.signature for g in report.groups])
         if report.failed == 0:
             self._show_empty(Text.assemble(("✓ No failed items", "bold green"), " in ",
                                            safe(self.track_name, 40), ": nothing to triage."))
@@ -163,8 +175,22 @@ class GroupsPart:
         if group is None:
             detail.update("")
             return
-        detail.update(Text.assemble("newest: ", safe(group.sample_key, 20, style="bold"), "  ",
-                                    safe(group.sample_error, 300)))
+        text = Text.assemble("newest: ", safe(group.sample_key, 20, style="bold"), "  ",
+                             safe(group.sample_error, 300))
+        if self._rate_axis is not None:
+            text.append(f"   over time: {axis_text(self._rate_axis)}", style="bright_black")
+        detail.update(text)
+
+
+def fmt_minute(epoch: float | None) -> str:
+    """'01-01 11:58' in local time (the groups table's columns), or '—'."""
+    return "—" if epoch is None else time.strftime("%m-%d %H:%M", time.localtime(epoch))
+
+
+def axis_text(axis: tuple[float, float]) -> str:
+    """What the 'Over time' sparklines span: '10:02 → 14:55 (25m 00s a cell)'."""
+    start, end = axis
+    return f"{fmt_time(start)} → {fmt_time(end)} ({human_duration((end - start) / RATE_CELLS)} a cell)"
 
 
 class _Abandoned(Exception):

@@ -94,6 +94,8 @@ class FailuresScreen(FailureActions, ExportPart, ItemsPart, GroupsPart, LiveScre
         self._marked: set[Any] = set()
         self._groups: dict[str, ErrorGroup] = {}
         self._report: GroupReport | None = None
+        #: The time axis of the groups' 'Over time' sparklines (None: no timestamps).
+        self._rate_axis: tuple[float, float] | None = None
         self._grouping = False
         self._group_again = False
         self._group_timer: Timer | None = None

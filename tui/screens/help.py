@@ -1,4 +1,5 @@
-"""`?`: every key of the screen underneath, read from the live bindings (so it can never go stale)."""
+"""`?`: every key of the screen underneath, read from the live bindings (so it can never go stale), then
+the filter language by example (`core.filters.EXAMPLES`, the same examples as the README)."""
 
 from __future__ import annotations
 
@@ -12,10 +13,12 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen, Screen
 from textual.widgets import DataTable, Footer, Static
 
+from batchtop.core.filters import EXAMPLES, SYNTAX
+
 #: Keys no binding of ours describes well (table navigation, mouse, palette).
 EXTRA: tuple[tuple[str, str, str], ...] = (
     ("↑ ↓ pgup pgdn home end", "move the cursor in a table", "Table"),
-    ("click a row", "open it (a source, a track, a failure)", "Mouse"),
+    ("click a row", "open it (a source, a track, a failure; a set of files: expand it)", "Mouse"),
     ("click a header", "sort by that column (overview)", "Mouse"),
     ("ctrl+p", "command palette: every action by name", "Everywhere"),
 )
@@ -83,6 +86,19 @@ def bindings_table(screen: Screen) -> Table:
     return table
 
 
+def filter_help() -> Text:
+    """The filter language of the failures screen's `/` and the CLI's `--where`: examples, then syntax."""
+    text = Text()
+    text.append("Filter language", style="bold underline")
+    text.append("  (failures screen /, and --where on the command line)\n", style="bright_black")
+    for example, what in EXAMPLES:
+        text.append(example, style="bold cyan")
+        text.append(f"\n    {what}\n")
+    for line in SYNTAX:
+        text.append(f"\n{line}", style="bright_black")
+    return text
+
+
 class HelpScreen(ModalScreen[None]):
     """A modal list of keys; Escape, `q` or `?` closes it."""
 
@@ -100,13 +116,16 @@ class HelpScreen(ModalScreen[None]):
         align: center middle;
     }
     HelpScreen > VerticalScroll {
-        width: 72;
+        width: 80;
         max-width: 95%;
         height: auto;
         max-height: 90%;
         border: round $primary;
         background: $surface;
         padding: 1 2;
+    }
+    HelpScreen #filter-help {
+        margin-top: 1;
     }
     """
 
@@ -116,9 +135,10 @@ class HelpScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with VerticalScroll() as scroll:
-            scroll.border_title = "Keys"
+            scroll.border_title = "Keys · filter language"
             scroll.border_subtitle = "esc closes"
             yield Static(bindings_table(self._under))
+            yield Static(filter_help(), id="filter-help")
         yield Footer()  # this modal's own keys, over the footer of the screen underneath
 
     def action_close(self) -> None:

@@ -12,8 +12,10 @@ from textual.reactive import reactive
 from textual.widget import Widget
 from textual.widgets import DataTable, Footer, Header, Input, Static
 
+from batchtop.core.chunks import GroupBy
 from batchtop.tui.actions_flow import JOURNAL, UNDO, start_undo
 from batchtop.tui.messages import SourceView
+from batchtop.tui.screens import overview_groups as groups
 from batchtop.tui.screens import overview_rows as rows
 from batchtop.tui.screens.live import LiveScreen
 from batchtop.tui.text import safe
@@ -33,6 +35,8 @@ class OverviewScreen(LiveScreen):
         Binding("s", "sort", "Sort"),
         Binding("S", "reverse", "Reverse sort", show=False),
         Binding("e", "problems", "Problems only"),
+        Binding("g", "group", "Group"),
+        Binding("space", "expand", "Expand"),
         UNDO,
         JOURNAL,
         Binding("escape", "clear_filter", "Clear filter", show=False),
@@ -46,6 +50,8 @@ class OverviewScreen(LiveScreen):
     | s | Next sort order: name, state, progress, rate, ETA, failed, changed (or click a header). |
     | S | Reverse the sort order. |
     | e | Show only sources with problems (errors, stalls, interruptions, failures). |
+    | g | Group chunk files: by name pattern (digits as wildcards), by directory, or not at all. |
+    | space | Expand or collapse the set of files under the cursor (Enter and a click do the same). |
     | u | Undo the newest action on the database under the cursor. |
     | J | The action journal of every database, newest first. |
     | escape | Clear the filter. |
@@ -59,6 +65,8 @@ class OverviewScreen(LiveScreen):
     """Filter text."""
     problems_only: reactive[bool] = reactive(False, init=False)
     """Whether only sources with problems are listed."""
+    grouping: reactive[GroupBy] = reactive(GroupBy(), init=False)
+    """How sources are grouped into sets of chunk files (`g` cycles; `--group-by` sets the first)."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -70,13 +78,21 @@ class OverviewScreen(LiveScreen):
         self._relayout_pending = False
         #: The minute of the clock the table's ages were last counted at (see `tick`).
         self._minute: int | None = None
+        #: Rows of each set of files as last built: key -> (member paths, expanded, rows).
+        self._group_rows: dict[str, tuple[frozenset[str], bool, dict]] = {}
+        #: Sets shown open (their files listed under them), by key.
+        self._expanded: set[str] = set()
+        #: The sets on screen now, by key.
+        self._units: dict[str, groups.Unit] = {}
+        #: The grouping given on the command line (the first of the modes `g` cycles through).
+        self._start_grouping = GroupBy()
 
     def compose(self) -> ComposeResult:
         yield Header()
         yield Totals()
         yield Static(id="notices")
         yield Input(placeholder="filter: name, path, profile, track or state", id="filter")
-        self._layout = rows.layout(self.app.size.width, rows.longest_names(self.batchtop.views.values()))
+        self._layout = rows.layout(self.app.size.width, self._longest(list(self.batchtop.views.values())))
         yield KeyedTable(self._layout.columns, id="sources")
         yield Static(id="empty")
         yield Static(id="detail")
@@ -85,6 +101,10 @@ class OverviewScreen(LiveScreen):
 
     def on_mount(self) -> None:
         self.sub_title = "overview"
+        start = getattr(self.batchtop, "group_by", None) or GroupBy()
+        self._start_grouping = start
+        self.set_reactive(OverviewScreen.grouping, start)
+        self._resort_subtitle()
         box = self.query_one("#filter", Input)
         box.display = False
         box.cursor_blink = self.batchtop.cursor_blink
@@ -104,20 +124,47 @@ class OverviewScreen(LiveScreen):
         # in `tick`, for the ages): with 100 sources, most refreshes rebuild a handful of rows.
         for path in dirty:
             self._rows.pop(path, None)
-        visible = rows.ordered((v for v in views if rows.matches(v, self.needle, self.problems_only)),
-                               self.sort, self.reverse)
+        shown = [v for v in views if rows.matches(v, self.needle, self.problems_only)]
         wanted: dict = {}
-        for view in visible:
-            cached = self._rows.get(view.path)
-            if cached is None:
-                cached = self._rows[view.path] = rows.source_rows(view, now, lay)
-            wanted.update(cached)
+        if self.grouping.active:
+            wanted = self._grouped_rows(shown, dirty, now, lay)
+        else:
+            for view in rows.ordered(shown, self.sort, self.reverse):
+                cached = self._rows.get(view.path)
+                if cached is None:
+                    cached = self._rows[view.path] = rows.source_rows(view, now, lay)
+                wanted.update(cached)
         self.query_one(KeyedTable).sync(wanted, list(wanted))
         self.query_one(Totals).summary = Summary.of(v.status for v in views) if app.scanned or views else None
         self._show_notices(app.notices)
         self._show_empty(views, bool(wanted))
         self._show_detail()
         self._show_status()
+
+    def _grouped_rows(self, shown: list[SourceView], dirty: set[str], now: float, lay: rows.Layout) -> dict:
+        """Rows of the sets and lone files, in order; a set's rows are rebuilt only when one of its files
+        was polled, its membership changed or it was opened or closed."""
+        entries = groups.ordered(groups.units(shown, self.grouping), self.sort, self.reverse)
+        self._units = dict(groups.members(entries))
+        for key in [k for k in self._group_rows if k not in self._units]:
+            del self._group_rows[key]
+        wanted: dict = {}
+        for unit in entries:
+            if unit.key is None:
+                view = unit.views[0]
+                cached = self._rows.get(view.path)
+                if cached is None:
+                    cached = self._rows[view.path] = rows.source_rows(view, now, lay)
+                wanted.update(cached)
+                continue
+            paths = frozenset(v.path for v in unit.views)
+            expanded = unit.key in self._expanded
+            hit = self._group_rows.get(unit.key)
+            if hit is None or hit[0] != paths or hit[1] != expanded or paths & dirty:
+                hit = self._group_rows[unit.key] = (
+                    paths, expanded, groups.unit_rows(unit, expanded, now, lay, self.sort, self.reverse))
+            wanted.update(hit[2])
+        return wanted
 
     def tick(self) -> None:
         # The table's ages change at most once a minute, all together (`coarse_age`), so a tick rebuilds
@@ -128,6 +175,7 @@ class OverviewScreen(LiveScreen):
         if minute != self._minute:
             self._minute = minute
             self._rows.clear()
+            self._group_rows.clear()
             self.refresh_views(set())
             return
         young = {path for path, view in self.batchtop.views.items()
@@ -145,9 +193,18 @@ class OverviewScreen(LiveScreen):
         if self.ready:
             self.refresh_views(set())
 
+    def _longest(self, views: list[SourceView]) -> dict[str, int]:
+        """The longest names (`overview_rows.longest_names`), a set's row ('▸ name') included."""
+        out = rows.longest_names(views)
+        if self.grouping.active:
+            names = [len(safe(u.chunk.name).plain) + 2
+                     for u in groups.units(views, self.grouping) if u.key is not None]
+            out["source"] = max([out["source"], *names])
+        return out
+
     def _needs_relayout(self, views: list[SourceView]) -> bool:
         """Whether the columns must change (a resize, a longer name); if so, rebuild the table soon."""
-        wanted = rows.layout(self.app.size.width, rows.longest_names(views))
+        wanted = rows.layout(self.app.size.width, self._longest(views))
         if wanted == self._layout:
             return False
         self._relayout_pending = True
@@ -164,6 +221,7 @@ class OverviewScreen(LiveScreen):
         await self.mount(new, before=self.query_one("#empty"))
         self._layout, self._relayout_pending = lay, False
         self._rows.clear()  # cells are cut to the column widths
+        self._group_rows.clear()
         self.refresh_views(set())
         if keep is not None:
             new.move_to_key(keep)
@@ -210,10 +268,24 @@ class OverviewScreen(LiveScreen):
 
     # -- selection ----------------------------------------------------------------------------------
 
-    def _selected(self) -> tuple[str, str | None] | None:
+    def _cursor_key(self) -> str | None:
         tables = self.query(KeyedTable)
-        key = tables.first().cursor_key if tables else None  # none while the table is being replaced
-        return rows.split_key(key) if key else None
+        return tables.first().cursor_key if tables else None  # none while the table is being replaced
+
+    def _selected(self) -> tuple[str, str | None] | None:
+        """(path, track) of the source row under the cursor (None on a set's row)."""
+        key = self._cursor_key()
+        return rows.split_key(key) if key and not groups.is_group_key(key) else None
+
+    def _selected_unit(self) -> groups.Unit | None:
+        """The set under the cursor: its own row, or (when open) one of its files' rows."""
+        key = self._cursor_key()
+        if key is None:
+            return None
+        if groups.is_group_key(key):
+            return self._units.get(key)
+        path = rows.split_key(key)[0]
+        return next((u for u in self._units.values() if any(v.path == path for v in u.views)), None)
 
     @on(DataTable.RowHighlighted)
     def _on_highlight(self) -> None:
@@ -222,6 +294,11 @@ class OverviewScreen(LiveScreen):
     def _show_detail(self) -> None:
         """One line about the row under the cursor: path, profile, journal, and why it is in its state."""
         detail = self.query_one("#detail", Static)
+        key = self._cursor_key()
+        if groups.is_group_key(key) and key in self._units:
+            unit = self._units[key]
+            detail.update(groups.detail(unit, groups.combined(unit)), layout=False)
+            return
         selected = self._selected()
         view = self.batchtop.views.get(selected[0]) if selected else None
         if view is None:
@@ -259,13 +336,43 @@ class OverviewScreen(LiveScreen):
     # -- actions ------------------------------------------------------------------------------------
 
     def action_open(self) -> None:
-        """Open the source under the cursor."""
+        """Open the source under the cursor (on a set of files: expand or collapse it)."""
+        if groups.is_group_key(self._cursor_key()):
+            self.action_expand()
+            return
         selected = self._selected()
         if selected:
             self.batchtop.open_source(*selected)
 
+    def action_group(self) -> None:
+        """Next grouping of chunk files: by name pattern, by directory, none (and the command line's)."""
+        self.grouping = groups.next_mode(self.grouping, self._start_grouping)
+        said = f"grouped by {self.grouping.label()}" if self.grouping.active else "not grouped"
+        self.notify(safe(said).plain, markup=False, timeout=2)
+
+    def action_expand(self) -> None:
+        """Expand or collapse the set of files under the cursor."""
+        unit = self._selected_unit()
+        if unit is None or unit.key is None:
+            return  # a file of no set (and while not grouped, `check_action` keeps the key off)
+        if unit.key in self._expanded:
+            self._expanded.discard(unit.key)
+        else:
+            self._expanded.add(unit.key)
+        self.refresh_views(set())
+        self.query_one(KeyedTable).move_to_key(unit.key)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "expand":
+            return self.grouping.active  # shown in the footer only while files are grouped
+        return True
+
     def action_failures(self) -> None:
         """Open the failures of the track under the cursor."""
+        if groups.is_group_key(self._cursor_key()):
+            self.notify("A set of files: expand it (space) and choose a file, or run "
+                        "batchtop failures DIR --group for the causes across them.", markup=False)
+            return
         selected = self._selected()
         if selected and selected[1]:
             self.batchtop.open_failures(*selected)  # type: ignore[arg-type]
@@ -329,8 +436,13 @@ class OverviewScreen(LiveScreen):
     def watch_problems_only(self) -> None:
         self._resort()
 
+    def watch_grouping(self) -> None:
+        self._resort()
+        self.refresh_bindings()  # `space Expand` shows only while grouped
+
     def _resort(self) -> None:
         self._rows.clear()
+        self._group_rows.clear()
         self.refresh_views(set())
         self._resort_subtitle()
 
@@ -338,8 +450,11 @@ class OverviewScreen(LiveScreen):
         what = f"sort: {self.sort}{' (reversed)' if self.reverse else ''}"
         if self.problems_only:
             what += " · problems only"
+        if self.grouping.active:
+            what += f" · grouped by {self.grouping.label()}"
+        subtitle = safe(what)  # a glob from the command line may hold brackets: never parsed as markup
         for table in self.query(KeyedTable):  # none for a moment while the table is being replaced
-            table.border_subtitle = what
+            table.border_subtitle = subtitle
 
 
 def _set_display(widget: Widget, shown: bool) -> None:

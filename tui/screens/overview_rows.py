@@ -187,13 +187,14 @@ def eta_text(eta: tuple[float, float] | None, remaining: int) -> Text:
 
 
 def track_cells(view: SourceView, track: TrackStatus, first: bool, now: float,
-                lay: Layout = DEFAULT_LAYOUT) -> tuple[Cell, ...]:
+                lay: Layout = DEFAULT_LAYOUT, indent: int = 0) -> tuple[Cell, ...]:
     """The cells of one track row, for the columns of `lay` (the source name only on the source's first
-    row; without a Track column, the source column names the track of a source that has several)."""
+    row; without a Track column, the source column names the track of a source that has several);
+    `indent` cells before the name (a file shown under its chunk set)."""
     status = view.status
     stale = status.error is not None
     dim = "bright_black" if stale else ""
-    width = lay.width("source") or 20
+    width = max(4, (lay.width("source") or 20) - indent)
     if lay.width("track") or len(status.tracks) < 2:
         source = name_cell(view.name, width) if first else Text("")
     elif first:
@@ -203,6 +204,8 @@ def track_cells(view: SourceView, track: TrackStatus, first: bool, now: float,
     else:
         source = Text("  › ", style=dim)
         source.append_text(safe(track.name, limit=max(1, width - 4), style=dim))
+    if indent:
+        source = Text(" " * indent, no_wrap=True).append_text(source)
     cells: dict[str, Cell] = {
         "source": source,
         "track": safe(track.name, limit=lay.width("track") or None, style=dim),
@@ -220,12 +223,14 @@ def track_cells(view: SourceView, track: TrackStatus, first: bool, now: float,
     return tuple(cells[key] for key, _ in lay.widths)
 
 
-def error_cells(view: SourceView, now: float, lay: Layout = DEFAULT_LAYOUT) -> tuple[Cell, ...]:
+def error_cells(view: SourceView, now: float, lay: Layout = DEFAULT_LAYOUT, indent: int = 0) -> tuple[Cell, ...]:
     """The two-line row of a source that has never been read: name over path, message over two lines
     (in the progress column, which every layout shows)."""
     status = view.status
-    name = name_cell(view.name, lay.width("source") or 20)
-    name.append("\n")
+    name = name_cell(view.name, max(4, (lay.width("source") or 20) - indent))
+    if indent:
+        name = Text(" " * indent).append_text(name)
+    name.append("\n" + " " * indent)
     name.append_text(safe(display_path(view.path), style="bright_black"))
     message = safe(status.error or "waiting for the first read…", style="red" if status.error else "bright_black")
     message.no_wrap = False
@@ -235,12 +240,14 @@ def error_cells(view: SourceView, now: float, lay: Layout = DEFAULT_LAYOUT) -> t
     return tuple(cells.get(key, Text("")) for key, _ in lay.widths)
 
 
-def source_rows(view: SourceView, now: float, lay: Layout = DEFAULT_LAYOUT) -> dict[str, tuple[Cell, ...]]:
-    """The rows of one source, keyed by `row_key`."""
+def source_rows(view: SourceView, now: float, lay: Layout = DEFAULT_LAYOUT,
+                indent: int = 0) -> dict[str, tuple[Cell, ...]]:
+    """The rows of one source, keyed by `row_key` (`indent`: shown under its chunk set)."""
     tracks = view.status.tracks
     if not tracks:
-        return {row_key(view.path, None): error_cells(view, now, lay)}
-    return {row_key(view.path, t.name): track_cells(view, t, i == 0, now, lay) for i, t in enumerate(tracks)}
+        return {row_key(view.path, None): error_cells(view, now, lay, indent)}
+    return {row_key(view.path, t.name): track_cells(view, t, i == 0, now, lay, indent)
+            for i, t in enumerate(tracks)}
 
 
 def matches(view: SourceView, needle: str, problems_only: bool) -> bool:
@@ -270,10 +277,13 @@ class _Key:
 
 
 def _sort_key(view: SourceView, sort: str) -> _Key:
-    status = view.status
-    tracks = status.tracks
-    name = (view.name.casefold(), view.path)
-    states = [status.state or "loading"] + [t.activity.state for t in tracks]
+    return sort_key_of([view], (view.name.casefold(), view.path), sort)
+
+
+def sort_key_of(views: Sequence[SourceView], name: tuple, sort: str) -> _Key:
+    """Sort key of one source, or of a set of sources shown as one row (their tracks taken together)."""
+    tracks = [t for v in views for t in v.status.tracks]
+    states = [v.status.state or "loading" for v in views] + [t.activity.state for t in tracks]
     if sort == "state":
         primary: tuple = (min(RANK.get(s, 9) for s in states),)
     elif sort == "progress":
@@ -287,7 +297,7 @@ def _sort_key(view: SourceView, sort: str) -> _Key:
     elif sort == "failed":
         primary = (-sum(t.counts.get("failed", 0) for t in tracks),)
     elif sort == "changed":
-        primary = (-(status.last_change or 0.0),)
+        primary = (-max((v.status.last_change or 0.0 for v in views), default=0.0),)
     else:
         primary = ()
     return _Key(primary, name)
