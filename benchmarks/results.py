@@ -569,13 +569,15 @@ def markdown(res: dict) -> str:
         if fr:
             lines += ["Failures (all rows failed):", ""]
             lines += _table(
-                ["database", "failed rows", "first page ms", "next page ms", "error groups s", "groups"],
+                ["database", "failed rows", "first page ms", "next page ms", "first groups s", "error groups s",
+                 "groups"],
                 [
                     [
                         f"{f['db']['variant']} {f['db']['rows']:,}",
                         f["db"]["failed"],
                         f["failures_first_page_ms"],
                         f["failures_next_page_ms"],
+                        f["error_groups"].get("first_partial_s"),
                         f["error_groups"]["seconds"],
                         f["error_groups"]["groups"],
                     ]

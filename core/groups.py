@@ -49,6 +49,8 @@ __all__ = ["CHUNK", "KEYS_CAP", "MAX_GROUPS", "PAUSE", "Db", "ErrorGroup", "Grou
 KEYS_CAP = 2_000
 #: Groups returned, largest first (a "N more groups" line covers the rest).
 MAX_GROUPS = 500
+#: Seconds between provisional reports of a long full pass (see `GroupCache.refresh`).
+PARTIAL_EVERY = 0.5
 #: Keys fetched per `read_failures(keys=...)` statement.
 KEYS_PER_READ = 500
 
@@ -88,7 +90,8 @@ class GroupReport:
     failed: int
     #: Number of distinct signatures (may exceed len(groups): see MAX_GROUPS).
     distinct: int
-    #: "full" (every failed row read), "delta" (only rows above the high-water mark), "unchanged".
+    #: "full" (every failed row read), "delta" (only rows above the high-water mark), "unchanged", or
+    #: "partial" (a provisional report during a full pass: the rows read so far, no samples).
     how: str
     rows_read: int
     statements: int
@@ -152,7 +155,8 @@ class _Pass:
 
 
 def _scan(run: Callable, track: Track, after: Any, *, chunk: int, pause: float,
-          progress: Progress | None, start: int = 0) -> _Pass:
+          progress: Progress | None, start: int = 0,
+          on_chunk: Callable[[dict[str, Acc], int], None] | None = None) -> _Pass:
     """Group the failed rows with key > `after` (all of them when `after` is None), chunk by chunk."""
     k = key_expr(track)
     when = when_expr(track)
@@ -204,6 +208,8 @@ def _scan(run: Callable, track: Track, after: Any, *, chunk: int, pause: float,
             out.high = rows[-1][0]
         if progress is not None:
             progress(start + out.rows)
+        if on_chunk is not None:
+            on_chunk(groups, out.rows)
         # A NULL last key cannot continue a keyset (rows with NULL keys come first and are few).
         if len(rows) < chunk or out.high is None:
             return out
@@ -233,8 +239,13 @@ class GroupCache:
         self.report: GroupReport | None = None
 
     def refresh(self, db: Db, *, chunk: int = CHUNK, pause: float = PAUSE, progress: Progress | None = None,
-                max_groups: int = MAX_GROUPS) -> GroupReport:
-        """Bring the groups up to date and return them (largest first)."""
+                max_groups: int = MAX_GROUPS, partial: Callable[[GroupReport], None] | None = None) -> GroupReport:
+        """Bring the groups up to date and return them (largest first).
+
+        `partial` receives provisional reports (`how == "partial"`: the groups of the rows read so far,
+        without samples) during a full pass: after its first chunk, then every `PARTIAL_EVERY` seconds,
+        so a screen shows the top causes of a million failures long before the pass ends.
+        """
         started = time.perf_counter()
         track = self.track
         if not track.failures_recorded:
@@ -251,7 +262,8 @@ class GroupCache:
             if (int(got[0][0]), float(got[0][1])) == (count, checksum):
                 how = "delta"
         if how == "full":
-            scan = _scan(run, track, None, chunk=chunk, pause=pause, progress=progress)
+            scan = _scan(run, track, None, chunk=chunk, pause=pause, progress=progress,
+                         on_chunk=self._partials(partial, max_groups, started) if partial else None)
             merged, new_high = scan.groups, scan.high
             new_count, new_checksum = scan.rows, scan.checksum
         else:
@@ -279,6 +291,23 @@ class GroupCache:
             self._built = True
             self.report = report
         return report
+
+    def _partials(self, partial: Callable[[GroupReport], None], max_groups: int,
+                  started: float) -> Callable[[dict[str, Acc], int], None]:
+        """The per-chunk callback of a full pass that hands `partial` a provisional report when due."""
+        track, due = self.track, [0.0]
+
+        def on_chunk(groups: dict[str, Acc], rows: int) -> None:
+            now = time.perf_counter()
+            if now < due[0]:
+                return
+            due[0] = now + PARTIAL_EVERY
+            top = heapq.nsmallest(max_groups, groups.items(), key=lambda kv: (-kv[1][0], kv[0]))
+            total = sum(acc[0] for acc in groups.values())
+            partial(GroupReport(tuple(_group(track, sig, acc, total, None) for sig, acc in top), total,
+                                len(groups), "partial", rows, 0, now - started))
+
+        return on_chunk
 
     def _check_sql(self, nothing_above: bool) -> str:
         track = self.track

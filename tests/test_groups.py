@@ -82,6 +82,24 @@ def test_chunking_matches_a_single_pass(conn: sqlite3.Connection, db: Path) -> N
     source.close()
 
 
+def test_a_long_pass_hands_out_the_top_causes_so_far_before_it_ends(
+        conn: sqlite3.Connection, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(G, "PARTIAL_EVERY", 0.0)  # one provisional report per chunk
+    seen: list[G.GroupReport] = []
+    final = G.GroupCache(TRACK).refresh(conn, chunk=5, pause=0, partial=seen.append)
+    assert [r.how for r in seen] == ["partial"] * 6 and final.how == "full"
+    assert [r.failed for r in seen] == [5, 10, 15, 20, 25, 29]  # growing as rows are read
+    assert seen[-1].failed == final.failed == 29
+    # The last provisional report already has the final groups and counts, only without samples.
+    assert [(g.signature, g.count) for g in seen[-1].groups] == [(g.signature, g.count) for g in final.groups]
+    # An incremental refresh is fast: no provisional reports.
+    seen.clear()
+    cache = G.GroupCache(TRACK)
+    cache.refresh(conn, chunk=5, pause=0)
+    cache.refresh(conn, chunk=5, pause=0, partial=seen.append)
+    assert seen == []
+
+
 def test_progress_may_abandon_a_pass_without_touching_the_cache(conn: sqlite3.Connection) -> None:
     cache = G.GroupCache(TRACK)
     first = cache.refresh(conn, chunk=5)

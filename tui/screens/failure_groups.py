@@ -118,8 +118,12 @@ class GroupsPart:
                 raise _Abandoned
             self.app.call_from_thread(self._show_progress, rows)
 
+        def partial(report: GroupReport) -> None:
+            if not worker.is_cancelled:  # the top causes so far, while the pass goes on
+                self.app.call_from_thread(self._show_groups, report)
+
         try:
-            report = cache.refresh(self.source, progress=progress)
+            report = cache.refresh(self.source, progress=progress, partial=partial)
         except _Abandoned:
             return
         except BatchtopError as exc:
