@@ -106,8 +106,7 @@ def summary_lines(statuses: Sequence[SourceStatus]) -> list[str]:
             rated = True
     if len(statuses) > 1:
         all_settled, all_total, all_failed, all_running, all_rate = totals
-        lines.append(
-            f"total ({len(statuses)} sources): "
-            f"{_counts(int(all_settled), int(all_total), int(all_failed), int(all_running), all_rate if rated else None)}"
-        )
+        counts = _counts(int(all_settled), int(all_total), int(all_failed), int(all_running),
+                         all_rate if rated else None)
+        lines.append(f"total ({len(statuses)} sources): {counts}")
     return lines
