@@ -162,7 +162,7 @@ def apply(
     track, action = plan.track, plan.action
     started = time.monotonic()
     with quiet(source if source is not None else plan.source), \
-            WriteSession(plan.path, expected, timeout=busy_timeout) as w:
+            WriteSession(plan.path, plan.identity, timeout=busy_timeout) as w:  # == expected, checked above
         k, t = key_expr(track), q(track.table)
         if plan.by_condition:
             keys = [r[0] for r in w.fetch(f"SELECT {k} FROM {t} WHERE {plan.condition} ORDER BY {k} LIMIT {plan.cap}")]
@@ -185,7 +185,7 @@ def apply(
             # Nothing to write, so nothing to journal: the block rolls the empty transaction back.
             return _outcome(w, plan, None, affected, [], started)
         images = [before[norm(x)] for x in affected]  # the same transaction: every written row was read
-        record = {
+        record: dict[str, Any] = {
             "v": VERSION, "kind": "action", "id": new_id(), "time": time.time(), "db": plan.path,
             "identity": list(expected), "profile": plan.profile, "track": track.name, "table": track.table,
             "key": track.key, "action": action.name, "description": action.description,

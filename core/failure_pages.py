@@ -16,7 +16,7 @@ import bisect
 import sqlite3
 import time
 from collections.abc import Callable, Sequence
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar, cast
 
 from batchtop.core.profiles.model import RawValue, Track
 from batchtop.core.signature import cached_signature
@@ -52,13 +52,23 @@ class Runs(Protocol):
 Db = sqlite3.Connection | Runs
 
 
-def runner(db: Db) -> Callable[[Callable[[sqlite3.Connection], T]], T]:
+class Run(Protocol):
+    """What `runner` returns: runs a reader on a database's connection and returns what it read."""
+
+    def __call__(self, reader: Callable[[sqlite3.Connection], T]) -> T: ...
+
+
+def runner(db: Db) -> Run:
     """A function running a reader on `db`: `Source.run`, or a plain call with the connection."""
     run = getattr(db, "run", None)
     if run is not None:
         return run
-    conn = db
-    return lambda reader: reader(conn)  # type: ignore[arg-type]
+    conn = cast(sqlite3.Connection, db)  # no `run`: a plain connection
+
+    def direct(reader: Callable[[sqlite3.Connection], T]) -> T:
+        return reader(conn)
+
+    return direct
 
 
 def _on_postgres(db: Db) -> bool:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from batchtop.core.failure_pages import PAUSE, Db, runner
@@ -119,14 +120,9 @@ def scan(
     while True:
         beyond = f"WHERE {k} {past} :bt_low" if low is not None else f"WHERE {k} IS NOT NULL"
         bound = dict(params, bt_low=low)
-        (high,) = run(
-            lambda conn, a=beyond, b=bound: _read(
-                conn,
-                f"SELECT {edge}(k) FROM (SELECT {k} AS k FROM {t} {a} ORDER BY {k} {order} "
-                f"LIMIT {int(chunk)})",
-                b,
-            )
-        )[0]
+        edge_sql = (f"SELECT {edge}(k) FROM (SELECT {k} AS k FROM {t} {beyond} ORDER BY {k} {order} "
+                    f"LIMIT {int(chunk)})")
+        (high,) = run(partial(_read, sql=edge_sql, params=bound))[0]
         if high is None:
             return
         anchor = low
@@ -137,7 +133,7 @@ def scan(
                 f"ORDER BY {k} {order} LIMIT {int(page)}"
             )
             vals = dict(params, bt_low=anchor, bt_high=high)
-            rows = run(lambda conn, s=sql, v=vals: _read(conn, s, v))
+            rows = run(partial(_read, sql=sql, params=vals))
             if rows:
                 yield rows
             if len(rows) < page:
@@ -172,7 +168,7 @@ def count_matching(
             f"SELECT MAX(k), TOTAL(m), COUNT(*) FROM (SELECT {k} AS k, ({condition}) AS m FROM {t} {above} "
             f"ORDER BY {k} LIMIT {int(chunk)})"
         )
-        high, matched, visited = run(lambda conn, s=sql, v=dict(params, bt_low=low): _read(conn, s, v))[0]
+        high, matched, visited = run(partial(_read, sql=sql, params=dict(params, bt_low=low)))[0]
         total += int(matched or 0)
         if progress is not None:
             progress(total)

@@ -166,6 +166,7 @@ def _scan(run: Callable, track: Track, after: Any, *, chunk: int, pause: float,
     tail = f" ORDER BY {k} LIMIT {int(chunk)}"
     out = _Pass({}, high=after)
     groups = out.groups
+    params: tuple[Any, ...]
     while True:
         if out.high is None:
             sql, params = base + tail, ()

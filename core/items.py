@@ -155,7 +155,8 @@ def _preview_exprs(c: str, chars: int) -> str:
     )
 
 
-def _value(column: str, preview: object, length: object, kind: object, size: object, head: object) -> Value:
+def _value(column: str, preview: object, length: int | None, kind: str | None, size: int | None,
+           head: int | None) -> Value:
     kind = str(kind or "null")
     n, total = int(length or 0), int(size or 0)
     if kind == "blob":

@@ -254,13 +254,13 @@ def read_track(
 
     starts: tuple[float, ...] = ()
     stale_after = None
-    started = col(track, track.started)
-    if started and counts["running"]:
+    started_col = col(track, track.started)
+    if started_col and counts["running"]:
         if counted is not None and counted.starts is not None:
             starts = counted.starts
         else:
-            rows = fetch(conn, f"SELECT {started} FROM {q(track.table)} WHERE {state_predicate(track, ['running'])} "
-                               f"AND {started} IS NOT NULL ORDER BY {started} LIMIT {IN_FLIGHT_LIMIT}")
+            rows = fetch(conn, f"SELECT {started_col} FROM {q(track.table)} WHERE {state_predicate(track, ['running'])} "
+                               f"AND {started_col} IS NOT NULL ORDER BY {started_col} LIMIT {IN_FLIGHT_LIMIT}")
             starts = tuple(sorted(t for (v,) in rows if (t := parse_ts(v, track.tz, track.time_unit)) is not None))
             queries += 1
         stale_after = track.stale_after or (derive_stale() if derive_stale else _derive_stale(conn, track))

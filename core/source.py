@@ -16,14 +16,15 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from batchtop.core import errors
 from batchtop.core.counting import CHUNKED_FROM, ChunkedCounts, rowid_span
 from batchtop.core.history import History
 from batchtop.core.profiles import choose_profile
-from batchtop.core.profiles.model import Profile, Track
+from batchtop.core.profiles.model import Profile, RawValue, Track
 from batchtop.core.schema import Schema, read_schema
 from batchtop.core.signature import signature
 from batchtop.core.snapshot import (
@@ -196,7 +197,7 @@ class Source:
         self.histories: dict[str, History] = {}
         self._seeded: set[str] = set()  # tracks whose history was seeded from the database
         self._parked: tuple | None = None
-        self._slow: dict[str, tuple[float, float, object]] = {}
+        self._slow: dict[str, tuple[float, float, Any]] = {}
         self.last_write: float | None = None
         #: When a poll of ours last saw the data change (a commit), by our clock: file times can be
         #: skewed (network filesystems) or coarse.
@@ -248,7 +249,7 @@ class Source:
         return self._conn is not None
 
     def _stat_signature(self) -> tuple:
-        sig = []
+        sig: list[tuple[int, int, int] | None] = []
         for suffix in ("", "-wal", "-journal"):
             try:
                 st = os.stat(self.path + suffix)
@@ -322,6 +323,7 @@ class Source:
             self.polls += 1
             try:
                 try:
+                    events: Sequence[str]
                     changed, queries, events = self._poll(force)
                 except sqlite3.OperationalError:
                     if not (self.wal and self._conn is not None and not os.path.exists(self.path + "-shm")):
@@ -378,11 +380,11 @@ class Source:
                 return False, 0, events
             if self._signature is not None and sig != self._signature:
                 self.last_seen_write = self._clock()
-            conn = connect_quiescent(self.path)
+            quiet = connect_quiescent(self.path)
             try:
-                queries = self._read(conn, changed=force or sig != self._signature)
+                queries = self._read(quiet, changed=force or sig != self._signature)
             finally:
-                conn.close()
+                quiet.close()
             # These readers take no lock: if the job came back during the read (a -shm, a changed file),
             # read again at the next poll rather than trust this one.
             after = os.stat(self.path)
@@ -507,15 +509,13 @@ class Source:
             counter = self._counters.get(track.name)
             # A chunked track's metric sums come with its chunks; a small table's are one short scan.
             metrics = None if counter is not None else self._cached(
-                f"metrics:{track.name}", lambda t=track: read_metrics(conn, t))
+                f"metrics:{track.name}", partial(read_metrics, conn, track))
             counted = counter.counted() if counter is not None else None
             peers = counted.settled_range if counted is not None else None
             snap, n = read_track(
                 conn, track, now, session_count, metrics=metrics, counted=counted,
-                in_flight=lambda values, t=track: self._cached(
-                    f"flight:{t.name}:{values!r}", lambda: read_in_flight(conn, t, values), floor=0.0),
-                derive_stale=lambda t=track, r=peers: self._cached(
-                    f"stale:{t.name}", lambda: stale_threshold(conn, t, r)),
+                in_flight=partial(self._in_flight, conn, track),
+                derive_stale=partial(self._cached, f"stale:{track.name}", partial(stale_threshold, conn, track, peers)),
             )
             queries += n
             history = self.histories.get(track.name)
@@ -542,6 +542,10 @@ class Source:
                                  "wal" if self._quiescent else self.journal_mode, profile,
                                  tuple(tracks), tuple(sessions), session_count)
         return queries + (2 if profile.sessions else 0)
+
+    def _in_flight(self, conn: sqlite3.Connection, track: Track, values: list[RawValue]) -> dict[RawValue, int]:
+        return self._cached(f"flight:{track.name}:{values!r}", partial(read_in_flight, conn, track, values),
+                            floor=0.0)
 
     def _cached(self, key: str, read: Callable[[], T], floor: float = METRICS_EVERY) -> T:
         """Re-run an expensive secondary read (a full scan) only when due.

@@ -7,6 +7,7 @@ the user and written to the action journal exactly as it ran.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import overload
 
 from batchtop.core.profiles.model import STATES, RawValue, Track
 from batchtop.core.signature import TRACEBACK
@@ -39,6 +40,10 @@ def lit(value: RawValue | bytes) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
+@overload
+def col(track: Track, name: str) -> str: ...
+@overload
+def col(track: Track, name: str | None) -> str | None: ...
 def col(track: Track, name: str | None) -> str | None:
     """Quoted column, or None; `rowid` stays bare so it keeps meaning the rowid."""
     if name is None:

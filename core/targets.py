@@ -105,11 +105,12 @@ def resolve(source: Source, track: str | Track | None, action: str | None, targe
     if profile is None:
         raise source.error or NoAction("the database has not been read yet")
     if isinstance(track, Track):
-        trk: Track | None = track
+        trk: Track = track
     elif track is not None:
-        trk = profile.track(track)
-        if trk is None:
+        named = profile.track(track)
+        if named is None:
             raise NoAction(f"no track {track!r} (tracks: {', '.join(t.name for t in profile.tracks)})")
+        trk = named
     else:
         with_actions = [t for t in profile.tracks if t.actions]
         if len(with_actions) == 1:

@@ -202,7 +202,7 @@ def undo(
             sql = f"UPDATE {t} SET {sets} WHERE {k} = {_slot(key)} AND {same} RETURNING {k}"
             if w.fetch(sql, [_param(v) for v in (*vals, key)]):
                 restored.append(key)
-        record = {
+        record: dict[str, Any] = {
             "v": VERSION, "kind": "undo", "id": new_id(), "time": time.time(), "db": entry.db,
             "identity": list(entry.identity), "profile": entry.profile, "track": entry.track,
             "table": entry.table, "key": entry.key, "action": "undo",

@@ -93,8 +93,8 @@ def summary_lines(statuses: Sequence[SourceStatus]) -> list[str]:
         running = sum(t.counts.get("running", 0) for t in s.tracks)
         rates = [t.rate_per_min for t in s.tracks if t.rate_per_min is not None]
         rate = sum(rates) if rates else None
-        etas = [t for t in s.tracks if t.eta is not None]
-        slowest = max(etas, key=lambda t: t.eta[1]) if etas else None  # type: ignore[index]
+        etas = [(t, t.eta) for t in s.tracks if t.eta is not None]
+        slowest = max(etas, key=lambda te: te[1][1])[0] if etas else None
         lines.append(
             f"{name}: {s.state} {_counts(settled, total, failed, running, rate)} "
             f"{_eta(slowest) if slowest else 'ETA —'}"
@@ -105,9 +105,8 @@ def summary_lines(statuses: Sequence[SourceStatus]) -> list[str]:
             totals[4] += rate
             rated = True
     if len(statuses) > 1:
-        settled, total, failed, running, rate = totals
-        lines.append(
-            f"total ({len(statuses)} sources): "
-            f"{_counts(int(settled), int(total), int(failed), int(running), rate if rated else None)}"
-        )
+        all_settled, all_total, all_failed, all_running, all_rate = totals
+        counts = _counts(int(all_settled), int(all_total), int(all_failed), int(all_running),
+                         all_rate if rated else None)
+        lines.append(f"total ({len(statuses)} sources): {counts}")
     return lines

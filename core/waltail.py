@@ -349,22 +349,26 @@ class WalTail:
             read_before = self.frames_read
             if not first and (mx > self._last or resets != 1 or truncated
                               or not self._read(wal, size, self._last + 1, None, self._salt, rowids, ranges)):
-                return self._lose(wal, size, mx, salt)
+                self._lose(wal, size, mx, salt)
+                return None
             if not first and self.frames_read == read_before and self._size <= _WAL_HEADER + mx * (_FRAME_HEADER + size):
                 # No old frame left and a file just long enough for the new generation: it was truncated
                 # (a TRUNCATE checkpoint) after frames we never saw may have been written and copied.
                 # (A truncation after frames we had all read looks the same: recounted for nothing.)
-                return self._lose(wal, size, mx, salt)
+                self._lose(wal, size, mx, salt)
+                return None
             # A reset follows a complete checkpoint: the file holds every page of the old generation.
             self._salt, self._last = salt, 0
             self._where.clear()
             self._mapped = True
         if mx < self._last:
-            return self._lose(wal, size, mx, salt)
+            self._lose(wal, size, mx, salt)
+            return None
         if mx > self._last:
             ok = mx - self._last <= MAX_FRAMES and self._read(wal, size, self._last + 1, mx, salt, rowids, ranges)
             if not ok:
-                return self._lose(wal, size, mx, salt)
+                self._lose(wal, size, mx, salt)
+                return None
             self._last = mx
         if (None, None) in ranges:
             self.lost += 1
@@ -372,13 +376,13 @@ class WalTail:
         return rowids, ranges
 
     def _lose(self, wal: int, size: int, mx: int, salt: bytes) -> None:
-        """Answer "unknown" and count from frame `mx` of generation `salt` on."""
+        """Forget what was seen and count from frame `mx` of generation `salt` on (the poll then
+        answers "unknown")."""
         self._salt, self._last = salt, mx
         self._forget()
         self._map(wal, size)
         self._prefill(wal, size)
         self.lost += 1
-        return None
 
     def _read(self, fd: int, size: int, first: int, last: int | None, salt: bytes, out: set[int],
               out_ranges: list[tuple[int | None, int | None]]) -> bool:

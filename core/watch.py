@@ -102,12 +102,12 @@ class DirectoryWatcher:
     def __init__(
         self,
         dirs: Sequence[tuple[Path, bool]],
-        on_change: Callable[[set[Path]], None],
+        on_change: Callable[[set[Path]], object],
         *,
         debounce_ms: int = 50,
         step_ms: int = 50,
         stop_event: threading.Event | None = None,
-        on_error: Callable[[BaseException], None] | None = None,
+        on_error: Callable[[BaseException], object] | None = None,
         recheck_ms: int = 2000,
     ) -> None:
         """Set up the watcher; nothing is watched before `run()`.

@@ -20,6 +20,9 @@ from batchtop.core.source import Source
 from batchtop.core.undo import undo
 from batchtop.core.write import NothingToDo
 
+# Races against real job processes: out of the fast loop.
+pytestmark = pytest.mark.slow
+
 # (schema, journal mode): each schema in both modes, so the lock behaviour of both is exercised.
 CASES = [("jobs", "delete"), ("jobs", "wal"), ("topics", "wal"), ("topics", "delete")]
 TABLE = {"jobs": ("jobs", "job_id"), "topics": ("topic_completions", "id")}
@@ -90,7 +93,6 @@ def test_items_the_job_moved_after_the_preview_are_not_touched(tmp_path: Path, j
     assert rows(db, "PRAGMA integrity_check") == [("ok",)]
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("mode,how", [("wal", "immediate"), ("delete", "exclusive")])
 def test_a_job_holding_the_write_lock_gives_busy_within_two_seconds(tmp_path: Path, journal: Journal, mode: str,
                                                                     how: str) -> None:
@@ -114,7 +116,6 @@ def test_a_job_holding_the_write_lock_gives_busy_within_two_seconds(tmp_path: Pa
     assert apply(the_plan, journal=journal).count == 20  # and works once the job let go
 
 
-@pytest.mark.slow
 def test_a_reader_blocking_our_commit_aborts_cleanly(tmp_path: Path, journal: Journal) -> None:
     """Rollback journal: a job's open read transaction stops our COMMIT; we roll back and say so."""
     db = build("jobs", tmp_path / "job.db", "delete")
@@ -135,7 +136,6 @@ def test_a_reader_blocking_our_commit_aborts_cleanly(tmp_path: Path, journal: Jo
     assert rows(db, "PRAGMA integrity_check") == [("ok",)]
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("schema,mode", [("topics", "wal"), ("jobs", "delete")])
 def test_the_jobs_commits_never_fail_because_of_us(tmp_path: Path, journal: Journal, schema: str, mode: str) -> None:
     db = build(schema, tmp_path / "job.db", mode, failed=40)

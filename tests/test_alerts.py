@@ -176,6 +176,7 @@ def test_notifier_writes_bell_and_notification_and_respects_off(monkeypatch: pyt
 # -- in the app ----------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.anyio
 async def test_app_alerts_once_when_a_new_cause_appears_and_lists_it(tmp_path: Path, ready, until) -> None:
     from batchtop.tui.alerting import AlertSettings

@@ -16,6 +16,9 @@ from pathlib import Path
 
 import pytest
 
+# Runs the benchmark targets end to end: out of the fast loop.
+pytestmark = pytest.mark.slow
+
 REPO = Path(__file__).resolve().parent.parent
 
 
@@ -131,7 +134,6 @@ def test_build_only_caches_each_variant(tmp_path: Path) -> None:
     assert second.returncode == 0 and "building " not in second.stdout
 
 
-@pytest.mark.slow
 @pytest.mark.skipif(
     shutil.which("tmux") is None or shutil.which("sqlite3") is None or shutil.which("watch") is None,
     reason="the TUI benchmarks need tmux, watch and the sqlite3 shell",

@@ -77,6 +77,7 @@ def queue_db(path: Path, table: str = "jobs", rows: int = 6, error: str = "boom"
 # -- item 3: every line sanitised, text and JSON ----------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_hostile_table_profile_and_file_names_never_reach_the_terminal(tmp_path: Path) -> None:
     d = tmp_path / "d"
     d.mkdir()

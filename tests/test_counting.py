@@ -82,6 +82,7 @@ def random_commit(job: sqlite3.Connection, rng: random.Random) -> None:
         job.execute(f"PRAGMA wal_checkpoint({rng.choice(('PASSIVE', 'RESTART', 'TRUNCATE'))})")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("journal", ["wal", "delete"])
 def test_counts_stay_exact_through_random_commits(tmp_path: Path, journal: str) -> None:
     job = job_db(tmp_path / "q.db", journal)

@@ -130,6 +130,7 @@ def test_formula_in_a_database_error_is_neutralised_in_csv(
     assert row["error"] == "'=cmd|' /C calc'!A0" and row["label"] == "'@label"
 
 
+@pytest.mark.slow
 def test_export_streams_in_bounded_memory(tmp_path: Path) -> None:
     """Rows are written page by page: peak Python memory does not grow with the rows exported.
 

@@ -310,6 +310,7 @@ def bounded(statements: list[str]) -> None:
         assert "OFFSET" not in s.upper(), s
 
 
+@pytest.mark.slow
 def test_million_first_pages_are_bounded(million: Path) -> None:
     conn, statements = traced(million)
     started = time.perf_counter()

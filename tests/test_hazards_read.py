@@ -569,6 +569,7 @@ def test_50mb_error_value_stays_fast_and_bounded(tmp_path: Path) -> None:
 PLAIN_MARKER = "PLAINSECRET7f3a9c01"
 
 
+@pytest.mark.slow
 def test_secret_columns_never_leave_the_database(tmp_path: Path) -> None:
     jobs = tmp_path / "jobs.db"
     make_writer("jobs", jobs).setup(credentials=PLAIN_MARKER)

@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -34,6 +36,7 @@ def test_core_never_imports_textual_or_rich() -> None:
     assert out.stdout.strip() == "", f"core imported UI libraries: {out.stdout}"
 
 
+@pytest.mark.slow
 def test_each_core_module_imports_on_its_own() -> None:
     """Import cycles only show when a module is imported first: try each in a fresh interpreter."""
     for module in _core_modules():

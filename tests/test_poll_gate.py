@@ -201,6 +201,7 @@ def test_a_quick_rescan_lists_nothing_until_a_directory_changes(tmp_path):
     assert [s.name for s in monitor.rescan(quick=True)] == ["b.db"]
 
 
+@pytest.mark.slow
 @pytest.mark.anyio
 async def test_an_idle_app_marks_nothing_dirty_and_a_new_file_is_found_without_the_watch(
     in_tmp, make_app, ready, until

@@ -24,7 +24,8 @@ from batchtop.core.journal import Journal
 from batchtop.core.monitor import Monitor
 from batchtop.core.status import to_json
 
-pytestmark = pytest.mark.skipif(missing_reason() is not None, reason=missing_reason() or "")
+# A throwaway PostgreSQL server per module: out of the fast loop.
+pytestmark = [pytest.mark.skipif(missing_reason() is not None, reason=missing_reason() or ""), pytest.mark.slow]
 
 TOPICS_DDL = """CREATE TABLE topic_completions (
     id BIGINT PRIMARY KEY, topic_path TEXT UNIQUE, content_hash TEXT, status TEXT,

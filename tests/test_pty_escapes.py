@@ -20,7 +20,8 @@ import pytest
 from factories import FORBIDDEN_BYTES, hostile_dir
 
 pty = pytest.importorskip("pty")
-pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="needs a POSIX pty")
+# Real terminals (pty), multi-second each: out of the fast loop.
+pytestmark = [pytest.mark.skipif(sys.platform == "win32", reason="needs a POSIX pty"), pytest.mark.slow]
 
 
 def read_for(fd: int, seconds: float, out: bytearray) -> bool:
@@ -116,7 +117,6 @@ EVERY_SCREEN = [
 ]
 
 
-@pytest.mark.slow
 def test_no_hostile_byte_reaches_the_terminal_on_any_screen(tmp_path: Path) -> None:
     hostile_dir(tmp_path)
     out, code = run_under_pty(["."], EVERY_SCREEN, tmp_path)

@@ -23,6 +23,7 @@ def open_fds() -> int:
     return len(os.listdir("/proc/self/fd"))
 
 
+@pytest.mark.slow
 def test_descriptors_and_threads_stay_flat_over_many_polls(tmp_path: Path) -> None:
     paths = []
     for i in range(40):

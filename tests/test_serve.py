@@ -17,7 +17,8 @@ from factories import topics_db
 from batchtop.tui.cli import build_parser
 from batchtop.tui.serve import app_argv, guard_exposure, is_loopback
 
-pytestmark = pytest.mark.skipif(missing_reason() is not None, reason=missing_reason() or "")
+# Headless Chromium against `batchtop serve`: out of the fast loop.
+pytestmark = [pytest.mark.skipif(missing_reason() is not None, reason=missing_reason() or ""), pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")

@@ -7,6 +7,7 @@ import random
 import sqlite3
 from pathlib import Path
 
+import pytest
 from factories import ERROR_FAMILIES, failures_db
 
 from batchtop.core import groups as G
@@ -51,6 +52,7 @@ def generated_texts() -> list[str]:
     return [t for t in texts if not t.strip().startswith(TRACEBACK)]
 
 
+@pytest.mark.slow
 def test_guards_change_nothing() -> None:
     for text in generated_texts():
         assert signature(text) == unguarded(text), repr(text)

@@ -355,6 +355,7 @@ def test_busy_database_is_retried_not_fatal(tmp_path: Path) -> None:
     assert sim.step() and sim.commits == 1
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("schema", ["topics", "jobs"])
 def test_subprocess_writer_commits_are_seen_by_a_read_only_reader(tmp_path: Path, schema: str) -> None:
     proc = subprocess.Popen(
@@ -380,6 +381,7 @@ def test_subprocess_writer_commits_are_seen_by_a_read_only_reader(tmp_path: Path
         proc.wait(5)
 
 
+@pytest.mark.slow
 def test_demo_sets_up_every_state_and_keeps_writing(tmp_path: Path) -> None:
     d = demo(tmp_path, seed=1, scale=0.3, stall_seconds=30)
     names = {p.name for p in d.paths}

@@ -79,12 +79,14 @@ async def cohort_read(pilot: Pilot) -> None:
 
 
 class TestPreview:
+    @pytest.mark.slow
     def test_marked_items(self, in_tmp, make_app, snap_compare):
         """Two marked items: count, samples, the exact predicate, the rule for rows that change meanwhile."""
         failures_db(in_tmp / "f.db", {"rate": 6, "timeout": 4, "json": 2}, mode="delete")
         run = steps(failures_of("f.db"), focus_items, press("space", "down", "down", "space", "x"), previewed)
         assert snap_compare(make_app("."), terminal_size=SIZE, run_before=run)
 
+    @pytest.mark.slow
     def test_large_group_needs_the_count_typed(self, in_tmp, make_app, snap_compare):
         """A group of 130 on the groups table: confirm stays disabled until 130 is typed (12 so far)."""
         failures_db(in_tmp / "big.db", {"rate": 130, "timeout": 5}, mode="delete")

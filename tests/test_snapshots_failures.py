@@ -59,6 +59,7 @@ class TestFailures:
         app = failures(failures_db(tmp_path / "f.db", COUNTS, mode="delete"))
         assert snap_compare(app, terminal_size=SIZE, run_before=keys("down", "enter"))
 
+    @pytest.mark.slow
     def test_search(self, tmp_path: Path, snap_compare) -> None:
         """`/` then text and Enter: matches in error texts and labels."""
         app = failures(failures_db(tmp_path / "f.db", COUNTS, mode="delete"))

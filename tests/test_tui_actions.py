@@ -129,6 +129,7 @@ def journal_lines(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
 
 
+@pytest.mark.slow
 async def test_mark_reset_cohort_undo_and_nothing_left_to_undo(tmp_path: Path) -> None:
     watched = tmp_path / "w"
     watched.mkdir()
@@ -195,6 +196,7 @@ async def test_mark_reset_cohort_undo_and_nothing_left_to_undo(tmp_path: Path) -
     app.monitor.close()
 
 
+@pytest.mark.slow
 async def test_group_reset_needs_the_count_typed(tmp_path: Path) -> None:
     watched = tmp_path / "w"
     watched.mkdir()
@@ -231,6 +233,7 @@ async def test_group_reset_needs_the_count_typed(tmp_path: Path) -> None:
     app.monitor.close()
 
 
+@pytest.mark.slow
 async def test_row_moved_by_the_job_between_preview_and_confirm_is_left_alone(tmp_path: Path) -> None:
     import sqlite3
 
@@ -260,6 +263,7 @@ async def test_row_moved_by_the_job_between_preview_and_confirm_is_left_alone(tm
     app.monitor.close()
 
 
+@pytest.mark.slow
 async def test_profiles_without_a_safe_action_say_why_and_write_nothing(tmp_path: Path) -> None:
     watched = tmp_path / "w"
     watched.mkdir()
@@ -292,6 +296,7 @@ async def test_profiles_without_a_safe_action_say_why_and_write_nothing(tmp_path
     assert dir_state(watched) == before and not journal.exists()
 
 
+@pytest.mark.slow
 async def test_read_only_every_action_key_on_every_screen_changes_no_byte(tmp_path: Path) -> None:
     watched = tmp_path / "w"
     watched.mkdir()
@@ -341,6 +346,7 @@ async def test_read_only_every_action_key_on_every_screen_changes_no_byte(tmp_pa
     assert db.exists()
 
 
+@pytest.mark.slow
 async def test_busy_job_gives_busy_not_applied_quickly_and_the_ui_keeps_running(tmp_path: Path) -> None:
     watched = tmp_path / "w"
     watched.mkdir()
@@ -404,6 +410,7 @@ async def test_requeue_stale_running_items_from_the_source_screen(tmp_path: Path
     app.monitor.close()
 
 
+@pytest.mark.slow
 async def test_preview_retries_while_the_job_locks_even_reads(tmp_path: Path) -> None:
     watched = tmp_path / "w"
     watched.mkdir()
@@ -433,6 +440,7 @@ async def test_preview_retries_while_the_job_locks_even_reads(tmp_path: Path) ->
     app.monitor.close()
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(sys.platform == "win32", reason="needs a POSIX pty")
 def test_no_hostile_byte_reaches_the_terminal_through_the_action_flow(tmp_path: Path) -> None:
     """Under a real pty (run_test shows no toasts): preview of a hostile group, apply, toast, journal."""
@@ -461,6 +469,7 @@ def test_no_hostile_byte_reaches_the_terminal_through_the_action_flow(tmp_path: 
     assert [r["kind"] for r in journal_lines(journal)] == ["action"]
 
 
+@pytest.mark.slow
 async def test_a_journal_that_is_a_watched_database_is_never_read_or_written(tmp_path: Path) -> None:
     watched = tmp_path / "w"
     watched.mkdir()

@@ -93,6 +93,7 @@ def db(tmp_path: Path) -> Path:
     return failures_db(tmp_path / "f.db", COUNTS, mode="delete")
 
 
+@pytest.mark.slow
 @sync
 async def test_groups_items_item_and_back(db: Path) -> None:
     source = source_of(db)
@@ -132,6 +133,7 @@ async def test_groups_items_item_and_back(db: Path) -> None:
     source.close()
 
 
+@pytest.mark.slow
 @sync
 async def test_search_and_escape(db: Path) -> None:
     source = source_of(db)
@@ -165,6 +167,7 @@ async def test_search_and_escape(db: Path) -> None:
     source.close()
 
 
+@pytest.mark.slow
 @sync
 async def test_paging_down_past_the_first_page_and_back(db: Path) -> None:
     source = source_of(db)
@@ -229,6 +232,7 @@ def shown_keys(table: KeyedTable) -> list[str]:
     return [table.coordinate_to_cell_key((i, 0)).row_key.value for i in range(table.row_count)]
 
 
+@pytest.mark.slow
 @sync
 async def test_rows_arriving_above_the_cursor_keep_order_cursor_and_acted_item_in_step(db: Path) -> None:
     source = source_of(db)

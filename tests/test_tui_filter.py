@@ -25,6 +25,7 @@ async def type_filter(pilot, screen: FailuresScreen, text: str) -> PagedTable:
     return screen.query_one("#fx-items", PagedTable)
 
 
+@pytest.mark.slow
 @sync
 async def test_filter_fields_and_bad_filters_on_the_failures_screen(tmp_path: Path) -> None:
     db = failures_db(tmp_path / "f.db", {"rate": 20, "timeout": 7, "missing": 5}, mode="delete")

@@ -134,6 +134,7 @@ async def settle(pilot, until, condition) -> None:
     await pilot.pause(0.2)
 
 
+@pytest.mark.slow
 async def test_hostile_names_and_values_are_inert_on_every_screen(
     in_tmp, make_app, ready, until, tmp_path_factory, monkeypatch
 ):

@@ -57,6 +57,7 @@ async def test_80x24_overview_shows_progress_settled_failed_rate_and_eta(in_tmp,
         assert "rate 8.4/min" in totals and "ETA 48m–1h 08m" in totals
 
 
+@pytest.mark.slow
 async def test_a_wide_terminal_cuts_no_name_and_a_resize_keeps_the_cursor(in_tmp, make_app, ready):
     demo_dir(in_tmp)
     app = make_app(".")
@@ -97,6 +98,7 @@ async def test_the_footer_says_resume_while_paused(in_tmp, make_app, ready):
         assert not app.paused and "p Pause" in lines(app)[-1]
 
 
+@pytest.mark.slow
 async def test_every_screen_has_a_status_line_and_a_subtitle_and_modals_show_their_keys(
     in_tmp, make_app, ready, until
 ):

@@ -129,6 +129,7 @@ async def test_problems_only(in_tmp, make_app, ready):
         assert "results_chunk_2.db" not in shown  # active, no failure yet
 
 
+@pytest.mark.slow
 async def test_pause_stops_polls_and_resume_restarts_them(in_tmp, make_app, ready, until):
     topics_db(in_tmp / "a.db")
     app = make_app(".", poll_interval=0.25)
@@ -174,6 +175,7 @@ async def test_a_commit_shows_up_within_a_second(in_tmp, make_app, ready, until)
         await until(pilot, lambda: "8/20" in row_text(app, key), timeout=1.0)
 
 
+@pytest.mark.slow
 async def test_cursor_and_scroll_never_move_on_refresh(in_tmp, make_app, ready, until):
     for i in range(25):
         topics_db(in_tmp / f"db{i:02d}.db", items=10, completed=i % 10, failed=0, skipped=0, in_flight=0, seed=i)
@@ -244,6 +246,7 @@ def click_meta(screen) -> list[dict]:
     return found
 
 
+@pytest.mark.slow
 async def test_clicking_hostile_content_runs_no_action(in_tmp, make_app, ready):
     hostile_dir(in_tmp)
     app = make_app(".")

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from textual.binding import Binding
 from textual.dom import DOMNode
+from textual.notifications import SeverityLevel
 
 from batchtop.core.actions import Plan, Target, plan, resolve
 from batchtop.core.errors import BatchtopError, SourceError
@@ -80,9 +81,9 @@ def app_now(node: DOMNode) -> float:
     return clock() if callable(clock) else time.time()
 
 
-def tell(node: DOMNode, text: str, severity: str = "information", timeout: float | None = None) -> None:
+def tell(node: DOMNode, text: str, severity: SeverityLevel = "information", timeout: float | None = None) -> None:
     """A toast with sanitised text, never parsed as markup."""
-    node.app.notify(clean_line(text, 400), severity=severity, timeout=timeout, markup=False)  # type: ignore[arg-type]
+    node.app.notify(clean_line(text, 400), severity=severity, timeout=timeout, markup=False)
 
 
 def when_text(then: float, now: float) -> str:
@@ -167,7 +168,7 @@ def start_undo(node: DOMNode, db: str | None, source: Source | None = None, entr
             return
         node.app.call_from_thread(_ask_undo, node, entry, source, journal, done)
 
-    node.run_worker(look, name="find undo", group="undo-find", thread=True, exclusive=True,  # type: ignore[attr-defined]
+    node.run_worker(look, name="find undo", group="undo-find", thread=True, exclusive=True,
                     exit_on_error=False)
 
 

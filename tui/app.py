@@ -103,7 +103,7 @@ class BatchtopApp(App[int]):
         super().__init__()
         self.monitor = monitor
         self.clock = clock
-        self.watch = watch
+        self.watch_files = watch  # not `watch`: that is Textual's DOMNode.watch
         self.poll_interval = poll_interval
         self.read_only = read_only
         self.journal_path = journal_path
@@ -245,7 +245,7 @@ class BatchtopApp(App[int]):
         self.scanned = True
         self.notices = notices
         self._add_sources(message.sources)
-        if self.watch and message.watch_dirs and message.watch_dirs != self._watch_dirs:
+        if self.watch_files and message.watch_dirs and message.watch_dirs != self._watch_dirs:
             self._start_watch(message.watch_dirs)
             news = True
         if news:

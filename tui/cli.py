@@ -23,6 +23,7 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from batchtop.core.errors import BatchtopError, ProfileError
@@ -154,7 +155,8 @@ def cmd_failures(args: argparse.Namespace) -> int:
         if args.json:
             emit_json({"sources": []})
         return EXIT_UNREADABLE
-    out, code, known, found = [], EXIT_OK, set(), False
+    known: set[str] = set()
+    out, code, found = [], EXIT_OK, False
     for source, result in monitor.poll_all():
         if result.error or source.profile is None:
             code = EXIT_UNREADABLE
@@ -330,6 +332,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve.add_parser(sub)
 
+    actions_cli: ModuleType | None
     try:
         from batchtop.tui import actions_cli
     except ImportError:  # pragma: no cover - only while the actions module is absent

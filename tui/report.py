@@ -63,8 +63,8 @@ def print_status(statuses: Sequence[SourceStatus], now: float, console: Console 
         table.add_column("total", justify="right", no_wrap=True)
         # States no track of this source has are left out, so the table fits a narrow terminal.
         shown = [s for s in COUNT_STYLES if any(t.counts[s] for t in status.tracks)]
-        for name in shown:
-            table.add_column(name, justify="right", style=COUNT_STYLES[name], no_wrap=True)
+        for state in shown:
+            table.add_column(state, justify="right", style=COUNT_STYLES[state], no_wrap=True)
         table.add_column("rate", justify="right", no_wrap=True)
         table.add_column("ETA", justify="right", no_wrap=True)
         table.add_column("changed", justify="right", no_wrap=True, min_width=7)

@@ -56,9 +56,9 @@ def choose_profile(
     for profile in user:
         if applies(profile, schema):
             return profile
-    profile = match_builtin(schema)
-    if profile is not None:
-        return profile
+    builtin = match_builtin(schema)
+    if builtin is not None:
+        return builtin
     if not schema.tables:
         raise errors.UnknownSchema("empty database, no progress tables")
     detected = detect(conn, schema)

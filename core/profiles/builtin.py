@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from batchtop.core.profiles.model import Action, Metric, Profile, Sessions, Track
 
 if TYPE_CHECKING:  # schema imports sql, which imports the profile model: avoid the cycle at runtime
-    from batchtop.core.schema import Schema
+    from batchtop.core.schema import Schema, Table
 
 TOPICS = Profile(
     name="topic_completions",
@@ -244,19 +244,25 @@ def match_builtin(schema: Schema) -> Profile | None:
     return None
 
 
+def _present(table: Table, column: str | None) -> str | None:
+    """The optional column if the table has it, else None."""
+    return column if column and table.has(column) else None
+
+
 def _adapt(profile: Profile, schema: Schema) -> Profile:
     """Drop optional parts whose tables or columns are missing (an older schema version, say)."""
     tracks = []
     for track in profile.tracks:
         table = schema.table(track.table)
         assert table is not None
-        opt = {
-            f: (getattr(track, f) if getattr(track, f) and table.has(getattr(track, f)) else None)
-            for f in ("label", "error", "started", "finished", "created", "progress", "step")
-        }
         metrics = tuple(m for m in track.metrics if table.has(m.column))
         actions = tuple(a for a in track.actions if all(table.has(c) for c, _ in a.assign))
-        tracks.append(replace(track, metrics=metrics, actions=actions, **opt))
+        tracks.append(replace(
+            track, metrics=metrics, actions=actions,
+            label=_present(table, track.label), error=_present(table, track.error),
+            started=_present(table, track.started), finished=_present(table, track.finished),
+            created=_present(table, track.created), progress=_present(table, track.progress),
+            step=_present(table, track.step)))
     sessions = profile.sessions
     if sessions and (st := schema.table(sessions.table)) is not None:
         sessions = replace(sessions, columns=tuple(c for c in sessions.columns if st.has(c)))

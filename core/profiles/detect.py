@@ -122,7 +122,7 @@ def _pick_label(text: list[Column], key: str, stats: dict[str, ColumnStats]) -> 
 
 
 def _metrics(usable: list[Column], taken: set[str]) -> tuple[Metric, ...]:
-    out = []
+    out: list[Metric] = []
     for c in usable:
         ws = vocab.words(c.name)
         if c.name in taken or affinity(c.type) not in ("integer", "real", "numeric") or "id" in ws:
@@ -226,11 +226,12 @@ def _track(conn: sqlite3.Connection, table: Table) -> tuple[Track, float, list[s
         progress=progress, step=step, secrets=secrets, no_action_reason=NO_ACTION_REASON,
         metrics=_metrics(rest, {key, *(v for v in (label, error, progress) if v), *roles.values()}),
     )
-    if "running" not in best.seen and track.started and track.finished:
+    started, finished = track.started, track.finished
+    if "running" not in best.seen and started and finished:
         # Like topic_completions: a writer with no running value marks work in flight by its start time.
-        track = replace(track, in_flight=f"{q(track.started)} IS NOT NULL AND {q(track.finished)} IS NULL")
-        notes.append(f"{name}: no running value seen, so a pending row with {clean_line(track.started)} set "
-                     f"and {clean_line(track.finished)} empty counts as running")
+        track = replace(track, in_flight=f"{q(started)} IS NOT NULL AND {q(finished)} IS NULL")
+        notes.append(f"{name}: no running value seen, so a pending row with {clean_line(started)} set "
+                     f"and {clean_line(finished)} empty counts as running")
     notes.append(_summary(track, key))
     if error_note:
         notes.append(f"{name}: {error_note}")

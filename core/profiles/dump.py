@@ -97,7 +97,7 @@ def _track_lines(t: Track) -> list[str]:
     else:
         # A track with neither reads NULL for every row: say so explicitly.
         lines.append(f"state_sql = {string(t.raw_sql or 'NULL', multiline=True)}")
-    if t.default_state != _DEFAULTS["default_state"]:
+    if t.default_state is not None and t.default_state != _DEFAULTS["default_state"]:
         lines.append(f"default_state = {basic_string(t.default_state)}")
     if None in t.states:
         lines.append(f"null_state = {basic_string(t.states[None])}")
@@ -133,7 +133,7 @@ def _track_lines(t: Track) -> list[str]:
             lines.append(f"{name} = {basic_string(getattr(t, name))}")
     lines += ["", "[track.states]"]
     for state in STATES:
-        raws = [raw for raw, s in t.states.items() if s == state and raw is not None]
+        raws: list[RawValue] = [raw for raw, s in t.states.items() if s == state and raw is not None]
         if raws:
             lines += _wrapped(state, raws)
     for action in t.actions:
@@ -332,10 +332,10 @@ def _skeleton_track(table: Table) -> list[str]:
             taken.add(column)
             lines.append(f"# {role} = {basic_string(column)}")
     for c in text:
-        role = time_role(c)
-        if c.name not in taken and role in ("started", "finished", "created"):
+        time_kind = time_role(c)
+        if c.name not in taken and time_kind in ("started", "finished", "created"):
             taken.add(c.name)
-            lines.append(f"# {role} = {basic_string(c.name)}   ## text timestamps")
+            lines.append(f"# {time_kind} = {basic_string(c.name)}   ## text timestamps")
     if secrets:
         lines.append(f"# secret = {value(secrets)}   ## named like credentials: never read")
     lines += ["#", "# [track.states]   ## raw values of the status column, per canonical state",

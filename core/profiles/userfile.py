@@ -75,6 +75,7 @@ label, status, error, step, progress, metric or action target.
 from __future__ import annotations
 
 import stat
+import sys
 from pathlib import Path
 
 from batchtop.core.errors import ProfileError
@@ -83,10 +84,10 @@ from batchtop.core.profiles.model import Profile
 from batchtop.core.profiles.parse import parse_document
 from batchtop.core.schema import Schema, Table
 
-try:
+if sys.version_info >= (3, 11):
     import tomllib
-except ModuleNotFoundError:  # Python 3.10
-    import tomli as tomllib  # type: ignore[no-redef]
+else:  # Python 3.10
+    import tomli as tomllib
 
 __all__ = ["DIR_PROFILE_NAMES", "applies", "dir_profile", "dump_profile", "load_profiles", "missing",
            "parse_profiles", "read_toml"]

@@ -189,7 +189,7 @@ def classify(table: str, col: str, sample: list[tuple[RawValue, str]], hint: boo
     """
     if len(sample) > MAX_DISTINCT or any(t in ("blob", "real") for _, t in sample):
         return None
-    vals = [v for v, _ in sample if v is not None]
+    vals: list[RawValue] = [v for v, _ in sample if v is not None]
     if not vals or any(isinstance(v, str) and len(v) > MAX_STATE_CHARS for v in vals):
         return None
     if all(is_code(v) for v in vals):

@@ -14,7 +14,7 @@ from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 from batchtop.core.simulator.support import Clock, Outcome, OutcomeSource, Thunk, is_busy
 
@@ -94,6 +94,23 @@ class Writer(ABC):
     def create(cls, path: Path, items: int, *, rng: random.Random, clock: Clock) -> None:
         """Create the file with the real DDL and register `items` pending items, as the job does at start."""
 
+    @classmethod
+    def bulk(
+        cls,
+        conn: sqlite3.Connection,
+        items: int,
+        counts: Mapping[str, int],
+        in_flight: int,
+        *,
+        rng: random.Random,
+        families: Mapping[str, float],
+        t_start: float,
+        t_end: float,
+    ) -> None:
+        """Build a finished or partial file in SQL on a builder connection (`build.fill`): topics and llm
+        do; the other schemas are built by replaying their writer instead."""
+        raise NotImplementedError(f"{cls.__name__} is built by replaying its writer, not in SQL")
+
     @abstractmethod
     def next_items(self, limit: int) -> list[Any]:
         """Up to `limit` further pending items (empty when there are none)."""
@@ -114,8 +131,12 @@ class Writer(ABC):
         """Close persistent connections (per-call writers have none)."""
 
     # -- connections --------------------------------------------------------------------------------
-    def connect(self, *, isolation_level: str | None = "") -> sqlite3.Connection:
-        """A connection opened the way the real writer opens it, plus fast-build pragmas when building."""
+    def connect(
+        self, *, isolation_level: Literal["DEFERRED", "EXCLUSIVE", "IMMEDIATE"] | None = "DEFERRED"
+    ) -> sqlite3.Connection:
+        """A connection opened the way the real writer opens it, plus fast-build pragmas when building.
+
+        `DEFERRED` is sqlite3's own default (a plain `BEGIN`); None is autocommit."""
         conn = sqlite3.connect(
             self.path, timeout=self.timeout, isolation_level=isolation_level, check_same_thread=False
         )

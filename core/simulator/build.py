@@ -134,8 +134,7 @@ def _bulk(cls: type[Writer], temp: Path, items: int, counts: dict[str, int], in_
         conn.execute("PRAGMA synchronous=OFF")
         conn.execute("PRAGMA cache_size=-262144")  # 256 MB: keeps index builds in memory
         conn.execute("BEGIN")
-        cls.bulk(conn, items, counts, in_flight, rng=rng, families=weights,  # type: ignore[attr-defined]
-                 t_start=t_start, t_end=t_end)
+        cls.bulk(conn, items, counts, in_flight, rng=rng, families=weights, t_start=t_start, t_end=t_end)
         conn.execute("COMMIT")
         conn.execute(f"PRAGMA journal_mode={cls.journal_mode.upper()}")
     finally:

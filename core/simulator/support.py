@@ -13,8 +13,8 @@ from batchtop.core.simulator.errors import Family, pick_family
 
 #: A callable returning the current time as epoch seconds (``time.time`` by default).
 Clock = Callable[[], float]
-#: One commit of work, as the real writer performs it.
-Thunk = Callable[[], None]
+#: One commit of work, as the real writer performs it (whatever it returns, a lastrowid say, is ignored).
+Thunk = Callable[[], object]
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ Every key previews first (`PreviewScreen`); nothing is written before the person
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual.binding import Binding
 
@@ -19,6 +19,7 @@ from batchtop.core.actions import Outcome, Target
 from batchtop.core.profiles.model import Track
 from batchtop.core.source import Source
 from batchtop.tui.actions_flow import JOURNAL, UNDO, start_action, start_undo
+from batchtop.tui.screens.live import ScreenMixin
 from batchtop.tui.widgets.keyed_table import KeyedTable
 
 #: The bindings this mixin serves, in footer order.
@@ -33,7 +34,7 @@ ACTION_BINDINGS = [
 TARGETED = ("reset", "reset_all", "skip")
 
 
-class FailureActions:
+class FailureActions(ScreenMixin):
     """The action half of `FailuresScreen` (a mixin: the screen provides the widgets and the state)."""
 
     source: Source
@@ -43,16 +44,19 @@ class FailureActions:
     _marked: set[Any]
     _empty: bool
     _next_group_at: float
-    # Provided by the screen: app, focused, query_one, track, selected_keys, _load_items,
-    # _schedule_grouping and _show_status.
-    app: Any
-    focused: Any
-    query_one: Any
+
+    if TYPE_CHECKING:  # provided by the screen and its other parts
+        @property
+        def track(self) -> Track | None: ...
+        def selected_keys(self) -> list[Any]: ...
+        def _load_items(self) -> None: ...
+        def _schedule_grouping(self) -> None: ...
+        def _show_status(self) -> None: ...
 
     def action_allowed(self, action: str) -> bool:
         """check_action's answer for the action keys: skip only where the profile has one; no targeted
         key over an empty state (unless the track has no actions at all: then `x` says why)."""
-        track: Track | None = self.track  # type: ignore[attr-defined]
+        track = self.track
         if action == "skip":
             return not self._empty and track is not None and track.action("skip") is not None
         if action in TARGETED and self._empty:
@@ -64,7 +68,7 @@ class FailureActions:
         groups = self.query_one("#fx-groups", KeyedTable)
         if not self._marked and self.focused is groups and groups.cursor_key is not None:
             return Target.group(groups.cursor_key)
-        return Target.items(self.selected_keys())  # type: ignore[attr-defined]
+        return Target.items(self.selected_keys())
 
     def listed_target(self) -> Target:
         """Everything the item list shows: the search, the open group, or every failed item."""
@@ -76,20 +80,20 @@ class FailureActions:
 
     def action_reset(self) -> None:
         """Preview, then reset/retry the selection."""
-        start_action(self, self.source, self.track_name, self.selection_target(), done=self._acted)  # type: ignore[arg-type]
+        start_action(self, self.source, self.track_name, self.selection_target(), done=self._acted)
 
     def action_reset_all(self) -> None:
         """Preview, then reset/retry everything listed."""
-        start_action(self, self.source, self.track_name, self.listed_target(), done=self._acted)  # type: ignore[arg-type]
+        start_action(self, self.source, self.track_name, self.listed_target(), done=self._acted)
 
     def action_skip(self) -> None:
         """Preview, then skip the selection."""
-        start_action(self, self.source, self.track_name, self.selection_target(), "skip",  # type: ignore[arg-type]
+        start_action(self, self.source, self.track_name, self.selection_target(), "skip",
                      done=self._acted)
 
     def action_undo(self) -> None:
         """Undo the newest action on this database."""
-        start_undo(self, self.source.path, self.source, done=self._acted)  # type: ignore[arg-type]
+        start_undo(self, self.source.path, self.source, done=self._acted)
 
     def action_journal(self) -> None:
         """The action journal of this database."""
@@ -101,6 +105,6 @@ class FailureActions:
         """After a write: marks are spent; list and groups are read again at once."""
         self._marked.clear()
         self._next_group_at = 0.0
-        self._show_status()  # type: ignore[attr-defined]
-        self._load_items()  # type: ignore[attr-defined]
-        self._schedule_grouping()  # type: ignore[attr-defined]
+        self._show_status()
+        self._load_items()
+        self._schedule_grouping()

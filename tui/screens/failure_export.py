@@ -5,14 +5,20 @@ from __future__ import annotations
 
 import os
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual.binding import Binding
+from textual.notifications import SeverityLevel
 
 from batchtop.core.errors import BatchtopError
 from batchtop.core.export import export_file, filter_text_of
 from batchtop.core.sanitize import clean_line
 from batchtop.tui.dialogs.export_path import ExportPathDialog
+from batchtop.tui.screens.live import ScreenMixin
+
+if TYPE_CHECKING:
+    from batchtop.core.actions import Target
+    from batchtop.core.profiles.model import Track
 
 #: Hidden from the footer (its look is unchanged); listed by `?` and the command palette.
 EXPORT_BINDINGS = [Binding("e", "export", "Export listed", show=False)]
@@ -27,19 +33,23 @@ def default_name(db_path: str, track: str, now: float, ext: str = "csv") -> str:
     return os.path.abspath(f"batchtop-{stem}-{time.strftime('%Y%m%d-%H%M%S', time.localtime(now))}.{ext}")
 
 
-class ExportPart:
+class ExportPart(ScreenMixin):
     """Mixed into `FailuresScreen`; uses its `source`, `track`, `listed_target()` and `app`."""
 
     source: Any
     track_name: str
-    app: Any
+
+    if TYPE_CHECKING:  # provided by the screen and its actions part (`FailureActions`)
+        @property
+        def track(self) -> Track | None: ...
+        def listed_target(self) -> Target: ...
 
     def action_export(self) -> None:
         """Ask for a file name, then export everything listed."""
-        track = self.track  # type: ignore[attr-defined]
+        track = self.track
         if track is None or not track.failures_recorded:
             return
-        target = self.listed_target()  # type: ignore[attr-defined]
+        target = self.listed_target()
         flt = filter_text_of(target.kind, target.text, target.signature)
         now = self.app.clock() if hasattr(self.app, "clock") else time.time()
         dialog = ExportPathDialog(target.describe(), default_name(self.source.path, track.name, now))
@@ -65,6 +75,6 @@ class ExportPart:
 
         self.app.run_worker(work, thread=True, group="export", exclusive=False, exit_on_error=False)
 
-    def _said(self, message: str, severity: str) -> None:
+    def _said(self, message: str, severity: SeverityLevel) -> None:
         # The path and error text may hold anything: one sanitised line, never markup (hazards.md 1).
         self.app.notify(clean_line(message), severity=severity, markup=False, timeout=8)

@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual import work
@@ -21,11 +21,13 @@ from batchtop.core.groups import CHUNK, ErrorGroup, GroupReport, cache_for
 from batchtop.core.profiles.model import Track
 from batchtop.core.timeutil import human_duration
 from batchtop.tui.screens.item import fmt_time
+from batchtop.tui.screens.live import ScreenMixin
 from batchtop.tui.text import safe
 from batchtop.tui.widgets.keyed_table import ColumnSpec, KeyedTable
 from batchtop.tui.widgets.sparkline import Sparkline
 
 if TYPE_CHECKING:
+    from batchtop.core.snapshot import TrackSnapshot
     from batchtop.core.source import Source
 
 #: Seconds between two regroupings at least (and 5x the last one's cost: a slow file is read gently).
@@ -65,7 +67,7 @@ def group_cells(group: ErrorGroup, rate: tuple[int, ...] = ()) -> tuple[Text | S
             Text(fmt_minute(group.last_seen)), safe(group.signature, 120), safe(sample, 80, style="dim"))
 
 
-class GroupsPart:
+class GroupsPart(ScreenMixin):
     """The grouping half of `FailuresScreen` (a mixin: the screen provides the widgets and the rest)."""
 
     source: Source
@@ -79,11 +81,14 @@ class GroupsPart:
     _next_group_at: float
     _progress_total: int | None
     _error: str | None
-    # Provided by the screen: query_one, set_timer, app, track, _track_snapshot, _show_empty,
-    # _show_status and _show_items_title.
-    query_one: Any
-    set_timer: Any
-    app: Any
+
+    if TYPE_CHECKING:  # provided by the screen and its item list (`ItemsPart`)
+        @property
+        def track(self) -> Track | None: ...
+        def _track_snapshot(self) -> TrackSnapshot | None: ...
+        def _show_empty(self, text: Text | None) -> None: ...
+        def _show_status(self) -> None: ...
+        def _show_items_title(self, note: str | None = None) -> None: ...
 
     # -- grouping -----------------------------------------------------------------------------------
 

@@ -6,7 +6,7 @@ workers): all failures newest first, one error group, or a search.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 from textual.timer import Timer
@@ -14,9 +14,11 @@ from textual.widgets import Input, Static
 
 from batchtop.core.filtered import filter_failures
 from batchtop.core.groups import ErrorGroup, cache_for, failure_page
+from batchtop.core.profiles.model import Track
 from batchtop.core.snapshot import FailureRow
 from batchtop.core.source import Source
 from batchtop.tui.screens.item import ItemScreen, fmt_time
+from batchtop.tui.screens.live import ScreenMixin
 from batchtop.tui.text import safe
 from batchtop.tui.widgets.keyed_table import ColumnSpec
 from batchtop.tui.widgets.paged_table import Fetch, PagedTable, PageRow
@@ -41,7 +43,7 @@ def item_cells(row: FailureRow, marked: bool) -> tuple[Text, ...]:
     return MARK if marked else NO_MARK, key, Text(fmt_time(row.when)), safe(row.label, 120), safe(row.error, 160)
 
 
-class ItemsPart:
+class ItemsPart(ScreenMixin):
     """The item-list half of `FailuresScreen` (a mixin: the screen provides the widgets and the state)."""
 
     source: Source
@@ -51,9 +53,11 @@ class ItemsPart:
     _marked: set[Any]
     _groups: dict[str, ErrorGroup]
     _search_timer: Timer | None
-    # Provided by the screen: app, query_one, track and _show_status.
-    app: Any
-    query_one: Any
+
+    if TYPE_CHECKING:  # provided by the screen
+        @property
+        def track(self) -> Track | None: ...
+        def _show_status(self) -> None: ...
 
     def _fetcher(self) -> Fetch:
         """The page reader of the current list (called in a thread worker)."""

@@ -10,6 +10,7 @@ from rich.text import Text
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
+from textual.dom import DOMNode
 from textual.screen import ModalScreen, Screen
 from textual.widgets import DataTable, Footer, Static
 
@@ -58,9 +59,9 @@ def help_rows(screen: Screen) -> list[tuple[str, str, str]]:
     return rows
 
 
-def bound_commands(screen: Screen) -> list[tuple[str, str, object, str]]:
+def bound_commands(screen: Screen) -> list[tuple[str, str, DOMNode, str]]:
     """(title, help, node, action) of every described binding on `screen`, for the command palette."""
-    out: list[tuple[str, str, object, str]] = []
+    out: list[tuple[str, str, DOMNode, str]] = []
     seen: set[str] = set()
     for active in screen.active_bindings.values():
         binding = active.binding

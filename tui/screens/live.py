@@ -12,6 +12,12 @@ from batchtop.tui.widgets.status_line import LiveInfo, StatusLine
 if TYPE_CHECKING:
     from batchtop.tui.app import BatchtopApp
 
+    #: Base of the mixins a screen is built from: to mypy they are screens (self.app, query_one, a
+    #: DOMNode for `actions_flow`), at run time plain classes that the screen's own bases complete.
+    ScreenMixin = Screen
+else:
+    ScreenMixin = object
+
 
 class LiveScreen(Screen):
     """A screen showing live data: the app calls `refresh_views` after polls and `tick` every second."""
@@ -53,7 +59,7 @@ class LiveScreen(Screen):
 
         The line is a frozen `LiveInfo`: assigning an equal one re-renders nothing.
         """
-        app = self.app
+        app = self.batchtop
         try:
             line = self.query_one(StatusLine)
         except NoMatches:

@@ -375,7 +375,7 @@ class OverviewScreen(LiveScreen):
             return
         selected = self._selected()
         if selected and selected[1]:
-            self.batchtop.open_failures(*selected)  # type: ignore[arg-type]
+            self.batchtop.open_failures(selected[0], selected[1])
         elif selected:
             self.notify("This source has no readable track yet.", severity="warning")
 

@@ -92,7 +92,7 @@ class PreviewScreen(ModalScreen["Outcome | None"]):
     def on_mount(self) -> None:
         box = self.query_one("#pv-box", Vertical)
         # The target can quote a group signature or a search text: a Text title is never parsed as markup.
-        box.border_title = safe(f"Preview · {self.target.describe()}", 100)  # type: ignore[assignment]
+        box.border_title = safe(f"Preview · {self.target.describe()}", 100)
         self.query_one("#pv-typed", Input).cursor_blink = bool(getattr(self.app, "cursor_blink", True))
         self._status(Text("previewing…", style="bright_black"))
         self.run_worker(self._plan_work, name="plan", group="preview", thread=True, exclusive=True,
@@ -140,7 +140,7 @@ class PreviewScreen(ModalScreen["Outcome | None"]):
         confirm.display = not over
         self.query_one("#pv-box", Vertical).border_subtitle = (
             "enter/esc close" if over else "enter/y confirm · esc cancel")
-        self.query_one("#pv-cancel", Button).label = Content(  # type: ignore[assignment]
+        self.query_one("#pv-cancel", Button).label = Content(
             "Close" if self._over else "Cancel")
         self.refresh_bindings()
 
@@ -171,7 +171,7 @@ class PreviewScreen(ModalScreen["Outcome | None"]):
         self.query_one("#pv-summary", Static).update(safe(plan.summary(), 300, style="bold"))
         self.query_one("#pv-plan", Static).update(plan_view(plan))
         label = f"{plain(plan.action.name.capitalize(), 30)} {plan.cap:,}"  # action names come from profiles
-        self.query_one("#pv-confirm", Button).label = Content(label)  # type: ignore[assignment]
+        self.query_one("#pv-confirm", Button).label = Content(label)
         if plan.cap == 0:
             self._status(Text("Nothing matches now: nothing to do.", style="bold"))
         elif plan.needs_typed_confirmation:

@@ -16,6 +16,7 @@ from textual.widgets import DataTable, Footer, Header, Static
 
 from batchtop.core.errors import BatchtopError
 from batchtop.core.items import TablePage, Value, table_page
+from batchtop.core.profiles.model import RawValue
 from batchtop.core.sanitize import human_bytes, is_secret_name
 from batchtop.core.schema import Schema, read_schema
 from batchtop.core.source import Source
@@ -128,14 +129,14 @@ class TablesScreen(LiveScreen):
         if event.row_key.value is not None:
             self.show_table(str(event.row_key.value))
 
-    def show_table(self, name: str, after: object = None) -> None:
+    def show_table(self, name: str, after: RawValue = None) -> None:
         """Load a page of `name`'s rows (from the start, or after key `after`)."""
         self.table = name
         self.query_one("#tb-rows-title", Static).update(Text.assemble(safe(name), (" loading…", "dim")))
         self.load_rows(name, after)
 
     @work(thread=True, exclusive=True, group="tables-rows", exit_on_error=False)
-    def load_rows(self, name: str, after: object) -> None:
+    def load_rows(self, name: str, after: RawValue) -> None:
         secret_tables = tuple(n for n in (self.schema.tables if self.schema else ()) if is_secret_name(n))
         try:
             page = self.source.run(lambda c: table_page(c, name, after_rowid=after, limit=PAGE,

@@ -102,7 +102,7 @@ class UndoScreen(ModalScreen["UndoOutcome | None"]):
         yield Footer()  # this modal's own keys, over the footer of the screen underneath
 
     def on_mount(self) -> None:
-        self.query_one("#ud-box", Vertical).border_title = Text("Undo")  # type: ignore[assignment]
+        self.query_one("#ud-box", Vertical).border_title = Text("Undo")
         self.query_one("#ud-title", Static).update(safe(f"Undo {entry_title(self.entry)}", 200, style="bold"))
         self.query_one("#ud-body", Static).update(undo_view(self.entry, self.now))
         self._status(Text("Enter or y: undo.  Escape: cancel (nothing is written).", style="bold"))
@@ -114,7 +114,7 @@ class UndoScreen(ModalScreen["UndoOutcome | None"]):
     def _finish(self, state: str) -> None:
         self.state = state
         self.query_one("#ud-confirm", Button).display = state == "ready"
-        self.query_one("#ud-cancel", Button).label = Content(  # type: ignore[assignment]
+        self.query_one("#ud-cancel", Button).label = Content(
             "Cancel" if state == "ready" else "Close")
         self.query_one("#ud-box", Vertical).border_subtitle = (
             "enter/y undo · esc cancel" if state == "ready" else "enter/esc close")

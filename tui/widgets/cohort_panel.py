@@ -15,6 +15,7 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from rich.text import Text
@@ -57,7 +58,7 @@ def read_lines(source: Source, journal: Journal, shown: int = SHOWN) -> tuple[li
             lines.append(Line(entry, None, None if entry.status == "aborted" else "track not found"))
             continue
         try:
-            lines.append(Line(entry, source.run(lambda conn, t=track, e=entry: cohort(conn, t, e))))
+            lines.append(Line(entry, source.run(partial(cohort, track=track, entry=entry))))
         except BatchtopError as exc:
             lines.append(Line(entry, None, exc.message))
     return lines, None
@@ -131,8 +132,8 @@ class CohortPanel(Static):
         self.lines: list[Line] = []
 
     def on_mount(self) -> None:
-        self.border_title = Text("Recent actions on this database", style="bold")  # type: ignore[assignment]
-        self.border_subtitle = Text("J: journal · u: undo the newest")  # type: ignore[assignment]
+        self.border_title = Text("Recent actions on this database", style="bold")
+        self.border_subtitle = Text("J: journal · u: undo the newest")
 
     def reload(self, source: Source | None, journal: Journal, now: Callable[[], float], force: bool = False) -> None:
         """Read the journal and cohorts again (now when `force`, else at most every GAP seconds)."""

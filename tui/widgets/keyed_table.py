@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from rich.console import JustifyMethod
 from rich.text import Text
 from textual import events
 from textual.binding import Binding, BindingType
@@ -30,10 +31,10 @@ class ColumnSpec:
     key: str
     label: str
     width: int | None = None
-    justify: str = "left"
+    justify: JustifyMethod = "left"
 
     def header(self) -> Text:
-        return Text(self.label, justify=self.justify)  # type: ignore[arg-type]
+        return Text(self.label, justify=self.justify)
 
 
 def same(a: Cell, b: Cell) -> bool:

@@ -81,7 +81,8 @@ class ProgressBar:
         counts = dict(self.counts)
         if 0 < pct < 1:
             return " <1%"
-        if 99 < pct < 100 and sum(counts.get(s, 0) for s in ("pending", "running")):
+        unsettled: int = sum(counts.get(s, 0) for s in ("pending", "running"))
+        if 99 < pct < 100 and unsettled:
             return " 99%"
         return f"{pct:3.0f}%"
 

@@ -170,11 +170,11 @@ class TrackPanel(Static):
         title = safe(s.name, limit=40, style="bold")
         title.append(" · ")
         title.append_text(safe(s.table, limit=40, style="bright_black"))
-        self.border_title = title  # type: ignore[assignment]
+        self.border_title = title
         sub = badge("error" if data.stale_source else s.activity.state)
         sub.append("  ")
         sub.append_text(safe(s.activity.reason, limit=70, style="bright_black"))
-        self.border_subtitle = sub  # type: ignore[assignment]
+        self.border_subtitle = sub
         self.update(render_panel(data))
 
 

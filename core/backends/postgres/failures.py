@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import heapq
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from batchtop.core.backends.postgres import sql as pg
@@ -120,6 +120,7 @@ class PgGroupCache(GroupCache):
         pause: float = PAUSE,
         progress: Progress | None = None,
         max_groups: int = MAX_GROUPS,
+        partial: Callable[[GroupReport], None] | None = None,
     ) -> GroupReport:
         from batchtop.core.groups import unrecorded_message
 
@@ -133,6 +134,7 @@ class PgGroupCache(GroupCache):
         groups: dict[str, list[Any]] = {}
         high: Any = None
         rows_read = statements = 0
+        on_chunk = self._partials(partial, max_groups, started) if partial is not None else None
         while True:
             cond = "" if high is None else f" AND {k} > {pg.lit(high)}"
             rows = source.run(lambda conn, s=f"{base}{cond} ORDER BY {k} LIMIT {int(chunk)}": fetch(conn, s))
@@ -156,6 +158,8 @@ class PgGroupCache(GroupCache):
             rows_read += len(rows)
             if progress is not None:
                 progress(rows_read)
+            if on_chunk is not None:
+                on_chunk(groups, rows_read)
             if len(rows) < chunk or rows[-1][0] is None:
                 break
             high = rows[-1][0]

@@ -12,10 +12,12 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
+from functools import partial
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from batchtop.core import errors
+from batchtop.core.backends.base import ChangeToken
 from batchtop.core.backends.postgres.backend import PostgresBackend
 from batchtop.core.backends.postgres.conn import display_url
 from batchtop.core.history import History
@@ -53,9 +55,9 @@ def choose_profile(schema: Schema, user: Sequence[Profile], forced: Profile | No
     for profile in user:
         if applies(profile, schema):
             return profile
-    profile = match_builtin(schema)
-    if profile is not None:
-        return profile
+    builtin = match_builtin(schema)
+    if builtin is not None:
+        return builtin
     raise errors.UnknownSchema(
         "no progress table recognised (describe it in a TOML profile: --profile); " + describe_unknown(schema)
     )
@@ -92,10 +94,10 @@ class PgSource:
         self._clock = clock
         self.lock = threading.RLock()
         self._conn: Any = None
-        self._token: str | None = None
+        self._token: ChangeToken | None = None
         self._schema: Schema | None = None
         self._oids: dict[str, int | None] = {}
-        self._slow: dict[str, tuple[float, float, object]] = {}
+        self._slow: dict[str, tuple[float, float, Any]] = {}
         #: When the last full read ended (monotonic) and what it cost (s).
         self._read_at, self._read_cost = 0.0, 0.0
         #: (database oid, crc of the tracks' table oids): what a write must still find.
@@ -271,9 +273,7 @@ class PgSource:
         tracks = []
         for track in profile.tracks:
             table = self.table(track.table)
-            metrics = self._cached(
-                f"metrics:{track.name}", lambda t=track: self.backend.read_metrics(conn, t)
-            )
+            metrics = self._cached(f"metrics:{track.name}", partial(self.backend.read_metrics, conn, track))
             snap, n = self.backend.read_track(conn, track, table, metrics)
             queries += n
             history = self.histories.get(track.name)
@@ -299,7 +299,7 @@ class PgSource:
         cached = self._slow.get(key)
         tick = time.monotonic()
         if cached is not None and tick - cached[0] < max(floor, 20 * cached[1]):
-            return cached[2]  # type: ignore[return-value]
+            return cached[2]
         value = read()
         self._slow[key] = (tick, time.monotonic() - tick, value)
         return value

@@ -103,7 +103,7 @@ def undo_entry(
             raise
         except Exception as exc:
             raise write_error(exc, url) from exc
-        record = {
+        record: dict[str, Any] = {
             "v": VERSION,
             "kind": "undo",
             "id": new_id(),

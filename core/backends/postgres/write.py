@@ -140,7 +140,7 @@ def apply(
                 conn.execute("ROLLBACK")
                 return _outcome(conn, plan, None, affected, started)
             images = [before[norm(x)] for x in affected]
-            record = {
+            record: dict[str, Any] = {
                 "v": VERSION,
                 "kind": "action",
                 "id": new_id(),
