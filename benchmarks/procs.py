@@ -142,15 +142,17 @@ class LockSampler(threading.Thread):
         self._halt = threading.Event()
         self._inode: int | None = None
 
-    def _lock_range(self) -> tuple[int | None, int, int]:
+    def _lock_range(self) -> tuple[str | None, int, int]:
+        """The file's id as /proc/locks spells it ("MAJ:MIN:INODE", hex device numbers) and the lock bytes."""
         path = self.db + "-shm" if self.wal else self.db
         try:
-            ino = os.stat(path).st_ino
+            st = os.stat(path)
+            ino: str | None = f"{os.major(st.st_dev):02x}:{os.minor(st.st_dev):02x}:{st.st_ino}"
         except OSError:
             ino = None
         return (ino, WAL_READ_FIRST, WAL_READ_LAST) if self.wal else (ino, SHARED_FIRST, SHARED_LAST)
 
-    def _holders(self, ino: int, lo: int, hi: int) -> set[int]:
+    def _holders(self, ino: str, lo: int, hi: int) -> set[int]:
         found = set()
         with open("/proc/locks") as f:  # noqa: PTH123 - not a database file: SQLite's locks are untouched
             for line in f:
@@ -160,7 +162,7 @@ class LockSampler(threading.Thread):
                 if len(parts) < 8 or parts[1] != "POSIX":
                     continue
                 try:
-                    if int(parts[5].rsplit(":", 1)[1]) != ino:
+                    if parts[5] != ino:
                         continue
                     start = int(parts[6])
                     end = int(parts[7]) if parts[7] != "EOF" else 1 << 62
@@ -173,11 +175,11 @@ class LockSampler(threading.Thread):
     def run(self) -> None:
         open_since: dict[int, float] = {}
         last_seen: dict[int, float] = {}
-        ino, lo, hi = self._lock_range()
         began = time.monotonic()
         while not self._halt.is_set():
-            if ino is None:
-                ino, lo, hi = self._lock_range()
+            # Looked up at every sample, device included: a -shm deleted and made again gets a new inode,
+            # and the old one may meanwhile be another file's (a parallel test's database).
+            ino, lo, hi = self._lock_range()
             now = time.monotonic()
             holders = self._holders(ino, lo, hi) if ino is not None else set()
             self.stats.samples += 1
