@@ -72,8 +72,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--latency-variant", default="topics")
     p.add_argument(
         "--latency-screens",
-        default="overview,sqlite3",
-        help="comma list: overview, source (TUI screens) and sqlite3 (the watch loop)",
+        default="source,sqlite3",
+        help="comma list: overview, source (TUI screens) and sqlite3 (the watch loop); the overview shows "
+        "counts from 100,000 on in compact form (150.0k), where one commit shows only as a moved bar",
     )
     p.add_argument("--latency-commits", type=int, default=30)
     p.add_argument("--latency-gap-ms", type=float, default=1000.0)

@@ -41,6 +41,10 @@ CHUNK = 8192
 CHUNKED_FROM = 64 * 1024
 #: Distinct raw values kept per chunk at most (a free-text "status" column): beyond it, no chunking.
 MAX_VALUES = 200
+#: Shortest pause between two chunk reads (seconds): time for the job to checkpoint and restart its WAL.
+GAP_MIN = 0.001
+#: ... and at least this many times the read itself.
+GAP_RATIO = 1.0
 #: In-flight start times kept per chunk (and in all: the snapshot's `IN_FLIGHT_LIMIT`).
 STARTS_LIMIT = 500
 
@@ -179,9 +183,13 @@ class ChunkedCounts:
         self._low, self._high = low, high
         deadline = time.perf_counter() + budget
         for index in self._order():
+            began = time.perf_counter()
             self._recount(conn, index)
             if self.too_varied or time.perf_counter() >= deadline:
                 break
+            # A gap as long as the read: back-to-back reads, each short, still left a busy WAL job no
+            # moment without a reader, so it could not restart its WAL (it grew x8 in 8 s at 28k commits/s).
+            time.sleep(max(GAP_MIN, GAP_RATIO * (time.perf_counter() - began)))
         if not self._dirty:
             self.complete = True
         return not self._dirty

@@ -13,7 +13,7 @@ from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from batchtop.core.timeutil import human_duration
+from batchtop.core.timeutil import coarse_duration
 
 #: Windows (seconds) whose rates bound the ETA range.
 RATE_WINDOWS = (120.0, 300.0, 900.0)
@@ -186,8 +186,8 @@ class History:
             return Activity("interrupted", f"{stale} in-flight item(s) stale: the worker likely crashed")
         if unknown_running and not fresh_running and (quiet is None or quiet > interrupt_after):
             return Activity("interrupted", f"{unknown_running} in-flight item(s) and no write for "
-                                           f"{human_duration(quiet)}: the worker likely crashed")
+                                           f"{coarse_duration(quiet)}: the worker likely crashed")
         if fresh_running or (quiet is not None and quiet <= interrupt_after):
-            said = human_duration(progress_age if progress_age is not None and progress_age > 0 else quiet)
+            said = coarse_duration(progress_age if progress_age is not None and progress_age > 0 else quiet)
             return Activity("stalled", f"no progress for {said} while work remains")
         return Activity("interrupted", "work remains and nothing has moved")

@@ -123,6 +123,14 @@ def human_age(now: float, then: float | None, suffix: str = " ago") -> str:
     return f"{human_duration(now - then)}{suffix}"
 
 
+def coarse_duration(seconds: float | None) -> str:
+    """Like `human_duration`, but whole minutes from one minute on (90 -> '1m'; 7500 -> '2h 05m'): a
+    text that ages on screen changes once a minute, not every second (an idle screen repaints nothing)."""
+    if seconds is not None and 60 <= seconds < 3600:
+        return f"{int(seconds // 60)}m"
+    return human_duration(seconds)
+
+
 def human_duration(seconds: float | None) -> str:
     """90 -> '1m 30s'; 7200 -> '2h 0m'; None -> '—'."""
     if seconds is None:

@@ -78,6 +78,8 @@ class OverviewScreen(LiveScreen):
         self._relayout_pending = False
         #: The minute of the clock the table's ages were last counted at (see `tick`).
         self._minute: int | None = None
+        #: The detail line last shown (an unchanged one is not sent again).
+        self._detail_shown: Text | None = None
         #: Rows of each set of files as last built: key -> (member paths, expanded, rows).
         self._group_rows: dict[str, tuple[frozenset[str], bool, dict]] = {}
         #: Sets shown open (their files listed under them), by key.
@@ -297,12 +299,12 @@ class OverviewScreen(LiveScreen):
         key = self._cursor_key()
         if groups.is_group_key(key) and key in self._units:
             unit = self._units[key]
-            detail.update(groups.detail(unit, groups.combined(unit)), layout=False)
+            self._set_detail(detail, groups.detail(unit, groups.combined(unit)))
             return
         selected = self._selected()
         view = self.batchtop.views.get(selected[0]) if selected else None
         if view is None:
-            detail.update("", layout=False)
+            self._set_detail(detail, Text(""))
             return
         status = view.status
         track = next((t for t in status.tracks if t.name == selected[1]), None) if selected else None
@@ -317,7 +319,15 @@ class OverviewScreen(LiveScreen):
             why = joined(safe(track.activity.reason), safe(track.note or "", style="italic bright_black"))
         else:
             why = Text("waiting for the first read…", style="bright_black")
-        detail.update(Text.assemble(first, "\n", why), layout=False)  # fixed height: no layout needed
+        self._set_detail(detail, Text.assemble(first, "\n", why))
+
+    def _set_detail(self, detail: Static, text: Text) -> None:
+        """Update the detail line only when its text changed: the tick calls this every second, and an
+        unchanged line sent again cost a repaint a second on an idle screen."""
+        if text == self._detail_shown:
+            return
+        self._detail_shown = text
+        detail.update(text, layout=False)  # fixed height: no layout needed
 
     @on(DataTable.RowSelected)
     def _on_row_selected(self, event: DataTable.RowSelected) -> None:
