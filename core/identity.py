@@ -15,6 +15,10 @@ commit is shown by the first sweep after it, provided the filesystem's mtime gra
 the default). A file whose mtime is set back by hand (`touch -d`) to the old value with the old size can
 still hide a change until the next change or `r`.
 
+Between sweeps, a hot source's files are also stat-ed every `HOT_STEP` seconds and polled as soon as
+they changed (once its cost backoff or chunk gap allows): a job's next commit reaches the screen within
+about that step, without waiting for the directory watch's grouping window or the next sweep.
+
 A source that is not a file (a PostgreSQL URL) has no identity to stat: it is polled at every sweep, and
 its poll's own first query (`pg_current_snapshot()`) is the gate.
 
@@ -42,6 +46,8 @@ Identity = tuple[FileStat, FileStat, FileStat]
 _SUFFIXES = ("", "-wal", "-journal")
 #: Seconds a source stays hot after a change was seen (see the module docstring for the bound).
 HOT_SECONDS = 3.0
+#: Seconds between looks at a hot source's files between sweeps (three `stat` calls each).
+HOT_STEP = 0.02
 #: A poll is followed by at least this many times its own wall time before the next poll of that source.
 BACKOFF = 10.0
 #: ... but never more than this many seconds.
@@ -110,16 +116,25 @@ class Gate:
     def discard(self, path: str) -> None:
         self.states.pop(path, None)
 
-    def want(self, paths: Iterable[str], now: float, *, force: bool = False, hot: bool = True) -> None:
+    def want(self, paths: Iterable[str], now: float, *, force: bool = False, hot: bool = True,
+             urgent: bool = True) -> None:
         """Poll these sources at the next sweep (a watch event, an action wrote, `r`); unknown paths are
-        ignored. `hot` also keeps them hot: a watch event may come before the last commit of a burst."""
+        ignored. `hot` also keeps them hot: a watch event may come before the last commit of a burst.
+
+        `urgent` (the user or an action asked) skips the wait after the last poll; a watch event is not
+        urgent: it is polled as soon as that wait (its cost backoff, or the gap that keeps chunked counts
+        to their share of a core) ends. A job committing thousands of times a second sends events all the
+        time, and when they skipped the wait it was polled back to back: 80 % of a core, and reads so
+        dense that its WAL could not restart (x24).
+        """
         for path in paths:
             state = self.states.get(path)
             if state is None:
                 continue
             state.wanted = True
             state.force = state.force or force
-            state.not_before = min(state.not_before, now)  # the user or the job asked: skip the backoff
+            if urgent:
+                state.not_before = min(state.not_before, now)
             if hot:
                 state.hot_until = max(state.hot_until, now + self.hot_for)
 
@@ -133,7 +148,8 @@ class Gate:
             self.sweeps += 1
         due: list[tuple[str, bool]] = []
         for path, state in self.states.items():
-            if state.in_flight or not (full or state.wanted):
+            hot = now < state.hot_until
+            if state.in_flight or not (full or state.wanted or (hot and state.files)):
                 continue
             if not state.files:
                 if now >= state.not_before:
@@ -147,7 +163,8 @@ class Gate:
                 state.wanted = True
                 state.hot_until = now + self.hot_for
                 state.not_before = min(state.not_before, now) if state.failures else state.not_before
-            if now < state.not_before or not (state.wanted or now < state.hot_until):
+            # Hot sources are polled at every full sweep; between sweeps, only when their files changed.
+            if now < state.not_before or not (state.wanted or (full and hot)):
                 continue
             due.append((path, state.force))
             state.in_flight = True
@@ -193,4 +210,6 @@ class Gate:
         for state in self.states.values():
             if not state.in_flight and state.wanted and state.not_before > now:
                 wake = min(wake, state.not_before - now)
+            elif not state.in_flight and state.files and now < state.hot_until:
+                wake = min(wake, HOT_STEP)
         return max(0.0, wake)

@@ -58,7 +58,7 @@ NO_SHM_VFS = "win32-none" if os.name == "nt" else "unix-none"
 #: large table, then after commits. A poll that leaves chunks to count asks to be polled again after a
 #: gap that keeps our database work at `FIRST_DUTY` / `DUTY` of a core (see `PollResult.more`).
 FIRST_BUDGET, BUDGET = 0.25, 0.05
-FIRST_DUTY, DUTY = 0.5, 0.05
+FIRST_DUTY, DUTY = 0.8, 0.05
 #: Seconds between whole recounts of a chunked table whose WAL says which rows changed: the WAL cannot
 #: show a row deleted from a leaf page first seen in that commit when its rowid is not adjacent to a row
 #: left on the page (sparse rowids); this bounds how long such a count can be wrong. The recount runs at

@@ -174,6 +174,26 @@ def test_a_slow_poll_backs_off_by_its_cost_and_a_failing_one_retries_with_backof
     assert gate.sweep(9.0) == [(str(path), False)]
 
 
+def test_watch_events_of_a_busy_job_wait_for_the_gap_but_the_user_does_not(tmp_path):
+    # A job committing thousands of times a second sends watch events all the time: were each one
+    # allowed to skip the wait after a poll, the source was polled back to back (80 % of a core, and
+    # the job's WAL could not restart). The chunked-count gap (`more`) and the cost backoff hold.
+    path = tmp_path / "x.db"
+    path.write_bytes(b"x" * 10)
+    gate = Gate(interval=1.0, hot_seconds=3.0)
+    gate.add(str(path))
+    assert gate.sweep(0.0) == [(str(path), False)]
+    gate.finished(str(path), 0.05, cost=0.05, changed=True, failed=False, more=0.05)  # 0.95 s gap
+    for t in (0.1, 0.3, 0.6, 0.9):
+        path.write_bytes(b"y" * int(t * 100))
+        gate.want([str(path)], t, urgent=False)
+        assert gate.sweep(t, full=False) == [] and gate.sweep(t) == []
+    assert gate.sweep(1.01) == [(str(path), False)]  # as soon as the gap ends
+    gate.finished(str(path), 1.06, cost=0.05, changed=True, failed=False, more=0.05)
+    gate.want([str(path)], 1.1)  # the user pressed r, or an action wrote: now
+    assert gate.sweep(1.1, full=False) == [(str(path), False)]
+
+
 def test_a_server_source_has_no_files_and_is_polled_at_every_sweep_long_after_its_last_change():
     # A PostgreSQL URL has no file to stat: were it gated like a file it would never be polled again
     # once its hot period ended, and the job's commits would never reach the screen.

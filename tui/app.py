@@ -278,7 +278,7 @@ class BatchtopApp(App[int]):
     def on_files_changed(self, message: FilesChanged) -> None:
         known = [str(p) for p in message.paths if str(p) in self._sources]
         if known:
-            self.poller.want(known)
+            self.poller.want(known, urgent=False)
         if len(known) < len(message.paths):
             self._rescan()  # a new file (or directory): look for new databases
 

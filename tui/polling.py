@@ -125,10 +125,11 @@ class Poller:
                 self.gate.add(path, files=getattr(source, "kind", "sqlite") != PG_KIND)
         self._wake.set()
 
-    def want(self, paths: Iterable[str], *, force: bool = False) -> None:
-        """Poll these sources now (or right after the poll in flight): a watch event, an action, `r`."""
+    def want(self, paths: Iterable[str], *, force: bool = False, urgent: bool = True) -> None:
+        """Poll these sources now (or right after the poll in flight): an action, `r`; a watch event
+        (`urgent=False`) once the wait after the last poll ended (`core.identity.Gate.want`)."""
         with self._lock:
-            self.gate.want(paths, time.monotonic(), force=force)
+            self.gate.want(paths, time.monotonic(), force=force, urgent=urgent)
         self._wake.set()
 
     def want_all(self) -> None:
