@@ -128,6 +128,7 @@ class BatchtopApp(App[int]):
         self._last_full_scan = 0.0
         self._dirty: set[str] = set()
         self._flush_pending = False
+        self._last_flush = 0.0  # monotonic time of the last screen refresh (see `_mark_dirty`)
         self._scan_in_flight = False
         self._scan_again = False
         self._watch_stop = threading.Event()
@@ -332,9 +333,14 @@ class BatchtopApp(App[int]):
             self._dirty.add(path)
         if not self._flush_pending:
             # One screen refresh per batch of polls, at most every FLUSH_DELAY: with 100 sources polling
-            # every second, the UI thread redraws ~20 times a second whatever the message rate.
+            # every second, the UI thread redraws ~20 times a second whatever the message rate. The first
+            # change after a quiet spell is shown at once (a lone commit waited FLUSH_DELAY for nothing).
             self._flush_pending = True
-            self.set_timer(FLUSH_DELAY, self._flush_views)
+            wait = self._last_flush + FLUSH_DELAY - time.monotonic()
+            if wait <= 0:
+                self.call_later(self._flush_views)
+            else:
+                self.set_timer(wait, self._flush_views)
 
     def _live_screen(self) -> LiveScreen | None:
         """The screen to update, or None while a modal (or a screen without live data) is on top."""
@@ -349,6 +355,7 @@ class BatchtopApp(App[int]):
     # Not `_flush`: Textual's App has its own `_flush` (it prints captured output), which this would shadow.
     def _flush_views(self) -> None:
         self._flush_pending = False
+        self._last_flush = time.monotonic()
         screen = self._live_screen()
         if screen is None:
             return  # nothing visible to update; the screen catches up when it is shown again
