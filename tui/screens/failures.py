@@ -8,6 +8,7 @@ a keyset-paged list: all failures, one group, or a search. Every read runs in a 
 
 from __future__ import annotations
 
+import time
 from typing import Any, ClassVar
 
 from rich.text import Text
@@ -36,6 +37,8 @@ __all__ = ["GROUP_COLUMNS", "ITEM_COLUMNS", "REGROUP_GAP", "FailuresScreen", "gr
 
 #: Seconds of typing pause before a search runs.
 SEARCH_DELAY = 0.3
+#: Seconds between re-reads of the failures list after polls (a busy job sends many snapshots a second).
+RELOAD_GAP = 1.0
 
 class FailuresScreen(FailureActions, ExportPart, ItemsPart, GroupsPart, LiveScreen):
     """Failures of one track: error groups above, the items of the chosen group (or search) below."""
@@ -102,6 +105,8 @@ class FailuresScreen(FailureActions, ExportPart, ItemsPart, GroupsPart, LiveScre
         self._search_timer: Timer | None = None
         self._next_group_at = 0.0
         self._seen_snapshot: object = None
+        self._last_reload = 0.0  # monotonic time the list was last re-read after a poll
+        self._reload_pending = False
         self._progress_total: int | None = None
         self._error: str | None = None
         #: An empty state is shown instead of the tables.
@@ -170,6 +175,18 @@ class FailuresScreen(FailureActions, ExportPart, ItemsPart, GroupsPart, LiveScre
         if self._explain_empty():
             return
         self._schedule_grouping()
+        # At most one re-read of the list per RELOAD_GAP: beside a busy job a new snapshot comes many
+        # times a second, and a page read for each kept a reader on the job's WAL most of the time.
+        wait = self._last_reload + RELOAD_GAP - time.monotonic()
+        if wait <= 0:
+            self._reload_items()
+        elif not self._reload_pending:
+            self._reload_pending = True
+            self.set_timer(wait, self._reload_items)
+
+    def _reload_items(self) -> None:
+        self._reload_pending = False
+        self._last_reload = time.monotonic()
         self.query_one("#fx-items", PagedTable).reload()
 
     def tick(self) -> None:
