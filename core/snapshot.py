@@ -23,6 +23,7 @@ from batchtop.core.sql import (
     key_expr,
     metrics_sql,
     q,
+    rowid_range,
     state_predicate,
 )
 from batchtop.core.timeutil import parse_ts, seconds_sql, since_sql
@@ -330,7 +331,7 @@ def _derive_stale(conn: sqlite3.Connection, track: Track, rowids: tuple[int, int
         conn,
         f"SELECT AVG({seconds_sql('f', unit)} - {seconds_sql('s', unit)}) FROM (SELECT {started} AS s, "
         f"{finished} AS f FROM {q(track.table)} WHERE {finished} IS NOT NULL AND {started} IS NOT NULL "
-        + (f"AND rowid >= {int(rowids[0])} AND rowid < {int(rowids[1])} " if rowids else "")
+        + (f"AND {rowid_range(rowids)} " if rowids else "")
         + f"ORDER BY {key_expr(track)} DESC LIMIT 200)",
     )[0]
     if not isinstance(mean, int | float) or mean <= 0:
@@ -347,7 +348,7 @@ def read_finished_times(conn: sqlite3.Connection, track: Track, now: float, hori
     finished = col(track, track.finished)
     if not finished:
         return []
-    bound = f" AND rowid >= {int(rowids[0])} AND rowid < {int(rowids[1])}" if rowids else ""
+    bound = f" AND {rowid_range(rowids)}" if rowids else ""
     # The newest value says how the column stores times (text, or epoch numbers in some unit), so the
     # cutoff is one indexable range (this runs once, at open).
     (newest,) = fetch(conn, f"SELECT MAX({finished}) FROM {q(track.table)} WHERE 1{bound}")[0]

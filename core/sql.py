@@ -224,6 +224,11 @@ def signature_sql(expr: str) -> str:
     return f"bt_signature({signature_arg(expr)})"
 
 
+def rowid_range(rowids: tuple[int, int]) -> str:
+    """`rowid` in [from, to): where the chunked counts (`core.counting`) found the rows a read wants."""
+    return f"rowid >= {int(rowids[0])} AND rowid < {int(rowids[1])}"
+
+
 def failures_sql(
     track: Track,
     *,
@@ -254,8 +259,8 @@ def failures_sql(
         where.append(f"{signature_sql(err)} = :signature")
     if keys is not None:
         where.append(f"{k} IN ({', '.join(lit(v) for v in keys)})")
-    if rowids is not None:  # [from, to): where the chunked counts found the rows wanted
-        where.append(f"rowid >= {int(rowids[0])} AND rowid < {int(rowids[1])}")
+    if rowids is not None:
+        where.append(rowid_range(rowids))
     sql = (f"SELECT {k}, {text_preview(label_expr(track), 200)}, {error_preview(err)}, {when_expr(track)}, "
            f"{raw_expr(track)} FROM {q(track.table)} WHERE {' AND '.join(where)} "
            f"ORDER BY {k} {'ASC' if after is not None else 'DESC'} LIMIT {int(limit)}")
