@@ -39,6 +39,9 @@ __all__ = ["GROUP_COLUMNS", "ITEM_COLUMNS", "REGROUP_GAP", "FailuresScreen", "gr
 SEARCH_DELAY = 0.3
 #: Seconds between re-reads of the failures list after polls (a busy job sends many snapshots a second).
 RELOAD_GAP = 1.0
+#: Seconds between refreshes of the list and groups while the failures themselves look unchanged (a
+#: re-failed row deep in the list shows within this bound).
+STILL_EVERY = 30.0
 
 class FailuresScreen(FailureActions, ExportPart, ItemsPart, GroupsPart, LiveScreen):
     """Failures of one track: error groups above, the items of the chosen group (or search) below."""
@@ -106,6 +109,9 @@ class FailuresScreen(FailureActions, ExportPart, ItemsPart, GroupsPart, LiveScre
         self._next_group_at = 0.0
         self._seen_snapshot: object = None
         self._last_reload = 0.0  # monotonic time the list was last re-read after a poll
+        #: The failures the list and groups were last refreshed for, and when (see `refresh_views`).
+        self._failed_seen: object = None
+        self._failed_at = 0.0
         self._reload_pending = False
         self._progress_total: int | None = None
         self._error: str | None = None
@@ -174,6 +180,15 @@ class FailuresScreen(FailureActions, ExportPart, ItemsPart, GroupsPart, LiveScre
         self._seen_snapshot = self.source.snapshot
         if self._explain_empty():
             return
+        # Regroup and re-read only when the failures changed (their count, the newest keys and errors),
+        # else at most every STILL_EVERY: a job committing successes all the time changes the snapshot
+        # many times a second, and each grouping pass and page read is a read of the job's file.
+        snap = self._track_snapshot()
+        failed = (snap.counts.get("failed", 0), tuple((f.key, f.error) for f in snap.recent_failures)) if snap else None
+        now = time.monotonic()
+        if failed == self._failed_seen and now - self._failed_at < STILL_EVERY:
+            return
+        self._failed_seen, self._failed_at = failed, now
         self._schedule_grouping()
         # At most one re-read of the list per RELOAD_GAP: beside a busy job a new snapshot comes many
         # times a second, and a page read for each kept a reader on the job's WAL most of the time.
