@@ -3,12 +3,12 @@
     [alerts]
     new_signature = true      # a new error cause (signature) appears
     rate_spike = false        # a failure-rate spike
-    new_failures = false      # any new failure
+    new_failures = true       # any new failure (off by default)
     stall = true              # a track stalls or is interrupted
     finished = true           # a run finishes
     notify = "bell+osc9"      # how: bell, osc9, osc777, bell+osc9, bell+osc777, off
 
-A kind left out keeps its default (on). The table may sit beside a profile's top-level keys or beside
+A kind left out keeps its default (all on but `new_failures`). The table may sit beside a profile's top-level keys or beside
 `[[profile]]` tables; a file holding only `[alerts]` is a config file and describes no table. The
 `--alerts` flag (or `$BATCHTOP_ALERTS`) replaces the kinds chosen here, and `--notify` (or
 `$BATCHTOP_NOTIFY`) the way of telling.
@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from batchtop.core.alerts import KINDS
+from batchtop.core.alerts import DEFAULT_KINDS, KINDS
 from batchtop.core.errors import ProfileError
 
 #: Config key -> alert kind (`core.alerts.KINDS`); the kind names themselves are accepted too.
@@ -50,7 +50,7 @@ class AlertConfig:
     #: The file it came from ("" when built in code).
     origin: str = ""
 
-    def kinds(self, base: Iterable[str] = KINDS) -> frozenset[str]:
+    def kinds(self, base: Iterable[str] = DEFAULT_KINDS) -> frozenset[str]:
         """`base` with the switches applied (a kind switched on is added, one switched off removed)."""
         out = set(base)
         for kind, on in self.switches:

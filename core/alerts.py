@@ -23,6 +23,9 @@ from batchtop.core.status import SourceStatus
 
 #: Every kind of alert, in the order a person would want them.
 KINDS = ("new-signature", "spike", "failed", "stalled", "finished")
+#: The kinds on unless chosen otherwise. "failed" (every new failure) is off: beside a run that fails now
+#: and then it would ring every 30 s all night; a new cause, a spike, a stall and the end are worth it.
+DEFAULT_KINDS = frozenset(KINDS) - {"failed"}
 #: Spike: at least this many items settled since the last check, ...
 SPIKE_MIN_SETTLED = 10
 #: ... of which at least this share failed, ...
@@ -56,8 +59,10 @@ class _Seen:
     activity: str
     failed: int
     settled: int
-    #: Signatures seen so far; None until the caller first passed them (that first set is a baseline).
+    #: Signatures seen so far; None until the caller first passed them (that first set is a baseline,
+    #: unless the track appeared after the first call: a chunk file the job created meanwhile).
     signatures: set[str] | None = None
+    late: bool = False
 
 
 def _event(kind: str, now: float, path: str, track: str, message: str, key: str) -> Event:
@@ -66,11 +71,18 @@ def _event(kind: str, now: float, path: str, track: str, message: str, key: str)
 
 
 class Detector:
-    """Compares each status with the previous one of the same (file, track)."""
+    """Compares each status with the previous one of the same (file, track).
 
-    def __init__(self, kinds: Iterable[str] = KINDS) -> None:
+    Signatures are compared with every signature seen on any source: one cause showing up in forty
+    chunk files is one `new-signature` event, and a cause already known from another file is none.
+    """
+
+    def __init__(self, kinds: Iterable[str] = DEFAULT_KINDS) -> None:
         self.kinds = frozenset(kinds)
         self._seen: dict[tuple[str, str], _Seen] = {}
+        #: Every signature seen on any (file, track): what "new" is measured against.
+        self._known: set[str] = set()
+        self._calls = 0
 
     def update(
         self,
@@ -84,9 +96,11 @@ class Detector:
             statuses: The current status of every source.
             now: Epoch seconds (stamped on the events).
             signatures: Error signatures currently seen per (path, track), when the caller grouped them;
-                a signature not seen before on that track is a `new-signature` event.
+                a signature not seen before on any track is a `new-signature` event.
         """
         out: list[Event] = []
+        late = self._calls > 0
+        self._calls += 1
         for status in statuses:
             if status.error is not None:
                 continue
@@ -96,13 +110,24 @@ class Detector:
                 failed, settled, activity = t.counts.get("failed", 0), t.settled, t.activity.state
                 prev = self._seen.get(key)
                 if prev is None:
-                    self._seen[key] = _Seen(activity, failed, settled, sigs)
-                    continue
-                out += self._compare(prev, status.path, t.name, activity, failed, settled, sigs, now)
-                prev.activity, prev.failed, prev.settled = activity, failed, settled
+                    self._seen[key] = prev = _Seen(activity, failed, settled, None, late)
+                else:
+                    out += self._compare(prev, status.path, t.name, activity, failed, settled, now)
+                    prev.activity, prev.failed, prev.settled = activity, failed, settled
                 if sigs is not None:
-                    prev.signatures = sigs if prev.signatures is None else prev.signatures | sigs
+                    out += self._new_signatures(prev, status.path, t.name, sigs, now)
         return [e for e in out if e.kind in self.kinds]
+
+    def _new_signatures(self, prev: _Seen, path: str, track: str, sigs: set[str], now: float) -> list[Event]:
+        """Events for the signatures no source showed before; the track's first set is a baseline
+        unless the track appeared after the first call."""
+        baseline = prev.signatures is None and not prev.late
+        prev.signatures = sigs if prev.signatures is None else prev.signatures | sigs
+        new = sorted(sigs - self._known)
+        self._known |= sigs
+        if baseline:
+            return []
+        return [_event("new-signature", now, path, track, f"new error: {sig}", f"new-signature:{sig}") for sig in new]
 
     def _compare(
         self,
@@ -112,7 +137,6 @@ class Detector:
         activity: str,
         failed: int,
         settled: int,
-        sigs: set[str] | None,
         now: float,
     ) -> list[Event]:
         out = []
@@ -165,11 +189,6 @@ class Detector:
                         f"spike:{path}:{track}",
                     )
                 )
-        if sigs is not None and prev.signatures is not None:
-            for sig in sorted(sigs - prev.signatures):
-                out.append(
-                    _event("new-signature", now, path, track, f"new error: {sig}", f"new-signature:{sig}")
-                )
         return out
 
 
@@ -221,7 +240,7 @@ class Alerts:
     """Detector + throttle + log: `update()` returns the events to notify about now."""
 
     def __init__(
-        self, kinds: Iterable[str] = KINDS, *, log: EventLog | None = None, throttle: Throttle | None = None
+        self, kinds: Iterable[str] = DEFAULT_KINDS, *, log: EventLog | None = None, throttle: Throttle | None = None
     ) -> None:
         self.detector = Detector(kinds)
         self.throttle = throttle or Throttle()

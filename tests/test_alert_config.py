@@ -8,7 +8,7 @@ import pytest
 from factories import failures_db
 
 from batchtop.core.alert_config import AlertConfig, candidate_files, find_alert_config, parse_alerts
-from batchtop.core.alerts import KINDS
+from batchtop.core.alerts import DEFAULT_KINDS, KINDS
 from batchtop.core.errors import ProfileError
 from batchtop.core.monitor import Monitor
 from batchtop.core.profiles.userfile import load_profiles
@@ -33,12 +33,13 @@ def no_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("BATCHTOP_NOTIFY", raising=False)
 
 
-def test_switches_name_the_kinds_and_default_to_on() -> None:
+def test_switches_name_the_kinds_and_default_to_on_but_every_new_failure() -> None:
     config = parse_alerts({"new_signature": True, "stall": False, "rate_spike": False}, "x.toml")
-    assert config.kinds() == frozenset(KINDS) - {"stalled", "spike"}
-    assert parse_alerts({"finished": False}, "x").kinds() == frozenset(KINDS) - {"finished"}
-    assert parse_alerts({"stalled": False, "failed": False}, "x").kinds() == frozenset(KINDS) - {"stalled", "failed"}
-    assert parse_alerts({}, "x").kinds() == frozenset(KINDS)
+    assert config.kinds() == DEFAULT_KINDS - {"stalled", "spike"}
+    assert parse_alerts({"finished": False}, "x").kinds() == DEFAULT_KINDS - {"finished"}
+    assert parse_alerts({"stalled": False, "failed": False}, "x").kinds() == DEFAULT_KINDS - {"stalled", "failed"}
+    assert parse_alerts({}, "x").kinds() == DEFAULT_KINDS == frozenset(KINDS) - {"failed"}
+    assert parse_alerts({"new_failures": True}, "x").kinds() == frozenset(KINDS)  # every new failure: asked for
     assert AlertConfig((("finished", True),)).kinds(base=()) == {"finished"}
 
 
@@ -60,7 +61,7 @@ def test_a_profile_file_may_carry_alerts_and_a_file_of_only_alerts_describes_no_
     (profile,) = load_profiles(with_profile)
     assert profile.name == "mine"
     config = find_alert_config([str(with_profile)], [])
-    assert config.kinds() == frozenset(KINDS) - {"spike", "failed"} and config.notify == "bell+osc9"
+    assert config.kinds() == DEFAULT_KINDS - {"spike", "failed"} and config.notify == "bell+osc9"
     # Beside the databases: the database is still read by its built-in profile.
     (tmp_path / "run").mkdir()
     db = failures_db(tmp_path / "run" / "a.db", {"rate": 2})
@@ -85,13 +86,13 @@ def test_the_first_file_with_an_alerts_table_wins(tmp_path: Path, monkeypatch: p
     (run / ".batchtop.toml").write_text("[alerts]\nstall = false\n")
     db = run / "a.db"
     db.write_bytes(b"")
-    assert find_alert_config([], [str(run)]).kinds() == frozenset(KINDS) - {"stalled"}
+    assert find_alert_config([], [str(run)]).kinds() == DEFAULT_KINDS - {"stalled"}
     assert find_alert_config([], [str(db)]).origin.endswith(".batchtop.toml")  # a file's directory
     (here / "batchtop.toml").write_text("[alerts]\nfinished = false\n")
-    assert find_alert_config([], [str(run)]).kinds() == frozenset(KINDS) - {"finished"}  # cwd first
+    assert find_alert_config([], [str(run)]).kinds() == DEFAULT_KINDS - {"finished"}  # cwd first
     flag = tmp_path / "flag.toml"
     flag.write_text("[alerts]\nnew_signature = false\n")
-    assert find_alert_config([str(flag)], [str(run)]).kinds() == frozenset(KINDS) - {"new-signature"}
+    assert find_alert_config([str(flag)], [str(run)]).kinds() == DEFAULT_KINDS - {"new-signature"}
     assert candidate_files([], ["postgresql://u@h/db", "runs/*.db"], cwd=str(tmp_path / "nowhere")) == []
     assert find_alert_config([], ["postgresql://u@h/db"], cwd=str(tmp_path)) is None
 
@@ -99,7 +100,7 @@ def test_the_first_file_with_an_alerts_table_wins(tmp_path: Path, monkeypatch: p
 def test_flags_and_the_environment_override_the_config(monkeypatch: pytest.MonkeyPatch) -> None:
     config = parse_alerts({"stall": False, "finished": False, "notify": "osc777"}, "c.toml")
     s = AlertSettings.parse(None, None, None, config)
-    assert s.kinds == frozenset(KINDS) - {"stalled", "finished"} and s.desktop == "osc777" and not s.bell
+    assert s.kinds == DEFAULT_KINDS - {"stalled", "finished"} and s.desktop == "osc777" and not s.bell
     s = AlertSettings.parse("stalled", "bell", None, config)  # the flag replaces the kinds and the way
     assert s.kinds == {"stalled"} and s.bell and s.desktop == "off"
     monkeypatch.setenv("BATCHTOP_ALERTS", "finished")
@@ -126,7 +127,7 @@ def test_the_monitor_command_reads_the_config(tmp_path: Path, monkeypatch: pytes
     (run / ".batchtop.toml").write_text("[alerts]\nnew_failures = false\nrate_spike = false\n")
     monkeypatch.chdir(tmp_path)
     assert cli.main([str(run)]) == 0
-    assert seen["alerts"].kinds == frozenset(KINDS) - {"failed", "spike"}
+    assert seen["alerts"].kinds == DEFAULT_KINDS - {"failed", "spike"}
     assert cli.main([str(run), "--alerts", "failed"]) == 0
     assert seen["alerts"].kinds == {"failed"}
     (run / ".batchtop.toml").write_text("[alerts]\nnew_failure = false\n")

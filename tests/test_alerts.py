@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from factories import FIXED_NOW, add_failures, failures_db, fixed_clock
 
-from batchtop.core.alerts import Alerts, Detector, Event, EventLog, Throttle, parse_kinds
+from batchtop.core.alerts import KINDS, Alerts, Detector, Event, EventLog, Throttle, parse_kinds
 from batchtop.core.monitor import Monitor
 from batchtop.core.status import SourceStatus
 from batchtop.tui.notify import Notifier, osc9, osc777, tmux_wrap
@@ -50,18 +50,22 @@ def run(tmp_path: Path) -> Run:
 
 
 def test_first_sight_is_a_baseline_then_new_failures_alert(run: Run) -> None:
-    det = Detector()
+    default = Detector()
+    default.update(run.statuses(), run.now)
+    run.add(timeout=1)
+    assert default.update(run.statuses(), run.now) == []  # "failed" is off unless asked for
+    det = Detector(kinds=KINDS)
     assert det.update(run.statuses(), run.now) == []  # opening batchtop on a finished run says nothing
     assert det.update(run.statuses(), run.now) == []  # nothing changed
     run.add(timeout=3)
     events = det.update(run.statuses(), run.now)
     assert [e.kind for e in events] == ["failed"]
-    assert "3 new failure(s), 5 in all" in events[0].message and events[0].message.startswith("a.db topics:")
+    assert "3 new failure(s), 6 in all" in events[0].message and events[0].message.startswith("a.db topics:")
 
 
 def test_a_spike_of_failures_is_its_own_alert(tmp_path: Path) -> None:
     run = Run(tmp_path / "a.db", rate=1)
-    det = Detector()
+    det = Detector(kinds=KINDS)
     det.update(run.statuses(), run.now)
     run.add(rate=12)
     kinds = [e.kind for e in det.update(run.statuses(), run.now)]
@@ -88,6 +92,25 @@ def test_new_signature_alerts_exactly_once(run: Run) -> None:
     (event,) = det.update(run.statuses(), run.now, {key: ["A", "B <n>"]})
     assert event.kind == "new-signature" and event.message.endswith("new error: B <n>")
     assert det.update(run.statuses(), run.now, {key: ["A", "B <n>"]}) == []
+
+
+def test_a_new_cause_over_many_files_is_one_alert_and_a_known_cause_none(tmp_path: Path) -> None:
+    runs = [Run(tmp_path / f"chunk_{i}.db") for i in range(3)]
+    det = Detector()
+    keys = [(str(r.path), "topics") for r in runs]
+
+    def statuses(n: int) -> list[SourceStatus]:
+        return [s for r in runs[:n] for s in r.statuses()]
+
+    assert det.update(statuses(2), 0.0, {keys[0]: ["A"], keys[1]: ["B"]}) == []  # baseline, every file
+    assert det.update(statuses(2), 1.0, {keys[0]: ["A", "B"], keys[1]: ["B"]}) == []  # B: known elsewhere
+    events = det.update(statuses(2), 2.0, {keys[0]: ["A", "B", "C"], keys[1]: ["B", "C"]})
+    assert [(e.kind, e.message.split(": ", 1)[1]) for e in events] == [("new-signature", "new error: C")]
+    # A chunk file the job creates later is no baseline: its unknown cause is new, its known ones are not.
+    events = det.update(statuses(3), 3.0, {keys[0]: ["A", "B", "C"], keys[1]: ["B", "C"], keys[2]: ["C", "D"]})
+    assert [e.message for e in events] == ["chunk_2.db topics: new error: D"]
+    for r in runs:
+        r.monitor.close()
 
 
 def test_kinds_switched_off_are_never_reported(run: Run) -> None:
@@ -118,7 +141,7 @@ def test_throttle_dedupes_and_rate_limits_on_the_clock_it_is_given() -> None:
 
 def test_alerts_log_every_event_and_notify_only_allowed_ones(run: Run, tmp_path: Path) -> None:
     log = EventLog(tmp_path / "events.jsonl")
-    alerts = Alerts(log=log, throttle=Throttle(gap=3600.0))
+    alerts = Alerts(KINDS, log=log, throttle=Throttle(gap=3600.0))
     alerts.update(run.statuses(), run.now)
     run.add(timeout=1)
     assert [e.kind for e in alerts.update(run.statuses(), run.now)] == ["failed"]

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from batchtop.core.alert_config import AlertConfig
-from batchtop.core.alerts import KINDS, Alerts, Event, EventLog, parse_kinds
+from batchtop.core.alerts import DEFAULT_KINDS, Alerts, Event, EventLog, parse_kinds
 from batchtop.core.errors import BatchtopError
 from batchtop.tui.notify import DESKTOP_MODES, Notifier
 
@@ -24,7 +24,7 @@ class AlertSettings:
     """What to detect and how to tell (`--alerts`, `--notify`, `--event-log`, the environment, or the
     `[alerts]` table of a profile file or `.batchtop.toml`)."""
 
-    kinds: frozenset[str] = frozenset(KINDS)
+    kinds: frozenset[str] = DEFAULT_KINDS
     bell: bool = True
     #: "osc9", "osc777" or "off".
     desktop: str = "off"
@@ -47,7 +47,7 @@ class AlertSettings:
         if chosen is not None:
             kinds = parse_kinds(chosen)  # a flag (or the environment) replaces what the config says
         else:
-            kinds = config.kinds() if config is not None else frozenset(KINDS)
+            kinds = config.kinds() if config is not None else DEFAULT_KINDS
         how = notify if notify is not None else os.environ.get("BATCHTOP_NOTIFY")
         if how is None:
             how = config.notify if config is not None and config.notify is not None else "bell"

@@ -84,8 +84,8 @@ def add_open_options(p: argparse.ArgumentParser) -> None:
         "--alerts",
         metavar="KINDS",
         default=None,
-        help="alerts to raise: all (default, or $BATCHTOP_ALERTS), none, or a comma list of "
-        "new-signature, spike, failed, stalled, finished",
+        help="alerts to raise: all, none, or a comma list of new-signature, spike, failed, stalled, "
+        "finished (default, or $BATCHTOP_ALERTS: all but failed, every new failure)",
     )
     p.add_argument(
         "--notify",
