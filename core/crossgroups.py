@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from batchtop.core import group_rate
 from batchtop.core.errors import BatchtopError
 from batchtop.core.groups import MAX_GROUPS, ErrorGroup, cache_for
 from batchtop.core.profiles.model import RawValue, Track
@@ -47,6 +48,10 @@ class CrossGroup:
     sample_key: RawValue
     sample_label: str
     sample_error: str
+    #: Failures over time over every part: (bucket start in epoch seconds, count), oldest first, each
+    #: `bucket_seconds` wide (the widest of the parts' buckets; empty without timestamps).
+    buckets: tuple[tuple[float, int], ...] = ()
+    bucket_seconds: float = 60.0
 
     @property
     def sources(self) -> tuple[str, ...]:
@@ -77,6 +82,20 @@ def _max(a: float | None, b: float | None) -> float | None:
     return b if a is None else a if b is None else max(a, b)
 
 
+def _merged_buckets(groups: Iterable[ErrorGroup]) -> tuple[tuple[tuple[float, int], ...], float]:
+    """The parts' histograms laid on the widest part's buckets (bucket starts are epoch seconds)."""
+    parts = [g for g in groups if g.buckets]
+    if not parts:
+        return (), 60.0
+    width = max(g.bucket_seconds for g in parts)
+    out: dict[float, int] = {}
+    for g in parts:
+        for start, n in g.buckets:
+            b = start - start % width
+            out[b] = out.get(b, 0) + n
+    return tuple(sorted(out.items())), width
+
+
 def merge(parts: Iterable[tuple[str, str, Iterable[ErrorGroup]]], *, limit: int | None = None) -> CrossReport:
     """Merge per-track groups (`(path, track name, groups)`) by signature, largest first."""
     acc: dict[str, list[Any]] = {}
@@ -96,6 +115,7 @@ def merge(parts: Iterable[tuple[str, str, Iterable[ErrorGroup]]], *, limit: int 
     for sig, (n, first, last, occs, by_occ) in sorted(acc.items(), key=lambda kv: (-kv[1][0], kv[0])):
         occs.sort(key=lambda o: (-o.count, o.path, o.track))
         top = by_occ[occs[0]]
+        buckets, width = _merged_buckets(by_occ.values())
         out.append(
             CrossGroup(
                 sig,
@@ -109,6 +129,8 @@ def merge(parts: Iterable[tuple[str, str, Iterable[ErrorGroup]]], *, limit: int 
                 top.sample_key,
                 top.sample_label,
                 top.sample_error,
+                buckets,
+                width,
             )
         )
     if limit is not None:
@@ -145,8 +167,17 @@ def cross_groups(
     return CrossReport(merged.groups, merged.failed, merged.distinct, tuple(errors), truncated)
 
 
-def to_json(report: CrossReport) -> dict[str, Any]:
-    """The `batchtop failures --group --json` document."""
+#: Cells of each group's `rate` series in the JSON document (all groups on one time axis).
+RATE_CELLS = 24
+
+
+def to_json(report: CrossReport, cells: int = RATE_CELLS) -> dict[str, Any]:
+    """The `batchtop failures --group --json` document.
+
+    Each group's `rate` counts its failures per cell of `rate_axis` (`cells` equal spans from the first
+    failure of any group to the newest; null without timestamps), oldest first: a sparkline's data.
+    """
+    axis = group_rate.span(((g.buckets, g.bucket_seconds) for g in report.groups), cells)
     return {
         "groups": [
             {
@@ -156,6 +187,7 @@ def to_json(report: CrossReport) -> dict[str, Any]:
                 "sources": [{"path": o.path, "track": o.track, "count": o.count} for o in g.occurrences],
                 "first_seen": g.first_seen,
                 "last_seen": g.last_seen,
+                "rate": list(group_rate.series(g.buckets, axis, cells)),
                 "sample": {
                     "path": g.sample_path,
                     "track": g.sample_track,
@@ -169,5 +201,6 @@ def to_json(report: CrossReport) -> dict[str, Any]:
         "failed": report.failed,
         "distinct": report.distinct,
         "truncated": report.truncated,
+        "rate_axis": None if axis is None else {"start": axis[0], "end": axis[1], "cells": cells},
         "errors": [{"path": p, "error": m} for p, m in report.errors],
     }

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from actions_support import rows
-from factories import FAMILY_SIGNATURES, failures_db
+from factories import FIXED_NOW, FAMILY_SIGNATURES, failures_db
 
 from batchtop.core.crossgroups import cross_groups, merge
 from batchtop.core.groups import ErrorGroup
@@ -87,7 +87,26 @@ def test_failures_group_text_lists_causes_with_their_files(chunks: list[Path], c
     code = cli.main(["failures", *map(str, chunks), "--group"])
     out = capsys.readouterr().out.splitlines()
     assert code == 0 and out[0] == "16 failures, 3 error signatures"
-    assert FAMILY_SIGNATURES["rate"] in out[1] and "3 file(s)" in out[1] and "50.0%" in out[1]
+    assert "over time" in out[1] and "->" in out[1]  # the sparklines' time axis
+    assert FAMILY_SIGNATURES["rate"] in out[2] and "3 file(s)" in out[2] and "50.0%" in out[2]
+    assert any(c in out[2] for c in "▂▃▄▅▆▇█")  # its failures over time
+
+
+def test_a_group_over_files_keeps_its_failures_over_time(tmp_path: Path, capsys) -> None:
+    """One cause failing early in one file and late in another: the merged series has both ends."""
+    d = tmp_path / "run"
+    d.mkdir()
+    failures_db(d / "results_chunk_1.db", {"rate": 6}, now=FIXED_NOW - 6 * 3600)
+    failures_db(d / "results_chunk_2.db", {"rate": 3, "timeout": 2}, now=FIXED_NOW)
+    assert cli.main(["failures", str(d), "--group", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    rate = next(g for g in doc["groups"] if g["signature"] == FAMILY_SIGNATURES["rate"])
+    timeout = next(g for g in doc["groups"] if g["signature"] == FAMILY_SIGNATURES["timeout"])
+    axis = doc["rate_axis"]
+    assert axis["end"] - axis["start"] >= 6 * 3600 and len(rate["rate"]) == axis["cells"] == 24
+    assert sum(rate["rate"]) == 9 and sum(timeout["rate"]) == 2
+    assert rate["rate"][0] > 0 and rate["rate"][-1] > 0 and sum(rate["rate"][8:16]) == 0
+    assert timeout["rate"][0] == 0 and timeout["rate"][-1] == 2
 
 
 def test_failures_where_lists_only_matching_failures(chunks: list[Path], capsys) -> None:

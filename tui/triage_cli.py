@@ -29,6 +29,7 @@ from typing import Any
 
 from batchtop.core.errors import BatchtopError
 from batchtop.core.sanitize import clean
+from batchtop.tui import spark_text
 from batchtop.tui.output import emit_json, narrate
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
@@ -258,7 +259,7 @@ def cmd_failures(args: argparse.Namespace) -> int:
 
 
 def _groups(args: argparse.Namespace) -> int:
-    from batchtop.core.crossgroups import cross_groups, to_json
+    from batchtop.core.crossgroups import RATE_CELLS, cross_groups, to_json
 
     monitor = _polled(args)
     try:
@@ -283,11 +284,16 @@ def _groups(args: argparse.Namespace) -> int:
         f"{report.failed:,} failures, {report.distinct:,} error signatures"
         + (f" (top {len(report.groups)})" if len(report.groups) < report.distinct else "")
     )
-    for g in report.groups:
+    axis = doc["rate_axis"]
+    if axis is not None:
+        start, end = (time.strftime("%m-%d %H:%M", time.localtime(t)) for t in (axis["start"], axis["end"]))
+        print(f"{'':>9} {'':6}  {'over time':<{RATE_CELLS}}  {start} -> {end}")
+    for g, d in zip(report.groups, doc["groups"], strict=True):
         files = {o.path for o in g.occurrences}
         where = ", ".join(f"{os.path.basename(o.path)} {o.count:,}" for o in g.occurrences[:3])
         more = f", +{len(g.occurrences) - 3} more" if len(g.occurrences) > 3 else ""
-        print(clean(f"{g.count:>9,} {g.share:6.1%}  {g.signature}  [{len(files)} file(s): {where}{more}]"))
+        trend = spark_text.plain(d["rate"], RATE_CELLS) if axis is not None else ""
+        print(clean(f"{g.count:>9,} {g.share:6.1%}  {trend}  {g.signature}  [{len(files)} file(s): {where}{more}]"))
     return code
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 from rich.console import Console, ConsoleOptions, RenderResult
@@ -10,23 +9,7 @@ from rich.measure import Measurement
 from rich.segment import Segment
 from rich.style import Style
 
-BLOCKS = "▁▂▃▄▅▆▇█"
-
-
-def levels(values: Sequence[float], width: int) -> list[int | None]:
-    """The last `width` values scaled to block indices 0..7; None for zero (drawn as a faint baseline)."""
-    tail = list(values)[-width:] if width > 0 else []
-    peak = max(tail, default=0)
-    out: list[int | None] = []
-    for v in tail:
-        if v <= 0 or peak <= 0:
-            out.append(None)
-        else:
-            # Any non-zero value gets at least the second block: the lowest one is the zero baseline,
-            # so a trickle stays visible (also without colour).
-            out.append(max(1, min(7, round(7 * v / peak))))
-    return out
-
+from batchtop.tui.spark_text import BLOCKS, levels
 
 @dataclass(frozen=True)
 class Sparkline:
