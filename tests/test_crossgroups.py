@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from actions_support import rows
-from factories import FIXED_NOW, FAMILY_SIGNATURES, failures_db
+from factories import FAMILY_SIGNATURES, FIXED_NOW, failures_db
 
 from batchtop.core.crossgroups import cross_groups, merge
 from batchtop.core.groups import ErrorGroup

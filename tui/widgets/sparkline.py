@@ -11,6 +11,7 @@ from rich.style import Style
 
 from batchtop.tui.spark_text import BLOCKS, levels
 
+
 @dataclass(frozen=True)
 class Sparkline:
     """The last `width` of `values` (items per bucket), left-padded when there are fewer."""
