@@ -10,13 +10,14 @@ its own, each write conditional on the rows still failing with that signature.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from batchtop.core import group_rate
 from batchtop.core.errors import BatchtopError
-from batchtop.core.groups import MAX_GROUPS, ErrorGroup, cache_for
+from batchtop.core.groups import MAX_GROUPS, PARTIAL_EVERY, ErrorGroup, GroupReport, cache_for
 from batchtop.core.profiles.model import RawValue, Track
 
 
@@ -139,7 +140,12 @@ def merge(parts: Iterable[tuple[str, str, Iterable[ErrorGroup]]], *, limit: int 
 
 
 def cross_groups(
-    pairs: Iterable[tuple[Any, Track]], *, limit: int | None = None, max_groups: int = MAX_GROUPS
+    pairs: Iterable[tuple[Any, Track]],
+    *,
+    limit: int | None = None,
+    max_groups: int = MAX_GROUPS,
+    partial: Callable[[CrossReport], None] | None = None,
+    progress: Callable[[int], None] | None = None,
 ) -> CrossReport:
     """Group the failures of every (source, track) and merge them across sources.
 
@@ -147,22 +153,47 @@ def cross_groups(
         pairs: `Source` objects (already polled, so their profile is known) with one of their tracks.
         limit: Merged groups returned at most.
         max_groups: Groups kept per track before merging.
+        partial: Called with the merge of the tracks grouped so far (and the provisional groups of the
+            one being read) at most every `groups.PARTIAL_EVERY` seconds while the pass goes on: the top
+            causes show before a large set of files is read through.
+        progress: Called with the failed rows read so far (the sum over tracks), between chunks.
 
     Sources that cannot be read are reported in `errors`; the others are still merged.
     """
     parts: list[tuple[str, str, tuple[ErrorGroup, ...]]] = []
     errors: list[tuple[str, str]] = []
     truncated = False
+    due = [time.monotonic() + PARTIAL_EVERY]
+    read_before = [0]
+
+    def provisional(path: str, name: str, groups: tuple[ErrorGroup, ...]) -> None:
+        if partial is None or time.monotonic() < due[0]:
+            return
+        due[0] = time.monotonic() + PARTIAL_EVERY
+        partial(merge([*parts, (path, name, groups)], limit=limit))
+
     for source, track in pairs:
         if not track.failures_recorded:
             continue
+        path, name = source.path, track.name
+
+        def on_partial(r: GroupReport, p: str = path, n: str = name) -> None:
+            provisional(p, n, r.groups)
+
         try:
-            report = cache_for(source, track).refresh(source, max_groups=max_groups)
+            report = cache_for(source, track).refresh(
+                source,
+                max_groups=max_groups,
+                partial=None if partial is None else on_partial,
+                progress=None if progress is None else lambda n: progress(read_before[0] + n),
+            )
         except BatchtopError as exc:
             errors.append((source.path, exc.message))
             continue
         truncated = truncated or report.distinct > len(report.groups)
-        parts.append((source.path, track.name, report.groups))
+        read_before[0] += report.failed
+        parts.append((path, name, report.groups))
+        provisional(path, name, ())
     merged = merge(parts, limit=limit)
     return CrossReport(merged.groups, merged.failed, merged.distinct, tuple(errors), truncated)
 

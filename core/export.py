@@ -16,7 +16,7 @@ import io
 import json
 import math
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import IO, Any
@@ -215,18 +215,34 @@ def export_file(
     Raises:
         FilterError: a bad filter. OSError: the file cannot be written. BatchtopError: a read failed.
     """
+    return export_files([(db, track, path)], filter_text, out_path, now=now)
+
+
+def export_files(
+    parts: Sequence[tuple[Db, Track, str]], filter_text: str, out_path: str, *, now: float | None = None
+) -> int:
+    """`export_file` over many (db, track, path): one file, the sources one after the other (each row
+    says its `source`), the columns of every track's metrics. The filter is compiled for every track
+    before the file is created, so a bad one writes nothing.
+
+    Raises:
+        FilterError: a bad filter. OSError: the file cannot be written. BatchtopError: a read failed.
+    """
     import time
 
     from batchtop.core.filtered import Filter, compile_for
     from batchtop.core.sql import state_predicate
 
-    sql, params = compile_for(
-        db, track, Filter.parse(filter_text), now=time.time() if now is None else now, path=path
-    )
-    cond = f"({sql}) AND {state_predicate(track, ['failed'])}"
+    flt, when = Filter.parse(filter_text), time.time() if now is None else now
+    compiled = []
+    for db, track, path in parts:
+        sql, params = compile_for(db, track, flt, now=when, path=path)
+        compiled.append((db, track, path, f"({sql}) AND {state_predicate(track, ['failed'])}", params))
+    extra = dict.fromkeys(m for _, track, _, _, _ in compiled for m in metric_names(track))
     fmt = "jsonl" if out_path.lower().endswith((".jsonl", ".ndjson")) else "csv"
     with open(out_path, "x", encoding="utf-8", newline="") as out:  # never overwrite: "x"
-        writer = Writer(out, fmt, metric_names(track))
-        for record in rows(db, track, cond, params, path=path):
-            writer.write(record)
+        writer = Writer(out, fmt, list(extra))
+        for db, track, path, cond, params in compiled:
+            for record in rows(db, track, cond, params, path=path):
+                writer.write(record)
     return writer.count

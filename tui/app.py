@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from pathlib import Path
@@ -152,14 +152,18 @@ class BatchtopApp(App[int]):
         if path in self._sources:
             self.push_screen(SourceScreen(path, track))
 
-    def open_failures(self, path: str, track: str) -> None:
-        """Push the failures screen of one track (provided by the failures module when present)."""
-        try:
-            from batchtop.tui.screens.failures import FailuresScreen
-        except ImportError:
-            self.notify("The failures view is not available in this build.", severity="warning")
-            return
-        self.push_screen(FailuresScreen(self._sources[path], track))
+    def open_failures(self, path: str, track: str, group: str | None = None) -> None:
+        """Push the failures screen of one track (with the items of the error group `group` listed)."""
+        from batchtop.tui.screens.failures import FailuresScreen
+
+        if path in self._sources:
+            self.push_screen(FailuresScreen(self._sources[path], track, group=group))
+
+    def open_set_failures(self, paths: Sequence[str], name: str) -> None:
+        """Push the error groups merged over the files `paths` (a chunk set, or every source)."""
+        from batchtop.tui.screens.set_failures import SetFailuresScreen
+
+        self.push_screen(SetFailuresScreen(paths, name))
 
     def open_journal(self, db: str | None = None) -> None:
         """Push the action journal (of one database, or of all)."""

@@ -91,11 +91,12 @@ class FailuresScreen(FailureActions, ExportPart, ItemsPart, GroupsPart, LiveScre
     FailuresScreen .hidden { display: none; }
     """
 
-    def __init__(self, source: Source, track: str) -> None:
+    def __init__(self, source: Source, track: str, group: str | None = None) -> None:
+        """`group`: open with the items of this error group listed (from the failures across files)."""
         super().__init__()
         self.source = source
         self.track_name = track
-        self._group: str | None = None
+        self._group: str | None = group
         self._search: str | None = None
         self._marked: set[Any] = set()
         self._groups: dict[str, ErrorGroup] = {}
@@ -168,7 +169,7 @@ class FailuresScreen(FailureActions, ExportPart, ItemsPart, GroupsPart, LiveScre
         if not self._explain_empty():
             self._load_items()
             self._start_grouping()
-            self.query_one("#fx-groups", KeyedTable).focus()
+            self.query_one("#fx-items" if self._group else "#fx-groups").focus()
 
     # -- live updates -------------------------------------------------------------------------------
 

@@ -31,6 +31,7 @@ class OverviewScreen(LiveScreen):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("enter", "open", "Open"),
         Binding("f", "failures", "Failures"),
+        Binding("F", "failures_everywhere", "Failures across files", show=False),
         Binding("slash", "filter", "Filter", key_display="/"),
         Binding("s", "sort", "Sort"),
         Binding("S", "reverse", "Reverse sort", show=False),
@@ -45,7 +46,8 @@ class OverviewScreen(LiveScreen):
     | Key(s) | Description |
     | :- | :- |
     | enter | Open the source under the cursor (a click does the same). |
-    | f | Failures of the track under the cursor. |
+    | f | Failures of the track under the cursor (on a set of files: its error groups across the files). |
+    | F | Error groups across every source shown (one cause in many files is one row). |
     | / | Filter by name, path, profile, track or state (Enter or Escape returns to the list). |
     | s | Next sort order: name, state, progress, rate, ETA, failed, changed (or click a header). |
     | S | Reverse the sort order. |
@@ -380,14 +382,24 @@ class OverviewScreen(LiveScreen):
     def action_failures(self) -> None:
         """Open the failures of the track under the cursor."""
         if groups.is_group_key(self._cursor_key()):
-            self.notify("A set of files: expand it (space) and choose a file, or run "
-                        "batchtop failures DIR --group for the causes across them.", markup=False)
+            unit = self._selected_unit()
+            if unit is not None:
+                self.batchtop.open_set_failures(unit.chunk.paths, unit.chunk.name)
             return
         selected = self._selected()
         if selected and selected[1]:
             self.batchtop.open_failures(selected[0], selected[1])
         elif selected:
             self.notify("This source has no readable track yet.", severity="warning")
+
+    def action_failures_everywhere(self) -> None:
+        """The error groups merged over every source shown (one cause in many files is one row)."""
+        app = self.batchtop
+        paths = [v.path for v in app.views.values() if rows.matches(v, self.needle, self.problems_only)]
+        if not paths:
+            self.notify("No source to look at yet.", severity="warning")
+            return
+        self.batchtop.open_set_failures(paths, "every source shown" if not self.needle else f"sources matching {self.needle}")
 
     def action_undo(self) -> None:
         """Undo the newest action on the database under the cursor."""
