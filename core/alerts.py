@@ -60,7 +60,7 @@ class _Seen:
     failed: int
     settled: int
     #: Signatures seen so far; None until the caller first passed them (that first set is a baseline,
-    #: unless the track appeared after the first call: a chunk file the job created meanwhile).
+    #: unless the track appeared after `Detector.opened()`: a chunk file the job created meanwhile).
     signatures: set[str] | None = None
     late: bool = False
 
@@ -82,7 +82,13 @@ class Detector:
         self._seen: dict[tuple[str, str], _Seen] = {}
         #: Every signature seen on any (file, track): what "new" is measured against.
         self._known: set[str] = set()
-        self._calls = 0
+        #: Set by `opened()`: tracks first seen from now on appeared while batchtop watched.
+        self._opened = False
+
+    def opened(self) -> None:
+        """Every source there was at start has been seen once: a track first seen after this is a file
+        the job created meanwhile, and its first signatures are compared, not taken as a baseline."""
+        self._opened = True
 
     def update(
         self,
@@ -99,8 +105,7 @@ class Detector:
                 a signature not seen before on any track is a `new-signature` event.
         """
         out: list[Event] = []
-        late = self._calls > 0
-        self._calls += 1
+        late = self._opened
         for status in statuses:
             if status.error is not None:
                 continue
@@ -120,7 +125,7 @@ class Detector:
 
     def _new_signatures(self, prev: _Seen, path: str, track: str, sigs: set[str], now: float) -> list[Event]:
         """Events for the signatures no source showed before; the track's first set is a baseline
-        unless the track appeared after the first call."""
+        unless the track appeared after `opened()`."""
         baseline = prev.signatures is None and not prev.late
         prev.signatures = sigs if prev.signatures is None else prev.signatures | sigs
         new = sorted(sigs - self._known)

@@ -102,7 +102,9 @@ def test_a_new_cause_over_many_files_is_one_alert_and_a_known_cause_none(tmp_pat
     def statuses(n: int) -> list[SourceStatus]:
         return [s for r in runs[:n] for s in r.statuses()]
 
-    assert det.update(statuses(2), 0.0, {keys[0]: ["A"], keys[1]: ["B"]}) == []  # baseline, every file
+    assert det.update(statuses(1), 0.0, {keys[0]: ["A"]}) == []  # baseline, every file there at start
+    assert det.update(statuses(2), 0.0, {keys[0]: ["A"], keys[1]: ["B"]}) == []
+    det.opened()
     assert det.update(statuses(2), 1.0, {keys[0]: ["A", "B"], keys[1]: ["B"]}) == []  # B: known elsewhere
     events = det.update(statuses(2), 2.0, {keys[0]: ["A", "B", "C"], keys[1]: ["B", "C"]})
     assert [(e.kind, e.message.split(": ", 1)[1]) for e in events] == [("new-signature", "new error: C")]

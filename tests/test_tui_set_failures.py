@@ -155,3 +155,39 @@ async def test_every_source_at_once_and_read_only_refuses(in_tmp, make_app, read
         assert isinstance(app.screen, SetFailuresScreen)  # refused: no preview
         assert any("read-only" in str(n.message) for n in app._notifications)
     assert [failed_rate(p) for p in paths] == [4, 3, 1]
+
+
+@pytest.mark.slow
+async def test_a_new_cause_in_several_chunk_files_is_exactly_one_alert(in_tmp, until, tmp_path_factory):
+    """Default alert kinds: known causes failing again say nothing; a new one in two files at once, then
+    in a third, is told once."""
+    from factories import add_failures, fixed_clock
+
+    from batchtop.core.monitor import Monitor
+    from batchtop.tui.alerting import AlertSettings
+    from batchtop.tui.app import BatchtopApp
+
+    paths = chunk_set(in_tmp)
+    clock = fixed_clock()
+    app = BatchtopApp(Monitor(["."], clock=clock), clock=clock, watch=False, poll_interval=0.1,
+                      journal_path=tmp_path_factory.mktemp("j") / "j.jsonl", alerts=AlertSettings.parse())
+    written: list[str] = []
+    async with app.run_test(size=SIZE) as pilot:
+        app.alerts.notifier.write = written.append
+        await until(pilot, lambda: app.polled_all)
+        await pilot.pause(0.8)  # the signatures of every file are grouped: the baseline
+        for p in paths:  # known causes fail again in every file: no alert by default
+            with sqlite3.connect(p) as conn:
+                add_failures(conn, {"rate": 2, "timeout": 1})
+        await pilot.pause(0.8)
+        for p in paths[:2]:  # a new cause, in two files
+            with sqlite3.connect(p) as conn:
+                add_failures(conn, {"json": 3})
+        await until(pilot, lambda: any(e.kind == "new-signature" for e in app.alerts.events))
+        with sqlite3.connect(paths[2]) as conn:  # ... and then in the third
+            add_failures(conn, {"json": 1})
+        await pilot.pause(1.0)
+        told = [e for e in app.alerts.events if e.notified]
+        assert [e.kind for e in told] == ["new-signature"], told
+        assert FAMILY_SIGNATURES["json"] in told[0].message
+        assert written.count("\a") == 1

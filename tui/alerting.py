@@ -69,6 +69,7 @@ class AppAlerts:
         self.alerts = Alerts(settings.kinds, log=EventLog(settings.event_log))
         self.notifier = Notifier(self._write, bell=settings.bell, desktop=settings.desktop)
         self._failed: dict[tuple[str, str], int] = {}
+        self._opened = False
 
     @property
     def events(self) -> list[Event]:
@@ -84,6 +85,10 @@ class AppAlerts:
         """Detect events in one source's new status (on the UI thread)."""
         status = view.status
         self._emit(self.alerts.update([status], self.app.clock()))
+        if not self._opened and getattr(self.app, "polled_all", False):
+            # After the update: the last source of the first sweep is still part of the baseline.
+            self._opened = True
+            self.alerts.detector.opened()
         if "new-signature" not in self.settings.kinds or status.error is not None:
             return
         moved = []
