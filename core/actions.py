@@ -161,13 +161,18 @@ def apply(
     journal.check_outside(plan.path)
     track, action = plan.track, plan.action
     started = time.monotonic()
+    # A condition target is resolved to keys just before the write lock, in short key-range reads on the
+    # write connection: found inside the transaction, a group's signature test over every failed row held
+    # the job's write lock for a second per 25,000 failures. The write re-checks the condition on these.
+    keys: list[RawValue] = [] if plan.by_condition else list(plan.keys)
+
+    def find(conn: Any) -> None:
+        keys[:] = _matching_keys(conn, track, plan.condition, plan.cap)
+
     with quiet(source if source is not None else plan.source), \
-            WriteSession(plan.path, plan.identity, timeout=busy_timeout) as w:  # == expected, checked above
+            WriteSession(plan.path, plan.identity, timeout=busy_timeout,  # == expected, checked above
+                         before=find if plan.by_condition else None) as w:
         k, t = key_expr(track), q(track.table)
-        if plan.by_condition:
-            keys = [r[0] for r in w.fetch(f"SELECT {k} FROM {t} WHERE {plan.condition} ORDER BY {k} LIMIT {plan.cap}")]
-        else:
-            keys = list(plan.keys)
         columns = _before_columns(track, action)
         # Cohorts compare error signatures before and after. When the action clears the error column its
         # before-image holds the text; otherwise (skip) the signature is journaled.
@@ -197,6 +202,18 @@ def apply(
         }
         warnings = w.commit(journal, record, verify=lambda conn: _shows_change(conn, track, action, affected))
         return _outcome(w, plan, record["id"], affected, warnings, started)
+
+
+def _matching_keys(conn: Any, track: Track, condition: str, cap: int) -> list[RawValue]:
+    """The first `cap` keys (in key order) of the rows matching `condition` now, read in short chunks."""
+    from batchtop.core.filtered import scan
+
+    keys: list[RawValue] = []
+    for page in scan(conn, track, condition, {}, key_expr(track), page=min(cap, 5_000)):
+        keys += [r[0] for r in page]
+        if len(keys) >= cap:
+            return keys[:cap]
+    return keys
 
 
 def _outcome(w: WriteSession, plan: Plan, entry_id: str | None, affected: list[RawValue], warnings: list[str],

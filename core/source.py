@@ -26,7 +26,7 @@ from batchtop.core.history import History
 from batchtop.core.profiles import choose_profile
 from batchtop.core.profiles.model import Profile, RawValue, Track
 from batchtop.core.schema import Schema, read_schema
-from batchtop.core.signature import signature
+from batchtop.core.signature import cached_signature
 from batchtop.core.snapshot import (
     Snapshot,
     fetch,
@@ -104,7 +104,7 @@ def connect_ro(path: str | Path, *, immutable: bool = False, timeout: float = BU
     uri += f"&vfs={vfs}" if vfs else ""
     conn = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=timeout, check_same_thread=False)
     conn.text_factory = lambda b: b.decode("utf-8", "replace")
-    conn.create_function("bt_signature", 1, signature, deterministic=True)
+    conn.create_function("bt_signature", 1, cached_signature, deterministic=True)
     return conn
 
 

@@ -26,7 +26,7 @@ from typing import Any
 from batchtop.core.errors import ActionError, Busy, FileReplaced
 from batchtop.core.journal import Journal, JournalError, RawText, text_factory
 from batchtop.core.profiles.model import RawValue, Track
-from batchtop.core.signature import signature
+from batchtop.core.signature import cached_signature
 from batchtop.core.snapshot import classify, fetch
 from batchtop.core.source import uri_for
 from batchtop.core.sql import key_expr, lit, q, raw_expr
@@ -224,8 +224,11 @@ class WriteSession:
     """
 
     def __init__(self, path: str, identity: tuple[int, int], *, timeout: float = BUSY_DEFAULT,
-                 replaced: str = REPLACED) -> None:
+                 replaced: str = REPLACED, before: Callable[[sqlite3.Connection], None] | None = None) -> None:
+        """`before(conn)` runs reads on the connection before `BEGIN IMMEDIATE` (each statement its own
+        short read transaction): finding the rows a condition selects must not hold the job's write lock."""
         self.path, self.identity, self.replaced = path, tuple(identity), replaced
+        self.before = before
         self.timeout = clamp_timeout(timeout)
         self.conn: sqlite3.Connection | None = None
         self.deadline = 0.0
@@ -245,12 +248,17 @@ class WriteSession:
         except sqlite3.Error as exc:
             raise sql_error(exc, "opening the file") from exc
         conn.text_factory = text_factory
-        conn.create_function("bt_signature", 1, signature, deterministic=True)
+        conn.create_function("bt_signature", 1, cached_signature, deterministic=True)
         self.conn = conn
         try:
             # Opening reads nothing; the first statement opens a WAL's sidecars by name. Check again
             # now, so a file swapped while we connected never gets sidecars from us.
             self.check_identity()
+            if self.before is not None:
+                try:
+                    self.before(conn)
+                except sqlite3.Error as exc:
+                    raise sql_error(exc, "finding the rows") from exc
             try:
                 conn.execute("BEGIN IMMEDIATE")
             except sqlite3.Error as exc:

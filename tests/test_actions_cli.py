@@ -100,7 +100,7 @@ def test_without_a_terminal_it_refuses_unless_told_yes(data: Path, journal_env: 
     assert code == 1 and "use --yes" in err and failed(db) == 3 and not journal_env.exists()
 
     code, out, err = run(capsys, "reset", str(db), "--all-failed", "--yes")
-    assert code == 0 and out.strip().splitlines()[-1] == "reset 3 of 3" and failed(db) == 0
+    assert code == 0 and out.strip().splitlines()[-1] == "reset 3 of 3" and failed(db) == 0, err
     entry_id = err.split("journaled as ")[1].split()[0]
 
     code, out, _ = run(capsys, "journal", "--json")

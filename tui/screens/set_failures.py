@@ -96,6 +96,8 @@ class SetFailuresScreen(LiveScreen):
         self._next_at = 0.0
         self._seen: object = None
         self._error: str | None = None
+        #: When groups were first on screen (monotonic; benchmarks read it).
+        self.first_shown: float | None = None
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -219,6 +221,8 @@ class SetFailuresScreen(LiveScreen):
             self._schedule()
 
     def _show(self, report: CrossReport, provisional: bool) -> None:
+        if self.first_shown is None:
+            self.first_shown = time.monotonic()
         self.report = report
         self._groups = {g.signature: g for g in report.groups}
         rates = group_series(report.groups, RATE_CELLS)
