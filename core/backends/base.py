@@ -3,8 +3,9 @@
 A backend knows one kind of database. It opens read-only sessions, answers a cheap change token (equal
 tokens guarantee that nothing committed in between, so an unchanged poll runs nothing else), reads the
 schema and the snapshot aggregates in one short read-only transaction, previews and applies the
-conditional, journaled writes of `batchtop.core.actions` (and their undo), and maps its driver's errors
-to `batchtop.core.errors`. A source (`Source`, `PgSource`) drives a backend: gate, read, keep history.
+conditional, journaled writes of `batchtop.core.actions` (and their undo), reads the journal's cohorts
+("did the fix work?"), and maps its driver's errors to `batchtop.core.errors`. A source (`Source`,
+`PgSource`) drives a backend: gate, read, keep history.
 Profiles, snapshots, history, status and screens stay backend-agnostic.
 
 SQLite has each part already, still in place until it moves to `backends/sqlite/`: `source.connect_ro`,
@@ -19,6 +20,7 @@ from collections.abc import Hashable, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, Protocol, runtime_checkable
 
+from batchtop.core.cohort import Cohort
 from batchtop.core.errors import BatchtopError
 from batchtop.core.journal import Entry, Journal
 from batchtop.core.profiles.model import RawValue, Track
@@ -137,6 +139,10 @@ class Backend(Protocol):
 
     def preview_undo(self, session: ReadSession, entry: Entry, identity_now: Identity | None = None) -> Any:
         """What an undo of `entry` would restore now (`batchtop.core.undo.UndoPreview`), read-only."""
+        ...
+
+    def cohort(self, session: ReadSession, track: Track, entry: Entry) -> Cohort:
+        """Where the rows of a journaled action are now ("did the fix work?", `batchtop.core.cohort`)."""
         ...
 
     def map_error(self, exc: BaseException) -> BatchtopError:

@@ -1,7 +1,7 @@
 """`PostgresBackend`: the backend protocol (`batchtop.core.backends.base.Backend`) on PostgreSQL.
 
 A thin object over the modules that do the work: `conn` (sessions, change token, errors), `reads`
-(schema and snapshot reads), `plan` / `write` / `undo` (actions). `PgSource` drives it.
+(schema and snapshot reads), `cohort`, `plan` / `write` / `undo` (actions). `PgSource` drives it.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from typing import Any
 from batchtop.core import errors
 from batchtop.core.backends.base import ChangeToken, Identity, ReadSession
 from batchtop.core.backends.postgres import conn, reads
+from batchtop.core.cohort import Cohort
 from batchtop.core.journal import Entry, Journal
 from batchtop.core.profiles.model import RawValue, Track
 from batchtop.core.schema import Schema, Table
@@ -145,6 +146,11 @@ class PostgresBackend:
         from batchtop.core.backends.postgres.undo import preview_undo
 
         return preview_undo(session, entry, identity_now)
+
+    def cohort(self, session: ReadSession, track: Track, entry: Entry) -> Cohort:
+        from batchtop.core.backends.postgres.cohort import cohort
+
+        return cohort(session, track, entry)
 
     def map_error(self, exc: BaseException) -> errors.BatchtopError:
         return conn.map_error(exc, self.url)
