@@ -1,14 +1,17 @@
-"""The journal's cohorts on a real throwaway PostgreSQL server (tests/pg_server.py), as a user sees them:
-a reset's cohort says how its rows fared."""
+"""The item and tables views and the journal's cohorts on a real throwaway PostgreSQL server
+(tests/pg_server.py), as a user sees them: the item screen of a PG failure shows the whole error and
+redacts credentials in jsonb and bytea; the tables screen lists the tables with bounded or estimated row
+counts and pages a table without a primary key; a reset's cohort says how its rows fared."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from factories import topics_db
-from pg_server import PgServer, load_sqlite, missing_reason, pg_server
+from pg_server import WATCHER_PASSWORD, PgServer, load_sqlite, missing_reason, pg_server
 
 from batchtop.core.backends.postgres.conn import display_url
 from batchtop.core.backends.postgres.source import PgSource
@@ -74,8 +77,140 @@ def topics(server: PgServer, seed: Path) -> PgServer:
     return server
 
 
+def newest_failed(server: PgServer) -> int:
+    import psycopg
+
+    with psycopg.connect(server.admin_url) as conn:
+        return int(
+            conn.execute("SELECT max(id) FROM topic_completions WHERE status = 'failed'").fetchone()[0]
+        )
+
+
 def screen_text(app) -> str:
     return "\n".join(strip.text for strip in app.screen._compositor.render_strips())
+
+
+@pytest.mark.anyio
+async def test_item_view_shows_the_whole_error_and_redacts_jsonb_and_bytea(
+    topics: PgServer, make_app, ready, until
+) -> None:
+    from batchtop.core.items import read_item_value
+    from batchtop.tui.screens.item import ItemScreen
+
+    key = newest_failed(topics)
+    admin(
+        topics,
+        "UPDATE topic_completions SET error_message = %s, payload = %s::jsonb, kwargs = %s, api_token = %s "
+        "WHERE id = %s",
+        (
+            TRACEBACK,
+            json.dumps({"model": "gpt-4o", "api_key": SECRET, "nested": {"password": SECRET}}),
+            json.dumps({"prompt": "hi", "token": SECRET}).encode(),
+            SECRET,
+            key,
+        ),
+    )
+    app = make_app(topics.watcher_url)
+    path = display_url(topics.watcher_url)
+    async with app.run_test(size=(180, 50)) as pilot:
+        await ready(pilot)
+        app.open_item(path, "topics", key)
+        await until(
+            pilot, lambda: isinstance(app.screen, ItemScreen) and app.screen.chunk is not None, timeout=15
+        )
+        item = app.screen
+        assert item.detail is not None and item.detail.found and item.detail.state == "failed"
+        # The error pane: the whole traceback (not its headline), markup and escapes shown literally.
+        assert item.column == "error_message" and item.chunk is not None
+        assert item.chunk.length == len(TRACEBACK) and item.chunk.text.endswith("END-OF-ERROR")
+        text = screen_text(app)
+        assert "failed" in text and "api_token" in text and "secret column hidden" in text
+        assert "[@click=app.quit]x[/]" in text or "Traceback" in text
+        values = {v.column: v for v in item.detail.columns}
+        assert "api_token" not in values  # never read
+        assert values["payload"].kind == "text" and '"api_key": "***"' in values["payload"].text
+        assert values["kwargs"].kind == "blob" and "***" in values["kwargs"].text
+        assert all(SECRET not in v.text for v in values.values())
+        # Page through the jsonb value and the bytea as a user moving the cursor would.
+        for column in ("payload", "kwargs"):
+            item.query_one("#it-columns").move_to_key(column)
+            await until(pilot, lambda c=column: item.chunk is not None and item.chunk.column == c, timeout=10)
+            assert SECRET not in item.chunk.text and "***" in item.chunk.text
+        assert SECRET not in screen_text(app) and WATCHER_PASSWORD not in screen_text(app)
+        assert "\x1b" not in screen_text(app)
+        # Bad input: a column that does not exist, a key with a NUL: clear messages, never a crash.
+        track = app.source_of(path).profile.track("topics")
+        with pytest.raises(Exception, match="no column nope"):
+            read_item_value(app.source_of(path), track, key, "nope", 0, 10)
+        app.open_item(path, "topics", "bad\x00key")
+        await until(pilot, lambda: app.screen is not item and "NUL" in screen_text(app), timeout=10)
+    app.monitor.close()
+
+
+@pytest.mark.anyio
+async def test_tables_view_lists_pg_tables_with_bounded_counts_and_pages_a_keyless_table(
+    topics: PgServer, make_app, ready, until
+) -> None:
+    from textual.widgets import DataTable
+
+    from batchtop.tui.screens.tables import PAGE, TablesScreen
+
+    admin(topics, "CREATE TABLE notes (body TEXT, api_key TEXT, meta JSONB)")
+    admin(
+        topics,
+        "INSERT INTO notes SELECT 'note [b]' || g || '[/b]', %s, jsonb_build_object('secret', %s::text, 'n', g) "
+        "FROM generate_series(1, 250) g",
+        (SECRET, SECRET),
+    )
+    admin(
+        topics,
+        "CREATE TABLE events (id BIGINT PRIMARY KEY, kind TEXT); "
+        "INSERT INTO events SELECT g, 'tick' FROM generate_series(1, 12000) g; ANALYZE events; "
+        "CREATE TABLE user_credentials (id INT PRIMARY KEY, value TEXT); "
+        "CREATE VIEW recent_events AS SELECT * FROM events WHERE id > 11990",
+    )
+    admin(topics, "INSERT INTO user_credentials VALUES (1, %s)", (SECRET,))
+    app = make_app(topics.watcher_url)
+    path = display_url(topics.watcher_url)
+    async with app.run_test(size=(180, 50)) as pilot:
+        await ready(pilot)
+        app.open_tables(path)
+        await until(
+            pilot, lambda: isinstance(app.screen, TablesScreen) and app.screen.page is not None, timeout=15
+        )
+        screen = app.screen
+        tables = screen.query_one("#tb-tables", DataTable)
+        rows = {
+            str(tables.get_row_at(i)[0]): [str(c) for c in tables.get_row_at(i)]
+            for i in range(tables.row_count)
+        }
+        assert set(rows) == {
+            "events",
+            "notes",
+            "recent_events (view)",
+            "topic_completions",
+            "user_credentials",
+        }
+        assert rows["topic_completions"][1:] == ["13", "1", "60"]  # api_token is secret
+        assert rows["notes"][1:] == ["3", "1", "250"]
+        assert rows["events"][3] == "~12,000 (estimate)"  # past the bounded count: the planner's estimate
+        assert rows["user_credentials"][2:] == ["whole table", "—"]
+        assert rows["recent_events (view)"][3] == "—"
+        # A table with no primary key is paged by heap position, PAGE rows at a time.
+        screen.show_table("notes")
+        await until(pilot, lambda: screen.page is not None and screen.page.table == "notes", timeout=10)
+        assert screen.page.key_column == "ctid" and len(screen.page.rows) == PAGE
+        assert screen.page.hidden == ("api_key",)
+        await pilot.press("n")
+        await until(pilot, lambda: screen.page is not None and len(screen.page.rows) == 50, timeout=10)
+        grid = screen.query_one("#tb-rows", DataTable)
+        cells = " ".join(str(c) for i in range(grid.row_count) for c in grid.get_row_at(i))
+        assert "note [b]250[/b]" in cells and '"secret": "***"' in cells and SECRET not in cells
+        # A secret table is never read: the view says so.
+        screen.show_table("user_credentials")
+        await until(pilot, lambda: "holds secrets" in screen_text(app), timeout=10)
+        assert SECRET not in screen_text(app)
+    app.monitor.close()
 
 
 @pytest.mark.anyio
@@ -158,3 +293,9 @@ async def test_cohort_of_a_pg_reset_shows_how_the_rows_fared(
         app.open_source(path)
         await until(pilot, lambda: "1 failed again (same error)" in screen_text(app), timeout=15)
     app.monitor.close()
+
+
+CRAWL_DDL = """CREATE TABLE crawl_queue (
+    id BIGSERIAL PRIMARY KEY, url TEXT NOT NULL, state TEXT NOT NULL, error_message TEXT,
+    started_at TIMESTAMPTZ, finished_at TIMESTAMPTZ, bytes_fetched BIGINT);
+CREATE TABLE audit_log (happened TIMESTAMPTZ, state TEXT, detail TEXT)"""

@@ -179,7 +179,8 @@ class PgSource:
     def run(self, reader: Callable[[Any], T]) -> T:
         """Run `reader(conn)` in a read-only transaction of this source's session; errors as BatchtopError."""
         with self.lock:
-            if self.profile is None:
+            # A database no profile describes is still read by the tables view.
+            if self.profile is None and not isinstance(self.error, errors.UnknownSchema):
                 raise self.error or errors.NotFound("not read yet")
             try:
                 conn = self._session()
