@@ -1,11 +1,14 @@
-"""The item and tables views and the journal's cohorts on a real throwaway PostgreSQL server
-(tests/pg_server.py), as a user sees them: the item screen of a PG failure shows the whole error and
-redacts credentials in jsonb and bytea; the tables screen lists the tables with bounded or estimated row
-counts and pages a table without a primary key; a reset's cohort says how its rows fared."""
+"""The item and tables views, the journal's cohorts and detection of unknown tables, on a real throwaway
+PostgreSQL server (tests/pg_server.py), as a user sees them: the item screen of a PG failure shows the
+whole error and redacts credentials in jsonb and bytea; the tables screen lists the tables with bounded
+or estimated row counts and pages a table without a primary key; a reset's cohort says how its rows
+fared; a table no profile describes is detected and counted exactly."""
 
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -299,3 +302,95 @@ CRAWL_DDL = """CREATE TABLE crawl_queue (
     id BIGSERIAL PRIMARY KEY, url TEXT NOT NULL, state TEXT NOT NULL, error_message TEXT,
     started_at TIMESTAMPTZ, finished_at TIMESTAMPTZ, bytes_fetched BIGINT);
 CREATE TABLE audit_log (happened TIMESTAMPTZ, state TEXT, detail TEXT)"""
+
+
+def test_a_pg_table_no_profile_describes_is_detected_and_counted_exactly(server: PgServer) -> None:
+    clean(server)
+    admin(server, CRAWL_DDL)
+    admin(
+        server,
+        "INSERT INTO crawl_queue (url, state, error_message, started_at, finished_at, bytes_fetched) "
+        "SELECT 'https://example.org/' || g, "
+        "CASE WHEN g <= 700 THEN 'done' WHEN g <= 730 THEN 'failed' WHEN g <= 740 THEN 'running' ELSE 'queued' END, "
+        "CASE WHEN g > 700 AND g <= 730 THEN 'HTTPError: 503 for https://example.org/' || g END, "
+        "CASE WHEN g <= 740 THEN now() - interval '1 hour' END, CASE WHEN g <= 730 THEN now() END, g * 10 "
+        "FROM generate_series(1, 1000) g; "
+        "INSERT INTO audit_log SELECT now(), 'done', 'x' FROM generate_series(1, 5)",
+    )
+    source = PgSource(server.watcher_url)
+    try:
+        result = source.poll()
+        assert result.error is None, result.error
+        profile = source.profile
+        assert profile is not None and profile.origin == "detected"
+        assert [t.table for t in profile.tracks] == ["crawl_queue"]
+        track = profile.tracks[0]
+        assert (track.key, track.raw, track.error, track.label) == ("id", "state", "error_message", "url")
+        assert any("no one-column primary key" in n and "audit_log" in n for n in profile.notes)
+        counts = result.snapshot.tracks[0].counts
+        assert counts == {
+            "pending": 260,
+            "running": 10,
+            "done": 700,
+            "failed": 30,
+            "skipped": 0,
+            "cancelled": 0,
+        }
+        failures = source.failures(track, limit=5)
+        assert len(failures) == 5 and failures[0].error.startswith("HTTPError: 503")
+    finally:
+        source.close()
+    # Headless too, with the same numbers (and the password never printed).
+    out = subprocess.run(
+        [sys.executable, "-m", "batchtop.tui.cli", "status", "--json", server.watcher_url],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 0, out.stderr
+    assert WATCHER_PASSWORD not in out.stdout + out.stderr
+    (pg,) = json.loads(out.stdout)["sources"]
+    assert pg["profile"] == "detected" and pg["tracks"][0]["total"] == 1000
+    assert pg["tracks"][0]["counts"]["failed"] == 30
+
+
+def test_an_empty_detected_pg_table_is_waiting_then_read_again_when_rows_arrive(server: PgServer) -> None:
+    clean(server)
+    admin(server, "CREATE TABLE work_items (id BIGINT PRIMARY KEY, name TEXT, status TEXT, error TEXT)")
+    source = PgSource(server.watcher_url)
+    try:
+        first = source.poll()
+        assert first.error is None and source.profile is not None and source.profile.origin == "detected"
+        assert first.snapshot.tracks[0].total == 0
+        admin(
+            server,
+            "INSERT INTO work_items SELECT g, 'item ' || g, CASE WHEN g % 4 = 0 THEN 'ERROR' ELSE 'SUCCESS' END, "
+            "CASE WHEN g % 4 = 0 THEN 'boom' END FROM generate_series(1, 40) g",
+        )
+        source.wrote()
+        after = source.poll()
+        assert after.error is None and after.snapshot is not None
+        assert (
+            after.snapshot.tracks[0].counts["done"] == 30 and after.snapshot.tracks[0].counts["failed"] == 10
+        )
+    finally:
+        source.close()
+
+
+def test_the_overview_opens_a_detected_pg_source(server: PgServer) -> None:
+    """`batchtop failures URL` on a detected table lists its failures (no "not on PostgreSQL yet")."""
+    clean(server)
+    admin(server, CRAWL_DDL)
+    admin(
+        server,
+        "INSERT INTO crawl_queue (url, state, error_message) VALUES "
+        "('https://a', 'failed', 'TimeoutError: read timed out'), ('https://b', 'done', NULL)",
+    )
+    out = subprocess.run(
+        [sys.executable, "-m", "batchtop.tui.cli", "failures", server.watcher_url],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "TimeoutError: read timed out" in out.stdout

@@ -4,9 +4,9 @@ A backend knows one kind of database. It opens read-only sessions, answers a che
 tokens guarantee that nothing committed in between, so an unchanged poll runs nothing else), reads the
 schema and the snapshot aggregates in one short read-only transaction, previews and applies the
 conditional, journaled writes of `batchtop.core.actions` (and their undo), reads what the item, tables
-and journal views show (one item, a page of any table, the table list, a cohort), and maps its driver's
-errors to `batchtop.core.errors`. A source (`Source`, `PgSource`) drives a backend: gate, read, keep
-history.
+and journal views show (one item, a page of any table, the table list, a cohort), detects tables no
+profile describes, and maps its driver's errors to `batchtop.core.errors`. A source (`Source`,
+`PgSource`) drives a backend: gate, read, keep history.
 Profiles, snapshots, history, status and screens stay backend-agnostic.
 
 SQLite has each part already, still in place until it moves to `backends/sqlite/`: `source.connect_ro`,
@@ -25,7 +25,7 @@ from batchtop.core.cohort import Cohort
 from batchtop.core.errors import BatchtopError
 from batchtop.core.items import ItemDetail, TableInfo, TablePage, ValueChunk
 from batchtop.core.journal import Entry, Journal
-from batchtop.core.profiles.model import RawValue, Track
+from batchtop.core.profiles.model import Profile, RawValue, Track
 from batchtop.core.schema import Schema, Table
 from batchtop.core.snapshot import FailureRow, MetricValue, TrackSnapshot
 
@@ -181,6 +181,10 @@ class Backend(Protocol):
 
     def cohort(self, session: ReadSession, track: Track, entry: Entry) -> Cohort:
         """Where the rows of a journaled action are now ("did the fix work?", `batchtop.core.cohort`)."""
+        ...
+
+    def detect(self, session: ReadSession, schema: Schema) -> Profile | None:
+        """A profile detected from the schema and bounded samples, for tables no profile describes."""
         ...
 
     def map_error(self, exc: BaseException) -> BatchtopError:

@@ -1,7 +1,8 @@
 """`PostgresBackend`: the backend protocol (`batchtop.core.backends.base.Backend`) on PostgreSQL.
 
 A thin object over the modules that do the work: `conn` (sessions, change token, errors), `reads`
-(schema and snapshot reads), `items` (the item and tables views), `cohort`, `plan` / `write` / `undo` (actions). `PgSource` drives it.
+(schema and snapshot reads), `items` (the item and tables views), `cohort`, `sample` (detection of
+tables no profile describes), `plan` / `write` / `undo` (actions). `PgSource` drives it.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from batchtop.core.backends.postgres import conn, items, reads
 from batchtop.core.cohort import Cohort
 from batchtop.core.items import ItemDetail, TableInfo, TablePage, ValueChunk
 from batchtop.core.journal import Entry, Journal
-from batchtop.core.profiles.model import RawValue, Track
+from batchtop.core.profiles.model import Profile, RawValue, Track
 from batchtop.core.schema import Schema, Table
 from batchtop.core.snapshot import FailureRow, MetricValue, TrackSnapshot
 
@@ -186,6 +187,12 @@ class PostgresBackend:
         from batchtop.core.backends.postgres.cohort import cohort
 
         return cohort(session, track, entry)
+
+    def detect(self, session: ReadSession, schema: Schema) -> Profile | None:
+        from batchtop.core.backends.postgres.sample import SAMPLER
+        from batchtop.core.profiles.detect import detect
+
+        return detect(session, schema, sampler=SAMPLER)
 
     def map_error(self, exc: BaseException) -> errors.BatchtopError:
         return conn.map_error(exc, self.url)
