@@ -1,15 +1,18 @@
 """Cohorts: what became of the rows a past action reset ("did the fix work?").
 
-Read-only: runs on a source's read connection (`source.run(lambda c: cohort(c, track, entry))`), in
-chunked key lookups, and compares each failed row's error signature now with the one journaled before
-the reset.
+Read-only: `read_cohort(source, track, entry)` runs on a source's read connection, in chunked key
+lookups (SQLite here; a backend object, PostgreSQL's, reads the rows with its own SQL and counts them
+with `tally`), and compares each failed row's error signature now with the one journaled before the
+reset.
 """
 
 from __future__ import annotations
 
 import sqlite3
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from batchtop.core.actions import error_signature, past
 from batchtop.core.journal import Entry, Omitted
@@ -57,28 +60,47 @@ class Cohort:
 
 def cohort(conn: sqlite3.Connection, track: Track, entry: Entry) -> Cohort:
     """Count the current states of `entry`'s affected rows (read-only, bounded statements)."""
-    before = _before_signatures(track, entry)
     err = signature_arg(col(track, track.error)) if track.error else "NULL"
+    rows: list[tuple[Any, Any, Any, str]] = []
+    for chunk in chunks(entry.affected):
+        rows += [(key, raw, flight, signature(error)) for key, raw, flight, error in
+                 fetch(conn, f"SELECT {key_expr(track)}, {raw_expr(track)}, {flight_expr(track)}, {err} "
+                             f"FROM {q(track.table)} WHERE {in_list(track, chunk)}")]
+    return tally(track, entry, rows)
+
+
+def tally(track: Track, entry: Entry, rows: Sequence[tuple[Any, Any, Any, str]]) -> Cohort:
+    """The cohort of `entry` from its rows found now: (key, raw state, in flight, error signature) each.
+
+    Shared by the backends: each reads the rows its own way, the counting is the same.
+    """
+    before = _before_signatures(track, entry)
     counts: Counter[str] = Counter()
     new: Counter[str] = Counter()
-    seen = 0
-    for chunk in chunks(entry.affected):
-        rows = fetch(conn, f"SELECT {key_expr(track)}, {raw_expr(track)}, {flight_expr(track)}, {err} "
-                           f"FROM {q(track.table)} WHERE {in_list(track, chunk)}")
-        seen += len(rows)
-        for key, raw, flight, error in rows:
-            state, _ = classify(track, raw, flight)
-            if state == "failed":
-                sig = signature(error)
-                if sig == before.get(norm(key)):
-                    state = "failed_same"
-                else:
-                    state = "failed_new"
-                    new[display(sig, 120)] += 1
-            counts[state if state in ("pending", "running", "done", "failed_same", "failed_new") else "other"] += 1
+    for key, raw, flight, sig in rows:
+        state, _ = classify(track, raw, flight)
+        if state == "failed":
+            if sig == before.get(norm(key)):
+                state = "failed_same"
+            else:
+                state = "failed_new"
+                new[display(sig, 120)] += 1
+        counts[state if state in ("pending", "running", "done", "failed_same", "failed_new") else "other"] += 1
     return Cohort(entry.id, entry.action, len(entry.affected), counts["pending"], counts["running"],
                   counts["done"], counts["failed_same"], counts["failed_new"], counts["other"],
-                  len(entry.affected) - seen, tuple(new.most_common(5)), undone=entry.status == "undone")
+                  len(entry.affected) - len(rows), tuple(new.most_common(5)), undone=entry.status == "undone")
+
+
+def read_cohort(source: Any, track: Track, entry: Entry) -> Cohort:
+    """The cohort of `entry` on a watched source, read by its backend in a short read-only transaction.
+
+    Raises:
+        BatchtopError: the source could not be read.
+    """
+    backend = getattr(source, "backend", None)
+    if backend is not None:  # PostgreSQL (and any backend object): its own SQL
+        return source.run(lambda conn: backend.cohort(conn, track, entry))
+    return source.run(lambda conn: cohort(conn, track, entry))
 
 
 def _before_signatures(track: Track, entry: Entry) -> dict[object, str | None]:

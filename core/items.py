@@ -15,6 +15,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from batchtop.core.blobs import HEAD_BYTES, blob_kind, blob_text, mask_secrets, pickle_summary, text_chunk
 from batchtop.core.errors import BatchtopError
@@ -36,6 +37,11 @@ LOOKBACK_CHARS = 512
 TABLE_CHARS = 80
 #: Columns read per statement (5 expressions each, well below SQLite's 2,000 result columns).
 COLUMNS_PER_STATEMENT = 100
+#: A table's rows are counted up to this many (the count reads no further); past it the view says so
+#: (on PostgreSQL it shows the planner's estimate, marked as one).
+ROW_COUNT_CAP = 10_000
+#: Tables whose rows are counted in one listing (the others show no count).
+MAX_TABLES_COUNTED = 200
 
 
 class SecretValue(BatchtopError):
@@ -118,6 +124,51 @@ class TablePage:
     rows: tuple[tuple[RawValue, tuple[Value, ...]], ...]
     #: Key of the last row (pass it as `after` for the next page); None when the page is empty.
     last: RawValue
+
+
+@dataclass(frozen=True)
+class TableInfo:
+    """One table of the tables view: its columns and (bounded) row count."""
+
+    name: str
+    columns: int
+    secret_columns: int
+    #: The whole table is secret: never read, not counted.
+    secret: bool
+    #: Rows: a count, an estimate (`exact` False), or None (not counted: secret, a view, too many tables).
+    rows: int | None
+    #: `rows` is an exact count.
+    exact: bool
+    #: There are more than `rows` rows (the count stopped at ROW_COUNT_CAP and there is no estimate).
+    capped: bool = False
+    #: "table" or "view".
+    kind: str = "table"
+
+    def rows_text(self) -> str:
+        """'1,234', 'over 10,000', '~2,500,000 (estimate)', or '—' when not counted."""
+        if self.rows is None:
+            return "—"
+        if self.exact:
+            return f"{self.rows:,}"
+        return f"over {self.rows:,}" if self.capped else f"~{self.rows:,} (estimate)"
+
+
+def list_tables(conn: sqlite3.Connection, secret_tables: Sequence[str] = ()) -> tuple[TableInfo, ...]:
+    """Every table: columns, secret columns, and rows counted up to ROW_COUNT_CAP (secret tables are not
+    counted; each count is one short statement that reads at most ROW_COUNT_CAP + 1 rows)."""
+    from batchtop.core.schema import read_schema
+
+    out = []
+    for i, (name, table) in enumerate(read_schema(conn).tables.items()):
+        secret = name in secret_tables or is_secret_name(name)
+        rows: int | None = None
+        capped = False
+        if not secret and i < MAX_TABLES_COUNTED:
+            (n,) = fetch(conn, f"SELECT count(*) FROM (SELECT 1 FROM {q(name)} LIMIT {ROW_COUNT_CAP + 1})")[0]
+            rows, capped = min(int(n), ROW_COUNT_CAP), int(n) > ROW_COUNT_CAP
+        out.append(TableInfo(name, len(table.columns), sum(1 for c in table.columns if is_secret_name(c.name)),
+                             secret, rows, rows is not None and not capped, capped))
+    return tuple(out)
 
 
 def table_columns(conn: sqlite3.Connection, table: str) -> list[tuple[str, int]]:
@@ -241,7 +292,15 @@ def read_value(conn: sqlite3.Connection, track: Track, key: RawValue, column: st
     )
     if not rows:
         return None
-    kind, length, total, part, through, before, head = rows[0]
+    return chunk_of(column, offset, back, *rows[0])
+
+
+def chunk_of(column: str, offset: int, back: int, kind: Any, length: Any, total: Any, part: Any, through: Any,
+             before: Any, head: Any) -> ValueChunk:
+    """A page of a value from what a backend read: its kind ('null', 'integer', 'real', 'text', 'blob'),
+    length (characters or bytes) and bytes, the page, the bytes through the page's end (text), the `back`
+    characters (or bytes) before it, and a BLOB's head. Text is redacted with the end of the previous
+    page in view; BLOBs as `_blob_chunk`. Shared by the backends."""
     kind, length, total = str(kind), int(length or 0), int(total or 0)
     if kind == "blob":
         return _blob_chunk(column, offset, part, before if back else b"", head, length, total)
@@ -314,3 +373,44 @@ def table_page(conn: sqlite3.Connection, table: str, *, after_rowid: RawValue = 
                  () if after_rowid is None else (after_rowid,))
     out = tuple((r[0], tuple(_value(c, *r[1 + 5 * j:6 + 5 * j]) for j, c in enumerate(visible))) for r in rows)
     return TablePage(table, key_col, tuple(visible), hidden, out, rows[-1][0] if rows else None)
+
+
+# -- on a watched source, whatever its backend ----------------------------------------------------------
+# Screens call these: each runs in the source's short read-only transaction (`source.run`), with the
+# backend's own SQL when the source has a backend object (PostgreSQL), else SQLite's above.
+
+
+def read_item(source: Any, track: Track, key: RawValue, *, secret_tables: Sequence[str] = ()) -> ItemDetail:
+    """`item_detail` of `key` on a watched source."""
+    backend = getattr(source, "backend", None)
+    if backend is not None:
+        return source.run(lambda c: backend.item_detail(c, track, key, secret_tables=secret_tables))
+    return source.run(lambda c: item_detail(c, track, key, secret_tables=secret_tables))
+
+
+def read_item_value(source: Any, track: Track, key: RawValue, column: str, offset: int, size: int, *,
+                    secret_tables: Sequence[str] = ()) -> ValueChunk | None:
+    """`read_value` (one page of a long value) on a watched source."""
+    backend = getattr(source, "backend", None)
+    if backend is not None:
+        return source.run(lambda c: backend.read_value(c, track, key, column, offset, size,
+                                                       secret_tables=secret_tables))
+    return source.run(lambda c: read_value(c, track, key, column, offset, size, secret_tables=secret_tables))
+
+
+def read_tables(source: Any, secret_tables: Sequence[str] = ()) -> tuple[TableInfo, ...]:
+    """`list_tables` of a watched source (row counts bounded, or estimates on PostgreSQL)."""
+    backend = getattr(source, "backend", None)
+    if backend is not None:
+        return source.run(lambda c: backend.list_tables(c, secret_tables))
+    return source.run(lambda c: list_tables(c, secret_tables))
+
+
+def read_table_page(source: Any, table: str, *, after: RawValue = None, limit: int = 100,
+                    secret_tables: Sequence[str] = ()) -> TablePage:
+    """`table_page` (a keyset page of any table) on a watched source."""
+    backend = getattr(source, "backend", None)
+    if backend is not None:
+        return source.run(lambda c: backend.table_page(c, table, after_rowid=after, limit=limit,
+                                                       secret_tables=secret_tables))
+    return source.run(lambda c: table_page(c, table, after_rowid=after, limit=limit, secret_tables=secret_tables))

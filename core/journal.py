@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from batchtop.core.backends import is_url
 from batchtop.core.errors import ActionError
 from batchtop.core.profiles.model import RawValue
 
@@ -279,7 +280,9 @@ class Journal:
             if stamp is not None:
                 self._cache = (stamp, entries)
         if db is not None:
-            entries = [e for e in entries if e.db == os.path.abspath(db)]
+            # A PostgreSQL source is journaled by its URL (without password), a file by its absolute path.
+            wanted = db if is_url(db) else os.path.abspath(db)
+            entries = [e for e in entries if e.db == wanted]
         return entries[:limit] if limit is not None else list(entries)
 
     def _read_entries(self) -> list[Entry]:

@@ -3,8 +3,10 @@
 A backend knows one kind of database. It opens read-only sessions, answers a cheap change token (equal
 tokens guarantee that nothing committed in between, so an unchanged poll runs nothing else), reads the
 schema and the snapshot aggregates in one short read-only transaction, previews and applies the
-conditional, journaled writes of `batchtop.core.actions` (and their undo), and maps its driver's errors
-to `batchtop.core.errors`. A source (`Source`, `PgSource`) drives a backend: gate, read, keep history.
+conditional, journaled writes of `batchtop.core.actions` (and their undo), reads what the item, tables
+and journal views show (one item, a page of any table, the table list, a cohort), detects tables no
+profile describes, and maps its driver's errors to `batchtop.core.errors`. A source (`Source`,
+`PgSource`) drives a backend: gate, read, keep history.
 Profiles, snapshots, history, status and screens stay backend-agnostic.
 
 SQLite has each part already, still in place until it moves to `backends/sqlite/`: `source.connect_ro`,
@@ -19,9 +21,11 @@ from collections.abc import Hashable, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, Protocol, runtime_checkable
 
+from batchtop.core.cohort import Cohort
 from batchtop.core.errors import BatchtopError
+from batchtop.core.items import ItemDetail, TableInfo, TablePage, ValueChunk
 from batchtop.core.journal import Entry, Journal
-from batchtop.core.profiles.model import RawValue, Track
+from batchtop.core.profiles.model import Profile, RawValue, Track
 from batchtop.core.schema import Schema, Table
 from batchtop.core.snapshot import FailureRow, MetricValue, TrackSnapshot
 
@@ -137,6 +141,50 @@ class Backend(Protocol):
 
     def preview_undo(self, session: ReadSession, entry: Entry, identity_now: Identity | None = None) -> Any:
         """What an undo of `entry` would restore now (`batchtop.core.undo.UndoPreview`), read-only."""
+        ...
+
+    def item_detail(
+        self, session: ReadSession, track: Track, key: RawValue, *, secret_tables: Sequence[str] = ()
+    ) -> ItemDetail:
+        """Every non-secret column of one item as previews (`batchtop.core.items.item_detail`)."""
+        ...
+
+    def read_value(
+        self,
+        session: ReadSession,
+        track: Track,
+        key: RawValue,
+        column: str,
+        offset: int,
+        size: int,
+        *,
+        secret_tables: Sequence[str] = (),
+    ) -> ValueChunk | None:
+        """One page of a long value, redacted (`batchtop.core.items.read_value`); None: the row is gone."""
+        ...
+
+    def list_tables(self, session: ReadSession, secret_tables: Sequence[str] = ()) -> tuple[TableInfo, ...]:
+        """Every table with its columns and a row count that never scans a big table."""
+        ...
+
+    def table_page(
+        self,
+        session: ReadSession,
+        table: str,
+        *,
+        after_rowid: RawValue = None,
+        limit: int = 100,
+        secret_tables: Sequence[str] = (),
+    ) -> TablePage:
+        """A keyset page of any table, previews only, secret columns never read."""
+        ...
+
+    def cohort(self, session: ReadSession, track: Track, entry: Entry) -> Cohort:
+        """Where the rows of a journaled action are now ("did the fix work?", `batchtop.core.cohort`)."""
+        ...
+
+    def detect(self, session: ReadSession, schema: Schema) -> Profile | None:
+        """A profile detected from the schema and bounded samples, for tables no profile describes."""
         ...
 
     def map_error(self, exc: BaseException) -> BatchtopError:

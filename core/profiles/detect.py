@@ -4,15 +4,19 @@ A table is a track when one of its columns looks like a status: a state-like nam
 values that read as states (`PENDING`, `done`, `0..3`). Everything else (label, error, timestamps, key,
 metrics, secrets) is inferred around it. Sampling never scans a table: every statement reads at most the
 first and last `SAMPLE_ROWS` rows in rowid order, has a LIMIT, and is fully fetched at once.
+
+The sampling is a `Sampler`'s: SQLite's here, PostgreSQL's (primary-key order, its own SQL) in
+`batchtop.core.backends.postgres.sample`; what reads as what is decided here for both.
 """
 
 from __future__ import annotations
 
 import sqlite3
 from dataclasses import replace
+from typing import Any
 
 from batchtop.core.profiles import vocab
-from batchtop.core.profiles.model import Metric, Profile, Track
+from batchtop.core.profiles.model import Metric, Profile, RawValue, Track
 from batchtop.core.profiles.sample import SAMPLE_ROWS, ColumnStats, column_stats, distinct_values
 from batchtop.core.sanitize import clean_line, is_secret_name
 from batchtop.core.schema import Column, Schema, Table
@@ -158,21 +162,55 @@ def _empty_status(table: Table, candidates: list[tuple[Column, bool, bool]],
     return vocab.Status(col.name, states, 0.3, note, set())
 
 
-def _track(conn: sqlite3.Connection, table: Table) -> tuple[Track, float, list[str]] | None:
+class Sampler:
+    """How the detector reads one backend's tables: SQLite's here; PostgreSQL's in
+    `batchtop.core.backends.postgres.sample`. The detection itself (what reads as a status, an error, a
+    time) is the same on every backend."""
+
+    #: Why a table with no usable key is not tracked (None: every table has one, SQLite's rowid).
+    no_key_note: str | None = None
+
+    def table(self, table: Table) -> Table:
+        """`table` with its column types as SQLite declares them (the detector reads SQLite affinities)."""
+        return table
+
+    def key(self, conn: Any, table: Table) -> str | None:
+        """The column a track of `table` is keyed by, or None when it has no usable key."""
+        return table_key(table)
+
+    def distinct_values(self, conn: Any, table: Table, column: str, limit: int) -> list[tuple[RawValue, str]]:
+        """Up to `limit` distinct (value, SQLite type name) pairs of `column` in a bounded sample."""
+        return distinct_values(conn, table, column, limit)
+
+    def column_stats(self, conn: Any, table: Table, columns: list[str]) -> dict[str, ColumnStats]:
+        """What a bounded sample says about `columns`."""
+        return column_stats(conn, table, columns)
+
+    def skippable(self, exc: Exception) -> bool:
+        """An error reading one table that only means "not this table" (the others are still read)."""
+        return isinstance(exc, sqlite3.OperationalError) and "no such module" in str(exc)
+
+
+#: The SQLite sampler (the default).
+SQLITE = Sampler()
+
+
+def _track(conn: Any, table: Table, key: str | None = None,
+           sampler: Sampler = SQLITE) -> tuple[Track, float, list[str]] | None:
     """The track for `table` with its confidence and notes, or None when nothing there is a status."""
     secrets = tuple(c.name for c in table.columns if is_secret_name(c.name))
     usable = [c for c in table.columns if c.name not in secrets]
-    key = table_key(table)
+    key = table_key(table) if key is None else key
     candidates = _status_candidates(table, usable, key)
     if not candidates:
         return None
-    stats = column_stats(conn, table, [c.name for c in usable])
+    stats = sampler.column_stats(conn, table, [c.name for c in usable])
     best: vocab.Status | None = None
     for col, hint, flag in candidates:
         st = stats.get(col.name)
         if not (hint or flag) and st is not None and (st.max_len or 0) > vocab.MAX_STATE_CHARS:
             continue  # free text: sampling its distinct values would read every long value
-        sample = distinct_values(conn, table, col.name, vocab.MAX_DISTINCT + 1)
+        sample = sampler.distinct_values(conn, table, col.name, vocab.MAX_DISTINCT + 1)
         found = vocab.classify(table.name, col.name, sample, hint, flag)
         if found and (best is None or found.confidence > best.confidence):
             best = found
@@ -255,29 +293,35 @@ def _summary(track: Track, key: str) -> str:
     return text
 
 
-def detect(conn: sqlite3.Connection, schema: Schema) -> Profile | None:
+def detect(conn: Any, schema: Schema, sampler: Sampler = SQLITE) -> Profile | None:
     """A detected profile for an unknown database, or None when no table looks like a progress table.
 
     Args:
         conn: A read-only connection; every statement run here has a LIMIT and is fetched in full.
-        schema: The database's schema as `read_schema` returned it.
+        schema: The database's schema as `read_schema` (or a backend's) returned it.
+        sampler: How this backend's tables are sampled (SQLite by default).
     """
     found: list[tuple[Track, float, list[str]]] = []
     secret_tables: list[str] = []
     skipped: list[str] = []
+    keyless: list[str] = []
     for name in sorted(schema.tables):
-        table = schema.tables[name]
+        table = sampler.table(schema.tables[name])
         if name.lower().startswith("sqlite_"):
             continue
         if is_secret_name(name):
             secret_tables.append(name)
             continue
+        key = sampler.key(conn, table)
+        if key is None:
+            keyless.append(name)
+            continue
         try:
-            result = _track(conn, table)
-        except sqlite3.OperationalError as exc:
-            if "no such module" not in str(exc):
+            result = _track(conn, table, key, sampler)
+        except Exception as exc:
+            if not sampler.skippable(exc):
                 raise
-            result = None  # a virtual table whose module this SQLite lacks
+            result = None  # e.g. a virtual table whose module this SQLite lacks
         if result is None:
             skipped.append(name)
         else:
@@ -293,6 +337,8 @@ def detect(conn: sqlite3.Connection, schema: Schema) -> Profile | None:
         notes.extend(track_notes)
     if skipped:
         notes.append("no status column, not tracked: " + ", ".join(clean_line(s) for s in skipped[:12]))
+    if keyless and sampler.no_key_note:
+        notes.append(f"{sampler.no_key_note}: " + ", ".join(clean_line(s) for s in keyless[:12]))
     if secret_tables:
         notes.append("secret tables never read: " + ", ".join(clean_line(s) for s in secret_tables))
     return Profile(

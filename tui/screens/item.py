@@ -13,7 +13,7 @@ from textual.containers import VerticalScroll
 from textual.widgets import DataTable, Footer, Header, Static
 
 from batchtop.core.errors import BatchtopError
-from batchtop.core.items import CHUNK_CHARS, ItemDetail, Value, ValueChunk, item_detail, read_value
+from batchtop.core.items import CHUNK_CHARS, ItemDetail, Value, ValueChunk, read_item, read_item_value
 from batchtop.core.profiles.model import Track
 from batchtop.core.sanitize import human_bytes, redact
 from batchtop.core.source import Source
@@ -136,7 +136,7 @@ class ItemScreen(LiveScreen):
     @work(thread=True, exclusive=True, group="item-detail", exit_on_error=False)
     def _detail_work(self, track: Track, secret_tables: tuple[str, ...]) -> None:
         try:
-            detail = self.source.run(lambda conn: item_detail(conn, track, self.key, secret_tables=secret_tables))
+            detail = read_item(self.source, track, self.key, secret_tables=secret_tables)
         except BatchtopError as exc:
             self.app.call_from_thread(self._show_error, exc.message)
             return
@@ -148,8 +148,8 @@ class ItemScreen(LiveScreen):
         if track is None:
             return
         try:
-            chunk = self.source.run(lambda conn: read_value(conn, track, self.key, column, offset, CHUNK_CHARS,
-                                                            secret_tables=secret_tables))
+            chunk = read_item_value(self.source, track, self.key, column, offset, CHUNK_CHARS,
+                                    secret_tables=secret_tables)
         except BatchtopError as exc:
             self.app.call_from_thread(self._show_error, exc.message)
             return

@@ -17,7 +17,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import DataTable, Footer, Header, Static
 
-from batchtop.core.cohort import Cohort, cohort
+from batchtop.core.cohort import Cohort, read_cohort
 from batchtop.core.errors import BatchtopError
 from batchtop.core.journal import Entry
 from batchtop.core.source import Source
@@ -194,7 +194,7 @@ class JournalScreen(LiveScreen):
 
         def read() -> None:
             try:
-                result: Cohort | str = source.run(lambda conn: cohort(conn, track, entry))
+                result: Cohort | str = read_cohort(source, track, entry)
             except BatchtopError as exc:
                 result = exc.message
             self.app.call_from_thread(self._cohort_read, entry.id, result)

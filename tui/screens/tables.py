@@ -15,10 +15,9 @@ from textual.binding import Binding, BindingType
 from textual.widgets import DataTable, Footer, Header, Static
 
 from batchtop.core.errors import BatchtopError
-from batchtop.core.items import TablePage, Value, table_page
+from batchtop.core.items import TableInfo, TablePage, Value, read_table_page, read_tables
 from batchtop.core.profiles.model import RawValue
-from batchtop.core.sanitize import human_bytes, is_secret_name
-from batchtop.core.schema import Schema, read_schema
+from batchtop.core.sanitize import human_bytes
 from batchtop.core.source import Source
 from batchtop.tui.screens.live import LiveScreen
 from batchtop.tui.text import plain, safe
@@ -67,7 +66,8 @@ class TablesScreen(LiveScreen):
     def __init__(self, source: Source) -> None:
         super().__init__()
         self.source = source
-        self.schema: Schema | None = None
+        #: The tables listed, by name.
+        self.tables: dict[str, TableInfo] = {}
         self.table: str | None = None
         self.page: TablePage | None = None
 
@@ -87,7 +87,7 @@ class TablesScreen(LiveScreen):
             safe(display_path(self.source.path), style="bold"), ("  read-only table view", "dim"),
             ("\nno profile describes this database; rows are shown as stored (secret columns hidden)", "dim")))
         tables = self.query_one("#tb-tables", DataTable)
-        tables.add_columns("Table", "Columns", "Secret columns")
+        tables.add_columns("Table", "Columns", "Secret columns", "Rows")
         self.load_schema()
 
     # -- live status --------------------------------------------------------------------------------
@@ -99,28 +99,34 @@ class TablesScreen(LiveScreen):
     def tick(self) -> None:
         self.show_status_of(self.source.path)
 
+    def _secret_tables(self) -> tuple[str, ...]:
+        profile = getattr(self.source, "profile", None)
+        return tuple(profile.secret_tables) if profile is not None else ()
+
     @work(thread=True, exclusive=True, group="tables-schema", exit_on_error=False)
     def load_schema(self) -> None:
         try:
-            schema = self.source.run(read_schema)
+            tables = read_tables(self.source, self._secret_tables())
         except BatchtopError as exc:
             self.app.call_from_thread(self._show_error, exc.message)
             return
-        self.app.call_from_thread(self._show_schema, schema)
+        self.app.call_from_thread(self._show_schema, tables)
 
     def _show_error(self, message: str) -> None:
         self.query_one("#tb-rows-title", Static).update(Text.assemble(("cannot read: ", "bold red"),
                                                                        safe(message)))
 
-    def _show_schema(self, schema: Schema) -> None:
-        self.schema = schema
+    def _show_schema(self, tables: tuple[TableInfo, ...]) -> None:
+        self.tables = {t.name: t for t in tables}
         table = self.query_one("#tb-tables", DataTable)
-        for name, info in schema.tables.items():
-            secret = "whole table" if is_secret_name(name) else str(
-                sum(1 for c in info.columns if is_secret_name(c.name)))
-            table.add_row(safe(name), str(len(info.columns)), secret, key=name)
-        if schema.tables:
-            self.show_table(next(iter(schema.tables)))
+        for info in tables:
+            secret = "whole table" if info.secret else str(info.secret_columns)
+            name = safe(info.name)
+            if info.kind == "view":
+                name.append(" (view)", style="dim")
+            table.add_row(name, str(info.columns), secret, Text(info.rows_text(), justify="right"), key=info.name)
+        if tables:
+            self.show_table(tables[0].name)
         else:
             self._show_error("the database has no tables")
 
@@ -137,10 +143,9 @@ class TablesScreen(LiveScreen):
 
     @work(thread=True, exclusive=True, group="tables-rows", exit_on_error=False)
     def load_rows(self, name: str, after: RawValue) -> None:
-        secret_tables = tuple(n for n in (self.schema.tables if self.schema else ()) if is_secret_name(n))
+        secret_tables = (*self._secret_tables(), *(t.name for t in self.tables.values() if t.secret))
         try:
-            page = self.source.run(lambda c: table_page(c, name, after_rowid=after, limit=PAGE,
-                                                        secret_tables=secret_tables))
+            page = read_table_page(self.source, name, after=after, limit=PAGE, secret_tables=secret_tables)
         except BatchtopError as exc:
             self.app.call_from_thread(self._show_error, exc.message)
             return

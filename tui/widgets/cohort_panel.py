@@ -15,13 +15,12 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
 
 from rich.text import Text
 from textual.widgets import Static
 
-from batchtop.core.cohort import Cohort, cohort
+from batchtop.core.cohort import Cohort, read_cohort
 from batchtop.core.errors import BatchtopError
 from batchtop.core.journal import Entry, Journal
 from batchtop.core.source import Source
@@ -58,7 +57,7 @@ def read_lines(source: Source, journal: Journal, shown: int = SHOWN) -> tuple[li
             lines.append(Line(entry, None, None if entry.status == "aborted" else "track not found"))
             continue
         try:
-            lines.append(Line(entry, source.run(partial(cohort, track=track, entry=entry))))
+            lines.append(Line(entry, read_cohort(source, track, entry)))
         except BatchtopError as exc:
             lines.append(Line(entry, None, exc.message))
     return lines, None

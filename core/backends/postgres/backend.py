@@ -1,7 +1,8 @@
 """`PostgresBackend`: the backend protocol (`batchtop.core.backends.base.Backend`) on PostgreSQL.
 
 A thin object over the modules that do the work: `conn` (sessions, change token, errors), `reads`
-(schema and snapshot reads), `plan` / `write` / `undo` (actions). `PgSource` drives it.
+(schema and snapshot reads), `items` (the item and tables views), `cohort`, `sample` (detection of
+tables no profile describes), `plan` / `write` / `undo` (actions). `PgSource` drives it.
 """
 
 from __future__ import annotations
@@ -12,9 +13,11 @@ from typing import Any
 
 from batchtop.core import errors
 from batchtop.core.backends.base import ChangeToken, Identity, ReadSession
-from batchtop.core.backends.postgres import conn, reads
+from batchtop.core.backends.postgres import conn, items, reads
+from batchtop.core.cohort import Cohort
+from batchtop.core.items import ItemDetail, TableInfo, TablePage, ValueChunk
 from batchtop.core.journal import Entry, Journal
-from batchtop.core.profiles.model import RawValue, Track
+from batchtop.core.profiles.model import Profile, RawValue, Track
 from batchtop.core.schema import Schema, Table
 from batchtop.core.snapshot import FailureRow, MetricValue, TrackSnapshot
 
@@ -145,6 +148,51 @@ class PostgresBackend:
         from batchtop.core.backends.postgres.undo import preview_undo
 
         return preview_undo(session, entry, identity_now)
+
+    def item_detail(
+        self, session: ReadSession, track: Track, key: RawValue, *, secret_tables: Sequence[str] = ()
+    ) -> ItemDetail:
+        return items.item_detail(session, track, key, secret_tables=secret_tables)
+
+    def read_value(
+        self,
+        session: ReadSession,
+        track: Track,
+        key: RawValue,
+        column: str,
+        offset: int,
+        size: int,
+        *,
+        secret_tables: Sequence[str] = (),
+    ) -> ValueChunk | None:
+        return items.read_value(session, track, key, column, offset, size, secret_tables=secret_tables)
+
+    def list_tables(self, session: ReadSession, secret_tables: Sequence[str] = ()) -> tuple[TableInfo, ...]:
+        return items.list_tables(session, secret_tables)
+
+    def table_page(
+        self,
+        session: ReadSession,
+        table: str,
+        *,
+        after_rowid: RawValue = None,
+        limit: int = 100,
+        secret_tables: Sequence[str] = (),
+    ) -> TablePage:
+        return items.table_page(
+            session, table, after_rowid=after_rowid, limit=limit, secret_tables=secret_tables
+        )
+
+    def cohort(self, session: ReadSession, track: Track, entry: Entry) -> Cohort:
+        from batchtop.core.backends.postgres.cohort import cohort
+
+        return cohort(session, track, entry)
+
+    def detect(self, session: ReadSession, schema: Schema) -> Profile | None:
+        from batchtop.core.backends.postgres.sample import SAMPLER
+        from batchtop.core.profiles.detect import detect
+
+        return detect(session, schema, sampler=SAMPLER)
 
     def map_error(self, exc: BaseException) -> errors.BatchtopError:
         return conn.map_error(exc, self.url)

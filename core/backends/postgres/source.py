@@ -38,12 +38,14 @@ UNSUPPORTED = (
 )
 
 
-def choose_profile(schema: Schema, user: Sequence[Profile], forced: Profile | None) -> Profile:
-    """Forced, else a user profile that applies, else a built-in one (as `profiles.choose_profile`).
-
-    Unknown tables are not guessed at on PostgreSQL (the detector samples with SQLite SQL): describe
-    them in a TOML profile.
-    """
+def choose_profile(
+    schema: Schema,
+    user: Sequence[Profile],
+    forced: Profile | None,
+    detect: Callable[[Schema], Profile | None] | None = None,
+) -> Profile:
+    """Forced, else a user profile that applies, else a built-in one, else one `detect` finds in the
+    tables (as `profiles.choose_profile`: the SQLite detector, sampling through the backend)."""
     from batchtop.core.profiles.builtin import match_builtin
     from batchtop.core.profiles.detect import describe_unknown
     from batchtop.core.profiles.userfile import applies
@@ -58,8 +60,12 @@ def choose_profile(schema: Schema, user: Sequence[Profile], forced: Profile | No
     builtin = match_builtin(schema)
     if builtin is not None:
         return builtin
+    detected = detect(schema) if detect is not None and schema.tables else None
+    if detected is not None:
+        return detected
     raise errors.UnknownSchema(
-        "no progress table recognised (describe it in a TOML profile: --profile); " + describe_unknown(schema)
+        "no progress table recognised (a table needs a status-like column and a one-column primary key; "
+        "else describe it in a TOML profile: --profile); " + describe_unknown(schema)
     )
 
 
@@ -179,7 +185,8 @@ class PgSource:
     def run(self, reader: Callable[[Any], T]) -> T:
         """Run `reader(conn)` in a read-only transaction of this source's session; errors as BatchtopError."""
         with self.lock:
-            if self.profile is None:
+            # A database no profile describes is still read by the tables view.
+            if self.profile is None and not isinstance(self.error, errors.UnknownSchema):
                 raise self.error or errors.NotFound("not read yet")
             try:
                 conn = self._session()
@@ -254,10 +261,19 @@ class PgSource:
             if oids != {t: self._oids.get(t) for t in oids}:
                 events.append("table replaced or dropped: schema read again")
                 self._schema = None
+        # A detected profile of tables that were all empty was a guess from column names: look again
+        # once rows arrive (as `Source._probe`; this runs only when the data changed).
+        if (
+            profile is not None
+            and profile.origin == "detected"
+            and self.snapshot is not None
+            and not any(t.total for t in self.snapshot.tracks)
+        ):
+            self._schema = None
         if self._schema is None or self.profile is None:
             schema, oids_all = self.backend.read_schema(conn)
             queries += 1
-            profile = choose_profile(schema, self._profiles, self._forced)
+            profile = choose_profile(schema, self._profiles, self._forced, partial(self.backend.detect, conn))
             if (
                 self.profile is not None
                 and self._oids
