@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
 from action_history import topics_history  # noqa: E402
-from factories import FIXED_NOW, demo_dir, fixed_clock, hostile_dir  # noqa: E402
+from factories import FIXED_NOW, demo_dir, failures_db, fixed_clock, hostile_dir  # noqa: E402
 
 from batchtop.core.monitor import Monitor  # noqa: E402
 from batchtop.tui.app import BatchtopApp  # noqa: E402
@@ -109,6 +109,38 @@ def failures(name: str, *keys: str) -> Step:
     return step
 
 
+def chunk_files(root: Path) -> None:
+    """Six chunk files of one run, five causes spread unevenly over them."""
+    root.mkdir()
+    mixes = [{"rate": 40, "timeout": 12}, {"rate": 31, "missing": 20}, {"rate": 25, "json": 6},
+             {"timeout": 18, "exit": 3}, {"rate": 12, "missing": 9}, {"timeout": 7}]
+    for i, mix in enumerate(mixes):
+        failures_db(root / f"results_chunk_{i:02d}.db", mix, done=40 + 7 * i,
+                    now=FIXED_NOW - (len(mixes) - i) * 1800)
+
+
+def set_failures(*keys: str) -> Step:
+    """Group the files by name pattern, open the set's failures across files, then press `keys`."""
+    async def step(pilot) -> None:
+        from batchtop.tui.screens.overview_groups import is_group_key
+        from batchtop.tui.screens.set_failures import SetFailuresScreen
+
+        await pilot.press("g")
+        await pilot.pause(0.2)
+        table = pilot.app.screen.query_one(KeyedTable)
+        table.move_to_key(next(k for k in table.row_keys if is_group_key(k)))
+        await pilot.press("f")
+        for _ in range(500):
+            screen = pilot.app.screen
+            if isinstance(screen, SetFailuresScreen) and screen.report is not None and not screen._grouping:
+                break
+            await pilot.pause(0.02)
+        for key in keys:
+            await pilot.press(key)
+            await pilot.pause(0.5)
+    return step
+
+
 def unknown_database(path: Path) -> None:
     """A database no profile describes (for the read-only table view)."""
     import sqlite3
@@ -177,6 +209,11 @@ async def main(out: Path) -> None:
         topics_history(demo / "completion_tracking.db", JOURNAL)
         await shoot(out, "journal-cohort", ["."], journal_cohort())
         await shoot(out, "source-cohorts", ["."], open_row("completion_tracking.db"))
+        chunks = Path(tmp, "run")
+        chunk_files(chunks)
+        os.chdir(chunks)
+        await shoot(out, "failures-across-files", ["."], set_failures())
+        await shoot(out, "preview-across-files", ["."], set_failures("x"))
         unknown = Path(tmp, "unknown")
         unknown.mkdir()
         unknown_database(unknown / "notes.db")

@@ -166,6 +166,7 @@ class SetPreviewScreen(ModalScreen["list[Outcome] | None"]):
             text.append("        ✖  ", style="bold red")
             text.append_text(safe(f"{os.path.basename(path)}: {message}", 200, style="red"))
             text.append("\n")
+        text.rstrip()
         return text
 
     def _planned(self) -> None:
