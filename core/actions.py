@@ -209,6 +209,8 @@ def _matching_keys(conn: Any, track: Track, condition: str, cap: int) -> list[Ra
     from batchtop.core.filtered import scan
 
     keys: list[RawValue] = []
+    if cap <= 0:
+        return keys
     for page in scan(conn, track, condition, {}, key_expr(track), page=min(cap, 5_000)):
         keys += [r[0] for r in page]
         if len(keys) >= cap:

@@ -111,6 +111,8 @@ def scan(
     """
     from batchtop.core.sql import key_expr, q
 
+    if page < 1:
+        raise ValueError(f"scan: page must be at least 1, got {page}")
     run = runner(db)
     k = key_expr(track)
     t = q(track.table)
