@@ -13,13 +13,16 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from batchtop.core.failure_pages import PAUSE, Db, runner
 from batchtop.core.filter_sql import compile_filter
 from batchtop.core.filters import FilterError, Node, parse, terms
 from batchtop.core.profiles.model import RawValue, Track
 from batchtop.core.signature import cached_signature
+
+if TYPE_CHECKING:
+    from batchtop.core.targets import Target
 from batchtop.core.snapshot import FailureRow, fetch
 
 #: Keys visited per chunk.
@@ -85,7 +88,17 @@ def columns_of(db: Db, table: str) -> list[str]:
 def compile_for(
     db: Db, track: Track, flt: Filter, *, now: float, path: str | None = None, inline: bool = False
 ) -> tuple[str, dict[str, Any]]:
-    """`flt.condition` with the table's columns read first."""
+    """`flt.condition` with the table's columns read first.
+
+    Raises:
+        Unsupported: a PostgreSQL source (the filter compiles to SQLite's SQL, `sig:` to a function
+            registered on SQLite connections).
+    """
+    if getattr(db, "kind", "sqlite") == "postgresql":
+        from batchtop.core.errors import Unsupported
+
+        raise Unsupported("filters (--where, export) are not available on PostgreSQL sources yet; "
+                          "the failures screen's search and error groups are")
     return flt.condition(track, now=now, path=path, columns=columns_of(db, track.table), inline=inline)
 
 
@@ -205,6 +218,12 @@ def filter_failures(
 
     if not track.failures_recorded:
         return []
+    if getattr(db, "kind", "sqlite") == "postgresql":
+        # No filter language there yet: the text is one substring of the error or label, as the
+        # search's reset target (`search_target`) is, so the list and a reset agree.
+        from batchtop.core.failure_pages import search_failures
+
+        return search_failures(db, track, text, before=before, after=after, limit=limit)
     flt = Filter.parse(text)
     sql, params = compile_for(db, track, flt, now=time.time() if now is None else now, path=path)
     cond = f"({sql}) AND {state_predicate(track, ['failed'])}"
@@ -240,3 +259,11 @@ __all__ = [
     "filter_failures",
     "scan",
 ]
+
+
+def search_target(db: Db, text: str) -> Target:
+    """The reset target of what a failures search lists: the filter, or on PostgreSQL (no filter
+    language yet) the substring the list was searched for."""
+    from batchtop.core.targets import Target
+
+    return Target.matching(text) if getattr(db, "kind", "sqlite") == "postgresql" else Target.where(text)

@@ -7,6 +7,7 @@ fared; a table no profile describes is detected and counted exactly."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -394,3 +395,55 @@ def test_the_overview_opens_a_detected_pg_source(server: PgServer) -> None:
     )
     assert out.returncode == 0, out.stdout + out.stderr
     assert "TimeoutError: read timed out" in out.stdout
+
+
+# -- triage on PostgreSQL: what works, and what says so -------------------------------------------------
+
+
+def pg_failed(server: PgServer) -> int:
+    import psycopg
+
+    with psycopg.connect(server.admin_url) as conn:
+        return int(conn.execute("SELECT count(*) FROM topic_completions WHERE status = 'failed'").fetchone()[0])
+
+
+def test_filters_on_pg_are_refused_clearly_and_a_where_reset_never_plans_every_failure(
+    topics: PgServer, tmp_path: Path
+) -> None:
+    """The filter language compiles to SQLite's SQL: on PostgreSQL `--where` (reads, export, reset) says
+    so and exits non-zero; it never falls back to every failed row."""
+    before = pg_failed(topics)
+    env = {"BATCHTOP_JOURNAL": str(tmp_path / "j.jsonl")}
+    for argv in (["failures", topics.watcher_url, "--where", "timeout"], ["export", topics.watcher_url],
+                 ["reset", topics.writer_url, "--where", "timeout", "--yes"]):
+        r = subprocess.run([sys.executable, "-m", "batchtop.tui.cli", *argv], capture_output=True, text=True, timeout=60,
+                           env={**os.environ, **env})
+        assert r.returncode != 0, (argv, r.stdout, r.stderr)
+        assert "not available on PostgreSQL" in r.stderr, r.stderr
+        assert "w4tch" not in r.stderr + r.stdout and "wr1te" not in r.stderr + r.stdout
+    assert pg_failed(topics) == before  # nothing written
+    r = subprocess.run([sys.executable, "-m", "batchtop.tui.cli", "failures", topics.watcher_url, "--group", "--json"],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and sum(g["count"] for g in json.loads(r.stdout)["groups"]) == before
+
+
+@pytest.mark.anyio
+async def test_a_pg_search_lists_and_resets_the_same_rows(topics: PgServer, make_app, ready, until) -> None:
+    """Search, then X (reset listed): the preview is for the rows the list shows, not every failure."""
+    from batchtop.tui.screens.failures import FailuresScreen
+    from batchtop.tui.screens.preview import PreviewScreen
+    from batchtop.tui.widgets.paged_table import PagedTable
+
+    app = make_app(topics.writer_url)
+    path = display_url(topics.writer_url)
+    async with app.run_test(size=(180, 50)) as pilot:
+        await ready(pilot)
+        app.open_failures(path, "topics")
+        await until(pilot, lambda: isinstance(app.screen, FailuresScreen))
+        await pilot.press("slash", *"Timeout")
+        items = app.screen.query_one("#fx-items", PagedTable)
+        await until(pilot, lambda: app.screen.current_search == "Timeout" and items.row_count == 1, timeout=15)
+        app.screen.query_one("#fx-items").focus()  # leave the search box (escape would clear it)
+        await pilot.press("X")
+        await until(pilot, lambda: isinstance(app.screen, PreviewScreen) and app.screen.state == "ready", timeout=15)
+        assert app.screen.plan is not None and app.screen.plan.cap == 1 < pg_failed(topics)

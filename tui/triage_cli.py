@@ -165,9 +165,10 @@ def _pairs(monitor: Any, track: str | None) -> tuple[list[tuple[Any, Any]], list
 
 
 def _compile_all(
-    pairs: list[tuple[Any, Any]], flt: Any, command: str, extra: str | None = None
+    pairs: list[tuple[Any, Any]], flt: Any, command: str, errors: list[tuple[str, str]]
 ) -> tuple[list[tuple[Any, Any, str, dict]], Any]:
-    """Compile the filter for each track: (source, track, sql, params), and the error when none compiled."""
+    """Compile the filter for each track: (source, track, sql, params), and the error when none compiled.
+    A source that cannot take the filter (unreadable, PostgreSQL) is said and added to `errors`."""
     from batchtop.core.filtered import compile_for
     from batchtop.core.filters import FilterError
 
@@ -182,9 +183,8 @@ def _compile_all(
             continue
         except BatchtopError as exc:
             narrate(f"batchtop {command}: {source.path}: {exc.message}")
+            errors.append((source.path, exc.message))
             continue
-        if extra is not None:
-            sql = f"({sql}) AND {extra}"
         out.append((source, track, sql, params))
     return out, first if not out else None
 
@@ -220,7 +220,7 @@ def cmd_export(args: argparse.Namespace) -> int:
                 if any(_same_file(args.output, source.path + s) for s in ("", "-wal", "-shm", "-journal")):
                     narrate(f"batchtop export: refusing to write over a watched database: {args.output}")
                     return EXIT_USAGE
-        compiled, bad = _compile_all(pairs, flt, "export")
+        compiled, bad = _compile_all(pairs, flt, "export", errors)
         if bad is not None:
             assert isinstance(bad, FilterError)
             narrate(f"batchtop export: {bad.message}")
@@ -312,7 +312,7 @@ def _where(args: argparse.Namespace) -> int:
             if args.json:
                 emit_json({"sources": []})
             return EXIT_FAIL
-        compiled, bad = _compile_all(pairs, flt, "failures")
+        compiled, bad = _compile_all(pairs, flt, "failures", errors)
         if bad is not None:
             narrate(f"batchtop failures: {bad.message}")
             return EXIT_USAGE

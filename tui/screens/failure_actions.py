@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from textual.binding import Binding
 
 from batchtop.core.actions import Outcome, Target
+from batchtop.core.filtered import search_target
 from batchtop.core.profiles.model import Track
 from batchtop.core.source import Source
 from batchtop.tui.actions_flow import JOURNAL, UNDO, start_action, start_undo
@@ -73,7 +74,7 @@ class FailureActions(ScreenMixin):
     def listed_target(self) -> Target:
         """Everything the item list shows: the search, the open group, or every failed item."""
         if self._search:
-            return Target.where(self._search)
+            return search_target(self.source, self._search)
         if self._group is not None:
             return Target.group(self._group)
         return Target.all_failed()

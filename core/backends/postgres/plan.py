@@ -27,6 +27,11 @@ from batchtop.core.write import READ_ONLY, NoAction, RowState, chunks, norm
 
 def condition(track: Track, action: Action, target: Target, cutoff: float | None, table: Any) -> str:
     """Still in the action's from-states, AND the filter / stale condition (as `targets.target_condition`)."""
+    if target.kind == "where":
+        # The filter language compiles to SQLite's SQL: never plan without it (that would be every row
+        # in the from-states).
+        raise errors.Unsupported("filters (--where) are not available on PostgreSQL sources yet: use "
+                                 "--match TEXT, --group SIGNATURE, --id or --all-failed")
     states = action.from_states
     if target.kind in ("group", "match", "failed"):
         states = tuple(s for s in states if s == "failed")
