@@ -5,7 +5,7 @@ from __future__ import annotations
 import errno
 import sqlite3
 
-from batchtop.core.sanitize import clean_line
+from batchtop.core.sanitize import clean, clean_line
 
 
 class BatchtopError(Exception):
@@ -125,6 +125,58 @@ class ReadOnlyMode(ActionError):
 
 class FileReplaced(ActionError):
     kind = "replaced"
+
+
+class NoAction(ActionError):
+    """The track offers no such action (or none at all: the message says why)."""
+
+    kind = "no-action"
+
+
+class NothingToDo(ActionError):
+    """Nothing matched, or there is nothing to undo."""
+
+    kind = "nothing"
+
+
+class FileMissing(ActionError):
+    """The database file is gone: nothing written, and it is never recreated."""
+
+    kind = "missing"
+
+
+class WriteFailed(ActionError):
+    """SQLite refused the write (I/O error, disk full, damaged file): rolled back, nothing written."""
+
+    kind = "write-failed"
+
+
+class JournalError(ActionError):
+    """The action journal could not be written: the action was rolled back (nothing written)."""
+
+    kind = "journal"
+
+
+class SecretValue(BatchtopError):
+    """A secret column or table was asked for: it is never read."""
+
+    kind = "secret"
+
+
+class FilterError(BatchtopError):
+    """A filter that cannot be parsed or compiled; `position` is the 0-based offset of the bad token."""
+
+    kind = "bad-filter"
+
+    def __init__(self, message: str, position: int, text: str = "") -> None:
+        super().__init__(f"bad filter at {position + 1}: {message}")
+        self.position = position
+        self.reason = message
+        self.text = text
+
+    def caret(self) -> str:
+        """The filter with a `^` under the bad token (two lines; for a terminal or a dialog)."""
+        return f"{clean(self.text)}\n{' ' * min(self.position, len(self.text))}^"
 
 
 def _code_name(exc: sqlite3.Error) -> str:

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from batchtop.core.backends import is_url
-from batchtop.core.errors import ActionError
+from batchtop.core.errors import JournalError
 from batchtop.core.profiles.model import RawValue
 
 #: Journal record format version.
@@ -35,12 +35,6 @@ VERSION = 1
 VALUE_LIMIT = 1 << 20
 #: Statuses of an action record.
 STATUSES = ("applied", "aborted", "undone")
-
-
-class JournalError(ActionError):
-    """The action journal could not be written: the action was rolled back (nothing written)."""
-
-    kind = "journal"
 
 
 class RawText(bytes):

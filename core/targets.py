@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from batchtop.core.errors import NoAction
 from batchtop.core.profiles.model import Action, RawValue, Track
 from batchtop.core.sanitize import display
 from batchtop.core.source import Source
@@ -23,7 +24,6 @@ from batchtop.core.sql import (
     state_predicate,
 )
 from batchtop.core.timeutil import format_ts, number_seconds_sql
-from batchtop.core.write import NoAction
 
 #: Past tense of the built-in verbs, for messages.
 VERBS = {"reset": "reset", "retry": "retried", "skip": "skipped", "requeue": "requeued"}

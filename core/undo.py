@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from batchtop.core.backends import is_url
-from batchtop.core.errors import ReadOnlyMode
+from batchtop.core.errors import NoAction, NothingToDo, ReadOnlyMode
 from batchtop.core.journal import VERSION, Entry, Journal, Omitted, RawText, encode_value, new_id
 from batchtop.core.profiles.model import RawValue, Track
 from batchtop.core.snapshot import fetch
@@ -22,8 +22,6 @@ from batchtop.core.write import (
     BUSY_DEFAULT,
     DESCRIBE_LIMIT,
     READ_ONLY,
-    NoAction,
-    NothingToDo,
     RowState,
     WriteSession,
     chunks,

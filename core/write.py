@@ -23,8 +23,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from batchtop.core.errors import ActionError, Busy, FileReplaced
-from batchtop.core.journal import Journal, JournalError, RawText, text_factory
+from batchtop.core.errors import ActionError, Busy, FileMissing, FileReplaced, JournalError, WriteFailed
+from batchtop.core.journal import Journal, RawText, text_factory
 from batchtop.core.profiles.model import RawValue, Track
 from batchtop.core.signature import cached_signature
 from batchtop.core.snapshot import classify, fetch
@@ -41,30 +41,6 @@ DESCRIBE_LIMIT = 1000
 REPLACED = "file was replaced since the preview; nothing written"
 BUSY = "busy, not applied: the job holds the write lock (try again in a moment)"
 READ_ONLY = "read-only mode: actions are disabled"
-
-
-class NoAction(ActionError):
-    """The track offers no such action (or none at all: the message says why)."""
-
-    kind = "no-action"
-
-
-class NothingToDo(ActionError):
-    """Nothing matched, or there is nothing to undo."""
-
-    kind = "nothing"
-
-
-class FileMissing(ActionError):
-    """The database file is gone: nothing written, and it is never recreated."""
-
-    kind = "missing"
-
-
-class WriteFailed(ActionError):
-    """SQLite refused the write (I/O error, disk full, damaged file): rolled back, nothing written."""
-
-    kind = "write-failed"
 
 
 @dataclass(frozen=True)
