@@ -28,13 +28,12 @@ from batchtop.core.actions import Outcome
 from batchtop.core.backends.postgres import sql as pg
 from batchtop.core.backends.postgres.conn import connect, fetch, scrub
 from batchtop.core.backends.postgres.plan import error_signature, row_states, statements
-from batchtop.core.errors import WriteFailed
+from batchtop.core.errors import BUSY, WriteFailed
 from batchtop.core.journal import VERSION, Journal, encode_value, new_id
 from batchtop.core.preview import Plan
 from batchtop.core.profiles.model import RawValue
 from batchtop.core.sql import LIST_CHARS, q
 from batchtop.core.write import (
-    BUSY,
     BUSY_DEFAULT,
     DESCRIBE_LIMIT,
     READ_ONLY,
