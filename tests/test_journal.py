@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from batchtop.core.errors import JournalError
 from batchtop.core.journal import (
     VALUE_LIMIT,
     Journal,
-    JournalError,
     Omitted,
     RawText,
     decode_value,
