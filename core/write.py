@@ -31,7 +31,7 @@ from batchtop.core.errors import (
     WriteFailed,
     map_sqlite_error,
 )
-from batchtop.core.journal import Journal, RawText, text_factory
+from batchtop.core.journal import Journal, RawText, Record, text_factory
 from batchtop.core.profiles.model import RawValue, Track
 from batchtop.core.signature import cached_signature
 from batchtop.core.snapshot import classify, fetch
@@ -252,7 +252,7 @@ class WriteSession:
         except sqlite3.Error as exc:
             raise map_sqlite_error(exc, self.path, what="the write") from exc
 
-    def commit(self, journal: Journal, record: dict[str, Any],
+    def commit(self, journal: Journal, record: Record,
                verify: Callable[[sqlite3.Connection], bool | None]) -> list[str]:
         """Journal `record` (fsynced), then COMMIT; on a failed COMMIT, mark the record aborted.
 
@@ -294,7 +294,7 @@ class WriteSession:
             if applied is None:
                 err = WriteFailed(f"COMMIT failed ({exc}) and only some rows show the change: check the file")
             if not truthful:
-                err = type(err)(f"{err.message} (the journal could not be updated: entry {record['id']} "
+                err = type(err)(f"{err.message} (the journal could not be updated: entry {record.id} "
                                 "still reads applied)")
             raise err from exc
         pending.settle()
