@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from batchtop.core.errors import NoAction
-from batchtop.core.profiles.model import Action, RawValue, Track
+from batchtop.core.profiles.model import Action, RawValue, State, Track
 from batchtop.core.sanitize import display
 from batchtop.core.source import Source
 from batchtop.core.sql import (
@@ -156,7 +156,7 @@ def target_condition(track: Track, action: Action, target: Target, cutoff: float
     if target.kind in ("group", "match", "where", "failed"):
         # These targets are chosen from the failures: an action that also takes pending rows (skip)
         # must not sweep pending rows that happen to match.
-        states = tuple(s for s in states if s == "failed")
+        states = tuple(s for s in states if s == State.FAILED)
         if not states:
             raise NoAction(f"{action.name} does not apply to failed items")
     parts = [state_predicate(track, states)]
