@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from batchtop.core.errors import FileReplaced, ReadOnlyMode
-from batchtop.core.journal import VERSION, Journal, encode_value, new_id
+from batchtop.core.journal import Journal, Record, encode_value, new_id
 from batchtop.core.preview import CONFIRM_OVER, MAX_ROWS, Plan, SampleRow
 from batchtop.core.preview import plan as _sqlite_plan
 from batchtop.core.profiles.model import Action, RawValue, Track
@@ -190,18 +190,17 @@ def apply(
             # Nothing to write, so nothing to journal: the block rolls the empty transaction back.
             return _outcome(w, plan, None, affected, [], started)
         images = [before[norm(x)] for x in affected]  # the same transaction: every written row was read
-        record: dict[str, Any] = {
-            "v": VERSION, "kind": "action", "id": new_id(), "time": time.time(), "db": plan.path,
-            "identity": list(expected), "profile": plan.profile, "track": track.name, "table": track.table,
-            "key": track.key, "action": action.name, "description": action.description,
-            "target": plan.target.describe(), "predicate": plan.predicate, "planned": plan.count,
-            "affected": [encode_value(x) for x in affected], "columns": list(columns),
-            "before": [[encode_value(v) for v in img[:-1]] for img in images],
-            "signatures": [img[-1] for img in images] if keep_signature else [],
-            "after": [[c, encode_value(v)] for c, v in action.assign], "status": "applied",
-        }
+        record = Record(
+            kind="action", id=new_id(), time=time.time(), db=plan.path, identity=expected,
+            profile=plan.profile, track=track.name, table=track.table, key=track.key, action=action.name,
+            description=action.description, target=plan.target.describe(), predicate=plan.predicate,
+            planned=plan.count, affected=tuple(encode_value(x) for x in affected), columns=tuple(columns),
+            before=tuple(tuple(encode_value(v) for v in img[:-1]) for img in images),
+            signatures=tuple(img[-1] for img in images) if keep_signature else (),
+            after=tuple((c, encode_value(v)) for c, v in action.assign),
+        )
         warnings = w.commit(journal, record, verify=lambda conn: _shows_change(conn, track, action, affected))
-        return _outcome(w, plan, record["id"], affected, warnings, started)
+        return _outcome(w, plan, record.id, affected, warnings, started)
 
 
 def _matching_keys(conn: Any, track: Track, condition: str, cap: int) -> list[RawValue]:
@@ -229,10 +228,11 @@ def _outcome(w: WriteSession, plan: Plan, entry_id: str | None, affected: list[R
     still = [x for x in skipped if states.get(norm(x), (None, False))[1]]
     moved = [x for x in skipped if not states.get(norm(x), (None, False))[1]]
     planned = {norm(x) for x in plan.keys}
-    return Outcome(entry_id, plan.action.name, plan.track.name, plan.cap, tuple(affected),
-                   left_alone(w.conn, plan.track, moved), len(moved), len(still),
-                   sum(1 for x in affected if norm(x) not in planned), time.monotonic() - started,
-                   tuple(warnings))
+    return Outcome(entry_id=entry_id, action=plan.action.name, track=plan.track.name, planned=plan.cap,
+                   affected=tuple(affected), changed=left_alone(w.conn, plan.track, moved),
+                   changed_count=len(moved), left_over=len(still),
+                   new_matches=sum(1 for x in affected if norm(x) not in planned),
+                   seconds=time.monotonic() - started, warnings=tuple(warnings))
 
 
 def error_signature(error: Any) -> str:

@@ -16,7 +16,7 @@ from typing import Any
 
 from batchtop.core.actions import error_signature, past
 from batchtop.core.journal import Entry, Omitted
-from batchtop.core.profiles.model import Track
+from batchtop.core.profiles.model import State, Track
 from batchtop.core.sanitize import display
 from batchtop.core.signature import signature
 from batchtop.core.snapshot import classify, fetch
@@ -79,7 +79,7 @@ def tally(track: Track, entry: Entry, rows: Sequence[tuple[Any, Any, Any, str]])
     new: Counter[str] = Counter()
     for key, raw, flight, sig in rows:
         state, _ = classify(track, raw, flight)
-        if state == "failed":
+        if state == State.FAILED:
             if sig == before.get(norm(key)):
                 state = "failed_same"
             else:

@@ -31,7 +31,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from batchtop.core.profiles.model import REMAINING, SETTLED, RawValue, Track
+from batchtop.core.profiles.model import REMAINING, SETTLED, RawValue, State, Track
 from batchtop.core.sql import col, q, raw_expr, state_predicate
 from batchtop.core.timeutil import parse_ts
 
@@ -276,7 +276,7 @@ class ChunkedCounts:
     def _running(self, chunk: _Chunk) -> bool:
         states, default = self.track.states, self.track.default_state
         return any(
-            (state := states.get(v, default)) == "running" or (state == "pending" and chunk.flying.get(v))
+            (state := states.get(v, default)) == State.RUNNING or (state == State.PENDING and chunk.flying.get(v))
             for v in chunk.counts
         )
 

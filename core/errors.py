@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import errno
 import sqlite3
+from typing import overload
 
-from batchtop.core.sanitize import clean_line
+from batchtop.core.sanitize import clean, clean_line
 
 
 class BatchtopError(Exception):
@@ -133,15 +134,89 @@ class FileReplaced(ActionError):
     kind = "replaced"
 
 
-def _code_name(exc: sqlite3.Error) -> str:
+class NoAction(ActionError):
+    """The track offers no such action (or none at all: the message says why)."""
+
+    kind = "no-action"
+
+
+class NothingToDo(ActionError):
+    """Nothing matched, or there is nothing to undo."""
+
+    kind = "nothing"
+
+
+class FileMissing(ActionError):
+    """The database file is gone: nothing written, and it is never recreated."""
+
+    kind = "missing"
+
+
+class WriteFailed(ActionError):
+    """SQLite refused the write (I/O error, disk full, damaged file): rolled back, nothing written."""
+
+    kind = "write-failed"
+
+
+class JournalError(ActionError):
+    """The action journal could not be written: the action was rolled back (nothing written)."""
+
+    kind = "journal"
+
+
+class SecretValue(BatchtopError):
+    """A secret column or table was asked for: it is never read."""
+
+    kind = "secret"
+
+
+class FilterError(BatchtopError):
+    """A filter that cannot be parsed or compiled; `position` is the 0-based offset of the bad token."""
+
+    kind = "bad-filter"
+
+    def __init__(self, message: str, position: int, text: str = "") -> None:
+        super().__init__(f"bad filter at {position + 1}: {message}")
+        self.position = position
+        self.reason = message
+        self.text = text
+
+    def caret(self) -> str:
+        """The filter with a `^` under the bad token (two lines; for a terminal or a dialog)."""
+        return f"{clean(self.text)}\n{' ' * min(self.position, len(self.text))}^"
+
+
+#: A write refused because the job holds the lock (SQLite and PostgreSQL say the same).
+BUSY = "busy, not applied: the job holds the write lock (try again in a moment)"
+
+
+def _code_name(exc: BaseException) -> str:
     name = getattr(exc, "sqlite_errorname", None)
     return name or ""
 
 
-def map_sqlite_error(exc: BaseException, path: str = "") -> BatchtopError:
-    """Turn an exception raised while reading `path` into a specific, sanitised BatchtopError."""
+@overload
+def map_sqlite_error(exc: BaseException, path: str = "", *, what: None = None) -> BatchtopError: ...
+
+
+@overload
+def map_sqlite_error(exc: BaseException, path: str = "", *, what: str) -> ActionError: ...
+
+
+def map_sqlite_error(exc: BaseException, path: str = "", *, what: str | None = None) -> BatchtopError:
+    """Turn an exception raised on an SQLite file into a specific, sanitised BatchtopError.
+
+    Args:
+        exc: what the read or the write raised.
+        path: the database file.
+        what: for an error during a write, the step that failed ("opening the file", "COMMIT"): the
+            result is then an ActionError (Busy, or WriteFailed saying it was rolled back). Without
+            it, the error is a read's: a SourceError (the source stays listed and is retried).
+    """
     if isinstance(exc, BatchtopError):
         return exc
+    if what is not None:
+        return _write_error(exc, what)
     if isinstance(exc, PermissionError):
         return PermissionDenied("permission denied")
     if isinstance(exc, FileNotFoundError):
@@ -179,3 +254,24 @@ def map_sqlite_error(exc: BaseException, path: str = "") -> BatchtopError:
     if "no such table" in low or "no such column" in low or name == "SQLITE_SCHEMA":
         return SchemaChanged(f"schema changed: {text}")
     return SourceError(f"SQLite error: {text}")
+
+
+def _write_error(exc: BaseException, what: str) -> ActionError:
+    """A specific, sanitised ActionError for an SQLite error during the write step `what`."""
+    name = _code_name(exc)
+    low = str(exc).lower()
+    if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")) or "database is locked" in low:
+        return Busy(BUSY)
+    if name.startswith("SQLITE_CANTOPEN") or "unable to open" in low:
+        return WriteFailed(f"cannot open the file for writing ({name or exc}); nothing written")
+    detail = {"SQLITE_FULL": "disk full",
+              # The second cause: a reader of this process opened the WAL's -shm read-only (see `quiet`).
+              "SQLITE_READONLY": "the file or its directory is read-only, or a read-only connection of "
+                                 "batchtop to it is still open"}.get(name, f"{name or 'SQLite error'}: {exc}")
+    if name.startswith("SQLITE_IOERR"):
+        detail = f"I/O error ({name})"
+    elif name.startswith("SQLITE_CORRUPT"):
+        detail = "database is damaged"
+    elif name.startswith("SQLITE_READONLY") and name != "SQLITE_READONLY":
+        detail = f"read-only ({name})"
+    return WriteFailed(f"{what} failed: {detail}; rolled back, nothing written")

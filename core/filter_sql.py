@@ -31,7 +31,8 @@ from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
-from batchtop.core.filters import BoolOp, FilterError, Node, Not, Term
+from batchtop.core.errors import FilterError
+from batchtop.core.filters import BoolOp, Node, Not, Term
 from batchtop.core.profiles.model import STATES, Track
 from batchtop.core.sanitize import is_secret_name
 from batchtop.core.sql import (

@@ -15,9 +15,10 @@ from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
+from batchtop.core.errors import FilterError
 from batchtop.core.failure_pages import PAUSE, Db, runner
 from batchtop.core.filter_sql import compile_filter
-from batchtop.core.filters import FilterError, Node, parse, terms
+from batchtop.core.filters import Node, parse, terms
 from batchtop.core.profiles.model import RawValue, Track
 from batchtop.core.signature import cached_signature
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from batchtop.core.errors import BatchtopError
+from batchtop.core.errors import FilterError
 
 #: Longest filter accepted (the text is typed by a person; this bounds parsing work).
 MAX_FILTER = 4_000
@@ -54,24 +54,6 @@ SYNTAX: tuple[str, ...] = (
 def examples_text(width: int = 44) -> str:
     """The examples as aligned lines, `filter  what it selects` (the README's filter block)."""
     return "\n".join(f"{example:<{width}} {what}" for example, what in EXAMPLES)
-
-
-class FilterError(BatchtopError):
-    """A filter that cannot be parsed or compiled; `position` is the 0-based offset of the bad token."""
-
-    kind = "bad-filter"
-
-    def __init__(self, message: str, position: int, text: str = "") -> None:
-        super().__init__(f"bad filter at {position + 1}: {message}")
-        self.position = position
-        self.reason = message
-        self.text = text
-
-    def caret(self) -> str:
-        """The filter with a `^` under the bad token (two lines; for a terminal or a dialog)."""
-        from batchtop.core.sanitize import clean
-
-        return f"{clean(self.text)}\n{' ' * min(self.position, len(self.text))}^"
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from batchtop.core.blobs import HEAD_BYTES, blob_kind, blob_text, mask_secrets, pickle_summary, text_chunk
-from batchtop.core.errors import BatchtopError
+from batchtop.core.errors import BatchtopError, SecretValue
 from batchtop.core.profiles.model import STATES, UNMAPPED, RawValue, Track
 from batchtop.core.sanitize import is_secret_name, redact, redact_page
 from batchtop.core.snapshot import fetch
@@ -42,12 +42,6 @@ COLUMNS_PER_STATEMENT = 100
 ROW_COUNT_CAP = 10_000
 #: Tables whose rows are counted in one listing (the others show no count).
 MAX_TABLES_COUNTED = 200
-
-
-class SecretValue(BatchtopError):
-    """A secret column or table was asked for: it is never read."""
-
-    kind = "secret"
 
 
 @dataclass(frozen=True)

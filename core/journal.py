@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from batchtop.core.backends import is_url
-from batchtop.core.errors import ActionError
+from batchtop.core.errors import JournalError
 from batchtop.core.profiles.model import RawValue
 
 #: Journal record format version.
@@ -35,12 +35,6 @@ VERSION = 1
 VALUE_LIMIT = 1 << 20
 #: Statuses of an action record.
 STATUSES = ("applied", "aborted", "undone")
-
-
-class JournalError(ActionError):
-    """The action journal could not be written: the action was rolled back (nothing written)."""
-
-    kind = "journal"
 
 
 class RawText(bytes):
@@ -114,6 +108,59 @@ def new_id() -> str:
     return secrets.token_hex(4)
 
 
+@dataclass(frozen=True, kw_only=True)
+class Record:
+    """One action or undo as it is journaled, built with keywords; `to_json()` gives the line's object.
+
+    Values (keys, before-images, assigned values) are already encoded (`encode_value`), so the record is
+    JSON-safe as it stands. An undo record has no before-images, signatures or assignments, and names the
+    action it undid in `undoes`.
+    """
+
+    #: "action" or "undo".
+    kind: str
+    id: str
+    time: float
+    db: str
+    identity: tuple[int, ...]
+    profile: str
+    track: str
+    table: str
+    key: str
+    action: str
+    description: str
+    target: str
+    predicate: str
+    planned: int
+    #: Encoded keys the write changed, in order; `before` and `signatures` are aligned with it.
+    affected: tuple[Any, ...]
+    #: Columns of each before-image row.
+    columns: tuple[str, ...]
+    before: tuple[tuple[Any, ...], ...] = ()
+    signatures: tuple[str | None, ...] = ()
+    #: Column -> encoded value the action wrote.
+    after: tuple[tuple[str, Any], ...] = ()
+    #: For an undo record: the id of the action it undid.
+    undoes: str | None = None
+    status: str = "applied"
+    v: int = VERSION
+
+    def to_json(self) -> dict[str, Any]:
+        """The record as the journal stores it (the on-disk format: these keys in this order)."""
+        out: dict[str, Any] = {
+            "v": self.v, "kind": self.kind, "id": self.id, "time": self.time, "db": self.db,
+            "identity": list(self.identity), "profile": self.profile, "track": self.track, "table": self.table,
+            "key": self.key, "action": self.action, "description": self.description, "target": self.target,
+            "predicate": self.predicate, "planned": self.planned, "affected": list(self.affected),
+            "columns": list(self.columns), "before": [list(row) for row in self.before],
+            "signatures": list(self.signatures), "after": [list(pair) for pair in self.after],
+        }
+        if self.undoes is not None:
+            out["undoes"] = self.undoes
+        out["status"] = self.status
+        return out
+
+
 @dataclass(frozen=True)
 class Entry:
     """One journaled action (or undo), with its current status folded in."""
@@ -185,22 +232,23 @@ class Journal:
             raise JournalError("the action journal must be kept outside the database and its sidecars; "
                                "nothing written")
 
-    def begin(self, record: dict[str, Any]) -> PendingRecord:
+    def begin(self, record: Record | dict[str, Any]) -> PendingRecord:
         """Append `record` (fsynced) and keep the journal locked until the caller settles it.
 
         Raises:
             JournalError: the record could not be written durably (nothing was left behind).
         """
+        data = record.to_json() if isinstance(record, Record) else record
         fd = self._open()
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
-            start = self._write(fd, record)
+            start = self._write(fd, data)
         except BaseException:
             os.close(fd)
             raise
-        return PendingRecord(self, fd, start, record["id"])
+        return PendingRecord(self, fd, start, data["id"])
 
-    def append(self, record: dict[str, Any]) -> None:
+    def append(self, record: Record | dict[str, Any]) -> None:
         """Append one record durably (a status line, say)."""
         self.begin(record).settle()
 

@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from batchtop.core.errors import FileReplaced, ReadOnlyMode
+from batchtop.core.errors import FileReplaced, NoAction, ReadOnlyMode
 from batchtop.core.journal import encode_value
 from batchtop.core.profiles.model import Action, RawValue, Track
 from batchtop.core.signature import headline
@@ -18,7 +18,7 @@ from batchtop.core.snapshot import fetch, preview, stale_threshold
 from batchtop.core.source import Source
 from batchtop.core.sql import col, error_preview, key_expr, lit, q, raw_expr, text_preview
 from batchtop.core.targets import Target, resolve, target_condition
-from batchtop.core.write import READ_ONLY, NoAction, RowState, chunks, identity_of, in_list, norm, row_states
+from batchtop.core.write import READ_ONLY, RowState, chunks, identity_of, in_list, norm, row_states
 
 #: Plans over this many rows need the count typed to confirm.
 CONFIRM_OVER = 100

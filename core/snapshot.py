@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from batchtop.core.blobs import blob_text
 from batchtop.core.counting import Counted
-from batchtop.core.profiles.model import REMAINING, SETTLED, STATES, UNMAPPED, Profile, RawValue, Track
+from batchtop.core.profiles.model import REMAINING, SETTLED, STATES, UNMAPPED, Profile, RawValue, State, Track
 from batchtop.core.sanitize import display
 from batchtop.core.signature import headline
 from batchtop.core.sql import (
@@ -195,7 +195,7 @@ def read_failures(
 
 
 def _has_failed_values(track: Track) -> bool:
-    return any(s == "failed" for s in track.states.values())
+    return any(s == State.FAILED for s in track.states.values())
 
 
 def read_track(
@@ -223,7 +223,7 @@ def read_track(
     unmapped = 0
     raw: dict[tuple[str, str], int] = {}
     rows = counted.rows if counted is not None else fetch(conn, counts_sql(track))
-    pending = [v for v, _ in rows if track.states.get(v, track.default_state) == "pending"]
+    pending = [v for v, _ in rows if track.states.get(v, track.default_state) == State.PENDING]
     if counted is not None:
         flying = counted.flying
     else:
@@ -235,7 +235,7 @@ def read_track(
             raw[(label, state)] = raw.get((label, state), 0) + int(n)
             continue
         # In-flight counts may come from an earlier poll (they are cached): never more than the rows.
-        started = min(int(flying.get(value, 0)), int(n)) if state == "pending" else 0
+        started = min(int(flying.get(value, 0)), int(n)) if state == State.PENDING else 0
         if started:
             counts["running"] += started
             raw[(f"{label} (started)", "running")] = started
@@ -296,7 +296,7 @@ def classify(track: Track, raw: RawValue, in_flight: object = False) -> tuple[st
     """
     state = track.states.get(raw, track.default_state) or UNMAPPED
     label = "NULL" if raw is None else display(str(raw), 40)
-    return ("running" if in_flight and state == "pending" else state), label
+    return ("running" if in_flight and state == State.PENDING else state), label
 
 
 def read_in_flight(conn: sqlite3.Connection, track: Track, pending: list[RawValue]) -> dict[RawValue, int]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import overload
 
-from batchtop.core.profiles.model import STATES, RawValue, Track
+from batchtop.core.profiles.model import STATES, RawValue, State, Track
 from batchtop.core.signature import TRACEBACK
 
 #: Characters of long text columns fetched for lists (hazards.md rule 11).
@@ -99,9 +99,9 @@ def state_predicate(track: Track, states: Iterable[str]) -> str:
     clauses = []
     for state in wanted:
         base = _mapped_predicate(track, state)
-        if flight and state == "pending":
+        if flight and state == State.PENDING:
             clauses.append(f"({base} AND NOT {flight})")
-        elif flight and state == "running":
+        elif flight and state == State.RUNNING:
             clauses.append(f"({base} OR ({_mapped_predicate(track, 'pending')} AND {flight}))")
         elif base != "0":
             clauses.append(base)

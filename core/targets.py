@@ -10,7 +10,8 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from batchtop.core.profiles.model import Action, RawValue, Track
+from batchtop.core.errors import NoAction
+from batchtop.core.profiles.model import Action, RawValue, State, Track
 from batchtop.core.sanitize import display
 from batchtop.core.source import Source
 from batchtop.core.sql import (
@@ -23,7 +24,6 @@ from batchtop.core.sql import (
     state_predicate,
 )
 from batchtop.core.timeutil import format_ts, number_seconds_sql
-from batchtop.core.write import NoAction
 
 #: Past tense of the built-in verbs, for messages.
 VERBS = {"reset": "reset", "retry": "retried", "skip": "skipped", "requeue": "requeued"}
@@ -156,7 +156,7 @@ def target_condition(track: Track, action: Action, target: Target, cutoff: float
     if target.kind in ("group", "match", "where", "failed"):
         # These targets are chosen from the failures: an action that also takes pending rows (skip)
         # must not sweep pending rows that happen to match.
-        states = tuple(s for s in states if s == "failed")
+        states = tuple(s for s in states if s == State.FAILED)
         if not states:
             raise NoAction(f"{action.name} does not apply to failed items")
     parts = [state_predicate(track, states)]

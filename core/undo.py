@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from batchtop.core.backends import is_url
-from batchtop.core.errors import ReadOnlyMode
-from batchtop.core.journal import VERSION, Entry, Journal, Omitted, RawText, encode_value, new_id
+from batchtop.core.errors import NoAction, NothingToDo, ReadOnlyMode
+from batchtop.core.journal import Entry, Journal, Omitted, RawText, Record, encode_value, new_id
 from batchtop.core.profiles.model import RawValue, Track
 from batchtop.core.snapshot import fetch
 from batchtop.core.sql import key_expr, q
@@ -22,8 +22,6 @@ from batchtop.core.write import (
     BUSY_DEFAULT,
     DESCRIBE_LIMIT,
     READ_ONLY,
-    NoAction,
-    NothingToDo,
     RowState,
     WriteSession,
     chunks,
@@ -177,9 +175,9 @@ def undo(
         raise ReadOnlyMode(READ_ONLY)
     entry = find(journal, action_id, db)
     if entry.status == "undone":
-        return UndoOutcome(entry.id, None, "already-undone", note=entry.status_note)
+        return UndoOutcome(entry_id=entry.id, undo_id=None, status="already-undone", note=entry.status_note)
     if entry.status == "aborted":
-        return UndoOutcome(entry.id, None, "never-applied", note=entry.status_note)
+        return UndoOutcome(entry_id=entry.id, undo_id=None, status="never-applied", note=entry.status_note)
     if is_url(entry.db):  # a server database: its backend restores the rows
         from batchtop.core.backends.postgres.backend import PostgresBackend
 
@@ -202,23 +200,21 @@ def undo(
             sql = f"UPDATE {t} SET {sets} WHERE {k} = {_slot(key)} AND {same} RETURNING {k}"
             if w.fetch(sql, [_param(v) for v in (*vals, key)]):
                 restored.append(key)
-        record: dict[str, Any] = {
-            "v": VERSION, "kind": "undo", "id": new_id(), "time": time.time(), "db": entry.db,
-            "identity": list(entry.identity), "profile": entry.profile, "track": entry.track,
-            "table": entry.table, "key": entry.key, "action": "undo",
-            "description": f"undo of {entry.action} {entry.id}", "target": f"journal entry {entry.id}",
-            "predicate": f"{k} = <key> AND {same}", "planned": len(entry.affected),
-            "affected": [encode_value(x) for x in restored], "columns": assigned, "before": [],
-            "signatures": [], "after": [], "undoes": entry.id, "status": "applied",
-        }
+        record = Record(
+            kind="undo", id=new_id(), time=time.time(), db=entry.db, identity=entry.identity,
+            profile=entry.profile, track=entry.track, table=entry.table, key=entry.key, action="undo",
+            description=f"undo of {entry.action} {entry.id}", target=f"journal entry {entry.id}",
+            predicate=f"{k} = <key> AND {same}", planned=len(entry.affected),
+            affected=tuple(encode_value(x) for x in restored), columns=tuple(assigned), undoes=entry.id,
+        )
         warnings = w.commit(journal, record, verify=lambda conn: _restored(conn, shape, same, restored))
         done = {norm(x) for x in restored}
         moved = [key for key, _ in restorable if norm(key) not in done]
         states = left_alone(w.conn, track, moved) if track is not None else tuple(
             RowState(x, "", "") for x in moved[:DESCRIBE_LIMIT])
-        return UndoOutcome(entry.id, record["id"], "restored", tuple(restored), states, len(moved),
-                           omitted, seconds=time.monotonic() - started,
-                           warnings=tuple(warnings))
+        return UndoOutcome(entry_id=entry.id, undo_id=record.id, status="restored", restored=tuple(restored),
+                           moved=states, moved_count=len(moved), not_restorable=omitted,
+                           seconds=time.monotonic() - started, warnings=tuple(warnings))
 
 
 def _slot(value: Any) -> str:

@@ -23,8 +23,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from batchtop.core.errors import ActionError, Busy, FileReplaced
-from batchtop.core.journal import Journal, JournalError, RawText, text_factory
+from batchtop.core.errors import (
+    ActionError,
+    FileMissing,
+    FileReplaced,
+    JournalError,
+    WriteFailed,
+    map_sqlite_error,
+)
+from batchtop.core.journal import Journal, RawText, Record, text_factory
 from batchtop.core.profiles.model import RawValue, Track
 from batchtop.core.signature import cached_signature
 from batchtop.core.snapshot import classify, fetch
@@ -39,32 +46,7 @@ CHUNK_KEYS, CHUNK_CHARS = 500, 200_000
 DESCRIBE_LIMIT = 1000
 
 REPLACED = "file was replaced since the preview; nothing written"
-BUSY = "busy, not applied: the job holds the write lock (try again in a moment)"
 READ_ONLY = "read-only mode: actions are disabled"
-
-
-class NoAction(ActionError):
-    """The track offers no such action (or none at all: the message says why)."""
-
-    kind = "no-action"
-
-
-class NothingToDo(ActionError):
-    """Nothing matched, or there is nothing to undo."""
-
-    kind = "nothing"
-
-
-class FileMissing(ActionError):
-    """The database file is gone: nothing written, and it is never recreated."""
-
-    kind = "missing"
-
-
-class WriteFailed(ActionError):
-    """SQLite refused the write (I/O error, disk full, damaged file): rolled back, nothing written."""
-
-    kind = "write-failed"
 
 
 @dataclass(frozen=True)
@@ -178,27 +160,6 @@ def clamp_timeout(seconds: float) -> float:
     return min(max(float(seconds), BUSY_MIN), BUSY_MAX)
 
 
-def sql_error(exc: sqlite3.Error, what: str) -> ActionError:
-    """A specific, sanitised ActionError for an SQLite error during a write."""
-    name = getattr(exc, "sqlite_errorname", "") or ""
-    low = str(exc).lower()
-    if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")) or "database is locked" in low:
-        return Busy(BUSY)
-    if name.startswith("SQLITE_CANTOPEN") or "unable to open" in low:
-        return WriteFailed(f"cannot open the file for writing ({name or exc}); nothing written")
-    detail = {"SQLITE_FULL": "disk full",
-              # The second cause: a reader of this process opened the WAL's -shm read-only (see `quiet`).
-              "SQLITE_READONLY": "the file or its directory is read-only, or a read-only connection of "
-                                 "batchtop to it is still open"}.get(name, f"{name or 'SQLite error'}: {exc}")
-    if name.startswith("SQLITE_IOERR"):
-        detail = f"I/O error ({name})"
-    elif name.startswith("SQLITE_CORRUPT"):
-        detail = "database is damaged"
-    elif name.startswith("SQLITE_READONLY") and name != "SQLITE_READONLY":
-        detail = f"read-only ({name})"
-    return WriteFailed(f"{what} failed: {detail}; rolled back, nothing written")
-
-
 @contextmanager
 def quiet(source: Any) -> Iterator[None]:
     """Hold `source`'s lock and close its read connection for the length of a write (None: no-op).
@@ -246,7 +207,7 @@ class WriteSession:
             conn = sqlite3.connect(uri_for(self.path, mode="rw"), uri=True, isolation_level=None,
                                    timeout=self.timeout, check_same_thread=False)
         except sqlite3.Error as exc:
-            raise sql_error(exc, "opening the file") from exc
+            raise map_sqlite_error(exc, self.path, what="opening the file") from exc
         conn.text_factory = text_factory
         conn.create_function("bt_signature", 1, cached_signature, deterministic=True)
         self.conn = conn
@@ -258,11 +219,11 @@ class WriteSession:
                 try:
                     self.before(conn)
                 except sqlite3.Error as exc:
-                    raise sql_error(exc, "finding the rows") from exc
+                    raise map_sqlite_error(exc, self.path, what="finding the rows") from exc
             try:
                 conn.execute("BEGIN IMMEDIATE")
             except sqlite3.Error as exc:
-                raise sql_error(exc, "starting the write") from exc
+                raise map_sqlite_error(exc, self.path, what="starting the write") from exc
             # And with the lock held: the file we locked is the file the person saw.
             self.check_identity()
         except BaseException:
@@ -289,9 +250,9 @@ class WriteSession:
         try:
             return fetch(self.conn, sql, params)
         except sqlite3.Error as exc:
-            raise sql_error(exc, "the write") from exc
+            raise map_sqlite_error(exc, self.path, what="the write") from exc
 
-    def commit(self, journal: Journal, record: dict[str, Any],
+    def commit(self, journal: Journal, record: Record,
                verify: Callable[[sqlite3.Connection], bool | None]) -> list[str]:
         """Journal `record` (fsynced), then COMMIT; on a failed COMMIT, mark the record aborted.
 
@@ -329,11 +290,11 @@ class WriteSession:
             truthful = pending.abort(f"COMMIT failed: {exc}")
             if not isinstance(exc, sqlite3.Error):
                 raise
-            err = sql_error(exc, "COMMIT")
+            err = map_sqlite_error(exc, self.path, what="COMMIT")
             if applied is None:
                 err = WriteFailed(f"COMMIT failed ({exc}) and only some rows show the change: check the file")
             if not truthful:
-                err = type(err)(f"{err.message} (the journal could not be updated: entry {record['id']} "
+                err = type(err)(f"{err.message} (the journal could not be updated: entry {record.id} "
                                 "still reads applied)")
             raise err from exc
         pending.settle()

@@ -24,12 +24,12 @@ from actions_support import (
 from batchtop.core import write
 from batchtop.core.actions import CONFIRM_OVER, Outcome, Target, apply, plan
 from batchtop.core.cohort import cohort
-from batchtop.core.errors import ReadOnlyMode
+from batchtop.core.errors import FileMissing, NoAction, ReadOnlyMode
 from batchtop.core.journal import Journal
 from batchtop.core.profiles.model import Action
 from batchtop.core.source import Source
 from batchtop.core.undo import undo
-from batchtop.core.write import FileMissing, NoAction, RowState
+from batchtop.core.write import RowState
 
 
 @pytest.fixture

@@ -20,7 +20,8 @@ import pytest
 from actions_support import integrity, make_jobs, make_topics, rows
 
 from batchtop.core.actions import Target, apply, plan
-from batchtop.core.journal import Journal, JournalError
+from batchtop.core.errors import JournalError
+from batchtop.core.journal import Journal
 from batchtop.core.source import Source
 
 TARGETS = 300

@@ -14,11 +14,10 @@ from actions_support import make_jobs, make_topics, rows, sha, spawn
 
 from batchtop.core import write
 from batchtop.core.actions import Target, apply, plan
-from batchtop.core.errors import Busy, FileReplaced, Locked
+from batchtop.core.errors import Busy, FileReplaced, Locked, NothingToDo
 from batchtop.core.journal import Journal
 from batchtop.core.source import Source
 from batchtop.core.undo import undo
-from batchtop.core.write import NothingToDo
 
 # Races against real job processes: out of the fast loop.
 pytestmark = pytest.mark.slow

@@ -10,6 +10,7 @@ import pytest
 from factories import SECRET_MARKER, secret_jobs_db
 
 from batchtop.core import items as I
+from batchtop.core.errors import SecretValue
 from batchtop.core.profiles.builtin import JOBS
 from batchtop.core.source import connect_ro
 
@@ -44,9 +45,9 @@ def test_secrets_are_never_read(db: Path) -> None:
     assert page.hidden == ("token", "credentials_json") and len(page.rows) == 4
     outputs.append(repr(page))
     for column in ("token", "credentials_json"):
-        with pytest.raises(I.SecretValue):
+        with pytest.raises(SecretValue):
             I.read_value(conn, TRACK, "job-1", column, 0, 10)
-    with pytest.raises(I.SecretValue):
+    with pytest.raises(SecretValue):
         I.table_page(conn, "youtube_credentials", secret_tables=SECRET_TABLES)
     assert all(SECRET_MARKER not in text for text in outputs)
     # Not merely hidden: no statement ever named a secret column or table.

@@ -12,12 +12,13 @@ from pathlib import Path
 
 import pytest
 
+from batchtop.core.errors import JournalError
 from batchtop.core.journal import (
     VALUE_LIMIT,
     Journal,
-    JournalError,
     Omitted,
     RawText,
+    Record,
     decode_value,
     default_path,
     encode_value,
@@ -29,6 +30,30 @@ def record(entry_id: str, **extra: object) -> dict[str, object]:
             "profile": "p", "track": "t", "table": "t", "key": "id", "action": "reset", "affected": [1],
             "columns": ["status"], "before": [["failed"]], "after": [["status", "pending"]], "status": "applied"}
     return {**base, **extra}
+
+
+def test_records_keep_the_journal_format(tmp_path: Path) -> None:
+    """`Record.to_json` writes today's keys in today's order; old dict lines and new records read the same."""
+    common = dict(id="aaaa0001", time=1.0, db="/x.db", identity=(1, 2), profile="p", track="t", table="t",
+                  key="id", description="d", target="everything", predicate="1", planned=1, affected=(1,),
+                  columns=("status",))
+    action = Record(kind="action", action="reset", before=(("failed",),), signatures=("sig",),
+                    after=(("status", "pending"),), **common)  # type: ignore[arg-type]
+    assert list(action.to_json()) == [
+        "v", "kind", "id", "time", "db", "identity", "profile", "track", "table", "key", "action", "description",
+        "target", "predicate", "planned", "affected", "columns", "before", "signatures", "after", "status"]
+    assert action.to_json()["before"] == [["failed"]] and action.to_json()["identity"] == [1, 2]
+    undo = Record(kind="undo", action="undo", undoes="aaaa0001", **{**common, "id": "bbbb0001"})  # type: ignore[arg-type]
+    assert list(undo.to_json())[-2:] == ["undoes", "status"]
+    assert undo.to_json()["before"] == [] and undo.to_json()["after"] == []
+    journal = Journal(tmp_path / "j.jsonl")
+    journal.append(action)
+    journal.append(undo)
+    old = Journal(tmp_path / "old.jsonl")
+    old.append(action.to_json())
+    old.append(undo.to_json())
+    assert journal.path.read_bytes() == old.path.read_bytes()
+    assert {e.id: e.status for e in journal.entries()} == {"aaaa0001": "undone", "bbbb0001": "applied"}
 
 
 def test_default_path_follows_env_then_xdg_then_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

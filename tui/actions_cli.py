@@ -221,7 +221,7 @@ def _plan(path: str, args: argparse.Namespace, profiles: list[Any]) -> Any:
     """
     from batchtop.core.actions import plan
     from batchtop.core.backends import open_source
-    from batchtop.core.write import FileMissing
+    from batchtop.core.errors import FileMissing
 
     source = open_source(path, profiles=profiles)
     try:
@@ -243,7 +243,8 @@ def cmd_reset(args: argparse.Namespace) -> int:
     if getattr(args, "read_only", False):
         return fail("reset", ReadOnlyMode(READ_ONLY), as_json)  # before anything is opened
     if getattr(args, "where", None) is not None:
-        from batchtop.core.filters import FilterError, parse
+        from batchtop.core.errors import FilterError
+        from batchtop.core.filters import parse
 
         try:
             parse(args.where)  # before anything is opened; the message points at the bad token

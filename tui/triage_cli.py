@@ -131,8 +131,8 @@ def add_status_options(p: argparse.ArgumentParser) -> None:
 
 
 def _parse_filter(text: str, command: str) -> Any:
+    from batchtop.core.errors import FilterError
     from batchtop.core.filtered import Filter
-    from batchtop.core.filters import FilterError
 
     try:
         return Filter.parse(text)
@@ -169,8 +169,8 @@ def _compile_all(
 ) -> tuple[list[tuple[Any, Any, str, dict]], Any]:
     """Compile the filter for each track: (source, track, sql, params), and the error when none compiled.
     A source that cannot take the filter (unreadable, PostgreSQL) is said and added to `errors`."""
+    from batchtop.core.errors import FilterError
     from batchtop.core.filtered import compile_for
-    from batchtop.core.filters import FilterError
 
     now = time.time()
     out, first = [], None
@@ -201,8 +201,8 @@ def _same_file(a: str, b: str) -> bool:
 
 def cmd_export(args: argparse.Namespace) -> int:
     """Stream the matching rows of every database to CSV or JSON Lines."""
+    from batchtop.core.errors import FilterError
     from batchtop.core.export import Writer, metric_names, rows
-    from batchtop.core.filters import FilterError
 
     flt = _parse_filter(args.where if args.where is not None else DEFAULT_EXPORT, "export")
     if flt is None:

@@ -1,8 +1,11 @@
 """Write a profile as TOML that `userfile.parse_profiles` reads back to an equal profile.
 
-A small dumper of our own (no extra dependency): it only ever writes strings, numbers, booleans, arrays
-and inline tables, in the layout documented in `userfile`. Defaults are left out so a file stays short;
-commented hints show what could be added.
+The document is built with tomlkit (tables, arrays of tables, inline tables, comments), in the layout
+documented in `userfile`. Defaults are left out so a file stays short; commented hints show what could
+be added. Strings are the one thing written here rather than left to tomlkit: the dump is printed to a
+terminal, so besides what TOML requires, every character `core.sanitize` would replace on display
+(C1 controls, bidi overrides, ...) is written as an escape, and literal strings spare SQL its escaped
+double quotes.
 """
 
 from __future__ import annotations
@@ -11,17 +14,36 @@ import dataclasses
 import re
 import unicodedata
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+import tomlkit
+from tomlkit.items import (
+    AoT,
+    Array,
+    Comment,
+    InlineTable,
+    Item,
+    KeyType,
+    SingleKey,
+    String,
+    StringType,
+    Table,
+    Trivia,
+    Whitespace,
+)
 
 from batchtop.core.profiles.model import STATES, Action, Profile, RawValue, Sessions, Track
 from batchtop.core.sanitize import clean_line, is_secret_name
 
 if TYPE_CHECKING:  # schema -> sql -> profiles would import this package mid-way
-    from batchtop.core.schema import Schema, Table
+    from batchtop.core.schema import Schema
+    from batchtop.core.schema import Table as SchemaTable
 
 _BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
 _ESCAPES = {"\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f", "\r": "\\r", '"': '\\"', "\\": "\\\\"}
 _DEFAULTS = {f.name: f.default for f in dataclasses.fields(Track) if f.default is not dataclasses.MISSING}
+#: A state list longer than this (characters, written on one line) is written one value a line.
+WIDTH = 100
 
 
 #: What `core.sanitize` replaces before display (controls, format and bidi characters, surrogates, private
@@ -37,8 +59,8 @@ def _is_control(ch: str) -> bool:
     return code < 0x20 or code == 0x7F or (code >= 0x80 and unicodedata.category(ch) in _UNSAFE_CATEGORIES)
 
 
-def basic_string(text: str) -> str:
-    """A TOML basic string: quotes, backslashes and unsafe characters escaped; always one line."""
+def _escaped(text: str) -> str:
+    """The body of a TOML basic string: quotes, backslashes and unsafe characters escaped."""
     out = []
     for ch in text:
         code = ord(ch)
@@ -50,187 +72,251 @@ def basic_string(text: str) -> str:
             out.append(f"\\u{code:04X}" if code <= 0xFFFF else f"\\U{code:08X}")
         else:
             out.append(ch)
-    return '"' + "".join(out) + '"'
+    return "".join(out)
 
 
-def string(text: str, *, multiline: bool = False) -> str:
-    """The most readable TOML form of `text`: literal strings spare SQL its escaped double quotes."""
+def _string(text: str, *, multiline: bool = False) -> String:
+    """The most readable TOML string item for `text`: literal strings spare SQL its escaped double quotes."""
     plain = not any(_is_control(ch) and ch not in "\t\n" for ch in text)
     needs_escapes = '"' in text or "\\" in text
     if plain and needs_escapes and "'" not in text and "\n" not in text:
-        return "'" + text + "'"
+        return String(StringType.SLL, text, text, Trivia())
     if plain and multiline and (needs_escapes or "\n" in text) and "'''" not in text and not text.endswith("'"):
         # The newline right after the opening ''' is dropped by TOML, so the text keeps its own.
-        return "'''\n" + text + "'''" if "\n" in text else "'''" + text + "'''"
-    return basic_string(text)
+        return String(StringType.MLL, text, "\n" + text if "\n" in text else text, Trivia())
+    return _basic(text)
+
+
+def _basic(text: str) -> String:
+    """A one-line TOML basic string item (tomlkit writes it as escaped here)."""
+    return String(StringType.SLB, text, _escaped(text), Trivia())
+
+
+def basic_string(text: str) -> str:
+    """A TOML basic string: quotes, backslashes and unsafe characters escaped; always one line."""
+    return _basic(text).as_string()
+
+
+def string(text: str, *, multiline: bool = False) -> str:
+    """The most readable TOML form of `text` (see `_string`)."""
+    return _string(text, multiline=multiline).as_string()
+
+
+def _key(name: str) -> SingleKey:
+    """A TOML key item: bare when it can be, a basic string (escaped as values are) otherwise."""
+    if _BARE_KEY.fullmatch(name):
+        return SingleKey(name, KeyType.Bare)
+    return SingleKey(name, KeyType.Basic, original=basic_string(name))
 
 
 def key(name: str) -> str:
     """A TOML key: bare when it can be, quoted otherwise."""
-    return name if _BARE_KEY.fullmatch(name) else basic_string(name)
+    return _key(name).as_string()
+
+
+def _item(v: RawValue | bool | tuple | list) -> Item:
+    """A TOML item for a literal (None never reaches here: TOML has no null)."""
+    if isinstance(v, str):
+        return _basic(v)
+    if isinstance(v, (tuple, list)):
+        array = tomlkit.array()
+        for x in v:
+            array.append(_item(x))
+        return array
+    if isinstance(v, (bool, int, float)):
+        return tomlkit.item(v)  # floats as repr: 'inf', 'nan', '1e-05' are all valid TOML floats
+    raise TypeError(f"cannot write {type(v).__name__} as TOML")
 
 
 def value(v: RawValue | bool | tuple | list) -> str:
     """A TOML value for a literal (None never reaches here: TOML has no null)."""
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, int):
-        return str(v)
-    if isinstance(v, float):
-        return repr(v)  # 'inf', 'nan', '1e-05' are all valid TOML floats
-    if isinstance(v, (tuple, list)):
-        return "[" + ", ".join(value(x) for x in v) + "]"
-    if isinstance(v, str):
-        return basic_string(v)
-    raise TypeError(f"cannot write {type(v).__name__} as TOML")
+    return _item(v).as_string()
 
 
-def _comment(text: str) -> str:
-    return "# " + clean_line(text) if text else "#"
+def _comment(text: str) -> Comment:
+    """A comment line holding `text` made safe for a terminal (`#` alone when empty)."""
+    return Comment(Trivia(comment_ws="", comment="# " + clean_line(text) if text else "#"))
 
 
-def _track_lines(t: Track) -> list[str]:
-    lines = ["[[track]]", f"name = {basic_string(t.name)}", f"table = {basic_string(t.table)}",
-             f"key = {basic_string(t.key)}"]
+def _hint(text: str) -> Comment:
+    """A comment line of our own (a commented-out setting or an explanation)."""
+    return Comment(Trivia(comment_ws="", comment="# " + text))
+
+
+def _add(table: Any, name: str, item: Item) -> None:
+    table.add(_key(name), item)
+
+
+def _inline(pairs: Sequence[tuple[str, Item]]) -> InlineTable:
+    """`{ a = 1, b = "x" }`: an inline table, spaced inside its braces."""
+    out = tomlkit.inline_table()
+    for name, item in pairs:
+        out.append(_key(name), item)
+    if pairs:
+        out.value.body[0][1].trivia.indent = " "
+        out.append(None, Whitespace(" "))
+    return out
+
+
+def _rows(rows: Sequence[Sequence[Item]], indent: str) -> Array:
+    """An array written over several lines, the items of each row on one line, every line ending in `,`."""
+    body: list[Item] = []
+    for row in rows:
+        for i, item in enumerate(row):
+            body += [Whitespace(("\n" + indent) if i == 0 else ", "), item]
+        body.append(Whitespace(","))
+    return Array([*body, Whitespace("\n")], Trivia())
+
+
+def _track_table(t: Track, prefix: str) -> Table:
+    out = tomlkit.table()
+    for name, column in (("name", t.name), ("table", t.table), ("key", t.key)):
+        _add(out, name, _basic(column))
     if t.raw is not None:
-        lines.append(f"status = {basic_string(t.raw)}")
+        _add(out, "status", _basic(t.raw))
     else:
         # A track with neither reads NULL for every row: say so explicitly.
-        lines.append(f"state_sql = {string(t.raw_sql or 'NULL', multiline=True)}")
+        _add(out, "state_sql", _string(t.raw_sql or "NULL", multiline=True))
     if t.default_state is not None and t.default_state != _DEFAULTS["default_state"]:
-        lines.append(f"default_state = {basic_string(t.default_state)}")
+        _add(out, "default_state", _basic(t.default_state))
     if None in t.states:
-        lines.append(f"null_state = {basic_string(t.states[None])}")
+        _add(out, "null_state", _basic(t.states[None]))
     if t.in_flight is not None:
-        lines.append(f"in_flight = {string(t.in_flight, multiline=True)}")
+        _add(out, "in_flight", _string(t.in_flight, multiline=True))
     for name in ("label", "error", "started", "finished", "created", "progress", "step"):
         column = getattr(t, name)
         if column is not None:
-            lines.append(f"{name} = {basic_string(column)}")
+            _add(out, name, _basic(column))
         elif name in ("label", "error", "started", "finished"):
-            lines.append(f'# {name} = "column"')
+            out.add(_hint(f'{name} = "column"'))
     for name in ("error_states", "tz", "time_format", "time_unit"):
         if getattr(t, name) != _DEFAULTS[name]:
-            lines.append(f"{name} = {value(getattr(t, name))}")
+            _add(out, name, _item(getattr(t, name)))
     if t.secrets:
-        lines.append(f"secret = {value(t.secrets)}")
+        _add(out, "secret", _item(t.secrets))
     if t.not_secret:
-        lines.append(f"not_secret = {value(t.not_secret)}")
+        _add(out, "not_secret", _item(t.not_secret))
     if t.metrics:
-        lines.append("metrics = [")
+        metrics: list[list[Item]] = []
         for m in t.metrics:
-            parts = [f"column = {basic_string(m.column)}", f"label = {basic_string(m.label)}"]
-            parts += [f"agg = {basic_string(m.agg)}"] if m.agg != "sum" else []
-            parts += [f"unit = {basic_string(m.unit)}"] if m.unit else []
-            lines.append("  { " + ", ".join(parts) + " },")
-        lines.append("]")
+            parts: list[tuple[str, Item]] = [("column", _basic(m.column)), ("label", _basic(m.label))]
+            parts += [("agg", _basic(m.agg))] if m.agg != "sum" else []
+            parts += [("unit", _basic(m.unit))] if m.unit else []
+            metrics.append([_inline(parts)])
+        _add(out, "metrics", _rows(metrics, "  "))
     if not t.failures_recorded:
-        lines.append("failures_recorded = false")
+        _add(out, "failures_recorded", tomlkit.item(False))
     if t.stale_after is not None:
-        lines.append(f"stale_after = {value(float(t.stale_after))}")
+        _add(out, "stale_after", _item(float(t.stale_after)))
     for name in ("no_action_reason", "note"):
         if getattr(t, name) is not None:
-            lines.append(f"{name} = {basic_string(getattr(t, name))}")
-    lines += ["", "[track.states]"]
+            _add(out, name, _basic(getattr(t, name)))
+    states = tomlkit.table()
     for state in STATES:
         raws: list[RawValue] = [raw for raw, s in t.states.items() if s == state and raw is not None]
         if raws:
-            lines += _wrapped(state, raws)
-    for action in t.actions:
-        lines += ["", *_action_lines(action)]
-    if not t.actions:
-        lines += ["", *_action_example(t)]
-    return lines
+            _add(states, state, _wrapped(state, raws))
+    out.add("states", states)
+    if t.actions:
+        actions = tomlkit.aot()
+        for action in t.actions:
+            actions.append(_action_table(action))
+        out.add("action", actions)
+    else:
+        out.add(tomlkit.nl())
+        for line in _action_example(t, prefix):
+            out.add(_hint(line))
+    return out
 
 
-def _wrapped(name: str, values: list[RawValue], width: int = 100) -> list[str]:
-    """`name = [...]`, over several lines when long (a detected vocabulary lists every state word)."""
-    one = f"{name} = {value(values)}"
-    if len(one) <= width:
-        return [one]
-    lines, line = [f"{name} = ["], "   "
+def _wrapped(name: str, values: list[RawValue]) -> Item:
+    """`name = [...]`'s array, over several lines when long (a detected vocabulary lists every state word)."""
+    one = _item(values)
+    if len(f"{name} = {one.as_string()}") <= WIDTH:
+        return one
+    rows: list[list[Item]] = [[]]
+    line = "   "
     for v in values:
-        item = f" {value(v)},"
-        if len(line) + len(item) > width and line.strip():
-            lines.append(line)
+        item = _item(v)
+        text = f" {item.as_string()},"
+        if len(line) + len(text) > WIDTH and line.strip():
+            rows.append([])
             line = "   "
-        line += item
-    return [*lines, line, "]"]
+        rows[-1].append(item)
+        line += text
+    return _rows(rows, "    ")
 
 
-def _action_lines(a: Action) -> list[str]:
-    lines = ["[[track.action]]", f"name = {basic_string(a.name)}", f"description = {basic_string(a.description)}",
-             f"from = {value(a.from_states)}", f"to = {basic_string(a.to_state)}"]
+def _action_table(a: Action) -> Table:
+    out = tomlkit.table()
+    _add(out, "name", _basic(a.name))
+    _add(out, "description", _basic(a.description))
+    _add(out, "from", _item(a.from_states))
+    _add(out, "to", _basic(a.to_state))
     sets = [(c, v) for c, v in a.assign if v is not None]
     clears = [c for c, v in a.assign if v is None]
     if sets:
-        lines.append("set = { " + ", ".join(f"{key(c)} = {value(v)}" for c, v in sets) + " }")
+        _add(out, "set", _inline([(c, _item(v)) for c, v in sets]))
     if clears:
-        lines.append(f"clear = {value(clears)}")
-    return lines
+        _add(out, "clear", _item(clears))
+    return out
 
 
-def _action_example(t: Track) -> list[str]:
+def _action_example(t: Track, prefix: str) -> list[str]:
     """A commented-out retry, so allowing one is an edit rather than a read of the docs."""
     pending = next((raw for raw, s in t.states.items() if s == "pending" and raw is not None), "pending")
     target = t.raw or "status"
-    lines = ["# [[track.action]]                 # uncomment to allow resetting failed items",
-             '# name = "retry"', '# description = "back to pending: the job picks it up again"',
-             '# from = ["failed"]', '# to = "pending"', f"# set = {{ {key(target)} = {value(pending)} }}"]
+    lines = [f"[[{prefix}track.action]]                 # uncomment to allow resetting failed items",
+             'name = "retry"', 'description = "back to pending: the job picks it up again"',
+             'from = ["failed"]', 'to = "pending"', f"set = {{ {key(target)} = {value(pending)} }}"]
     if t.error:
-        lines.append(f"# clear = {value([t.error])}")
+        lines.append(f"clear = {value([t.error])}")
     return lines
 
 
-def _sessions_lines(s: Sessions) -> list[str]:
-    lines = ["[sessions]", f"table = {basic_string(s.table)}", f"key = {basic_string(s.key)}"]
+def _sessions_table(s: Sessions) -> Table:
+    out = tomlkit.table()
+    _add(out, "table", _basic(s.table))
+    _add(out, "key", _basic(s.key))
     for name in ("started", "finished", "status"):
         if getattr(s, name) is not None:
-            lines.append(f"{name} = {basic_string(getattr(s, name))}")
+            _add(out, name, _basic(getattr(s, name)))
     if s.columns:
-        lines.append(f"columns = {value(s.columns)}")
+        _add(out, "columns", _item(s.columns))
     if s.tz != "utc":
-        lines.append(f"tz = {basic_string(s.tz)}")
+        _add(out, "tz", _basic(s.tz))
     if s.note is not None:
-        lines.append(f"note = {basic_string(s.note)}")
-    return lines
+        _add(out, "note", _basic(s.note))
+    return out
 
 
-def _header(p: Profile) -> list[str]:
+def _header(p: Profile) -> list[Comment]:
     origin = p.origin if p.origin != "detected" else f"detected (confidence {p.confidence:.2f})"
     lines = [
         _comment(f"batchtop profile {p.name!r}: {p.description}" if p.description else f"batchtop profile {p.name!r}"),
         _comment(f"from: {origin}"),
-        "# Use it with `batchtop --profile FILE DATABASE`, or save it as .batchtop.toml next to the database:",
-        "# it is then used whenever every table and column it names exists.",
-        "# Canonical states: " + ", ".join(STATES) + ".",
-        "# Raw values not listed below count apart as unmapped (never as pending), with a warning;",
-        "# set default_state to give them a state.",
+        _hint("Use it with `batchtop --profile FILE DATABASE`, or save it as .batchtop.toml next to the database:"),
+        _hint("it is then used whenever every table and column it names exists."),
+        _hint("Canonical states: " + ", ".join(STATES) + "."),
+        _hint("Raw values not listed below count apart as unmapped (never as pending), with a warning;"),
+        _hint("set default_state to give them a state."),
     ]
     if p.notes:
-        lines += ["#", "# What was inferred (check it, then edit below):"]
+        lines += [_comment(""), _hint("What was inferred (check it, then edit below):")]
         lines += [_comment("- " + n) for n in p.notes]
     return lines
 
 
-def _body(profile: Profile) -> list[str]:
-    lines = [f"name = {basic_string(profile.name)}", f"description = {basic_string(profile.description)}"]
+def _body(profile: Profile, into: Any, prefix: str = "") -> None:
+    """The settings of `profile` added to `into` (the document, or a `[[profile]]` table under `prefix`)."""
+    _add(into, "name", _basic(profile.name))
+    _add(into, "description", _basic(profile.description))
     if profile.secret_tables:
-        lines.append(f"secret_tables = {value(profile.secret_tables)}")
-    for track in profile.tracks:
-        lines += ["", *_track_lines(track)]
+        _add(into, "secret_tables", _item(profile.secret_tables))
+    if profile.tracks:
+        into.add("track", AoT([_track_table(track, prefix) for track in profile.tracks]))
     if profile.sessions is not None:
-        lines += ["", *_sessions_lines(profile.sessions)]
-    return lines
-
-
-_TABLE_HEADER = re.compile(r"^(# )?(\[\[?)(track|sessions)\b")
-
-
-def _nested(lines: list[str]) -> list[str]:
-    """The lines of one profile as the body of a `[[profile]]` table: `[[track]]` becomes
-    `[[profile.track]]` and so on (commented-out headers too). Only header lines start with `[`."""
-    return [_TABLE_HEADER.sub(r"\1\2profile.\3", line) for line in lines]
+        into.add("sessions", _sessions_table(profile.sessions))
 
 
 def dump_profile(profile: Profile) -> str:
@@ -238,7 +324,12 @@ def dump_profile(profile: Profile) -> str:
 
     Action assignments are written as `set` then `clear`, so they read back in that order.
     """
-    return "\n".join([*_header(profile), "", *_body(profile)]) + "\n"
+    doc = tomlkit.document()
+    for line in _header(profile):
+        doc.add(line)
+    doc.add(tomlkit.nl())
+    _body(profile, doc)
+    return tomlkit.dumps(doc)
 
 
 def dump_profiles(items: Sequence[tuple[str, Profile]], *, nested: bool = False) -> str:
@@ -264,14 +355,31 @@ def dump_profiles(items: Sequence[tuple[str, Profile]], *, nested: bool = False)
         kept.append(([path], profile))
     if len(kept) == 1 and not nested:
         return dump_profile(kept[0][1])
-    lines = ["# batchtop profiles, one [[profile]] table each. Use the file with `batchtop --profile FILE ...`,",
-             "# or save it as .batchtop.toml next to the databases: each database gets the first profile whose",
-             "# tables and columns all exist in it."]
+    parts = ["# batchtop profiles, one [[profile]] table each. Use the file with `batchtop --profile FILE ...`,\n"
+             "# or save it as .batchtop.toml next to the databases: each database gets the first profile whose\n"
+             "# tables and columns all exist in it.\n"]
+    # One document per profile, each a `[[profile]]` array of one table: joined, they are one array, and
+    # each profile's comments stay right above its own table.
     for paths, profile in kept:
-        lines += ["", _comment("for " + ", ".join(paths)), *_header(profile), "", "[[profile]]",
-                  *_nested(_body(profile))]
-    return "\n".join(lines) + "\n"
+        doc = tomlkit.document()
+        doc.add(tomlkit.nl())
+        for line in [_comment("for " + ", ".join(paths)), *_header(profile)]:
+            doc.add(line)
+        doc.add(tomlkit.nl())
+        table = tomlkit.table()
+        _body(profile, table, prefix="profile.")
+        doc.add("profile", AoT([table]))
+        parts.append(tomlkit.dumps(doc))
+    return "".join(parts)
 
+
+_TABLE_HEADER = re.compile(r"^(# )?(\[\[?)(track|sessions)\b")
+
+
+def _nested(lines: list[str]) -> list[str]:
+    """The lines of a skeleton as the body of a `[[profile]]` table: `# [[track]]` becomes
+    `# [[profile.track]]` and so on. Only header lines start with `[` once uncommented."""
+    return [_TABLE_HEADER.sub(r"\1\2profile.\3", line) for line in lines]
 
 
 def skeleton(schema: Schema, where: str, *, nested: bool = False) -> str:
@@ -304,7 +412,7 @@ def skeleton(schema: Schema, where: str, *, nested: bool = False) -> str:
     return "\n".join(_nested(lines) if nested else lines) + "\n"
 
 
-def _skeleton_track(table: Table) -> list[str]:
+def _skeleton_track(table: SchemaTable) -> list[str]:
     """The commented `[[track]]` block of one table, with first guesses from the column names."""
     from batchtop.core.profiles import vocab
     from batchtop.core.profiles.detect import affinity, table_key, time_role

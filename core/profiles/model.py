@@ -6,17 +6,43 @@ the detector and user TOML files all produce these same objects.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from batchtop.core.sanitize import is_secret_name
 
-#: The six canonical states every raw value maps to (architecture.md).
-STATES: tuple[str, ...] = ("pending", "running", "done", "failed", "skipped", "cancelled")
+if sys.version_info >= (3, 11):
+    from enum import StrEnum
+else:  # pragma: no cover - what 3.11's StrEnum is
+    from enum import Enum
+
+    class StrEnum(str, Enum):
+        __str__ = str.__str__
+        __format__ = str.__format__  # type: ignore[assignment]
+
+
+class State(StrEnum):
+    """The six canonical states every raw value maps to (architecture.md).
+
+    A `StrEnum`: each member equals, hashes, formats and JSON-encodes as its plain string, so comparing
+    a state read from a profile (a plain str) with `State.FAILED` works, and output does not change.
+    """
+
+    PENDING = "pending"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+    CANCELLED = "cancelled"
+
+
+#: The six canonical states, in display order, as plain strings.
+STATES: tuple[str, ...] = tuple(s.value for s in State)
 #: States that count as settled for progress: settled / total.
-SETTLED: tuple[str, ...] = ("done", "failed", "skipped", "cancelled")
+SETTLED: tuple[str, ...] = (State.DONE.value, State.FAILED.value, State.SKIPPED.value, State.CANCELLED.value)
 #: States that are still work to do.
-REMAINING: tuple[str, ...] = ("pending", "running")
+REMAINING: tuple[str, ...] = (State.PENDING.value, State.RUNNING.value)
 #: What a raw value the profile does not map counts as: apart from the six states, never silently pending.
 UNMAPPED = "unmapped"
 

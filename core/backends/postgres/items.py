@@ -17,7 +17,7 @@ from typing import Any
 from batchtop.core.backends.postgres import sql as pg
 from batchtop.core.backends.postgres.conn import fetch
 from batchtop.core.blobs import HEAD_BYTES
-from batchtop.core.errors import BatchtopError
+from batchtop.core.errors import BatchtopError, SecretValue
 from batchtop.core.items import (
     HEX_BYTES,
     LOOKBACK_CHARS,
@@ -26,7 +26,6 @@ from batchtop.core.items import (
     ROW_COUNT_CAP,
     TABLE_CHARS,
     ItemDetail,
-    SecretValue,
     TableInfo,
     TablePage,
     Value,

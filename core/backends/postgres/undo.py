@@ -17,7 +17,7 @@ from batchtop.core.backends.postgres import sql as pg
 from batchtop.core.backends.postgres.conn import connect, fetch, scrub
 from batchtop.core.backends.postgres.plan import row_states
 from batchtop.core.backends.postgres.write import REPLACED, identity, write_error
-from batchtop.core.journal import VERSION, Entry, Journal, Omitted, RawText, encode_value, new_id
+from batchtop.core.journal import Entry, Journal, Omitted, RawText, Record, encode_value, new_id
 from batchtop.core.profiles.model import RawValue, Track
 from batchtop.core.sql import q
 from batchtop.core.undo import UndoOutcome, UndoPreview
@@ -103,30 +103,25 @@ def undo_entry(
             raise
         except Exception as exc:
             raise write_error(exc, url) from exc
-        record: dict[str, Any] = {
-            "v": VERSION,
-            "kind": "undo",
-            "id": new_id(),
-            "time": time.time(),
-            "db": entry.db,
-            "identity": list(entry.identity),
-            "profile": entry.profile,
-            "track": entry.track,
-            "table": entry.table,
-            "key": entry.key,
-            "action": "undo",
-            "description": f"undo of {entry.action} {entry.id}",
-            "target": f"journal entry {entry.id}",
-            "predicate": f"{k} = <key> AND {same}",
-            "planned": len(rows),
-            "affected": [encode_value(x) for x in restored],
-            "columns": assigned,
-            "before": [],
-            "signatures": [],
-            "after": [],
-            "undoes": entry.id,
-            "status": "applied",
-        }
+        record = Record(
+            kind="undo",
+            id=new_id(),
+            time=time.time(),
+            db=entry.db,
+            identity=entry.identity,
+            profile=entry.profile,
+            track=entry.track,
+            table=entry.table,
+            key=entry.key,
+            action="undo",
+            description=f"undo of {entry.action} {entry.id}",
+            target=f"journal entry {entry.id}",
+            predicate=f"{k} = <key> AND {same}",
+            planned=len(rows),
+            affected=tuple(encode_value(x) for x in restored),
+            columns=tuple(assigned),
+            undoes=entry.id,
+        )
         pending = journal.begin(record)
         try:
             conn.execute("COMMIT")
@@ -144,13 +139,13 @@ def undo_entry(
             for x in moved[:DESCRIBE_LIMIT]
         )
         return UndoOutcome(
-            entry.id,
-            record["id"],
-            "restored",
-            tuple(restored),
-            states,
-            len(moved),
-            len(rows) - len(restorable),
+            entry_id=entry.id,
+            undo_id=record.id,
+            status="restored",
+            restored=tuple(restored),
+            moved=states,
+            moved_count=len(moved),
+            not_restorable=len(rows) - len(restorable),
             seconds=time.monotonic() - started,
         )
     finally:

@@ -28,17 +28,16 @@ from batchtop.core.actions import Outcome
 from batchtop.core.backends.postgres import sql as pg
 from batchtop.core.backends.postgres.conn import connect, fetch, scrub
 from batchtop.core.backends.postgres.plan import error_signature, row_states, statements
-from batchtop.core.journal import VERSION, Journal, encode_value, new_id
+from batchtop.core.errors import BUSY, WriteFailed
+from batchtop.core.journal import Journal, Record, encode_value, new_id
 from batchtop.core.preview import Plan
 from batchtop.core.profiles.model import RawValue
 from batchtop.core.sql import LIST_CHARS, q
 from batchtop.core.write import (
-    BUSY,
     BUSY_DEFAULT,
     DESCRIBE_LIMIT,
     READ_ONLY,
     RowState,
-    WriteFailed,
     chunks,
     clamp_timeout,
     norm,
@@ -140,29 +139,27 @@ def apply(
                 conn.execute("ROLLBACK")
                 return _outcome(conn, plan, None, affected, started)
             images = [before[norm(x)] for x in affected]
-            record: dict[str, Any] = {
-                "v": VERSION,
-                "kind": "action",
-                "id": new_id(),
-                "time": time.time(),
-                "db": plan.path,
-                "identity": list(expected),
-                "profile": plan.profile,
-                "track": track.name,
-                "table": track.table,
-                "key": track.key,
-                "action": action.name,
-                "description": action.description,
-                "target": plan.target.describe(),
-                "predicate": plan.predicate,
-                "planned": plan.count,
-                "affected": [encode_value(x) for x in affected],
-                "columns": list(columns),
-                "before": [[encode_value(journal_value(v)) for v in img[: len(columns)]] for img in images],
-                "signatures": [error_signature(*img[len(columns) :]) for img in images] if keep_sig else [],
-                "after": [[c, encode_value(v)] for c, v in action.assign],
-                "status": "applied",
-            }
+            record = Record(
+                kind="action",
+                id=new_id(),
+                time=time.time(),
+                db=plan.path,
+                identity=expected,
+                profile=plan.profile,
+                track=track.name,
+                table=track.table,
+                key=track.key,
+                action=action.name,
+                description=action.description,
+                target=plan.target.describe(),
+                predicate=plan.predicate,
+                planned=plan.count,
+                affected=tuple(encode_value(x) for x in affected),
+                columns=tuple(columns),
+                before=tuple(tuple(encode_value(journal_value(v)) for v in img[: len(columns)]) for img in images),
+                signatures=tuple(error_signature(*img[len(columns) :]) for img in images) if keep_sig else (),
+                after=tuple((c, encode_value(v)) for c, v in action.assign),
+            )
         except errors.BatchtopError:
             raise
         except Exception as exc:
@@ -176,7 +173,7 @@ def apply(
         pending.settle()
         if hasattr(src, "wrote"):
             src.wrote()
-        return _outcome(conn, plan, record["id"], affected, started)
+        return _outcome(conn, plan, record.id, affected, started)
     finally:
         conn.close()  # an open transaction is rolled back by the server
 
@@ -197,14 +194,14 @@ def _outcome(
     )
     planned = {norm(x) for x in plan.keys}
     return Outcome(
-        entry_id,
-        plan.action.name,
-        plan.track.name,
-        plan.cap,
-        tuple(affected),
-        changed,
-        len(moved),
-        len(still),
-        sum(1 for x in affected if norm(x) not in planned),
-        time.monotonic() - started,
+        entry_id=entry_id,
+        action=plan.action.name,
+        track=plan.track.name,
+        planned=plan.cap,
+        affected=tuple(affected),
+        changed=changed,
+        changed_count=len(moved),
+        left_over=len(still),
+        new_matches=sum(1 for x in affected if norm(x) not in planned),
+        seconds=time.monotonic() - started,
     )
