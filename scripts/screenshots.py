@@ -75,7 +75,7 @@ def preview_marked(name: str, track: str, marks: int) -> Step:
     """The failures of `track` in `name`, `marks` items marked, `x`: the preview modal."""
 
     async def step(pilot) -> None:
-        from batchtop.tui.screens.preview import PreviewScreen
+        from batchtop.tui.dialogs.preview import PreviewScreen
         from batchtop.tui.widgets.paged_table import PagedTable
 
         app = pilot.app

@@ -23,11 +23,11 @@ from textual.pilot import Pilot
 
 from batchtop.core.monitor import Monitor
 from batchtop.tui.app import BatchtopApp
+from batchtop.tui.dialogs.preview import PreviewScreen
+from batchtop.tui.dialogs.undo import UndoScreen
 from batchtop.tui.screens.failures import FailuresScreen
 from batchtop.tui.screens.journal import JournalScreen
-from batchtop.tui.screens.preview import PreviewScreen
 from batchtop.tui.screens.source import SourceScreen
-from batchtop.tui.screens.undo import UndoScreen
 from batchtop.tui.widgets.cohort_panel import CohortPanel
 from batchtop.tui.widgets.keyed_table import KeyedTable
 from batchtop.tui.widgets.paged_table import PagedTable

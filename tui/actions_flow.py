@@ -135,7 +135,7 @@ def start_action(node: DOMNode, source: Source | None, track: str | None, target
         tell(node, why, "warning")
         return
     assert source is not None and track is not None
-    from batchtop.tui.screens.preview import PreviewScreen
+    from batchtop.tui.dialogs.preview import PreviewScreen
 
     def closed(outcome: Outcome | None) -> None:
         if outcome is not None and done is not None:
@@ -174,7 +174,7 @@ def start_undo(node: DOMNode, db: str | None, source: Source | None = None, entr
 
 def _ask_undo(node: DOMNode, entry: Entry, source: Source | None, journal: Journal,
               done: Callable[[Any], None] | None) -> None:
-    from batchtop.tui.screens.undo import UndoScreen
+    from batchtop.tui.dialogs.undo import UndoScreen
 
     if entry.status != "applied":
         tell(node, f"{entry.kind} #{entry.id} is {entry.status}: nothing to undo", "warning")

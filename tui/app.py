@@ -30,9 +30,9 @@ from batchtop.core.sanitize import clean_line
 from batchtop.core.source import Source
 from batchtop.core.timeutil import Clock, system_clock
 from batchtop.tui.alerting import AlertSettings, AppAlerts
+from batchtop.tui.dialogs.help import HelpScreen, bound_commands
 from batchtop.tui.messages import FilesChanged, Polled, SourcesFound, SourceView, WatchStopped
 from batchtop.tui.polling import Poller, make_watcher, scan_once, step_interval, unread_view
-from batchtop.tui.screens.help import HelpScreen, bound_commands
 from batchtop.tui.screens.live import LiveScreen
 from batchtop.tui.screens.overview import OverviewScreen
 from batchtop.tui.screens.source import SourceScreen

@@ -30,7 +30,7 @@ from batchtop.core.errors import BatchtopError
 from batchtop.core.journal import Journal
 from batchtop.core.source import Source
 from batchtop.tui.actions_flow import plan_retrying, poll_now, tell
-from batchtop.tui.screens.preview_parts import plan_view
+from batchtop.tui.dialogs.preview_parts import plan_view
 from batchtop.tui.text import plain, safe
 
 
