@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from actions_support import dir_state, make_docstore, make_jobs, make_topics, rows, spawn
 
-from batchtop.tui import actions_cli
+from batchtop.tui import actions_cli, undo_cli
 
 
 @pytest.fixture(autouse=True)
@@ -49,7 +49,9 @@ class Terminal(io.StringIO):
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
     parser = argparse.ArgumentParser(prog="batchtop")
-    actions_cli.register(parser.add_subparsers(dest="command"))
+    sub = parser.add_subparsers(dest="command")
+    actions_cli.register(sub)
+    undo_cli.register(sub)
     args = parser.parse_args(list(argv))
     code = args.func(args)
     out, err = capsys.readouterr()

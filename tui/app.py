@@ -17,7 +17,7 @@ from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from pathlib import Path
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from textual.app import App, ScreenStackError, SystemCommand
 from textual.binding import Binding, BindingType
@@ -37,6 +37,9 @@ from batchtop.tui.screens.live import LiveScreen
 from batchtop.tui.screens.overview import OverviewScreen
 from batchtop.tui.screens.source import SourceScreen
 from batchtop.tui.trends import Trends
+
+if TYPE_CHECKING:
+    from batchtop.tui.host import BatchtopHost
 
 #: Seconds between rescans for new files while the directory watch is off or failed (network
 #: filesystems): a quick one, which lists nothing unless a listed directory changed.
@@ -463,8 +466,9 @@ def close_quietly(monitor: Monitor) -> None:
                 source.lock.release()
 
 
-def run_demo() -> int:
-    """`batchtop demo`: the simulator on a temporary directory, opened in the app."""
-    from batchtop.tui.demo import run_demo as demo
 
-    return demo()
+if TYPE_CHECKING:
+
+    def _hosts_screens(app: BatchtopApp) -> BatchtopHost:
+        """Never called: mypy checks here that the app offers every member screens type it with."""
+        return app

@@ -25,7 +25,7 @@ from batchtop.core.actions import Outcome, Plan, Target, apply
 from batchtop.core.errors import BatchtopError
 from batchtop.core.journal import Journal
 from batchtop.core.source import Source
-from batchtop.tui.actions_flow import PLAN_ATTEMPTS, plan_retrying, poll_now, result_line, tell
+from batchtop.tui.action_support import PLAN_ATTEMPTS, plan_retrying, poll_now, result_line, tell
 from batchtop.tui.dialogs.preview_parts import plan_view
 from batchtop.tui.text import plain, safe
 

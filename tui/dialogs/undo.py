@@ -20,7 +20,7 @@ from batchtop.core.journal import Entry, Journal
 from batchtop.core.source import Source
 from batchtop.core.undo import UndoOutcome, undo
 from batchtop.core.write import sql_lit
-from batchtop.tui.actions_flow import entry_title, poll_now, tell, when_text
+from batchtop.tui.action_support import entry_title, poll_now, tell, when_text
 from batchtop.tui.text import safe, safe_block
 from batchtop.tui.widgets.cells import display_path
 

@@ -21,7 +21,8 @@ from batchtop.core.cohort import Cohort, read_cohort
 from batchtop.core.errors import BatchtopError
 from batchtop.core.journal import Entry
 from batchtop.core.source import Source
-from batchtop.tui.actions_flow import check_journal, journal_of, start_undo, watched_paths
+from batchtop.tui.action_support import check_journal, journal_of, watched_paths
+from batchtop.tui.actions_flow import start_undo
 from batchtop.tui.screens.live import LiveScreen
 from batchtop.tui.text import plain, safe, safe_block
 from batchtop.tui.widgets.cells import display_path
