@@ -51,6 +51,8 @@ FULL_RESCAN_EVERY = 30.0
 FLUSH_DELAY = 0.05
 #: Threads for other IO (rescans, screens' reads); polls have the poller's own pool.
 IO_THREADS = 8
+#: The app's stylesheet: every screen's and dialog's styling (an app hosting one screen, as tests do, loads it).
+STYLESHEET = Path(__file__).with_name("app.tcss")
 #: Worker groups that run for the app's lifetime: never "finished", so not a read in flight.
 RESIDENT_GROUPS = frozenset({"poller", "watch"})
 
@@ -59,7 +61,7 @@ class BatchtopApp(App[int]):
     """Live monitor of the SQLite progress databases of batch jobs."""
 
     TITLE = "batchtop"
-    CSS_PATH = "app.tcss"
+    CSS_PATH = STYLESHEET
     ENABLE_COMMAND_PALETTE = True
 
     BINDINGS: ClassVar[list[BindingType]] = [

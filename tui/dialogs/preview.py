@@ -46,21 +46,6 @@ class PreviewScreen(ModalScreen["Outcome | None"]):
     | escape | Cancel: nothing is written (close, once done). |
     """
 
-    DEFAULT_CSS = """
-    PreviewScreen { align: center middle; }
-    PreviewScreen #pv-box {
-        width: 120; max-width: 96%; height: auto; max-height: 94%;
-        border: round $warning; background: $surface; padding: 0 1;
-    }
-    PreviewScreen #pv-summary { height: auto; text-style: bold; margin-bottom: 1; }
-    PreviewScreen #pv-body { height: auto; max-height: 26; }
-    PreviewScreen #pv-typed { margin-top: 1; width: 40; }
-    PreviewScreen #pv-status { height: auto; margin-top: 1; }
-    PreviewScreen #pv-buttons { height: auto; margin-top: 1; }
-    PreviewScreen #pv-buttons Button { margin-right: 2; }
-    PreviewScreen .hidden { display: none; }
-    """
-
     def __init__(self, source: Source, track: str, action: str | None, target: Target, *, journal: Journal,
                  now: float, read_only: bool = False) -> None:
         super().__init__()

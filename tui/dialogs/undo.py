@@ -66,18 +66,6 @@ class UndoScreen(ModalScreen["UndoOutcome | None"]):
     | escape | Cancel: nothing is written. |
     """
 
-    DEFAULT_CSS = """
-    UndoScreen { align: center middle; }
-    UndoScreen #ud-box {
-        width: 110; max-width: 96%; height: auto; max-height: 90%;
-        border: round $warning; background: $surface; padding: 0 1;
-    }
-    UndoScreen #ud-title { text-style: bold; margin-bottom: 1; }
-    UndoScreen #ud-status { height: auto; margin-top: 1; }
-    UndoScreen #ud-buttons { height: auto; margin-top: 1; }
-    UndoScreen #ud-buttons Button { margin-right: 2; }
-    """
-
     def __init__(self, entry: Entry, source: Source | None, *, journal: Journal, now: float,
                  read_only: bool = False) -> None:
         super().__init__()

@@ -89,12 +89,6 @@ class JournalScreen(LiveScreen):
     | r | Read the journal again. |
     """
 
-    DEFAULT_CSS = """
-    JournalScreen #jr-title { height: 1; padding: 0 1; text-style: bold; }
-    JournalScreen #jr-table { height: auto; max-height: 70%; }
-    JournalScreen #jr-detail { height: 1fr; padding: 0 1; margin-top: 1; border-top: solid $primary 40%; }
-    """
-
     def __init__(self, db: str | None = None) -> None:
         super().__init__()
         #: The database whose actions are listed (None: all).
