@@ -277,7 +277,7 @@ def test_the_demo_journals_into_its_own_temporary_directory(journal_env: Path, m
 
     from batchtop.core.actions import Target, apply, plan
     from batchtop.core.journal import Journal
-    from batchtop.tui import app, demo
+    from batchtop.tui import demo, factory
 
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     seen: dict = {}
@@ -302,7 +302,7 @@ def test_the_demo_journals_into_its_own_temporary_directory(journal_env: Path, m
         seen["journal_exists"] = journal_path.exists()
         return 0
 
-    monkeypatch.setattr(app, "run_app", fake_run_app)
+    monkeypatch.setattr(factory, "run_app", fake_run_app)
     assert demo.run_demo(poll_interval=0.1) == 0
     journal = seen["journal"]
     assert journal != journal_env and not journal_env.exists()

@@ -437,38 +437,6 @@ class BatchtopApp(App[int]):
         self._mark_dirty(None)
 
 
-def run_app(
-    monitor: Monitor,
-    *,
-    clock: Clock = system_clock,
-    watch: bool = True,
-    poll_interval: float = 1.0,
-    read_only: bool = False,
-    journal_path: Path | None = None,
-    alerts: AlertSettings | None = None,
-    group_by: GroupBy | None = None,
-) -> int:
-    """Run the app until the user quits; returns the exit code."""
-    app = BatchtopApp(monitor, clock=clock, watch=watch, poll_interval=poll_interval, read_only=read_only,
-                      journal_path=journal_path, alerts=alerts, group_by=group_by)
-    try:
-        result = app.run()
-    finally:
-        close_quietly(monitor)
-    return app.return_code or int(result or 0)
-
-
-def close_quietly(monitor: Monitor) -> None:
-    """Close every connection not in use; a poll still running (a long count) is not waited for."""
-    for source in monitor.snapshot_sources():
-        if source.lock.acquire(blocking=False):
-            try:
-                source.close()
-            finally:
-                source.lock.release()
-
-
-
 if TYPE_CHECKING:
 
     def _hosts_screens(app: BatchtopApp) -> BatchtopHost:

@@ -203,7 +203,7 @@ def cmd_open(args: argparse.Namespace) -> int:
     from batchtop.core.chunks import parse_group_by
     from batchtop.core.monitor import Monitor
     from batchtop.tui.alerting import AlertSettings
-    from batchtop.tui.app import run_app
+    from batchtop.tui.factory import run_app
 
     config = find_alert_config(args.profile, args.paths or ["."])  # ProfileError: exit 2, in main
     try:
