@@ -46,13 +46,13 @@ async def cold_groups(root: Path, journal: Path) -> dict[str, Any]:
     """A fresh app with no alerts (nothing grouped before `f`): seconds to the first and to all groups."""
     from batchtop.core.chunks import GroupBy
     from batchtop.core.monitor import Monitor
-    from batchtop.tui.app import BatchtopApp
+    from batchtop.tui.factory import create_app
     from batchtop.tui.screens.overview_groups import is_group_key
     from batchtop.tui.screens.set_failures import SetFailuresScreen
     from batchtop.tui.widgets.keyed_table import KeyedTable
 
-    app = BatchtopApp(Monitor([str(root)]), watch=True, poll_interval=1.0, journal_path=journal)
-    app.group_by = GroupBy("pattern")
+    app = create_app(Monitor([str(root)]), watch=True, poll_interval=1.0, journal_path=journal,
+                     group_by=GroupBy("pattern"))
     async with app.run_test(size=(200, 50)) as pilot:
         ready = await wait(pilot, lambda: app.polled_all)
         table = app.screen.query_one(KeyedTable)
@@ -76,17 +76,16 @@ async def walk(root: Path, journal: Path) -> dict[str, Any]:
     from batchtop.core.chunks import GroupBy
     from batchtop.core.monitor import Monitor
     from batchtop.tui.alerting import AlertSettings
-    from batchtop.tui.app import BatchtopApp
     from batchtop.tui.dialogs.export_path import ExportPathDialog
     from batchtop.tui.dialogs.set_preview import SetPreviewScreen
+    from batchtop.tui.factory import create_app
     from batchtop.tui.screens.overview_groups import is_group_key
     from batchtop.tui.screens.set_failures import SetFailuresScreen
     from batchtop.tui.widgets.keyed_table import KeyedTable
 
     out: dict[str, Any] = {}
-    app = BatchtopApp(Monitor([str(root)]), watch=True, poll_interval=1.0, journal_path=journal,
-                      alerts=AlertSettings.parse(None, "off"))
-    app.group_by = GroupBy("pattern")
+    app = create_app(Monitor([str(root)]), watch=True, poll_interval=1.0, journal_path=journal,
+                     alerts=AlertSettings.parse(None, "off"), group_by=GroupBy("pattern"))
     async with app.run_test(size=(200, 50)) as pilot:
         out["overview_s"] = round(await wait(pilot, lambda: app.polled_all), 3)
         await pilot.pause(1.0)  # let the alert baseline group every file (as a person reading the screen)

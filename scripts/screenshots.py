@@ -24,6 +24,7 @@ from factories import FIXED_NOW, demo_dir, failures_db, fixed_clock, hostile_dir
 
 from batchtop.core.monitor import Monitor  # noqa: E402
 from batchtop.tui.app import BatchtopApp  # noqa: E402
+from batchtop.tui.factory import create_app  # noqa: E402
 from batchtop.tui.widgets.keyed_table import KeyedTable  # noqa: E402
 
 SIZE = (160, 45)
@@ -37,11 +38,8 @@ JOURNAL: Path | None = None
 def make_app(*args: str) -> BatchtopApp:
     """The app as the snapshot tests build it: fixed clock, no watch, no wall-time costs, no blink."""
     clock = fixed_clock(FIXED_NOW)
-    app = BatchtopApp(Monitor(list(args), clock=clock), clock=clock, watch=False, poll_interval=60.0,
-                      journal_path=JOURNAL)
-    app.show_timings = False
-    app.cursor_blink = False
-    return app
+    return create_app(Monitor(list(args), clock=clock), clock=clock, watch=False, poll_interval=60.0,
+                      journal_path=JOURNAL, show_timings=False, cursor_blink=False)
 
 
 async def ready(pilot) -> None:
@@ -75,7 +73,7 @@ def preview_marked(name: str, track: str, marks: int) -> Step:
     """The failures of `track` in `name`, `marks` items marked, `x`: the preview modal."""
 
     async def step(pilot) -> None:
-        from batchtop.tui.screens.preview import PreviewScreen
+        from batchtop.tui.dialogs.preview import PreviewScreen
         from batchtop.tui.widgets.paged_table import PagedTable
 
         app = pilot.app

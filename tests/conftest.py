@@ -35,17 +35,16 @@ def make_app(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., object]:
     """
     from batchtop.core.monitor import Monitor
     from batchtop.tui.app import BatchtopApp
+    from batchtop.tui.factory import create_app
 
     def build(*args: str, now: float = FIXED_NOW, poll_interval: float = 60.0, watch: bool = False,
               clock: Callable[[], float] | None = None, read_only: bool = False,
               journal_path: Path | None = None) -> BatchtopApp:
         clock = clock or fixed_clock(now)
         journal = journal_path or tmp_path_factory.mktemp("journal") / "journal.jsonl"
-        app = BatchtopApp(Monitor(list(args) or ["."], clock=clock), clock=clock, watch=watch,
-                          poll_interval=poll_interval, read_only=read_only, journal_path=journal)
-        app.show_timings = False
-        app.cursor_blink = False
-        return app
+        return create_app(Monitor(list(args) or ["."], clock=clock), clock=clock, watch=watch,
+                          poll_interval=poll_interval, read_only=read_only, journal_path=journal,
+                          show_timings=False, cursor_blink=False)
 
     return build
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from actions_support import dir_state, make_docstore, make_jobs, make_topics, rows, spawn
 
-from batchtop.tui import actions_cli
+from batchtop.tui import actions_cli, undo_cli
 
 
 @pytest.fixture(autouse=True)
@@ -49,7 +49,9 @@ class Terminal(io.StringIO):
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
     parser = argparse.ArgumentParser(prog="batchtop")
-    actions_cli.register(parser.add_subparsers(dest="command"))
+    sub = parser.add_subparsers(dest="command")
+    actions_cli.register(sub)
+    undo_cli.register(sub)
     args = parser.parse_args(list(argv))
     code = args.func(args)
     out, err = capsys.readouterr()
@@ -275,7 +277,7 @@ def test_the_demo_journals_into_its_own_temporary_directory(journal_env: Path, m
 
     from batchtop.core.actions import Target, apply, plan
     from batchtop.core.journal import Journal
-    from batchtop.tui import app, demo
+    from batchtop.tui import demo, factory
 
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     seen: dict = {}
@@ -300,7 +302,7 @@ def test_the_demo_journals_into_its_own_temporary_directory(journal_env: Path, m
         seen["journal_exists"] = journal_path.exists()
         return 0
 
-    monkeypatch.setattr(app, "run_app", fake_run_app)
+    monkeypatch.setattr(factory, "run_app", fake_run_app)
     assert demo.run_demo(poll_interval=0.1) == 0
     journal = seen["journal"]
     assert journal != journal_env and not journal_env.exists()

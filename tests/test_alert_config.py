@@ -120,7 +120,7 @@ def test_the_monitor_command_reads_the_config(tmp_path: Path, monkeypatch: pytes
         monitor.close()
         return 0
 
-    monkeypatch.setattr("batchtop.tui.app.run_app", fake_run_app)
+    monkeypatch.setattr("batchtop.tui.factory.run_app", fake_run_app)
     run = tmp_path / "run"
     run.mkdir()
     failures_db(run / "a.db", {"rate": 1})

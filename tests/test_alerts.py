@@ -205,12 +205,12 @@ def test_notifier_writes_bell_and_notification_and_respects_off(monkeypatch: pyt
 @pytest.mark.anyio
 async def test_app_alerts_once_when_a_new_cause_appears_and_lists_it(tmp_path: Path, ready, until) -> None:
     from batchtop.tui.alerting import AlertSettings
-    from batchtop.tui.app import BatchtopApp
+    from batchtop.tui.factory import create_app
     from batchtop.tui.screens.events import EventsScreen
 
     path = failures_db(tmp_path / "a.db", {"rate": 3}, done=3)
     clock = fixed_clock()
-    app = BatchtopApp(
+    app = create_app(
         Monitor([str(path)], clock=clock),
         clock=clock,
         watch=False,

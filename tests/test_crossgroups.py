@@ -14,7 +14,7 @@ from factories import FAMILY_SIGNATURES, FIXED_NOW, failures_db
 from batchtop.core.crossgroups import cross_groups, merge
 from batchtop.core.groups import ErrorGroup
 from batchtop.core.monitor import Monitor
-from batchtop.tui import actions_cli, cli
+from batchtop.tui import actions_cli, cli, undo_cli
 
 
 @pytest.fixture(autouse=True)
@@ -132,7 +132,9 @@ def test_bad_where_on_failures_is_a_usage_error(chunks: list[Path], capsys) -> N
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
     parser = argparse.ArgumentParser(prog="batchtop")
-    actions_cli.register(parser.add_subparsers(dest="command"))
+    sub = parser.add_subparsers(dest="command")
+    actions_cli.register(sub)
+    undo_cli.register(sub)
     args = parser.parse_args(list(argv))
     code = args.func(args)
     out, err = capsys.readouterr()

@@ -39,7 +39,7 @@ def test_every_example_parses_and_runs_in_sql(tmp_path: Path) -> None:
 
 @pytest.mark.anyio
 async def test_the_help_screen_shows_every_example_and_the_syntax(in_tmp, make_app, ready) -> None:
-    from batchtop.tui.screens.help import HelpScreen
+    from batchtop.tui.dialogs.help import HelpScreen
 
     failures_db(in_tmp / "a.db", {"rate": 1})
     app = make_app(".")

@@ -14,6 +14,7 @@ from batchtop.core import group_rate
 from batchtop.core.groups import GroupCache
 from batchtop.core.source import Source
 from batchtop.core.timeutil import parse_ts
+from batchtop.tui.app import STYLESHEET
 
 
 def groups_of(path: Path, **kw):
@@ -100,6 +101,7 @@ def test_the_failures_screen_draws_a_sparkline_per_group(tmp_path: Path) -> None
     source.poll(force=True)
 
     class One(App[None]):
+        CSS_PATH = STYLESHEET  # the screens' styling is the app's
         views: dict = {}
         cursor_blink = False
 

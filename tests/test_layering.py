@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -54,3 +55,15 @@ def test_headless_cli_does_not_import_textual(tmp_path: Path) -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.stdout.strip().splitlines()[-1] == "False"
+
+
+def test_the_app_is_built_by_the_factory_only() -> None:
+    """CLI, demo, serve, tests, screenshots and benchmarks all build the app with `factory.create_app`."""
+    needle = re.compile(r"(?<!class )" + "BatchtopApp" + r"\(")  # split: this file must not match itself
+    builders = [
+        str(path.relative_to(ROOT))
+        for folder in ("tui", "tests", "scripts", "benchmarks")
+        for path in sorted((ROOT / folder).rglob("*.py"))
+        if needle.search(path.read_text(encoding="utf-8"))
+    ]
+    assert builders == ["tui/factory.py"]

@@ -270,7 +270,7 @@ def test_monitor_mixes_urls_and_files(topics: PgServer, seed: Path) -> None:
 async def test_tui_overview_source_screen_and_requeue_on_postgres(
     topics: PgServer, make_app, ready, until
 ) -> None:
-    from batchtop.tui.screens.preview import PreviewScreen
+    from batchtop.tui.dialogs.preview import PreviewScreen
     from batchtop.tui.screens.source import SourceScreen
     from batchtop.tui.widgets.keyed_table import KeyedTable
 
@@ -437,8 +437,8 @@ async def test_tui_failures_screen_groups_pages_and_group_reset_on_postgres(
 ) -> None:
     from factories import failures_db
 
+    from batchtop.tui.dialogs.preview import PreviewScreen
     from batchtop.tui.screens.failures import FailuresScreen
-    from batchtop.tui.screens.preview import PreviewScreen
 
     db = failures_db(tmp_path / "f.db", {"rate": 6, "timeout": 4})
     load_sqlite(server, db, table="topic_completions", schema_sql=TOPICS_DDL)

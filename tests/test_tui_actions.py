@@ -23,11 +23,12 @@ from textual.pilot import Pilot
 
 from batchtop.core.monitor import Monitor
 from batchtop.tui.app import BatchtopApp
+from batchtop.tui.dialogs.preview import PreviewScreen
+from batchtop.tui.dialogs.undo import UndoScreen
+from batchtop.tui.factory import create_app
 from batchtop.tui.screens.failures import FailuresScreen
 from batchtop.tui.screens.journal import JournalScreen
-from batchtop.tui.screens.preview import PreviewScreen
 from batchtop.tui.screens.source import SourceScreen
-from batchtop.tui.screens.undo import UndoScreen
 from batchtop.tui.widgets.cohort_panel import CohortPanel
 from batchtop.tui.widgets.keyed_table import KeyedTable
 from batchtop.tui.widgets.paged_table import PagedTable
@@ -57,11 +58,8 @@ class Said:
 def build(directory: Path, journal: Path, *, read_only: bool = False) -> BatchtopApp:
     """The app as the CLI builds it, deterministic: fixed clock, no watch, one poll per minute."""
     clock = fixed_clock()
-    app = BatchtopApp(Monitor([str(directory)], clock=clock), clock=clock, watch=False, poll_interval=60.0,
-                      read_only=read_only, journal_path=journal)
-    app.show_timings = False
-    app.cursor_blink = False
-    return app
+    return create_app(Monitor([str(directory)], clock=clock), clock=clock, watch=False, poll_interval=60.0,
+                      read_only=read_only, journal_path=journal, show_timings=False, cursor_blink=False)
 
 
 async def settle(pilot: Pilot, timeout: float = 10.0) -> None:

@@ -27,6 +27,7 @@ from textual.widgets import Input
 from textual.worker import WorkerCancelled
 
 from batchtop.core.source import Source
+from batchtop.tui.app import STYLESHEET
 from batchtop.tui.screens.failures import FailuresScreen
 from batchtop.tui.screens.item import ItemScreen
 from batchtop.tui.widgets.keyed_table import KeyedTable
@@ -47,6 +48,8 @@ def sync(test: Callable[..., Awaitable[None]]) -> Callable[..., None]:
 
 class ScreenApp(App[None]):
     """A bare app that pushes one screen on mount (no app shell, no polling, no watch)."""
+
+    CSS_PATH = STYLESHEET  # the screens' styling is the app's
 
     def __init__(self, make: Callable[[], Screen]) -> None:
         super().__init__()

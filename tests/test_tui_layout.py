@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from factories import demo_dir
 
+from batchtop.tui.dialogs.help import HelpScreen
 from batchtop.tui.screens.failures import FailuresScreen
-from batchtop.tui.screens.help import HelpScreen
 from batchtop.tui.screens.item import ItemScreen
 from batchtop.tui.screens.journal import JournalScreen
 from batchtop.tui.screens.overview_rows import CHROME, PAD, PRIORITY, REQUIRED, layout

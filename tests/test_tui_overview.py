@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from factories import demo_dir, empty_file, hostile_dir, not_a_database, topics_db
 
-from batchtop.tui.screens.help import HelpScreen
+from batchtop.tui.dialogs.help import HelpScreen
 from batchtop.tui.screens.overview import OverviewScreen
 from batchtop.tui.screens.overview_rows import split_key
 from batchtop.tui.screens.source import SourceScreen

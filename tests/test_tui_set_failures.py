@@ -165,12 +165,12 @@ async def test_a_new_cause_in_several_chunk_files_is_exactly_one_alert(in_tmp, u
 
     from batchtop.core.monitor import Monitor
     from batchtop.tui.alerting import AlertSettings
-    from batchtop.tui.app import BatchtopApp
+    from batchtop.tui.factory import create_app
 
     paths = chunk_set(in_tmp)
     clock = fixed_clock()
-    app = BatchtopApp(Monitor(["."], clock=clock), clock=clock, watch=False, poll_interval=0.1,
-                      journal_path=tmp_path_factory.mktemp("j") / "j.jsonl", alerts=AlertSettings.parse())
+    app = create_app(Monitor(["."], clock=clock), clock=clock, watch=False, poll_interval=0.1,
+                     journal_path=tmp_path_factory.mktemp("j") / "j.jsonl", alerts=AlertSettings.parse())
     written: list[str] = []
     async with app.run_test(size=SIZE) as pilot:
         app.alerts.notifier.write = written.append

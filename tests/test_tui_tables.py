@@ -10,12 +10,15 @@ from textual.app import App
 from textual.widgets import DataTable
 
 from batchtop.core.source import Source
+from batchtop.tui.app import STYLESHEET
 from batchtop.tui.screens.tables import PAGE, TablesScreen
 
 MARKER = "tok-SECRET-MARKER-91f3"
 
 
 class TablesApp(App[None]):
+    CSS_PATH = STYLESHEET  # the screens' styling is the app's
+
     def __init__(self, source: Source) -> None:
         super().__init__()
         self.source = source

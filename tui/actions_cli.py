@@ -47,7 +47,7 @@ PREDICATE_CHARS = 2000
 
 
 def register(subparsers: Any) -> None:
-    """Add `reset`, `undo` and `journal` to the `batchtop` subcommands."""
+    """Add `reset` to the `batchtop` subcommands (`undo_cli.register` adds `undo` and `journal`)."""
     # Options default to SUPPRESS so that a same-named option of the main parser is not overwritten.
     p = subparsers.add_parser("reset", help="reset/retry failed items (preview, confirm, journaled write)",
                               description="Reset, retry, skip or requeue items with a conditional write.",
@@ -67,32 +67,12 @@ def register(subparsers: Any) -> None:
     target.add_argument("--stale", action="store_true", help="in-flight items older than the stale threshold")
     p.add_argument("--dry-run", action="store_true", help="preview only; nothing is written")
     p.add_argument("--yes", "-y", action="store_true", help="apply without asking")
-    _common(p, json_help=True, journal=True, read_only=True)
+    common_options(p, json_help=True, journal=True, read_only=True)
     p.add_argument("--profile", action="append", default=[], metavar="FILE", help="a TOML profile file")
     p.set_defaults(func=cmd_reset)
 
-    from batchtop.tui.cli import count
-    from batchtop.tui.undo_cli import cmd_journal, cmd_undo
 
-    p = subparsers.add_parser("undo", help="undo a journaled action (preview, confirm; rows the job moved "
-                                           "since are left alone)",
-                              description="Undo a journaled action: restore the rows that still hold what it "
-                                          "wrote.", epilog=EPILOG,
-                              formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("action_id", nargs="?", metavar="ACTION_ID",
-                   help="journal id (default: the newest applied action not yet undone)")
-    p.add_argument("--dry-run", action="store_true", help="preview only; nothing is written")
-    p.add_argument("--yes", "-y", action="store_true", help="undo without asking")
-    _common(p, json_help=True, journal=True, read_only=True)
-    p.set_defaults(func=cmd_undo)
-
-    p = subparsers.add_parser("journal", help="list journaled actions, newest first")
-    p.add_argument("--limit", type=count, default=20, metavar="N")
-    _common(p, json_help=True, journal=True, read_only=False)
-    p.set_defaults(func=cmd_journal)
-
-
-def _common(p: argparse.ArgumentParser, *, json_help: bool, journal: bool, read_only: bool) -> None:
+def common_options(p: argparse.ArgumentParser, *, json_help: bool, journal: bool, read_only: bool) -> None:
     if json_help:
         p.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="machine-readable output")
     if journal:

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from pathlib import Path
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from textual.app import App, ScreenStackError, SystemCommand
 from textual.binding import Binding, BindingType
@@ -30,13 +30,16 @@ from batchtop.core.sanitize import clean_line
 from batchtop.core.source import Source
 from batchtop.core.timeutil import Clock, system_clock
 from batchtop.tui.alerting import AlertSettings, AppAlerts
+from batchtop.tui.dialogs.help import HelpScreen, bound_commands
 from batchtop.tui.messages import FilesChanged, Polled, SourcesFound, SourceView, WatchStopped
 from batchtop.tui.polling import Poller, make_watcher, scan_once, step_interval, unread_view
-from batchtop.tui.screens.help import HelpScreen, bound_commands
 from batchtop.tui.screens.live import LiveScreen
 from batchtop.tui.screens.overview import OverviewScreen
 from batchtop.tui.screens.source import SourceScreen
 from batchtop.tui.trends import Trends
+
+if TYPE_CHECKING:
+    from batchtop.tui.host import BatchtopHost
 
 #: Seconds between rescans for new files while the directory watch is off or failed (network
 #: filesystems): a quick one, which lists nothing unless a listed directory changed.
@@ -48,6 +51,8 @@ FULL_RESCAN_EVERY = 30.0
 FLUSH_DELAY = 0.05
 #: Threads for other IO (rescans, screens' reads); polls have the poller's own pool.
 IO_THREADS = 8
+#: The app's stylesheet: every screen's and dialog's styling (an app hosting one screen, as tests do, loads it).
+STYLESHEET = Path(__file__).with_name("app.tcss")
 #: Worker groups that run for the app's lifetime: never "finished", so not a read in flight.
 RESIDENT_GROUPS = frozenset({"poller", "watch"})
 
@@ -56,7 +61,7 @@ class BatchtopApp(App[int]):
     """Live monitor of the SQLite progress databases of batch jobs."""
 
     TITLE = "batchtop"
-    CSS_PATH = "app.tcss"
+    CSS_PATH = STYLESHEET
     ENABLE_COMMAND_PALETTE = True
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -432,39 +437,8 @@ class BatchtopApp(App[int]):
         self._mark_dirty(None)
 
 
-def run_app(
-    monitor: Monitor,
-    *,
-    clock: Clock = system_clock,
-    watch: bool = True,
-    poll_interval: float = 1.0,
-    read_only: bool = False,
-    journal_path: Path | None = None,
-    alerts: AlertSettings | None = None,
-    group_by: GroupBy | None = None,
-) -> int:
-    """Run the app until the user quits; returns the exit code."""
-    app = BatchtopApp(monitor, clock=clock, watch=watch, poll_interval=poll_interval, read_only=read_only,
-                      journal_path=journal_path, alerts=alerts, group_by=group_by)
-    try:
-        result = app.run()
-    finally:
-        close_quietly(monitor)
-    return app.return_code or int(result or 0)
+if TYPE_CHECKING:
 
-
-def close_quietly(monitor: Monitor) -> None:
-    """Close every connection not in use; a poll still running (a long count) is not waited for."""
-    for source in monitor.snapshot_sources():
-        if source.lock.acquire(blocking=False):
-            try:
-                source.close()
-            finally:
-                source.lock.release()
-
-
-def run_demo() -> int:
-    """`batchtop demo`: the simulator on a temporary directory, opened in the app."""
-    from batchtop.tui.demo import run_demo as demo
-
-    return demo()
+    def _hosts_screens(app: BatchtopApp) -> BatchtopHost:
+        """Never called: mypy checks here that the app offers every member screens type it with."""
+        return app

@@ -27,6 +27,7 @@ from types import ModuleType
 from typing import Any
 
 from batchtop.core.errors import BatchtopError, ProfileError
+from batchtop.tui.cli_args import count, load_profiles, monitor_of, positive, seconds, track_named
 from batchtop.tui.output import EXIT_PIPE, emit_json, narrate, silence_stdout
 
 EXIT_OK, EXIT_UNREADABLE, EXIT_USAGE = 0, 1, 2
@@ -52,60 +53,11 @@ def version() -> str:
         return "unknown"
 
 
-def count(text: str) -> int:
-    """argparse type: a whole number, 0 or more."""
-    try:
-        n = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if n < 0:
-        raise argparse.ArgumentTypeError(f"{n} is negative: give 0 or more")
-    return n
-
-
-def seconds(text: str) -> float:
-    """argparse type: a duration in seconds, 0 or more."""
-    try:
-        n = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
-    if not n >= 0 or n == float("inf"):  # also refuses nan
-        raise argparse.ArgumentTypeError(f"{text} is not a duration: give 0 or more seconds")
-    return n
-
-
-def positive(text: str) -> float:
-    """argparse type: a number above 0 (a poll interval, a rate)."""
-    n = seconds(text)
-    if n == 0:
-        raise argparse.ArgumentTypeError("0 is not allowed: give a number above 0")
-    return n
-
-
-def _load_profiles(files: Sequence[str]) -> list:
-    from batchtop.core.profiles.userfile import load_profiles
-
-    profiles = []
-    for f in files:
-        profiles.extend(load_profiles(Path(f)))
-    return profiles
-
-
-def _monitor(args: argparse.Namespace, paths: Sequence[str]):
-    from batchtop.core.monitor import Monitor
-
-    monitor = Monitor(paths, profiles=_load_profiles(args.profile))
-    monitor.rescan()
-    for notice in monitor.notices:
-        narrate(f"batchtop: {notice}")
-    return monitor
-
-
 def cmd_status(args: argparse.Namespace) -> int:
     """Print counts, rate and ETA of every source once (or after sampling for --sample seconds)."""
     from batchtop.core.status import to_json
 
-    monitor = _monitor(args, args.paths)
+    monitor = monitor_of(args, args.paths)
     if not monitor.sources:
         narrate("batchtop: no database matched")
         if args.json:
@@ -130,16 +82,6 @@ def cmd_status(args: argparse.Namespace) -> int:
     return EXIT_UNREADABLE if any(s.error for s in statuses) else EXIT_OK
 
 
-def _track_named(tracks: Sequence[Any], name: str | None) -> list[Any]:
-    """The tracks `--track NAME` selects: all without it; else the one of that name (or of that name as
-    printed, since a name holding control characters cannot be typed)."""
-    if name is None:
-        return list(tracks)
-    from batchtop.core.sanitize import clean_line
-
-    return [t for t in tracks if name in (t.name, clean_line(t.name))]
-
-
 def cmd_failures(args: argparse.Namespace) -> int:
     """Print the newest failed items (their error's headline) of every source, sanitised."""
     from batchtop.core.sanitize import clean_line
@@ -149,7 +91,7 @@ def cmd_failures(args: argparse.Namespace) -> int:
         from batchtop.tui import triage_cli
 
         return triage_cli.cmd_failures(args)
-    monitor = _monitor(args, args.paths)
+    monitor = monitor_of(args, args.paths)
     if not monitor.sources:
         narrate("batchtop: no database matched")
         if args.json:
@@ -166,7 +108,7 @@ def cmd_failures(args: argparse.Namespace) -> int:
         totals = {t.name: t.total for t in source.snapshot.tracks} if source.snapshot else {}
         known.update(t.name for t in source.profile.tracks)
         tracks, error = [], None
-        for track in _track_named(source.profile.tracks, args.track):
+        for track in track_named(source.profile.tracks, args.track):
             found = True
             try:
                 if getattr(source, "kind", "sqlite") == "postgresql":
@@ -205,7 +147,7 @@ def cmd_profile(args: argparse.Namespace) -> int:
     from batchtop.core.profiles.dump import dump_profiles, skeleton
     from batchtop.core.schema import read_schema
 
-    monitor = _monitor(args, args.paths)
+    monitor = monitor_of(args, args.paths)
     found: list[tuple[str, Any]] = []
     skeletons: list[str] = []
     code = EXIT_OK
@@ -250,7 +192,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """Start the simulator on a temporary directory and open the monitor on it."""
-    from batchtop.tui.app import run_demo
+    from batchtop.tui.demo import run_demo
 
     return run_demo()
 
@@ -261,7 +203,7 @@ def cmd_open(args: argparse.Namespace) -> int:
     from batchtop.core.chunks import parse_group_by
     from batchtop.core.monitor import Monitor
     from batchtop.tui.alerting import AlertSettings
-    from batchtop.tui.app import run_app
+    from batchtop.tui.factory import run_app
 
     config = find_alert_config(args.profile, args.paths or ["."])  # ProfileError: exit 2, in main
     try:
@@ -270,7 +212,7 @@ def cmd_open(args: argparse.Namespace) -> int:
     except ValueError as exc:
         narrate(f"batchtop: {exc}")
         return EXIT_USAGE
-    monitor = Monitor(args.paths or ["."], profiles=_load_profiles(args.profile))
+    monitor = Monitor(args.paths or ["."], profiles=load_profiles(args.profile))
     return run_app(monitor, poll_interval=args.interval, watch=not args.no_watch,
                    read_only=args.read_only, journal_path=Path(args.journal) if args.journal else None,
                    alerts=alerts if alerts.kinds else None, group_by=group_by)
@@ -338,7 +280,10 @@ def build_parser() -> argparse.ArgumentParser:
     except ImportError:  # pragma: no cover - only while the actions module is absent
         actions_cli = None
     if actions_cli is not None:
+        from batchtop.tui import undo_cli
+
         actions_cli.register(sub)
+        undo_cli.register(sub)
     return parser
 
 

@@ -18,7 +18,7 @@ def run_demo(poll_interval: float = 1.0) -> int:
     """
     from batchtop.core.monitor import Monitor
     from batchtop.core.simulator import demo
-    from batchtop.tui.app import run_app
+    from batchtop.tui.factory import run_app
 
     root = Path(tempfile.mkdtemp(prefix="batchtop-demo-"))
     directory, journal = root / "jobs", root / "journal.jsonl"

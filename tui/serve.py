@@ -18,7 +18,6 @@ import os
 import shlex
 import signal
 import sys
-from collections.abc import Sequence
 
 #: Where `serve` hands the app's arguments to each app process it starts.
 ARGV_ENV = "BATCHTOP_SERVE_ARGV"
@@ -50,8 +49,8 @@ def app_argv(args: argparse.Namespace) -> list[str]:
 
 
 def child_command() -> str:
-    """The shell command textual-serve runs per session (it reads its arguments from ARGV_ENV)."""
-    return f"{shlex.quote(sys.executable)} -m batchtop.tui.serve"
+    """The shell command textual-serve runs per session (`serve_session` reads its arguments from ARGV_ENV)."""
+    return f"{shlex.quote(sys.executable)} -m batchtop.tui.serve_session"
 
 
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -147,18 +146,3 @@ def cmd_serve(args: argparse.Namespace) -> int:
     )
     server.serve()
     return 0
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """One browser session's app: `batchtop open` with the arguments `serve` left in ARGV_ENV."""
-    from batchtop.tui.cli import main as cli_main
-
-    raw = os.environ.get(ARGV_ENV)
-    if raw is None:
-        print(f"batchtop.tui.serve is started by `batchtop serve` ({ARGV_ENV} is not set)", file=sys.stderr)
-        return 2
-    return cli_main(json.loads(raw))
-
-
-if __name__ == "__main__":
-    sys.exit(main())

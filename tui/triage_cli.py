@@ -30,6 +30,7 @@ from typing import Any
 from batchtop.core.errors import BatchtopError
 from batchtop.core.sanitize import clean
 from batchtop.tui import spark_text
+from batchtop.tui.cli_args import monitor_of, positive, seconds, track_named
 from batchtop.tui.output import emit_json, narrate
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
@@ -39,8 +40,6 @@ DEFAULT_EXPORT = "state:failed"
 
 def register(subparsers: Any) -> None:
     """Add `export` and `watch` to the `batchtop` subcommands."""
-    from batchtop.tui.cli import positive, seconds
-
     p = subparsers.add_parser(
         "export",
         help="export failures or any filtered view to CSV or JSON Lines",
@@ -144,23 +143,19 @@ def _parse_filter(text: str, command: str) -> Any:
 
 
 def _polled(args: argparse.Namespace) -> Any:
-    from batchtop.tui.cli import _monitor
-
-    monitor = _monitor(args, args.paths)
+    monitor = monitor_of(args, args.paths)
     monitor.poll_all()
     return monitor
 
 
 def _pairs(monitor: Any, track: str | None) -> tuple[list[tuple[Any, Any]], list[tuple[str, str]]]:
     """(source, track) of every readable source (only `track` when named), and unreadable sources."""
-    from batchtop.tui.cli import _track_named
-
     pairs, errors = [], []
     for source in monitor.snapshot_sources():
         if source.error is not None or source.profile is None:
             errors.append((source.path, source.error.message if source.error else "unreadable"))
             continue
-        pairs += [(source, t) for t in _track_named(source.profile.tracks, track)]
+        pairs += [(source, t) for t in track_named(source.profile.tracks, track)]
     return pairs, errors
 
 
@@ -410,12 +405,11 @@ def _conditions(values: Sequence[str]) -> list[str] | None:
 def cmd_watch(args: argparse.Namespace, *, sleep: Any = time.sleep, clock: Any = time.monotonic) -> int:
     """Poll every database until a condition holds or the timeout passes."""
     from batchtop.core.waiting import Baseline, reached, summary_lines
-    from batchtop.tui.cli import _monitor
 
     until = _conditions(args.until)
     if until is None:
         return EXIT_USAGE
-    monitor = _monitor(args, args.paths)
+    monitor = monitor_of(args, args.paths)
     started = clock()
     baseline: Baseline | None = None
     last_scan = started

@@ -1,6 +1,6 @@
 """Headless `batchtop undo` (preview, confirm, undo) and `batchtop journal` (list actions).
 
-The options, exit codes and output rules are those of `actions_cli`, which registers these commands.
+The options, exit codes and output rules are those of `actions_cli`; `register` adds the two commands.
 """
 
 from __future__ import annotations
@@ -11,10 +11,12 @@ from typing import Any
 from batchtop.core.errors import BatchtopError, ReadOnlyMode
 from batchtop.core.sanitize import display
 from batchtop.tui.actions_cli import (
+    EPILOG,
     EXIT_OK,
     EXIT_REFUSED,
     PREDICATE_CHARS,
     ask_terminal,
+    common_options,
     confirm_rows,
     confirmed,
     emit_json,
@@ -22,7 +24,28 @@ from batchtop.tui.actions_cli import (
     finish,
     journal_from,
 )
+from batchtop.tui.cli_args import count
 from batchtop.tui.output import narrate
+
+
+def register(subparsers: Any) -> None:
+    """Add `undo` and `journal` to the `batchtop` subcommands (after `actions_cli.register`'s `reset`)."""
+    p = subparsers.add_parser("undo", help="undo a journaled action (preview, confirm; rows the job moved "
+                                           "since are left alone)",
+                              description="Undo a journaled action: restore the rows that still hold what it "
+                                          "wrote.", epilog=EPILOG,
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("action_id", nargs="?", metavar="ACTION_ID",
+                   help="journal id (default: the newest applied action not yet undone)")
+    p.add_argument("--dry-run", action="store_true", help="preview only; nothing is written")
+    p.add_argument("--yes", "-y", action="store_true", help="undo without asking")
+    common_options(p, json_help=True, journal=True, read_only=True)
+    p.set_defaults(func=cmd_undo)
+
+    p = subparsers.add_parser("journal", help="list journaled actions, newest first")
+    p.add_argument("--limit", type=count, default=20, metavar="N")
+    common_options(p, json_help=True, journal=True, read_only=False)
+    p.set_defaults(func=cmd_journal)
 
 
 def print_undo_plan(entry: Any, preview: Any) -> None:

@@ -1,1 +1,1 @@
-"""Small modal dialogs (prompts) of the app."""
+"""The modal screens of the app: prompts, previews and confirmations, help."""

@@ -19,12 +19,6 @@ class ExportPathDialog(ModalScreen[str | None]):
     """Asks where to export `what`; dismisses with the path typed, or None."""
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
-    DEFAULT_CSS = """
-    ExportPathDialog { align: center middle; }
-    ExportPathDialog > Vertical { width: 90; height: auto; border: round $accent; padding: 0 1;
-                                   background: $surface; }
-    """
-
     def __init__(self, what: str, default: str) -> None:
         super().__init__()
         self.what, self.default = what, default

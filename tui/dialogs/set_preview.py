@@ -29,8 +29,8 @@ from batchtop.core.actions import CONFIRM_OVER, Outcome, Plan, Target, apply
 from batchtop.core.errors import BatchtopError
 from batchtop.core.journal import Journal
 from batchtop.core.source import Source
-from batchtop.tui.actions_flow import plan_retrying, poll_now, tell
-from batchtop.tui.screens.preview_parts import plan_view
+from batchtop.tui.action_support import plan_retrying, poll_now, tell
+from batchtop.tui.dialogs.preview_parts import plan_view
 from batchtop.tui.text import plain, safe
 
 

@@ -78,19 +78,6 @@ class FailuresScreen(FailureActions, ExportPart, ItemsPart, GroupsPart, LiveScre
     | tab / shift+tab | Move between the groups and the items. |
     """
 
-    DEFAULT_CSS = """
-    FailuresScreen #fx-title { height: 1; padding: 0 1; text-style: bold; }
-    FailuresScreen #fx-status { height: 1; padding: 0 1; color: $text-muted; }
-    FailuresScreen #fx-progress { height: 1; padding: 0 1; }
-    FailuresScreen #fx-empty { height: auto; padding: 1 2; margin: 1 2; border: round $primary 40%; }
-    FailuresScreen #fx-groups { height: auto; max-height: 40%; }
-    FailuresScreen #fx-group-detail { height: 1; padding: 0 1; color: $text-muted; }
-    FailuresScreen #fx-items-title { height: 1; padding: 0 1; background: $boost; text-style: bold; }
-    FailuresScreen #fx-items { height: 2fr; }
-    FailuresScreen #fx-search { dock: bottom; margin-bottom: 2; }
-    FailuresScreen .hidden { display: none; }
-    """
-
     def __init__(self, source: Source, track: str, group: str | None = None) -> None:
         """`group`: open with the items of this error group listed (from the failures across files)."""
         super().__init__()

@@ -70,16 +70,6 @@ class ItemScreen(LiveScreen):
     | tab / shift+tab | Move between the columns and the value. |
     """
 
-    DEFAULT_CSS = """
-    ItemScreen #it-title { height: 1; padding: 0 1; text-style: bold; }
-    ItemScreen #it-label { height: 1; padding: 0 1; }
-    ItemScreen #it-notes { height: auto; padding: 0 1; color: $text-muted; }
-    ItemScreen #it-columns { height: auto; max-height: 45%; }
-    ItemScreen #it-value-title { height: 1; padding: 0 1; background: $boost; text-style: bold; }
-    ItemScreen #it-value-box { height: 1fr; padding: 0 1; }
-    ItemScreen #it-value { height: auto; }
-    """
-
     def __init__(self, source: Source, track: str, key: Any) -> None:
         super().__init__()
         self.source = source

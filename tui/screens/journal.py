@@ -21,7 +21,8 @@ from batchtop.core.cohort import Cohort, read_cohort
 from batchtop.core.errors import BatchtopError
 from batchtop.core.journal import Entry
 from batchtop.core.source import Source
-from batchtop.tui.actions_flow import check_journal, journal_of, start_undo, watched_paths
+from batchtop.tui.action_support import check_journal, journal_of, watched_paths
+from batchtop.tui.actions_flow import start_undo
 from batchtop.tui.screens.live import LiveScreen
 from batchtop.tui.text import plain, safe, safe_block
 from batchtop.tui.widgets.cells import display_path
@@ -86,12 +87,6 @@ class JournalScreen(LiveScreen):
     | enter | What became of the selected action's rows: done, pending, failed again, new errors. |
     | u | Undo the selected action (rows the job moved since are left alone). |
     | r | Read the journal again. |
-    """
-
-    DEFAULT_CSS = """
-    JournalScreen #jr-title { height: 1; padding: 0 1; text-style: bold; }
-    JournalScreen #jr-table { height: auto; max-height: 70%; }
-    JournalScreen #jr-detail { height: 1fr; padding: 0 1; margin-top: 1; border-top: solid $primary 40%; }
     """
 
     def __init__(self, db: str | None = None) -> None:

@@ -7,11 +7,10 @@ from typing import TYPE_CHECKING, cast
 from textual.css.query import NoMatches
 from textual.screen import Screen
 
+from batchtop.tui.host import BatchtopHost
 from batchtop.tui.widgets.status_line import LiveInfo, StatusLine
 
 if TYPE_CHECKING:
-    from batchtop.tui.app import BatchtopApp
-
     #: Base of the mixins a screen is built from: to mypy they are screens (self.app, query_one, a
     #: DOMNode for `actions_flow`), at run time plain classes that the screen's own bases complete.
     ScreenMixin = Screen
@@ -30,9 +29,9 @@ class LiveScreen(Screen):
         self.ready = True
 
     @property
-    def batchtop(self) -> BatchtopApp:
-        """The app, typed."""
-        return cast("BatchtopApp", self.app)
+    def batchtop(self) -> BatchtopHost:
+        """The app, typed by what screens may ask of it (not `BatchtopApp`: the app imports the screens)."""
+        return cast("BatchtopHost", self.app)
 
     def refresh_views(self, dirty: set[str]) -> None:
         """Show the latest views; `dirty` holds the paths polled since the last call (may be empty)."""

@@ -32,7 +32,7 @@ from batchtop.core.sanitize import clean_line
 from batchtop.core.source import Source
 from batchtop.core.targets import Target
 from batchtop.core.write import READ_ONLY
-from batchtop.tui.actions_flow import app_now, journal_of, read_only, tell
+from batchtop.tui.action_support import app_now, journal_of, read_only, tell
 from batchtop.tui.dialogs.export_path import ExportPathDialog
 from batchtop.tui.screens.failure_export import default_name
 from batchtop.tui.screens.failure_groups import RATE_CELLS, axis_text, fmt_minute, share_bar

@@ -13,7 +13,8 @@ from textual.widgets import DataTable, Footer, Header, Static
 
 from batchtop.core.actions import Target
 from batchtop.core.profiles.model import Profile
-from batchtop.tui.actions_flow import JOURNAL, UNDO, journal_of, start_action, start_undo
+from batchtop.tui.action_support import journal_of
+from batchtop.tui.actions_flow import JOURNAL, UNDO, start_action, start_undo
 from batchtop.tui.messages import SourceView
 from batchtop.tui.screens import source_parts as parts
 from batchtop.tui.screens.live import LiveScreen

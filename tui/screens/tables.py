@@ -56,13 +56,6 @@ class TablesScreen(LiveScreen):
     | tab | Move between the tables and the rows. |
     """
 
-    DEFAULT_CSS = """
-    TablesScreen #tb-title { height: auto; padding: 0 1; }
-    TablesScreen #tb-tables { height: auto; max-height: 35%; }
-    TablesScreen #tb-rows-title { height: 1; padding: 0 1; background: $boost; text-style: bold; }
-    TablesScreen #tb-rows { height: 1fr; }
-    """
-
     def __init__(self, source: Source) -> None:
         super().__init__()
         self.source = source

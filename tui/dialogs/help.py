@@ -112,24 +112,6 @@ class HelpScreen(ModalScreen[None]):
     | escape, q, ? | Close the help. |
     """
 
-    DEFAULT_CSS = """
-    HelpScreen {
-        align: center middle;
-    }
-    HelpScreen > VerticalScroll {
-        width: 80;
-        max-width: 95%;
-        height: auto;
-        max-height: 90%;
-        border: round $primary;
-        background: $surface;
-        padding: 1 2;
-    }
-    HelpScreen #filter-help {
-        margin-top: 1;
-    }
-    """
-
     def __init__(self, under: Screen) -> None:
         super().__init__()
         self._under = under

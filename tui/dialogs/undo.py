@@ -20,7 +20,7 @@ from batchtop.core.journal import Entry, Journal
 from batchtop.core.source import Source
 from batchtop.core.undo import UndoOutcome, undo
 from batchtop.core.write import sql_lit
-from batchtop.tui.actions_flow import entry_title, poll_now, tell, when_text
+from batchtop.tui.action_support import entry_title, poll_now, tell, when_text
 from batchtop.tui.text import safe, safe_block
 from batchtop.tui.widgets.cells import display_path
 
@@ -64,18 +64,6 @@ class UndoScreen(ModalScreen["UndoOutcome | None"]):
     | :- | :- |
     | enter, y | Undo (close, once done). |
     | escape | Cancel: nothing is written. |
-    """
-
-    DEFAULT_CSS = """
-    UndoScreen { align: center middle; }
-    UndoScreen #ud-box {
-        width: 110; max-width: 96%; height: auto; max-height: 90%;
-        border: round $warning; background: $surface; padding: 0 1;
-    }
-    UndoScreen #ud-title { text-style: bold; margin-bottom: 1; }
-    UndoScreen #ud-status { height: auto; margin-top: 1; }
-    UndoScreen #ud-buttons { height: auto; margin-top: 1; }
-    UndoScreen #ud-buttons Button { margin-right: 2; }
     """
 
     def __init__(self, entry: Entry, source: Source | None, *, journal: Journal, now: float,

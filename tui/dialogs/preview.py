@@ -25,8 +25,8 @@ from batchtop.core.actions import Outcome, Plan, Target, apply
 from batchtop.core.errors import BatchtopError
 from batchtop.core.journal import Journal
 from batchtop.core.source import Source
-from batchtop.tui.actions_flow import PLAN_ATTEMPTS, plan_retrying, poll_now, result_line, tell
-from batchtop.tui.screens.preview_parts import plan_view
+from batchtop.tui.action_support import PLAN_ATTEMPTS, plan_retrying, poll_now, result_line, tell
+from batchtop.tui.dialogs.preview_parts import plan_view
 from batchtop.tui.text import plain, safe
 
 
@@ -44,21 +44,6 @@ class PreviewScreen(ModalScreen["Outcome | None"]):
     | :- | :- |
     | enter, y | Confirm (after the count is typed, for large actions); close once done. |
     | escape | Cancel: nothing is written (close, once done). |
-    """
-
-    DEFAULT_CSS = """
-    PreviewScreen { align: center middle; }
-    PreviewScreen #pv-box {
-        width: 120; max-width: 96%; height: auto; max-height: 94%;
-        border: round $warning; background: $surface; padding: 0 1;
-    }
-    PreviewScreen #pv-summary { height: auto; text-style: bold; margin-bottom: 1; }
-    PreviewScreen #pv-body { height: auto; max-height: 26; }
-    PreviewScreen #pv-typed { margin-top: 1; width: 40; }
-    PreviewScreen #pv-status { height: auto; margin-top: 1; }
-    PreviewScreen #pv-buttons { height: auto; margin-top: 1; }
-    PreviewScreen #pv-buttons Button { margin-right: 2; }
-    PreviewScreen .hidden { display: none; }
     """
 
     def __init__(self, source: Source, track: str, action: str | None, target: Target, *, journal: Journal,
