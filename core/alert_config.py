@@ -25,6 +25,7 @@ from typing import Any
 
 from batchtop.core.alerts import DEFAULT_KINDS, KINDS
 from batchtop.core.errors import ProfileError
+from batchtop.core.profiles.tomlfile import DIR_PROFILE_NAMES, read_toml
 
 #: Config key -> alert kind (`core.alerts.KINDS`); the kind names themselves are accepted too.
 SWITCHES: Mapping[str, str] = {
@@ -95,8 +96,6 @@ def split_document(document: dict[str, Any], where: str) -> tuple[dict[str, Any]
 
 def read_alert_config(path: Path) -> AlertConfig | None:
     """The `[alerts]` table of the TOML file at `path`, or None when it has none."""
-    from batchtop.core.profiles.userfile import read_toml
-
     _, config = split_document(read_toml(path), str(path))
     return config
 
@@ -105,8 +104,6 @@ def candidate_files(profile_files: Sequence[str], targets: Sequence[str], cwd: s
     """Where an `[alerts]` table is looked for, first match wins: each `--profile` file, then the
     per-directory profile (`.batchtop.toml`, `batchtop.toml`) of the working directory, then of each
     target (a directory, or the directory of a file)."""
-    from batchtop.core.profiles.userfile import DIR_PROFILE_NAMES
-
     out: list[Path] = [Path(f) for f in profile_files]
     dirs: list[Path] = [Path(cwd or os.getcwd())]
     for target in targets:

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from batchtop.core.backends import is_url
+from batchtop.core.backends.urls import is_url
 from batchtop.core.errors import JournalError
 from batchtop.core.profiles.model import RawValue
 

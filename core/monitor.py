@@ -6,8 +6,8 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
-from batchtop.core.backends import is_url
 from batchtop.core.backends.postgres.conn import display_url
+from batchtop.core.backends.urls import is_url
 from batchtop.core.discovery import Discovery, ScanResult
 from batchtop.core.profiles.model import Profile
 from batchtop.core.source import PollResult, Source

@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from batchtop.core.backends import is_url
+from batchtop.core.backends.urls import is_url
 from batchtop.core.errors import NoAction, NothingToDo, ReadOnlyMode
 from batchtop.core.journal import Entry, Journal, Omitted, RawText, Record, encode_value, new_id
 from batchtop.core.profiles.model import RawValue, Track

@@ -123,8 +123,8 @@ def test_the_graph_sees_function_level_and_typing_imports() -> None:
     [
         "batchtop.tui",
         pytest.param("batchtop.core", marks=pytest.mark.xfail(
-            reason="core/'s cycles (profiles <-> alert_config, actions <-> backends) are the core side of "
-                   "issue 9", strict=False)),
+            reason="core/ still has cycles (status <-> source <-> profiles <-> alerts; failure_pages <-> "
+                   "postgres.failures; postgres.backend <-> source <-> undo): issue 9", strict=True)),
     ],
 )
 def test_no_import_cycles(package: str) -> None:

@@ -12,12 +12,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from batchtop.core.profiles.model import Profile
 
-URL_SCHEMES = ("postgresql://", "postgres://")
-
-
-def is_url(arg: str) -> bool:
-    """True for a source argument naming a PostgreSQL database rather than a file, glob or directory."""
-    return arg.lower().startswith(URL_SCHEMES)
+from batchtop.core.backends.urls import is_url
 
 
 def open_source(arg: str, *, profiles: Sequence[Profile] = (), **options: Any) -> Any:

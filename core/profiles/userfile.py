@@ -75,25 +75,18 @@ label, status, error, step, progress, metric or action target.
 from __future__ import annotations
 
 import stat
-import sys
 from pathlib import Path
 
 from batchtop.core.errors import ProfileError
 from batchtop.core.profiles.dump import dump_profile
 from batchtop.core.profiles.model import Profile
 from batchtop.core.profiles.parse import parse_document
+from batchtop.core.profiles.tomlfile import DIR_PROFILE_NAMES, read_toml, tomllib
 from batchtop.core.schema import Schema, Table
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # Python 3.10
-    import tomli as tomllib
 
 __all__ = ["DIR_PROFILE_NAMES", "applies", "dir_profile", "dump_profile", "load_profiles", "missing",
            "parse_profiles", "read_toml"]
 
-#: Per-directory profile files looked for next to a database, first match wins.
-DIR_PROFILE_NAMES: tuple[str, ...] = (".batchtop.toml", "batchtop.toml")
 _ROWID_NAMES = frozenset({"rowid", "_rowid_", "oid"})
 
 
@@ -114,30 +107,6 @@ def parse_profiles(text: str, origin: str) -> list[Profile]:
         # The message carries "(at line N, column M)".
         raise ProfileError(f"{where}: invalid TOML: {exc}") from None
     return parse_document(document, where, origin)
-
-
-def read_toml(path: Path) -> dict:
-    """The decoded TOML document at `path` (a regular file only: a FIFO would block the read forever).
-
-    Raises:
-        ProfileError: the file is missing, unreadable, not a regular file, or not valid TOML.
-    """
-    try:
-        mode = path.stat().st_mode
-        if not stat.S_ISREG(mode):
-            # A FIFO would block the read forever (hazards.md rule 9).
-            raise ProfileError(f"{path}: not a regular file")
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ProfileError(f"{path}: profile file not found") from None
-    except UnicodeDecodeError:
-        raise ProfileError(f"{path}: not UTF-8 text") from None
-    except OSError as exc:
-        raise ProfileError(f"{path}: cannot read profile file: {exc.strerror or exc}") from None
-    try:
-        return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ProfileError(f"{path}: invalid TOML: {exc}") from None
 
 
 def load_profiles(path: Path) -> list[Profile]:
