@@ -67,7 +67,8 @@ CHUNKED_FROM = 64 * 1024
 MAX_CHUNKS = 200_000
 #: Seconds before a change-time column's previous maximum still searched for changed rows: a writer's
 #: `now()` is its transaction's start, committed later. A row committed later than this is not located
-#: (the tally then starts a pass): the margin is a cost, never a correctness, bound.
+#: (the tally then starts a pass): the margin is a cost, never a correctness, bound. A column holding
+#: future values (clock skew, sentinel dates) locates nothing: its changes all go through the tally.
 MARGIN = 2.0
 #: Located rows per poll at most; beyond, a pass.
 LOCATE_CAP = 20_000
