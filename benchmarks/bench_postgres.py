@@ -1,18 +1,28 @@
-"""PostgreSQL figures: what an idle and a changed poll cost, and whether batchtop slows the job's commits.
+"""PostgreSQL figures: what an unchanged and a changed poll cost, whether batchtop slows the job's commits,
+and how long a commit takes to show in batchtop's snapshot.
 
-    .venv/bin/python benchmarks/bench_postgres.py                  # 100k rows (about half a minute)
-    .venv/bin/python benchmarks/bench_postgres.py --rows 1000000   # the 1M-row figures
+    .venv/bin/python benchmarks/bench_postgres.py                    # 100k rows (about a minute)
+    .venv/bin/python benchmarks/bench_postgres.py --rows 1000000     # the 1M-row figures
+    .venv/bin/python benchmarks/bench_postgres.py --rows 10000000    # the 10M-row figures (build ~ minutes)
     .venv/bin/python benchmarks/bench_postgres.py --json
 
 Starts its own throwaway server (tests/pg_server.py: initdb + pg_ctl on a free port, removed afterwards)
-and a `topic_completions` table (75 % completed, 5 % failed, the rest pending; status indexed). Measures:
+and a `topic_completions` table built with `INSERT ... SELECT generate_series` (75 % completed, 5 % failed,
+the rest pending; status and completed_at indexed). Measures, with the table chunked by primary key
+(core/backends/postgres/counting.py):
 
-- idle poll: statements per poll as batchtop counts them, and transactions per poll as the *server*
+- first exact counts: the first pass over every chunk (wall time, polls as the app runs them);
+- unchanged poll: statements per poll as batchtop counts them, transactions per poll as the *server*
   counts them (`pg_stat_database.xact_commit + xact_rollback`, read after the session closed so its
   statistics are flushed), and the poll's wall time;
-- changed poll: one job commit (a row completed) before each poll, and the poll's wall time;
-- the job's commit rate (single-row UPDATE transactions, one connection) alone and with batchtop polling
-  every 100 ms; the share kept should be >= 98 %.
+- changed poll after 1 and after 1,000 committed changes (each change its own commit: the job completes
+  its next pending topic, `status` and `completed_at` move): statements, server transactions (counted by
+  batchtop: `PgSource.transactions`), chunk reads and wall time of the poll that reads them;
+- the job's commit rate (single-row UPDATE transactions on one connection, completing pending topics)
+  alone and with batchtop polling as the app does (`core.identity.Gate`, 1 s interval), alternating the
+  two runs; the share kept (median attached / median alone) should be >= 98 %;
+- commit -> visible: the job commits one completion at random moments; the time from its COMMIT
+  returning until the snapshot of batchtop's poll loop (as the app runs it) counts it, p50 / p95.
 """
 
 from __future__ import annotations
@@ -23,7 +33,9 @@ import statistics
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
@@ -31,6 +43,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 from pg_server import PgServer, missing_reason, pg_server  # noqa: E402
 
 from batchtop.core.backends.postgres.source import PgSource  # noqa: E402
+from batchtop.core.identity import Gate  # noqa: E402
 
 DDL = """CREATE TABLE topic_completions (
     id BIGINT PRIMARY KEY, topic_path TEXT UNIQUE, content_hash TEXT, status TEXT,
@@ -50,8 +63,8 @@ def build(server: PgServer, rows: int) -> None:
             f"""INSERT INTO topic_completions
                SELECT i, 'Data/topic_' || i || '/topic.json', md5(i::text),
                       CASE WHEN i % 100 < 75 THEN 'completed' WHEN i % 100 < 80 THEN 'failed' ELSE 'pending' END,
-                      CASE WHEN i % 100 < 80 THEN now() - interval '2 hours' + i * interval '1 ms' END,
-                      CASE WHEN i % 100 < 75 THEN now() - interval '2 hours' + i * interval '2 ms' END,
+                      CASE WHEN i % 100 < 80 THEN now() - ({int(rows)} - i + 30000) * interval '1 ms' END,
+                      CASE WHEN i % 100 < 75 THEN now() - ({int(rows)} - i) * interval '1 ms' END,
                       CASE WHEN i % 100 < 75 THEN 30 + i % 20 END, CASE WHEN i % 100 < 75 THEN 16 END,
                       CASE WHEN i % 100 < 75 THEN 0.02 END,
                       CASE WHEN i % 100 BETWEEN 75 AND 79 THEN 'APITimeoutError: Request timed out after '
@@ -59,6 +72,7 @@ def build(server: PgServer, rows: int) -> None:
                FROM generate_series(1, {int(rows)}) AS i"""
         )
         conn.execute("VACUUM ANALYZE topic_completions")  # as autovacuum leaves a settled table
+        conn.execute("CHECKPOINT")
 
 
 def server_xacts(server: PgServer) -> int:
@@ -77,10 +91,14 @@ def settle_stats() -> None:
 
 
 def idle(server: PgServer, polls: int) -> dict[str, float]:
+    """Unchanged polls of a source past its first pass. The server's count of our transactions is read
+    after the session closed (its statistics are flushed on exit); the opening pass's transactions (as
+    batchtop counts them) and a session's fixed cost (its SET statements) are taken off."""
+
     def session(n: int) -> tuple[int, list[float], list[int]]:
         before = server_xacts(server)
-        source = PgSource(server.watcher_url)
-        assert source.poll().error is None
+        source = opened(server)
+        opening = source.transactions
         costs, queries = [], []
         for _ in range(n):
             r = source.poll()
@@ -89,7 +107,7 @@ def idle(server: PgServer, polls: int) -> dict[str, float]:
             queries.append(r.queries)
         source.close()
         settle_stats()
-        return server_xacts(server) - before, costs, queries
+        return server_xacts(server) - before - opening, costs, queries
 
     base, _, _ = session(0)
     total, costs, queries = session(polls)
@@ -102,68 +120,208 @@ def idle(server: PgServer, polls: int) -> dict[str, float]:
     }
 
 
-def changed(server: PgServer, polls: int) -> dict[str, float]:
+def app_loop(source: PgSource, stop: threading.Event, interval: float, seen: Any = None) -> None:
+    """Poll `source` as the app's poller does: a gate sweep every `interval`, and sooner when a poll left
+    chunks to count (`PollResult.more`: the gap keeps it to that share of a core)."""
+    gate = Gate(interval)
+    gate.add(source.path, files=False)
+    next_full = 0.0
+    while not stop.is_set():
+        now = time.monotonic()
+        full = now >= next_full
+        if full:
+            next_full = now + interval
+        for path, force in gate.sweep(now, full=full):
+            began = time.monotonic()
+            result = source.poll(force)
+            end = time.monotonic()
+            gate.finished(path, end, cost=end - began, changed=result.changed, failed=result.error is not None,
+                          more=result.more)
+            if seen is not None and result.changed and result.snapshot is not None:
+                seen(end, result)
+        now = time.monotonic()
+        stop.wait(max(0.0, min(max(0.0, next_full - now), gate.next_due(now))))
+
+
+def first_exact(server: PgServer) -> dict[str, float]:
+    """The first pass over every chunk, polled as the app does (FIRST_DUTY)."""
+    source = PgSource(server.watcher_url)
+    stop = threading.Event()
+    first: list[float] = []
+    began = time.monotonic()
+
+    def seen(at: float, result: Any) -> None:
+        if not first and result.snapshot.tracks[0].counted >= 1.0:
+            first.append(at - began)
+            stop.set()
+
+    app_loop(source, stop, 1.0, seen)
+    chunks = sum(t.counts.chunks for t in source.trackers.values())
+    reads = sum(t.counts.reads for t in source.trackers.values())
+    source.close()
+    return {"first_exact_s": round(first[0], 2), "chunks": chunks, "chunk_reads": reads, "polls": source.polls}
+
+
+def opened(server: PgServer) -> PgSource:
+    """A source past its first pass (its counts exact)."""
+    source = PgSource(server.watcher_url)
+    while True:
+        result = source.poll()
+        assert result.error is None, result.error
+        if not result.more:
+            return source
+
+
+def pending_ids(server: PgServer) -> list[int]:
     import psycopg
 
-    source = PgSource(server.watcher_url)
-    assert source.poll().error is None
-    costs, queries = [], []
+    with psycopg.connect(server.admin_url) as conn:
+        rows = conn.execute("SELECT id FROM topic_completions WHERE status = 'pending' ORDER BY id").fetchall()
+    return [int(r[0]) for r in rows]
+
+
+COMPLETE = (
+    "UPDATE topic_completions SET status = 'completed', completed_at = now(), cost_usd = 0.02, "
+    "flashcard_count = 16, duration_seconds = 31 WHERE id = %s"
+)
+
+
+def changed(server: PgServer, todo: Iterator[int], changes: int, rounds: int) -> dict[str, float]:
+    """`changes` committed completions (one commit each), then one poll as the app would run it."""
+    import psycopg
+
+    source = opened(server)
+    costs, queries, xacts, reads = [], [], [], []
     with psycopg.connect(server.admin_url, autocommit=True) as job:
-        for i in range(polls):
-            job.execute(
-                "UPDATE topic_completions SET status = 'completed', completed_at = now() "
-                "WHERE id = (SELECT id FROM topic_completions WHERE status = 'pending' LIMIT 1)"
-            )
-            r = source.poll(force=True)  # force: measure every read, not the READ_DUTY throttle
+        for _ in range(rounds):
+            for _ in range(changes):
+                job.execute(COMPLETE, (next(todo),))
+            before_x = source.transactions
+            before_r = sum(t.counts.reads for t in source.trackers.values())
+            r = source.poll()
             assert r.changed and r.error is None, r.error
             costs.append(r.cost)
             queries.append(r.queries)
-            if i % 5 == 4:
-                time.sleep(0.05)
+            xacts.append(source.transactions - before_x)
+            reads.append(sum(t.counts.reads for t in source.trackers.values()) - before_r)
+            while source.poll().more:  # what a pass left (none expected: every change was located)
+                pass
+            time.sleep(0.05)
+    passes = sum(t.passes for t in source.trackers.values())
     source.close()
     return {
-        "polls": polls,
-        "statements_per_poll": statistics.mean(queries),
+        "changes": changes,
+        "rounds": rounds,
+        "statements": statistics.median(queries),
+        "transactions": statistics.median(xacts),
+        "chunk_reads": statistics.median(reads),
         "p50_ms": round(statistics.median(costs) * 1000, 2),
-        "p95_ms": round(sorted(costs)[int(0.95 * len(costs)) - 1] * 1000, 2),
+        "max_ms": round(max(costs) * 1000, 2),
+        "passes": passes,
     }
 
 
+#: The job, in a process of its own (as a real one is: batchtop's threads share no GIL with it):
+#: completes pending topics, newest first, one commit each, for argv[2] seconds; prints its commits.
+JOB = """
+import sys, time, itertools, psycopg
+with psycopg.connect(sys.argv[1]) as job:
+    ids = [r[0] for r in job.execute(
+        "SELECT id FROM topic_completions WHERE status = 'pending' ORDER BY id DESC LIMIT 300000").fetchall()]
+    if len(ids) < 50000:  # (a small table whose pending topics are all done: complete done ones again)
+        ids += [r[0] for r in job.execute("SELECT id FROM topic_completions ORDER BY id DESC LIMIT 300000")]
+    job.commit()
+    print("ready", flush=True)
+    sys.stdin.readline()
+    n, deadline = 0, time.monotonic() + float(sys.argv[2])
+    for key in itertools.cycle(ids):
+        if time.monotonic() >= deadline:
+            break
+        job.execute(sys.argv[3], (key,))
+        job.commit()
+        n += 1
+print(n, flush=True)
+"""
+
+
 def commit_rate(server: PgServer, seconds: float, attached: bool) -> tuple[float, int]:
-    """The job's commits per second over `seconds`; with `attached`, batchtop polls every 100 ms (its
-    first, opening read is done before the job starts). Returns the rate and batchtop's full reads."""
-    import psycopg
+    """The job's commits per second over `seconds` (each completes one pending topic, or re-completes it
+    once all are done); with `attached`, batchtop polls as the app does (its first, opening pass is done
+    before the job starts). Returns the rate and batchtop's polls that read."""
+    import subprocess
 
-    stop, opened = threading.Event(), threading.Event()
+    job = subprocess.Popen(
+        [sys.executable, "-c", JOB, server.writer_url, str(seconds), COMPLETE],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert job.stdout is not None and job.stdin is not None
+    assert job.stdout.readline().strip() == "ready"
+    stop = threading.Event()
     reads = [0]
+    source = opened(server) if attached else None
 
-    def watch() -> None:
-        source = PgSource(server.watcher_url)
-        source.poll()
-        opened.set()
-        while not stop.is_set():
-            reads[0] += source.poll().changed
-            stop.wait(0.1)
-        source.close()
+    def seen(at: float, result: Any) -> None:
+        reads[0] += 1
 
-    watcher = threading.Thread(target=watch) if attached else None
+    watcher = threading.Thread(target=app_loop, args=(source, stop, 1.0, seen), daemon=True) if source else None
     if watcher:
         watcher.start()
-        opened.wait(60)
-    n = 0
-    with psycopg.connect(server.writer_url) as job:
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            job.execute(
-                "UPDATE topic_completions SET duration_seconds = duration_seconds + 1 WHERE id = %s",
-                (1 + n % 1000,),
-            )
-            job.commit()
-            n += 1
-    stop.set()
-    if watcher:
-        watcher.join()
+    try:
+        job.stdin.write("go\n")
+        job.stdin.flush()
+        n = int(job.stdout.readline())
+        job.wait(30)
+    finally:
+        stop.set()
+        if watcher and source:
+            watcher.join()
+            source.close()
     return n / seconds, reads[0]
+
+
+def latency(server: PgServer, todo: Iterator[int], samples: int, interval: float) -> dict[str, float]:
+    """Commit -> visible in the snapshot of batchtop's poll loop (as the app runs it), p50 / p95."""
+    import random
+
+    import psycopg
+
+    source = opened(server)
+    base = source.snapshot.tracks[0].counts["done"] if source.snapshot else 0
+    commits: list[float] = []
+    lat: list[float] = []
+    lock = threading.Lock()
+
+    def seen(at: float, result: Any) -> None:
+        done = result.snapshot.tracks[0].counts["done"] - base
+        with lock:
+            while len(lat) < min(done, len(commits)):
+                lat.append(at - commits[len(lat)])
+
+    stop = threading.Event()
+    watcher = threading.Thread(target=app_loop, args=(source, stop, interval, seen), daemon=True)
+    watcher.start()
+    rng = random.Random(12)
+    with psycopg.connect(server.writer_url, autocommit=True) as job:
+        for _ in range(samples):
+            time.sleep(rng.uniform(0.3, 1.3))
+            job.execute(COMPLETE, (next(todo),))
+            with lock:
+                commits.append(time.monotonic())
+    deadline = time.monotonic() + 10
+    while len(lat) < samples and time.monotonic() < deadline:
+        time.sleep(0.05)
+    stop.set()
+    watcher.join()
+    source.close()
+    ordered = sorted(lat) or [float("nan")]
+    return {
+        "samples": len(lat),
+        "interval_s": interval,
+        "p50_ms": round(statistics.median(ordered) * 1000, 1),
+        "p95_ms": round(ordered[max(0, int(0.95 * len(ordered)) - 1)] * 1000, 1),
+    }
 
 
 def main(argv: list[str]) -> int:
@@ -171,7 +329,10 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--polls", type=int, default=200)
     parser.add_argument("--seconds", type=float, default=5.0, help="each commit-rate run")
-    parser.add_argument("--rounds", type=int, default=3, help="alternating alone / attached commit-rate runs")
+    parser.add_argument("--rounds", type=int, default=5, help="alternating alone / attached commit-rate runs")
+    parser.add_argument("--change-rounds", type=int, default=20, help="changed polls measured (after 1 change)")
+    parser.add_argument("--samples", type=int, default=40, help="commit -> visible samples")
+    parser.add_argument("--interval", type=float, default=1.0, help="the app's poll interval (s)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     reason = missing_reason()
@@ -183,8 +344,17 @@ def main(argv: list[str]) -> int:
         started = time.perf_counter()
         build(server, args.rows)
         out["build_s"] = round(time.perf_counter() - started, 1)
-        out["idle_poll"] = idle(server, args.polls)
-        out["changed_poll"] = changed(server, max(10, args.polls // 5))
+        todo = iter(pending_ids(server))
+        steps = {
+            "first_pass": lambda: first_exact(server),
+            "idle_poll": lambda: idle(server, args.polls),
+            "changed_poll_1": lambda: changed(server, todo, 1, args.change_rounds),
+            "changed_poll_1000": lambda: changed(server, todo, 1000, max(3, args.change_rounds // 4)),
+            "commit_to_visible": lambda: latency(server, todo, args.samples, args.interval),
+        }
+        for name, step in steps.items():
+            out[name] = step()
+            print(f"{name}: {out[name]}", file=sys.stderr, flush=True)  # progress (a 10M run is long)
         # Alternate the two runs (the machine is shared: noise hits both alike) and keep the medians.
         alone, watched, reads = [], [], 0
         for _ in range(args.rounds):
@@ -197,7 +367,9 @@ def main(argv: list[str]) -> int:
             "alone": round(a),
             "with_batchtop": round(w),
             "kept_pct": round(100 * w / a, 1),
-            "batchtop_full_reads": reads,
+            "alone_runs": [round(x) for x in alone],
+            "attached_runs": [round(x) for x in watched],
+            "batchtop_reads": reads,
             "rounds": args.rounds,
         }
     if args.json:

@@ -7,7 +7,7 @@ tables no profile describes), `plan` / `write` / `undo` (actions). `PgSource` dr
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -15,6 +15,7 @@ from batchtop.core import errors
 from batchtop.core.backends.base import ChangeToken, Identity, ReadSession
 from batchtop.core.backends.postgres import conn, items, reads
 from batchtop.core.cohort import Cohort
+from batchtop.core.counting import Counted
 from batchtop.core.items import ItemDetail, TableInfo, TablePage, ValueChunk
 from batchtop.core.journal import Entry, Journal
 from batchtop.core.profiles.model import Profile, RawValue, Track
@@ -60,9 +61,16 @@ class PostgresBackend:
         return identity(session, tables)
 
     def read_track(
-        self, session: ReadSession, track: Track, table: Table | None, metrics: tuple[MetricValue, ...] | None
+        self,
+        session: ReadSession,
+        track: Track,
+        table: Table | None,
+        metrics: tuple[MetricValue, ...] | None,
+        *,
+        counted: Counted | None = None,
+        stale: Callable[[tuple[int, int] | None], float] | None = None,
     ) -> tuple[TrackSnapshot, int]:
-        return reads.read_track(session, track, table, metrics)
+        return reads.read_track(session, track, table, metrics, counted=counted, stale=stale)
 
     def read_metrics(self, session: ReadSession, track: Track) -> tuple[MetricValue, ...]:
         return reads.read_metrics(session, track)
@@ -91,9 +99,15 @@ class PostgresBackend:
         )
 
     def read_finished_times(
-        self, session: ReadSession, track: Track, table: Table | None, now: float, horizon: float
+        self,
+        session: ReadSession,
+        track: Track,
+        table: Table | None,
+        now: float,
+        horizon: float,
+        key_range: tuple[int, int] | None = None,
     ) -> list[float]:
-        return reads.read_finished_times(session, track, table, now, horizon)
+        return reads.read_finished_times(session, track, table, now, horizon, key_range)
 
     def plan(
         self,

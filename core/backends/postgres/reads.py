@@ -8,10 +8,12 @@ statement, so a table shows the same counts on either backend.
 from __future__ import annotations
 
 import zlib
+from collections.abc import Callable
 from typing import Any
 
 from batchtop.core.backends.postgres import sql as pg
 from batchtop.core.backends.postgres.conn import fetch
+from batchtop.core.counting import Counted
 from batchtop.core.profiles.model import STATES, UNMAPPED, RawValue, Track
 from batchtop.core.sanitize import display
 from batchtop.core.schema import Column, Schema, Table
@@ -99,11 +101,15 @@ def read_failures(
     after: RawValue = None,
     search: str | None = None,
     keys: list[RawValue] | None = None,
+    key_range: tuple[int, int] | None = None,
 ) -> list[FailureRow]:
-    """A keyset page of failed items, newest first (older than `before`, or nearest newer than `after`)."""
+    """A keyset page of failed items, newest first (older than `before`, or nearest newer than `after`);
+    `key_range` [from, to): only keys there (where chunked counts found the newest failures)."""
     if not any(s == "failed" for s in track.states.values()) and track.error is None:
         return []
-    sql = pg.failures_sql(track, table, limit=limit, before=before, after=after, search=search, keys=keys)
+    sql = pg.failures_sql(
+        track, table, limit=limit, before=before, after=after, search=search, keys=keys, key_range=key_range
+    )
     rows = fetch(conn, sql)
     out = []
     for key, lab, lab_len, lab_kind, err, err_len, err_kind, when, raw in rows:
@@ -118,16 +124,18 @@ def read_failures(
     return out
 
 
-def derive_stale(conn: Any, track: Track) -> float:
-    """Stale after 5x the mean duration of the last 200 finished peers (computed here: any column type)."""
+def derive_stale(conn: Any, track: Track, key_range: tuple[int, int] | None = None) -> float:
+    """Stale after 5x the mean duration of the last 200 finished peers (computed here: any column type);
+    `key_range` [from, to): where chunked counts found them (no walk over millions of pending rows)."""
     if track.stale_after:
         return track.stale_after
     if not (track.started and track.finished):
         return DEFAULT_STALE
     s, f = q(track.started), q(track.finished)
+    bound = pg.key_range_sql(track, key_range)
     rows = fetch(
         conn,
-        f"SELECT {s}, {f} FROM {q(track.table)} WHERE {f} IS NOT NULL AND {s} IS NOT NULL "
+        f"SELECT {s}, {f} FROM {q(track.table)} WHERE {f} IS NOT NULL AND {s} IS NOT NULL{bound} "
         f"ORDER BY {pg.key_expr(track)} DESC LIMIT 200",
     )
     spans = [
@@ -141,14 +149,22 @@ def derive_stale(conn: Any, track: Track) -> float:
 
 
 def read_finished_times(
-    conn: Any, track: Track, table: Table | None, now: float, horizon: float
+    conn: Any,
+    track: Track,
+    table: Table | None,
+    now: float,
+    horizon: float,
+    key_range: tuple[int, int] | None = None,
 ) -> list[float]:
     """Completion times of the last `horizon` seconds (seeds the history at open)."""
     if not track.finished:
         return []
     f = q(track.finished)
     cutoff = pg.time_literal(table, track.finished, now - horizon, track)
-    rows = fetch(conn, f"SELECT {f} FROM {q(track.table)} WHERE {f} >= {cutoff} ORDER BY {f} DESC LIMIT 5000")
+    bound = pg.key_range_sql(track, key_range)
+    rows = fetch(
+        conn, f"SELECT {f} FROM {q(track.table)} WHERE {f} >= {cutoff}{bound} ORDER BY {f} DESC LIMIT 5000"
+    )
     return [t for (v,) in rows if (t := parse_ts(v, track.tz, track.time_unit)) is not None]
 
 
@@ -157,16 +173,29 @@ def read_track(
     track: Track,
     table: Table | None,
     metrics: tuple[MetricValue, ...] | None,
+    counted: Counted | None = None,
+    stale: Callable[[tuple[int, int] | None], float] | None = None,
 ) -> tuple[TrackSnapshot, int]:
     """Counts, raw values, metrics, in-flight starts and newest failures of one track (as
-    `snapshot.read_track`); returns the snapshot and the number of statements run."""
+    `snapshot.read_track`); returns the snapshot and the number of statements run.
+
+    `counted`: the totals of chunked counts (`postgres.counting`): rows per raw value, in-flight rows,
+    metric sums, start times of running rows and the newest finish time come from the chunks, and the
+    newest failures and stale peers are read within the key ranges the chunks found them in.
+    `stale(key_range)`: the derived stale threshold (lets the caller cache it).
+    """
     counts = dict.fromkeys(STATES, 0)
     unmapped = 0
     raw: dict[tuple[str, str], int] = {}
-    rows = fetch(conn, pg.counts_sql(track))
-    pending = [v for v, _ in rows if track.states.get(v, track.default_state) == "pending"]
-    flying = read_in_flight(conn, track, pending)
-    queries = 1 + (1 if track.in_flight and pending else 0)
+    if counted is not None:
+        rows = counted.rows
+        flying = counted.flying
+        queries = 0
+    else:
+        rows = fetch(conn, pg.counts_sql(track))
+        pending = [v for v, _ in rows if track.states.get(v, track.default_state) == "pending"]
+        flying = read_in_flight(conn, track, pending)
+        queries = 1 + (1 if track.in_flight and pending else 0)
     for value, n in rows:
         state, label = classify(track, value)
         if state == UNMAPPED:  # a value the profile does not map: counted apart, never as pending
@@ -180,7 +209,17 @@ def read_track(
         counts[state] += int(n) - started
         if int(n) - started:
             raw[(label, state)] = raw.get((label, state), 0) + int(n) - started
-    if metrics is None:
+    if counted is not None:
+        metrics = tuple(
+            MetricValue(
+                m.label,
+                m.unit,
+                (total / n if m.agg == "avg" else total) if total is not None and n else None,
+                m.agg,
+            )
+            for m, (total, n) in zip(track.metrics, counted.metrics)
+        )
+    elif metrics is None:
         metrics = read_metrics(conn, track)
         queries += 1 if track.metrics else 0
     raw_counts = tuple(sorted((RawCount(k[0], k[1], n) for k, n in raw.items()), key=lambda r: -r.count))
@@ -188,25 +227,38 @@ def read_track(
     starts: tuple[float, ...] = ()
     stale_after = None
     if track.started and counts["running"]:
-        s = q(track.started)
-        rows = fetch(
-            conn,
-            f"SELECT {s} FROM {q(track.table)} WHERE {pg.state_predicate(track, ['running'])} "
-            f"AND {s} IS NOT NULL ORDER BY {s} LIMIT {IN_FLIGHT_LIMIT}",
-        )
-        starts = tuple(
-            sorted(t for (v,) in rows if (t := parse_ts(v, track.tz, track.time_unit)) is not None)
-        )
-        stale_after = derive_stale(conn, track)
-        queries += 2
+        if counted is not None and counted.starts is not None:
+            starts = counted.starts
+        else:
+            s = q(track.started)
+            found = fetch(
+                conn,
+                f"SELECT {s} FROM {q(track.table)} WHERE {pg.state_predicate(track, ['running'])} "
+                f"AND {s} IS NOT NULL ORDER BY {s} LIMIT {IN_FLIGHT_LIMIT}",
+            )
+            starts = tuple(
+                sorted(t for (v,) in found if (t := parse_ts(v, track.tz, track.time_unit)) is not None)
+            )
+            queries += 1
+        peers = counted.settled_range if counted is not None else None
+        stale_after = stale(peers) if stale is not None else derive_stale(conn, track, peers)
+        queries += 1
     last_finished = None
-    if track.finished:
+    if counted is not None:  # from the chunks (None until one holding a finished row is counted)
+        last_finished = counted.last_finished
+    elif track.finished:
         (value,) = fetch(conn, f"SELECT MAX({q(track.finished)}) FROM {q(track.table)}")[0]
         last_finished = parse_ts(value, track.tz, track.time_unit)
         queries += 1
     failures: list[FailureRow] = []
     if counts["failed"]:
-        failures = read_failures(conn, track, table, limit=SNAPSHOT_FAILURES)
+        failures = read_failures(
+            conn,
+            track,
+            table,
+            limit=SNAPSHOT_FAILURES,
+            key_range=counted.failed_range if counted is not None else None,
+        )
         queries += 1
     snap = TrackSnapshot(
         track.name,
@@ -220,5 +272,6 @@ def read_track(
         recent_failures=tuple(failures),
         note=track.note,
         unmapped=unmapped,
+        counted=counted.progress if counted is not None else 1.0,
     )
     return snap, queries

@@ -17,21 +17,33 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from batchtop.core import errors
-from batchtop.core.backends.base import ChangeToken
 from batchtop.core.backends.postgres.backend import PostgresBackend
-from batchtop.core.backends.postgres.conn import display_url
+from batchtop.core.backends.postgres.conn import display_url, fetch
+from batchtop.core.backends.postgres.counting import CHUNKED_FROM, TableInfo, Tracker, tally_sql, too_sparse
 from batchtop.core.history import History
 from batchtop.core.profiles.model import Profile, Track
 from batchtop.core.schema import Schema, Table
 from batchtop.core.snapshot import FailureRow, Snapshot
 from batchtop.core.source import METRICS_EVERY, SEED_HORIZON, PollResult
+from batchtop.core.sql import q
 from batchtop.core.timeutil import Clock, system_clock
 
 T = TypeVar("T")
 KIND = "postgresql"
-#: A full read waits until this many times its own cost has passed since the last one: reads take at
-#: most ~2.5 % of one core however often the job commits (a 10M-row count is not rerun on every commit).
+#: A full read (a table counted with one GROUP BY: no integer key, or small) waits until this many times
+#: its own cost has passed since the last one: reads take at most ~2.5 % of one core however often the
+#: job commits. Chunked tables (`postgres.counting`) are not held back: a poll after K changes costs
+#: O(chunks holding them), and whole recounts run at `DUTY`.
 READ_DUTY = 40.0
+#: Seconds of chunk recounts per poll beyond the located ones (the first pass, then passes), and the
+#: share of a core the following polls keep to while chunks are left (`PollResult.more`): the first
+#: pass, a pass while the job commits, a pass while it is quiet (nothing of its to slow down).
+FIRST_BUDGET, BUDGET = 0.25, 0.05
+FIRST_DUTY, DUTY, QUIET_DUTY = 0.8, 0.05, 0.25
+#: Seconds a writer's statistics may trail its commits (PostgreSQL 15+: an idle backend flushes them
+#: within PGSTAT_IDLE_INTERVAL, 10 s; an exiting one at once): counts are confirmed exact only once the
+#: change token (which holds the tallies) has not moved for this long.
+STATS_LAG = 11.0
 UNSUPPORTED = (
     "not on PostgreSQL yet (this view reads SQLite only); the source screen and "
     "`batchtop failures URL` list the newest failures"
@@ -100,12 +112,20 @@ class PgSource:
         self._clock = clock
         self.lock = threading.RLock()
         self._conn: Any = None
-        self._token: ChangeToken | None = None
+        self._token: tuple[Any, ...] | None = None
+        self._stats_reset: Any = None
+        self._moved_at = 0.0
         self._schema: Schema | None = None
         self._oids: dict[str, int | None] = {}
         self._slow: dict[str, tuple[float, float, Any]] = {}
         #: When the last full read ended (monotonic) and what it cost (s).
         self._read_at, self._read_cost = 0.0, 0.0
+        #: Chunked tracks (`postgres.counting`), and tracks read with one GROUP BY (with their table's
+        #: catalog facts when a growing table may become chunked later, else None).
+        self.trackers: dict[str, Tracker] = {}
+        self._whole: dict[str, TableInfo | None] = {}
+        self._seeded: set[str] = set()
+        self._more = 0.0
         #: (database oid, crc of the tracks' table oids): what a write must still find.
         self.identity: tuple[int, int] | None = None
         self.wal: bool | None = None
@@ -117,6 +137,8 @@ class PgSource:
         self.last_write: float | None = None
         self.last_change: float | None = None
         self.polls = 0
+        #: Server transactions our polls ran (each statement outside a transaction is one), for benchmarks.
+        self.transactions = 0
 
     # -- connection ---------------------------------------------------------------------------------
 
@@ -233,26 +255,110 @@ class PgSource:
             cost = time.perf_counter() - started
             if changed and self.snapshot is not None and self.error is None:
                 self.snapshot = replace(self.snapshot, cost=cost, queries=queries)
-            return PollResult(changed, self.snapshot, self.error, cost, queries, tuple(events))
+            more = self._more if self.error is None else 0.0
+            return PollResult(changed, self.snapshot, self.error, cost, queries, tuple(events), more)
+
+    def _read_token(self, conn: Any) -> tuple[Any, ...]:
+        """The change token: `pg_current_snapshot()`, and for chunked tables their tallies of modified rows
+        and the database's statistics reset time (one tiny statement; `postgres.counting`)."""
+        parts = ["pg_current_snapshot()::text"]
+        tallied = [t for t in self.trackers.values() if t.info.tally]
+        parts += [tally_sql(t.info.oid) for t in tallied]
+        if tallied:
+            parts.append(f"pg_stat_get_db_stat_reset_time({int(tallied[0].info.db_oid)})::text")
+        return tuple(fetch(conn, "SELECT " + ", ".join(parts))[0])
+
+    def _tallies(self, token: tuple[Any, ...]) -> dict[str, int]:
+        tallied = [name for name, t in self.trackers.items() if t.info.tally]
+        return {name: int(v) for name, v in zip(tallied, token[1:])}
 
     def _poll(self, force: bool, events: list[str]) -> tuple[bool, int]:
         conn = self._session()
-        token = self.backend.change_token(conn)
-        if not force and self.error is None and self.snapshot is not None:
-            if token == self._token:
-                return False, 1
+        token = self._read_token(conn)
+        self.transactions += 1
+        work = any(t.counts.dirty for t in self.trackers.values())
+        moved = force or self.error is not None or self.snapshot is None or token != self._token
+        if token != self._token:
+            self._moved_at = time.monotonic()
+        if not moved and not work:
+            return False, 1
+        if moved and not force and self.snapshot is not None and self._whole and not work:
             if time.monotonic() - self._read_at < READ_DUTY * self._read_cost:
                 return False, 1  # changed, but read at the next poll once the last read has paid off
         began = time.monotonic()
+        queries = 1
+        reset = token[-1] if len(token) > 1 else None
+        if reset is not None and self._stats_reset is not None and reset != self._stats_reset:
+            events.append("statistics reset on the server: counts checked again")
+            for tracker in self.trackers.values():
+                tracker.accounted = None
+        self._stats_reset = reset if reset is not None else self._stats_reset
         with self.backend.read_transaction(conn):
-            queries = 1 + self._read_snapshot(conn, events)
+            snapshot = str(fetch(conn, "SELECT pg_current_snapshot()::text")[0][0])
+            n, built = self._check(conn, events)
+            queries += 1 + n
+            if moved and not built:
+                queries += self._locate(conn, snapshot, self._tallies(token))
+        self.transactions += 1
+        if built:
+            # New chunked tables: their tallies must be read before the snapshot the first locate uses.
+            token = self._read_token(conn)
+            with self.backend.read_transaction(conn):
+                snapshot = str(fetch(conn, "SELECT pg_current_snapshot()::text")[0][0])
+                queries += 2 + self._locate(conn, snapshot, self._tallies(token))
+            self.transactions += 2
+        chunks = self._count(conn, quiet=not moved)
+        queries += chunks
+        self.transactions += chunks
+        with self.backend.read_transaction(conn):
+            queries += 1 + self._read_snapshot(conn, events)
+        self.transactions += 1
         self._token = token
         self._read_at = time.monotonic()
         self._read_cost = self._read_at - began
         return True, queries
 
-    def _read_snapshot(self, conn: Any, events: list[str]) -> int:
-        now = self._clock()
+    def _locate(self, conn: Any, snapshot: str, tallies: dict[str, int]) -> int:
+        queries = 0
+        for name, tracker in list(self.trackers.items()):
+            try:
+                queries += tracker.locate(conn, snapshot, tallies.get(name))
+            except Exception as exc:
+                if not too_sparse(exc):
+                    raise
+                del self.trackers[name]
+                self._whole[name] = None
+        return queries
+
+    def _count(self, conn: Any, *, quiet: bool) -> int:
+        """Recount the changed chunks, each in a short READ ONLY transaction of its own."""
+        queries, more = 0, 0.0
+        for name, tracker in list(self.trackers.items()):
+            first = not tracker.counts.complete
+            before = tracker.counts.reads
+            done = tracker.step(conn, FIRST_BUDGET if first else BUDGET)
+            queries += tracker.counts.reads - before
+            if tracker.counts.too_varied:  # a free-text status: one GROUP BY, as for a small table
+                del self.trackers[name]
+                self._whole[name] = None
+                continue
+            if not done:
+                more = max(more, FIRST_DUTY if first else QUIET_DUTY if quiet else DUTY)
+        self._more = more
+        return queries
+
+    @property
+    def exact(self) -> bool:
+        """The counts are confirmed exact: every chunked track has nothing left to recount and nothing
+        unaccounted, and the change token has been still for `STATS_LAG` (a late statistics flush would
+        have moved it). Tracks read with one GROUP BY are exact as of their read."""
+        return all(t.exact for t in self.trackers.values()) and (
+            not self.trackers or time.monotonic() - self._moved_at >= STATS_LAG
+        )
+
+    def _check(self, conn: Any, events: list[str]) -> tuple[int, bool]:
+        """Inside the poll's first transaction: the tables are still the ones read (else the schema is
+        read again), and each track is chunked or not. Returns (statements, whether trackers were made)."""
         queries = 0
         profile = self.profile
         if profile is not None and self._schema is not None:
@@ -270,6 +376,19 @@ class PgSource:
             and not any(t.total for t in self.snapshot.tracks)
         ):
             self._schema = None
+        if self.trackers:
+            files = fetch(
+                conn,
+                "SELECT oid::bigint, relfilenode::bigint FROM pg_class WHERE oid IN ("
+                + ", ".join(str(int(t.info.oid)) for t in self.trackers.values())
+                + ")",
+            )
+            queries += 1
+            now = {int(o): int(f) for o, f in files}
+            for name, tracker in list(self.trackers.items()):
+                if now.get(tracker.info.oid) != tracker.info.relfilenode:
+                    events.append(f"{tracker.track.table}: rewritten (TRUNCATE, VACUUM FULL): counted again")
+                    del self.trackers[name]
         if self._schema is None or self.profile is None:
             schema, oids_all = self.backend.read_schema(conn)
             queries += 1
@@ -280,27 +399,77 @@ class PgSource:
                 and any(oids_all.get(t.table) != self._oids.get(t.table) for t in profile.tracks)
             ):
                 self.histories.clear()
+                self._seeded.clear()
             self._schema, self.profile = schema, profile
             self._oids = {t.table: oids_all.get(t.table) for t in profile.tracks}
             self.identity = self.backend.identity(conn, sorted(self._oids))
             queries += 1
             self._slow.clear()
+            self.trackers.clear()
+            self._whole.clear()
+        assert profile is not None
+        built = False
+        for track in profile.tracks:
+            if track.name in self.trackers or (track.name in self._whole and self._whole[track.name] is None):
+                continue
+            oid = self._oids.get(track.table)
+            info = self._whole.get(track.name)
+            if info is None and oid is not None:
+                info = TableInfo(conn, oid, track)
+                queries += 2
+            if info is None or info.unsupported() is not None:
+                self._whole[track.name] = None
+                continue
+            assert info.pk is not None
+            k = info.pk
+            (lo, hi) = fetch(conn, f"SELECT min({q(k)}), max({q(k)}) FROM {q(track.table)}")[0]
+            queries += 1
+            if lo is None or int(hi) - int(lo) < CHUNKED_FROM:
+                self._whole[track.name] = info  # small for now: looked at again as it grows
+                continue
+            self._whole.pop(track.name, None)
+            self.trackers[track.name] = Tracker(track, info)
+            built = True
+        return queries, built
+
+    def _read_snapshot(self, conn: Any, events: list[str]) -> int:
+        now = self._clock()
+        queries = 0
+        profile = self.profile
         assert profile is not None
         tracks = []
         for track in profile.tracks:
             table = self.table(track.table)
-            metrics = self._cached(f"metrics:{track.name}", partial(self.backend.read_metrics, conn, track))
-            snap, n = self.backend.read_track(conn, track, table, metrics)
+            tracker = self.trackers.get(track.name)
+            counted = tracker.counts.counted() if tracker is not None else None
+            metrics = (
+                None
+                if counted is not None
+                else self._cached(f"metrics:{track.name}", partial(self.backend.read_metrics, conn, track))
+            )
+            stale = partial(self._stale, conn, track)
+            snap, n = self.backend.read_track(conn, track, table, metrics, counted=counted, stale=stale)
             queries += n
             history = self.histories.get(track.name)
             if history is None:
                 history = self.histories[track.name] = History()
-                history.seed(self.backend.read_finished_times(conn, track, table, now, SEED_HORIZON), now)
+            if track.name not in self._seeded and (counted is None or counted.progress >= 1.0):
+                # A chunked track is seeded once its first pass is over, within the newest settled rows.
+                history.seed(
+                    self.backend.read_finished_times(
+                        conn, track, table, now, SEED_HORIZON, counted.recent_range if counted else None
+                    ),
+                    now,
+                )
+                self._seeded.add(track.name)
                 queries += 1
-            history.record(now, snap.settled)
+            if snap.counted >= 1.0:  # partial counts of a first pass are no throughput
+                history.record(now, snap.settled)
             tracks.append(snap)
         if self.snapshot is None:
             self.last_change = max((t.last_finished for t in tracks if t.last_finished), default=now)
+        elif any(t.counted < 1.0 for t in tracks):
+            pass  # counts growing as the first pass goes are not changes of the data
         elif [(t.counts, t.last_finished) for t in self.snapshot.tracks] != [
             (t.counts, t.last_finished) for t in tracks
         ]:
@@ -309,6 +478,12 @@ class PgSource:
         self.last_write = self.last_change
         self.snapshot = Snapshot(self.path, now, self.identity or (0, 0), KIND, profile, tuple(tracks))
         return queries
+
+    def _stale(self, conn: Any, track: Track, peers: tuple[int, int] | None) -> float:
+        """The derived stale threshold, re-read on the metrics' slower cadence."""
+        from batchtop.core.backends.postgres.reads import derive_stale
+
+        return self._cached(f"stale:{track.name}", partial(derive_stale, conn, track, peers))
 
     def _cached(self, key: str, read: Callable[[], T], floor: float = METRICS_EVERY) -> T:
         """Metric totals (a full scan) are re-read at most every `floor` s and every 20x their cost."""

@@ -183,6 +183,7 @@ def failures_sql(
     after: RawValue = None,
     search: str | None = None,
     keys: Sequence[RawValue] | None = None,
+    key_range: tuple[int, int] | None = None,
 ) -> str:
     """Failed items, newest key first, keyset-paged on the key: older than `before`, or the `limit`
     nearest newer than `after` (read in ascending key order by an inner statement)."""
@@ -196,6 +197,8 @@ def failures_sql(
         where.append(search_condition(track, search))
     if keys is not None:
         where.append(f"{k} IN ({', '.join(lit(v) for v in keys)})" if keys else "FALSE")
+    if key_range is not None:
+        where.append(f"{k} >= {int(key_range[0])} AND {k} < {int(key_range[1])}")
     sql = (
         f"SELECT {k}, {text_preview(label_expr(track), table, 200)}, "
         f"{error_preview(error_expr(track), table)}, {when_expr(track)}, {raw_expr(track)} "
@@ -203,6 +206,14 @@ def failures_sql(
         f"ORDER BY {k} {'ASC' if after is not None else 'DESC'} LIMIT {int(limit)}"
     )
     return f"SELECT * FROM ({sql}) AS page ORDER BY 1 DESC" if after is not None else sql
+
+
+def key_range_sql(track: Track, key_range: tuple[int, int] | None) -> str:
+    """` AND key >= a AND key < b` for a key range [a, b) (empty without one)."""
+    if key_range is None:
+        return ""
+    k = key_expr(track)
+    return f" AND {k} >= {int(key_range[0])} AND {k} < {int(key_range[1])}"
 
 
 def time_literal(table: Table | None, column: str, epoch: float, track: Track) -> str:
