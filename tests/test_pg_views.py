@@ -430,8 +430,8 @@ def test_filters_on_pg_are_refused_clearly_and_a_where_reset_never_plans_every_f
 @pytest.mark.anyio
 async def test_a_pg_search_lists_and_resets_the_same_rows(topics: PgServer, make_app, ready, until) -> None:
     """Search, then X (reset listed): the preview is for the rows the list shows, not every failure."""
-    from batchtop.tui.screens.failures import FailuresScreen
     from batchtop.tui.dialogs.preview import PreviewScreen
+    from batchtop.tui.screens.failures import FailuresScreen
     from batchtop.tui.widgets.paged_table import PagedTable
 
     app = make_app(topics.writer_url)
