@@ -176,7 +176,7 @@ def main() -> int:
     print(f"overview ready                 {c['overview_s']:.2f}s")
     print(f"f: first error groups shown    {c['first_groups_s']:.2f}s" + (" (provisional)" if c["first_was_provisional"] else ""))
     print(f"f: every file grouped          {c['all_groups_s']:.2f}s  ({out['causes']} causes; "
-          f"{out['warm_groups_s']:.2f}s once grouped before, e.g. for alerts)")
+          f"{out['warm_groups_s']:.2f}s in the app with alerts on, whose grouping shares the per-file caches)")
     print(f"top cause                      {out['top']['count']:,} in {out['top']['files']} files: {out['top']['signature']}")
     print(f"export of the top cause        {e['rows']:,} rows, {e['mb']} MB in {e['seconds']:.2f}s")
     print(f"reset, one preview             {r['planned']:,} rows in {r['files']} files: preview {r['preview_s']:.2f}s, "
