@@ -11,126 +11,56 @@ person reads or types; a file that cannot be planned or written is said and the 
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Sequence
-from typing import ClassVar
 
 from rich.console import Group
 from rich.text import Text
-from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.content import Content
-from textual.screen import ModalScreen
-from textual.widgets import Button, Footer, Input, Static
+from textual.widgets import Static
 
 from batchtop.core.actions import CONFIRM_OVER, Outcome, Plan, Target, apply
 from batchtop.core.errors import BatchtopError
 from batchtop.core.journal import Journal
 from batchtop.core.source import Source
 from batchtop.tui.action_support import plan_retrying, poll_now, tell
+from batchtop.tui.dialogs.confirm import ConfirmDialog
 from batchtop.tui.dialogs.preview_parts import plan_view
 from batchtop.tui.text import plain, safe
 
 
-class SetPreviewScreen(ModalScreen["list[Outcome] | None"]):
+class SetPreviewScreen(ConfirmDialog["list[Outcome]"]):
     """Preview, confirm and apply one action on many (source, track); dismissed with the outcomes."""
 
-    AUTO_FOCUS = ""  # Enter must confirm, not press a button
-
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "cancel", "Cancel"),
-        Binding("enter,y", "confirm", "Confirm"),
-    ]
-    """
-    | Key(s) | Description |
-    | :- | :- |
-    | enter, y | Confirm (after the total is typed, for large actions); close once done. |
-    | escape | Cancel: nothing is written (close, once done). |
-    """
+    PREFIX = "sp"
 
     def __init__(self, parts: Sequence[tuple[Source, str]], target: Target, *, journal: Journal, now: float,
                  read_only: bool = False) -> None:
         super().__init__()
         self.parts, self.target, self.journal, self.now = list(parts), target, journal, now
         self.read_only = read_only
-        #: "planning", "ready", "applying", "done" or "failed".
-        self.state = "planning"
         self.plans: list[tuple[Source, Plan]] = []
         #: (file, message) of the parts that could not be planned or written.
         self.problems: list[tuple[str, str]] = []
         self.outcomes: list[Outcome] = []
-        #: The last status line (tests read it; the same text as on screen).
-        self.status_text = ""
-        self._cancel = threading.Event()
 
     @property
     def total(self) -> int:
         """Rows the confirmed write would change, over every file."""
         return sum(p.cap for _, p in self.plans)
 
-    def compose(self) -> ComposeResult:
-        with Vertical(id="sp-box") as box:
-            box.border_subtitle = "enter/y confirm · esc cancel"
-            yield Static(id="sp-summary")
-            with VerticalScroll(id="sp-body"):
-                yield Static(id="sp-files")
-                yield Static(id="sp-plan")
-            yield Input(id="sp-typed", type="integer", classes="hidden")
-            yield Static(id="sp-status")
-            with Horizontal(id="sp-buttons"):
-                yield Button(Content("Confirm"), id="sp-confirm", variant="warning", disabled=True)
-                yield Button(Content("Cancel"), id="sp-cancel")
-        yield Footer()
+    def body(self) -> ComposeResult:
+        yield Static(id="sp-files")
+        yield Static(id="sp-plan")
 
     def on_mount(self) -> None:
         files = len({s.path for s, _ in self.parts})
-        self.query_one("#sp-box", Vertical).border_title = safe(
-            f"Preview · {self.target.describe()} · {files} file{'s' if files != 1 else ''}", 100)
-        self.query_one("#sp-typed", Input).cursor_blink = bool(getattr(self.app, "cursor_blink", True))
+        self._title(f"Preview · {self.target.describe()} · {files} file{'s' if files != 1 else ''}")
         self._status(Text(f"previewing {len(self.parts)} file(s)…", style="bright_black"))
         self.run_worker(self._plan_work, name="plan", group="set-preview", thread=True, exclusive=True,
                         exit_on_error=False)
 
-    def on_unmount(self) -> None:
-        self._cancel.set()
-
-    # -- state --------------------------------------------------------------------------------------
-
-    @property
-    def typed_ok(self) -> bool:
-        if self.total <= CONFIRM_OVER:
-            return True
-        return self.query_one("#sp-typed", Input).value.strip() == str(self.total)
-
-    @property
-    def can_confirm(self) -> bool:
-        return self.state == "ready" and self.total > 0 and self.typed_ok
-
-    @property
-    def _over(self) -> bool:
-        return self.state in ("done", "failed") or (self.state == "ready" and self.total == 0)
-
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action == "confirm":
-            return True if self.can_confirm or self._over else None
-        if action == "cancel":
-            return None if self.state == "applying" else True
-        return True
-
-    def _status(self, text: Text) -> None:
-        self.status_text = text.plain
-        self.query_one("#sp-status", Static).update(text)
-
-    def _sync_buttons(self) -> None:
-        confirm = self.query_one("#sp-confirm", Button)
-        confirm.disabled = not self.can_confirm
-        confirm.display = not self._over
-        self.query_one("#sp-box", Vertical).border_subtitle = (
-            "enter/esc close" if self._over else "enter/y confirm · esc cancel")
-        self.query_one("#sp-cancel", Button).label = Content("Close" if self._over else "Cancel")
-        self.refresh_bindings()
+    def _result(self) -> list[Outcome] | None:
+        return self.outcomes or None
 
     # -- planning -----------------------------------------------------------------------------------
 
@@ -170,7 +100,6 @@ class SetPreviewScreen(ModalScreen["list[Outcome] | None"]):
         return text
 
     def _planned(self) -> None:
-        self.state = "ready"
         total, files = self.total, sum(1 for _, p in self.plans if p.cap)
         verbs = "/".join(dict.fromkeys(plain(p.action.name, 20) for _, p in self.plans if p.cap)) or "reset"
         self.query_one("#sp-summary", Static).update(safe(
@@ -183,14 +112,10 @@ class SetPreviewScreen(ModalScreen["list[Outcome] | None"]):
                                  (" (each file gets its own predicate, write and journal entry):", "bright_black"))
             self.query_one("#sp-plan", Static).update(Group(head, plan_view(largest[1])))
         label = f"{verbs.capitalize()} {total:,}"
-        self.query_one("#sp-confirm", Button).label = Content(label)
+        self._ready(total, total > CONFIRM_OVER, label)
         if total == 0:
             self._status(Text("Nothing matches now: nothing to do.", style="bold"))
         elif total > CONFIRM_OVER:
-            box = self.query_one("#sp-typed", Input)
-            box.placeholder = f"type {total} to confirm"
-            box.remove_class("hidden")
-            box.focus()
             self._status(Text(f"This changes {total:,} rows in {files} files: type {total} to confirm.",
                               style="bold yellow"))
         else:
@@ -198,35 +123,9 @@ class SetPreviewScreen(ModalScreen["list[Outcome] | None"]):
                               style="bold"))
         self._sync_buttons()
 
-    @on(Input.Changed, "#sp-typed")
-    def _typed(self) -> None:
-        self._sync_buttons()
-
-    @on(Input.Submitted, "#sp-typed")
-    def _typed_enter(self) -> None:
-        self.action_confirm()
-
     # -- applying -----------------------------------------------------------------------------------
 
-    @on(Button.Pressed, "#sp-confirm")
-    def _confirm_pressed(self) -> None:
-        self.action_confirm()
-
-    @on(Button.Pressed, "#sp-cancel")
-    def _cancel_pressed(self) -> None:
-        self.action_cancel()
-
-    def action_confirm(self) -> None:
-        """Apply every file's plan (once it may be), or close once done."""
-        if self._over:
-            self.dismiss(self.outcomes)
-            return
-        if not self.can_confirm:
-            return
-        self.state = "applying"
-        self.query_one("#sp-typed", Input).disabled = True
-        self._status(Text("writing…", style="bold"))
-        self._sync_buttons()
+    def _apply(self) -> None:
         self.run_worker(self._apply_work, name="apply", group="set-apply", thread=True, exclusive=True,
                         exit_on_error=False)
 
@@ -264,9 +163,3 @@ class SetPreviewScreen(ModalScreen["list[Outcome] | None"]):
         tell(self, line, "information" if written and not self.problems else "warning")
         for source, _ in self.plans:
             poll_now(self, source.path)
-
-    def action_cancel(self) -> None:
-        """Close; nothing is written unless the writes already ran."""
-        if self.state != "applying":
-            self._cancel.set()
-            self.dismiss(self.outcomes or None)
