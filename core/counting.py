@@ -237,6 +237,10 @@ class ChunkedCounts:
         finally:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
+        self._store(index, chunk)
+
+    def _store(self, index: int, chunk: _Chunk | None) -> None:
+        """Keep what one chunk read found (None: too many raw values to count per chunk)."""
         if chunk is None:
             self.too_varied = True
             return

@@ -5,6 +5,7 @@ source of nondeterminism is wired once. `run_app` runs what `create_app` built."
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from batchtop.core.chunks import GroupBy
 from batchtop.core.monitor import Monitor
@@ -47,20 +48,9 @@ def create_app(
     return app
 
 
-def run_app(
-    monitor: Monitor,
-    *,
-    clock: Clock = system_clock,
-    watch: bool = True,
-    poll_interval: float = 1.0,
-    read_only: bool = False,
-    journal_path: Path | None = None,
-    alerts: AlertSettings | None = None,
-    group_by: GroupBy | None = None,
-) -> int:
-    """Run the app `create_app` builds until the user quits; returns the exit code."""
-    app = create_app(monitor, clock=clock, watch=watch, poll_interval=poll_interval, read_only=read_only,
-                     journal_path=journal_path, alerts=alerts, group_by=group_by)
+def run_app(monitor: Monitor, **options: Any) -> int:
+    """Run the app `create_app(monitor, **options)` builds until the user quits; returns the exit code."""
+    app = create_app(monitor, **options)
     try:
         result = app.run()
     finally:

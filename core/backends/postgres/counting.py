@@ -274,18 +274,9 @@ class PgChunkedCounts(ChunkedCounts):
             finally:
                 if not conn.closed:
                     conn.execute("ROLLBACK")
-        if chunk is None:
-            self.too_varied = True
-            return
-        self.reads += 1
-        self._seen.add(index)
-        self._dirty.discard(index)
-        self.urgent.discard(index)
-        self._cursor = index + 1
-        if chunk.counts:
-            self._chunks[index] = chunk
-        else:
-            self._chunks.pop(index, None)
+        if chunk is not None:
+            self.urgent.discard(index)
+        self._store(index, chunk)
 
 
 def _epoch_scale(track: Track, value: float) -> float:
