@@ -23,11 +23,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from batchtop.core.alerts import DEFAULT_KINDS, KINDS
 from batchtop.core.errors import ProfileError
 from batchtop.core.profiles.tomlfile import DIR_PROFILE_NAMES, read_toml
 
-#: Config key -> alert kind (`core.alerts.KINDS`); the kind names themselves are accepted too.
+#: Every kind of alert, in the order a person would want them.
+KINDS = ("new-signature", "spike", "failed", "stalled", "finished")
+#: The kinds on unless chosen otherwise. "failed" (every new failure) is off: beside a run that fails now
+#: and then it would ring every 30 s all night; a new cause, a spike, a stall and the end are worth it.
+DEFAULT_KINDS = frozenset(KINDS) - {"failed"}
+
+#: Config key -> alert kind; the kind names themselves are accepted too.
 SWITCHES: Mapping[str, str] = {
     "new_signature": "new-signature",
     "rate_spike": "spike",

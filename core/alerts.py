@@ -18,14 +18,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from batchtop.core.alert_config import DEFAULT_KINDS, KINDS
 from batchtop.core.sanitize import clean_line, redact
 from batchtop.core.status import SourceStatus
 
-#: Every kind of alert, in the order a person would want them.
-KINDS = ("new-signature", "spike", "failed", "stalled", "finished")
-#: The kinds on unless chosen otherwise. "failed" (every new failure) is off: beside a run that fails now
-#: and then it would ring every 30 s all night; a new cause, a spike, a stall and the end are worth it.
-DEFAULT_KINDS = frozenset(KINDS) - {"failed"}
 #: Spike: at least this many items settled since the last check, ...
 SPIKE_MIN_SETTLED = 10
 #: ... of which at least this share failed, ...

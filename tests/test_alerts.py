@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 from factories import FIXED_NOW, add_failures, failures_db, fixed_clock
 
-from batchtop.core.alerts import KINDS, Alerts, Detector, Event, EventLog, Throttle, parse_kinds
+from batchtop.core.alert_config import KINDS
+from batchtop.core.alerts import Alerts, Detector, Event, EventLog, Throttle, parse_kinds
 from batchtop.core.monitor import Monitor
 from batchtop.core.status import SourceStatus
 from batchtop.tui.notify import Notifier, osc9, osc777, tmux_wrap

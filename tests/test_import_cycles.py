@@ -123,7 +123,7 @@ def test_the_graph_sees_function_level_and_typing_imports() -> None:
     [
         "batchtop.tui",
         pytest.param("batchtop.core", marks=pytest.mark.xfail(
-            reason="core/ still has cycles (status <-> source <-> profiles <-> alerts; failure_pages <-> "
+            reason="core/ still has cycles (failure_pages <-> "
                    "postgres.failures; postgres.backend <-> source <-> undo): issue 9", strict=True)),
     ],
 )

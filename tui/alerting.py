@@ -13,8 +13,8 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-from batchtop.core.alert_config import AlertConfig
-from batchtop.core.alerts import DEFAULT_KINDS, Alerts, Event, EventLog, parse_kinds
+from batchtop.core.alert_config import DEFAULT_KINDS, AlertConfig
+from batchtop.core.alerts import Alerts, Event, EventLog, parse_kinds
 from batchtop.core.errors import BatchtopError
 from batchtop.tui.notify import DESKTOP_MODES, Notifier
 
