@@ -20,7 +20,8 @@ the rest pending; status and completed_at indexed). Measures, with the table chu
   batchtop: `PgSource.transactions`), chunk reads and wall time of the poll that reads them;
 - the job's commit rate (single-row UPDATE transactions on one connection, completing pending topics)
   alone and with batchtop polling as the app does (`core.identity.Gate`, 1 s interval), alternating the
-  two runs; the share kept (median attached / median alone) should be >= 98 %;
+  two runs (ABBA); the share kept (median attached / median alone, and the median of each round's
+  ratio) should be >= 98 %; and the CPU batchtop spent meanwhile (poll thread + its server process);
 - commit -> visible: the job commits one completion at random moments; the time from its COMMIT
   returning until the snapshot of batchtop's poll loop (as the app runs it) counts it, p50 / p95.
 """
@@ -244,10 +245,30 @@ print(n, flush=True)
 """
 
 
-def commit_rate(server: PgServer, seconds: float, attached: bool) -> tuple[float, int]:
+def backend_ticks(server: PgServer, application: str) -> int:
+    """CPU clock ticks (user + system) used so far by the server processes serving `application`."""
+    import psycopg
+
+    with psycopg.connect(server.admin_url, autocommit=True) as admin:
+        pids = [r[0] for r in admin.execute(
+            "SELECT pid FROM pg_stat_activity WHERE application_name = %s", (application,))]
+    ticks = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
+    return ticks
+
+
+def commit_rate(server: PgServer, seconds: float, attached: bool) -> tuple[float, int, float]:
     """The job's commits per second over `seconds` (each completes one pending topic, or re-completes it
     once all are done); with `attached`, batchtop polls as the app does (its first, opening pass is done
-    before the job starts). Returns the rate and batchtop's polls that read."""
+    before the job starts). Returns the rate, batchtop's polls that read, and the CPU batchtop used while
+    the job ran (its poll thread plus its server process, % of one core): on a machine the job keeps
+    busy, that is what the job loses."""
+    import os
     import subprocess
 
     job = subprocess.Popen(
@@ -265,7 +286,17 @@ def commit_rate(server: PgServer, seconds: float, attached: bool) -> tuple[float
     def seen(at: float, result: Any) -> None:
         reads[0] += 1
 
-    watcher = threading.Thread(target=app_loop, args=(source, stop, 1.0, seen), daemon=True) if source else None
+    thread_cpu = [0.0]
+
+    def watch() -> None:
+        assert source is not None
+        app_loop(source, stop, 1.0, seen)
+        thread_cpu[0] = time.thread_time()
+
+    watcher = threading.Thread(target=watch, daemon=True) if source else None
+    server_before = backend_ticks(server, "batchtop") if source else 0
+    server_cpu = 0.0
+    began = time.monotonic()
     if watcher:
         watcher.start()
     try:
@@ -277,8 +308,10 @@ def commit_rate(server: PgServer, seconds: float, attached: bool) -> tuple[float
         stop.set()
         if watcher and source:
             watcher.join()
+            server_cpu = (backend_ticks(server, "batchtop") - server_before) / os.sysconf("SC_CLK_TCK")
             source.close()
-    return n / seconds, reads[0]
+    used = (thread_cpu[0] + server_cpu) / (time.monotonic() - began) if source else 0.0
+    return n / seconds, reads[0], round(100 * used, 2)
 
 
 def latency(server: PgServer, todo: Iterator[int], samples: int, interval: float) -> dict[str, float]:
@@ -355,18 +388,24 @@ def main(argv: list[str]) -> int:
         for name, step in steps.items():
             out[name] = step()
             print(f"{name}: {out[name]}", file=sys.stderr, flush=True)  # progress (a 10M run is long)
-        # Alternate the two runs (the machine is shared: noise hits both alike) and keep the medians.
-        alone, watched, reads = [], [], 0
-        for _ in range(args.rounds):
-            alone.append(commit_rate(server, args.seconds, attached=False)[0])
-            rate, n = commit_rate(server, args.seconds, attached=True)
-            watched.append(rate)
-            reads += n
+        # Alternate the two runs, in ABBA order (drift over the run hits both alike), and keep the
+        # medians; the median of each round's own ratio is steadier still on a shared machine.
+        alone, watched, ratios, cpu, reads = [], [], [], [], 0
+        for i in range(args.rounds):
+            order = (False, True) if i % 2 == 0 else (True, False)
+            got = {attached: commit_rate(server, args.seconds, attached=attached) for attached in order}
+            alone.append(got[False][0])
+            watched.append(got[True][0])
+            ratios.append(got[True][0] / got[False][0])
+            reads += got[True][1]
+            cpu.append(got[True][2])
         a, w = statistics.median(alone), statistics.median(watched)
         out["job_commits_per_s"] = {
             "alone": round(a),
             "with_batchtop": round(w),
             "kept_pct": round(100 * w / a, 1),
+            "kept_pct_paired": round(100 * statistics.median(ratios), 1),
+            "batchtop_cpu_pct": statistics.median(cpu),
             "alone_runs": [round(x) for x in alone],
             "attached_runs": [round(x) for x in watched],
             "batchtop_reads": reads,
