@@ -109,20 +109,14 @@ def new_id() -> str:
 
 
 @dataclass(frozen=True, kw_only=True)
-class Record:
-    """One action or undo as it is journaled, built with keywords; `to_json()` gives the line's object.
-
-    Values (keys, before-images, assigned values) are already encoded (`encode_value`), so the record is
-    JSON-safe as it stands. An undo record has no before-images, signatures or assignments, and names the
-    action it undid in `undoes`.
-    """
+class Facts:
+    """What a journal line says about an action or undo, the same written (`Record`) and read (`Entry`)."""
 
     #: "action" or "undo".
     kind: str
     id: str
     time: float
     db: str
-    identity: tuple[int, ...]
     profile: str
     track: str
     table: str
@@ -132,16 +126,37 @@ class Record:
     target: str
     predicate: str
     planned: int
-    #: Encoded keys the write changed, in order; `before` and `signatures` are aligned with it.
-    affected: tuple[Any, ...]
     #: Columns of each before-image row.
     columns: tuple[str, ...]
+    #: For an undo record: the id of the action it undid.
+    undoes: str | None = None
+
+
+#: Facts' fields, with the converter a journal line's value goes through when it is read.
+_FACTS: dict[str, tuple[Any, Any]] = {
+    "kind": (str, "action"), "id": (str, ""), "time": (float, 0.0), "db": (str, ""), "profile": (str, ""),
+    "track": (str, ""), "table": (str, ""), "key": (str, "rowid"), "action": (str, ""),
+    "description": (str, ""), "target": (str, ""), "predicate": (str, ""), "planned": (int, 0),
+    "columns": (tuple, ()),
+}
+
+
+@dataclass(frozen=True, kw_only=True)
+class Record(Facts):
+    """One action or undo as it is journaled, built with keywords; `to_json()` gives the line's object.
+
+    Values (keys, before-images, assigned values) are already encoded (`encode_value`), so the record is
+    JSON-safe as it stands. An undo record has no before-images, signatures or assignments, and names the
+    action it undid in `undoes`.
+    """
+
+    identity: tuple[int, ...]
+    #: Encoded keys the write changed, in order; `before` and `signatures` are aligned with it.
+    affected: tuple[Any, ...]
     before: tuple[tuple[Any, ...], ...] = ()
     signatures: tuple[str | None, ...] = ()
     #: Column -> encoded value the action wrote.
     after: tuple[tuple[str, Any], ...] = ()
-    #: For an undo record: the id of the action it undid.
-    undoes: str | None = None
     status: str = "applied"
     v: int = VERSION
 
@@ -161,36 +176,19 @@ class Record:
         return out
 
 
-@dataclass(frozen=True)
-class Entry:
-    """One journaled action (or undo), with its current status folded in."""
+@dataclass(frozen=True, kw_only=True)
+class Entry(Facts):
+    """One journaled action (or undo) as read back: values decoded, its current status folded in."""
 
-    id: str
-    kind: str
-    time: float
-    db: str
     identity: tuple[int, int]
-    profile: str
-    track: str
-    table: str
-    key: str
-    action: str
-    description: str
-    target: str
-    predicate: str
-    planned: int
     #: Keys the write changed, in order; `before` and `signatures` are aligned with it.
     affected: tuple[RawValue, ...]
-    #: Columns of each before-image row.
-    columns: tuple[str, ...]
     before: tuple[tuple[Any, ...], ...]
     #: Error signature of each affected row before the write (for cohorts), or None.
     signatures: tuple[str | None, ...]
     #: Column -> value the action wrote.
     after: tuple[tuple[str, RawValue], ...]
     status: str
-    #: For an undo record: the id of the action it undid.
-    undoes: str | None = None
     #: Why the record was aborted, or which undo undid it.
     status_note: str = ""
 
@@ -423,18 +421,12 @@ def _fsync_dir(path: Path) -> None:
 
 def _entry(rec: dict[str, Any]) -> Entry:
     ident = rec.get("identity") or (0, 0)
+    facts = {name: convert(rec.get(name, default)) for name, (convert, default) in _FACTS.items()}
     return Entry(
-        id=rec["id"], kind=str(rec.get("kind", "action")), time=float(rec.get("time", 0.0)),
-        db=str(rec.get("db", "")), identity=(int(ident[0]), int(ident[1])),
-        profile=str(rec.get("profile", "")), track=str(rec.get("track", "")), table=str(rec.get("table", "")),
-        key=str(rec.get("key", "rowid")), action=str(rec.get("action", "")),
-        description=str(rec.get("description", "")), target=str(rec.get("target", "")),
-        predicate=str(rec.get("predicate", "")), planned=int(rec.get("planned", 0)),
+        **facts, identity=(int(ident[0]), int(ident[1])), undoes=rec.get("undoes"),
         affected=tuple(decode_value(k) for k in rec.get("affected", ())),
-        columns=tuple(rec.get("columns", ())),
         before=tuple(tuple(decode_value(v) for v in row) for row in rec.get("before", ())),
         signatures=tuple(rec.get("signatures", ())),
         after=tuple((c, decode_value(v)) for c, v in rec.get("after", ())),
-        status=str(rec.get("status", "applied")), undoes=rec.get("undoes"),
-        status_note=str(rec.get("status_note", "")),
+        status=str(rec.get("status", "applied")), status_note=str(rec.get("status_note", "")),
     )
