@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 from pathlib import Path
 
 import pytest
@@ -238,3 +239,44 @@ async def test_app_alerts_once_when_a_new_cause_appears_and_lists_it(tmp_path: P
         await pilot.pause()
         assert isinstance(app.screen, EventsScreen)
         assert app.screen.query_one("#ev-table").row_count == 2
+
+
+@pytest.mark.slow
+@pytest.mark.anyio
+async def test_beside_a_job_failing_all_the_time_the_groups_are_checked_at_a_bounded_duty(
+    tmp_path: Path, ready, until, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every poll sees the failure count move; the new-cause check (an aggregate over the failed rows)
+    runs with a gap of SIGNATURE_DUTY times its cost, not at every poll, and a new cause still alerts."""
+    from batchtop.core import groups
+    from batchtop.tui import alerting
+    from batchtop.tui.factory import create_app
+
+    path = failures_db(tmp_path / "a.db", {"rate": 3}, done=3)
+    checks: list[float] = []
+    refresh = groups.GroupCache.refresh
+
+    def slow_refresh(self, db, **kw):  # a check that costs 30 ms, as over many failures
+        time.sleep(0.03)
+        checks.append(time.monotonic())
+        return refresh(self, db, **kw)
+
+    monkeypatch.setattr(groups.GroupCache, "refresh", slow_refresh)
+    clock = fixed_clock()
+    app = create_app(Monitor([str(path)], clock=clock), clock=clock, watch=False, poll_interval=0.05,
+                     journal_path=tmp_path / "j.jsonl", alerts=alerting.AlertSettings.parse("new-signature", "off"))
+    async with app.run_test() as pilot:
+        await ready(pilot)
+        began, n0 = time.monotonic(), len(checks)
+        with sqlite3.connect(path) as conn:
+            for _ in range(30):  # a failure every 50 ms for 1.5 s: every poll sees the count move
+                add_failures(conn, {"rate": 1})
+                conn.commit()
+                await pilot.pause(0.05)
+            add_failures(conn, {"timeout": 1})
+        await until(pilot, lambda: any(e.kind == "new-signature" for e in app.alerts.events))
+        spent = time.monotonic() - began
+        ran = len(checks) - n0
+        gap = alerting.SIGNATURE_DUTY * 0.03
+        # At most one check per gap (plus the first); without the gap, one per poll (~30).
+        assert 1 <= ran <= spent / gap + 2, (ran, spent)
