@@ -508,3 +508,74 @@ def persist_queue_db(path: str | os.PathLike[str], *, now: float = FIXED_NOW, ac
                            now - 3600 + i, code) for i, code in enumerate(codes)])
     pin_mtimes([p], now)
     return p
+
+
+#: huey's SqliteStorage (huey/storage.py): a queued task is
+#: a row of `task` until a worker dequeues it (the row is deleted), a task scheduled for later a row of
+#: `schedule` (`timestamp`: when it is due, epoch seconds, usually ahead of the clock), and a result a
+#: row of `kv` keyed by the task id. Every `data` and `value` is a pickle.
+_HUEY_DDL = """
+CREATE TABLE IF NOT EXISTS task (id INTEGER NOT NULL PRIMARY KEY, queue TEXT NOT NULL, data BLOB NOT NULL,
+                                 priority REAL NOT NULL DEFAULT 0.0);
+CREATE INDEX IF NOT EXISTS task_priority_id ON task (priority DESC, id ASC);
+CREATE TABLE IF NOT EXISTS schedule (id INTEGER NOT NULL PRIMARY KEY, queue TEXT NOT NULL, data BLOB NOT NULL,
+                                     timestamp REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS schedule_queue_timestamp ON schedule (queue, timestamp);
+CREATE TABLE IF NOT EXISTS kv (queue TEXT NOT NULL, key TEXT NOT NULL, value BLOB NOT NULL,
+                               PRIMARY KEY(queue, key));
+"""
+
+#: A profile for a huey database (huey records no state: each table is one state), as a user writes it.
+#: `key = "key"` names huey's task-id column, which is not a credential.
+HUEY_PROFILE = """name = "huey"
+
+[[track]]
+name = "queued"
+table = "task"
+key = "id"
+label = "queue"
+state_sql = "'queued'"
+
+[track.states]
+pending = ["queued"]
+
+[[track]]
+name = "scheduled"
+table = "schedule"
+key = "id"
+label = "queue"
+state_sql = "'scheduled'"
+
+[track.states]
+pending = ["scheduled"]
+
+[[track]]
+name = "results"
+table = "kv"
+key = "key"
+label = "queue"
+state_sql = "'done'"
+
+[track.states]
+done = ["done"]
+"""
+
+
+def huey_db(path: str | os.PathLike[str], *, now: float = FIXED_NOW, queued: int = 5, scheduled: int = 2,
+            results: int = 3, secret: str = SECRET_MARKER) -> Path:
+    """A huey SqliteStorage database as of `now`: `queued` tasks waiting, `scheduled` due in an hour,
+    `results` results kept. Every pickled task and result holds `secret`."""
+    import pickle
+
+    p = Path(path)
+    with _building(p) as conn:
+        conn.executescript(_HUEY_DDL)
+        conn.executemany("INSERT INTO task (queue, data) VALUES ('huey', ?)",
+                         [(pickle.dumps((f"t-{i}", "tasks.fetch", ({"api_key": secret},), {})),) for i in range(queued)])
+        conn.executemany("INSERT INTO schedule (queue, data, timestamp) VALUES ('huey', ?, ?)",
+                         [(pickle.dumps((f"s-{i}", "tasks.later", (), {"password": secret})), now + 3600 + i)
+                          for i in range(scheduled)])
+        conn.executemany("INSERT INTO kv (queue, key, value) VALUES ('huey', ?, ?)",
+                         [(f"r-{i}", pickle.dumps({"token": secret, "n": i})) for i in range(results)])
+    pin_mtimes([p], now - 600)
+    return p
