@@ -274,6 +274,55 @@ async def test_rows_arriving_above_the_cursor_keep_order_cursor_and_acted_item_i
     source.close()
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("view", ["group", "search"])
+@sync
+async def test_rows_arriving_inside_a_group_or_a_search_keep_cursor_and_acted_item_in_step(
+    db: Path, view: str
+) -> None:
+    source = source_of(db)
+    app = ScreenApp(lambda: FailuresScreen(source, "topics"))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, FailuresScreen)
+        items = screen.query_one("#fx-items", PagedTable)
+        if view == "group":
+            await pilot.press("down", "enter")  # the timeouts' group
+        else:
+            await pilot.press("slash", *"timed out", "enter")
+        await settle(pilot)
+        assert len(items.items) == 70
+        await pilot.press(*["down"] * 4)
+        highlighted = items.cursor_item
+        assert highlighted == items.items[4]
+        for _ in range(2):  # new timeouts (in the view) and other failures (not in it) arrive above
+            w = sqlite3.connect(db)
+            added = add_failures(w, {"timeout": 2, "rate": 1})
+            w.close()
+            assert source.poll().changed
+            screen.refresh_views({source.path})
+            if view == "group":
+                screen.action_regroup()  # regrouping is rate-limited; the key skips the wait
+            timeouts, other = added[0::2], added[1]  # the families are interleaved: timeout, rate, timeout
+            for _ in range(150):  # re-read at most once a second (RELOAD_GAP), after the regroup
+                await settle(pilot)
+                if items.items and items.items[0] == max(timeouts):
+                    break
+                await pilot.pause(0.05)
+            assert shown_keys(items) == [repr(k) for k in items.items]
+            assert items.items == sorted(items.items, reverse=True)
+            assert items.items[:2] == sorted(timeouts, reverse=True) and other not in items.items
+            assert items.cursor_item == highlighted
+            assert shown_keys(items)[items.cursor_row] == repr(highlighted)
+        await pilot.press("space")
+        assert screen.selected_keys() == [highlighted]
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, ItemScreen) and app.screen.key == highlighted
+    source.close()
+
+
 @sync
 async def test_marks_and_targets_for_actions(db: Path) -> None:
     source = source_of(db)
