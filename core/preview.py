@@ -10,15 +10,17 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from batchtop.core.backends.sqlite import write_sql
+from batchtop.core.backends.statement import Statement, shown
 from batchtop.core.errors import FileReplaced, NoAction, ReadOnlyMode
 from batchtop.core.journal import encode_value
 from batchtop.core.profiles.model import Action, RawValue, Track
 from batchtop.core.signature import headline
 from batchtop.core.snapshot import fetch, preview, stale_threshold
 from batchtop.core.source import Source
-from batchtop.core.sql import col, error_preview, key_expr, lit, q, raw_expr, text_preview
+from batchtop.core.sql import col, error_preview, key_expr, q, raw_expr, text_preview
 from batchtop.core.targets import Target, resolve, target_condition
-from batchtop.core.write import READ_ONLY, RowState, chunks, identity_of, in_list, norm, row_states
+from batchtop.core.write import READ_ONLY, RowState, identity_of, in_list, norm, row_states
 
 #: Plans over this many rows need the count typed to confirm.
 CONFIRM_OVER = 100
@@ -86,20 +88,18 @@ class Plan:
         """Rows are selected by the condition at write time (groups, filters, all failed, stale)."""
         return self.target.kind != "keys"
 
-    def statements(self) -> list[str]:
-        """The statements `apply()` runs, exactly (key lists as selected at preview time)."""
+    def write_statements(self) -> list[Statement]:
+        """Every statement `apply()` runs, in order (key lists as selected at preview time)."""
         if getattr(self.source, "kind", "sqlite") == "postgresql":
-            from batchtop.core.backends.postgres.plan import statements
+            from batchtop.core.backends.postgres.write_sql import plan_statements
 
-            return statements(self)
-        t, k = q(self.track.table), key_expr(self.track)
-        sets = ", ".join(f"{q(c)} = {lit(v)}" for c, v in self.action.assign)
-        out = []
-        if self.by_condition:
-            out.append(f"SELECT {k} FROM {t} WHERE {self.condition} ORDER BY {k} LIMIT {self.cap}")
-        out += [f"UPDATE {t} SET {sets} WHERE {in_list(self.track, c)} AND {self.condition} RETURNING {k}"
-                for c in chunks(self.keys)]
-        return out
+            return plan_statements(self)
+        return write_sql.write_statements(self.track, self.action, list(self.keys), self.condition, self.cap,
+                                          self.by_condition)
+
+    def statements(self) -> list[str]:
+        """The texts of the statements `apply()` runs that the preview lists: the keys found, the UPDATEs."""
+        return shown(self.write_statements())
 
     def summary(self) -> str:
         """'reset 150 topics (error group ...)' plus the cap when the match is larger."""

@@ -187,16 +187,3 @@ def plan(
         )
 
     return source.run(read)
-
-
-def statements(plan: Plan) -> list[str]:
-    """The statements `apply()` runs (key lists as selected at preview time)."""
-    track, k, t = plan.track, pg.key_expr(plan.track), q(plan.track.table)
-    out = []
-    if plan.target.kind not in ("keys", "group"):
-        out.append(f"SELECT {k} FROM {t} WHERE {plan.condition} ORDER BY {k} LIMIT {plan.cap} FOR UPDATE")
-    out += [
-        pg.update_sql(track, plan.action.assign, f"{pg.keys_in(track, c)} AND {plan.condition}")
-        for c in chunks(list(plan.keys))
-    ]
-    return out
