@@ -2,13 +2,14 @@
 
 `plan()` is a dry run on the source's read-only connection: how many rows, a few samples, the exact
 predicate. `apply()` writes in one short `BEGIN IMMEDIATE` transaction on its own `mode=rw` connection
-(see `batchtop.core.write`), touching only rows that are *still* in the action's from-states, journals
-the before-images first, and reports the true affected set and what became of the rows it left alone.
+(`backends.sqlite.write_session`), running the statements the preview shows (`backends.sqlite.write_sql`):
+it touches only rows that are *still* in the action's from-states, journals the before-images first,
+and reports the true affected set and what became of the rows it left alone.
 
 Targets (`batchtop.core.targets`): explicit keys (the cursor row, a marked set), an error group
 (signature), a search filter over error and label, every failed row, or stale in-flight rows. Explicit
-keys are written as chunked `key IN (...)` lists; the other targets are selected by their condition
-inside the write transaction, capped at the count the person confirmed.
+keys are written as chunked `key IN (...)` lists; the other targets' keys are found by their condition
+just before the write lock (capped at the count the person confirmed) and every UPDATE re-checks it.
 
 This module is the single import point for callers: `Target`, `plan`, `Plan` and `apply`.
 """
@@ -20,16 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from batchtop.core.backends.sqlite import write_sql
-from batchtop.core.errors import FileReplaced, ReadOnlyMode
-from batchtop.core.journal import Journal, Record, encode_value, new_id
-from batchtop.core.preview import CONFIRM_OVER, MAX_ROWS, Plan, SampleRow
-from batchtop.core.preview import plan as _sqlite_plan
-from batchtop.core.profiles.model import RawValue, Track
-from batchtop.core.signature import signature
-from batchtop.core.source import Source
-from batchtop.core.sql import signature_value
-from batchtop.core.targets import Target, default_action, past, resolve, target_condition
-from batchtop.core.write import (
+from batchtop.core.backends.sqlite.write_session import (
     BUSY_DEFAULT,
     READ_ONLY,
     REPLACED,
@@ -42,6 +34,15 @@ from batchtop.core.write import (
     quiet,
     row_states,
 )
+from batchtop.core.errors import FileReplaced, ReadOnlyMode
+from batchtop.core.journal import Journal, Record, encode_value, new_id
+from batchtop.core.preview import CONFIRM_OVER, MAX_ROWS, Plan, SampleRow
+from batchtop.core.preview import plan as _sqlite_plan
+from batchtop.core.profiles.model import RawValue, Track
+from batchtop.core.signature import signature
+from batchtop.core.source import Source
+from batchtop.core.sql import signature_value
+from batchtop.core.targets import Target, default_action, past, resolve, target_condition
 
 __all__ = ["CONFIRM_OVER", "MAX_ROWS", "Outcome", "Plan", "SampleRow", "Target", "apply", "default_action",
            "error_signature", "past", "plan", "resolve", "target_condition"]

@@ -1,7 +1,8 @@
 """Previews: `plan()` is the dry run of an action. Nothing is written to make one.
 
 It counts the rows, shows a few (sanitised previews, never whole values), and gives the exact predicate
-`apply()` will run. It reads on the source's own read-only connection, in bounded statements.
+and statements `apply()` will run (`Plan.write_statements()`, from the backend's `write_sql` builder,
+which `apply()` executes). It reads on the source's own read-only connection, in bounded statements.
 """
 
 from __future__ import annotations
@@ -11,6 +12,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from batchtop.core.backends.sqlite import write_sql
+from batchtop.core.backends.sqlite.write_session import (
+    READ_ONLY,
+    RowState,
+    identity_of,
+    in_list,
+    norm,
+    row_states,
+)
 from batchtop.core.backends.statement import Statement, shown
 from batchtop.core.errors import FileReplaced, NoAction, ReadOnlyMode
 from batchtop.core.journal import encode_value
@@ -20,7 +29,6 @@ from batchtop.core.snapshot import fetch, preview, stale_threshold
 from batchtop.core.source import Source
 from batchtop.core.sql import col, error_preview, key_expr, q, raw_expr, text_preview
 from batchtop.core.targets import Target, resolve, target_condition
-from batchtop.core.write import READ_ONLY, RowState, identity_of, in_list, norm, row_states
 
 #: Plans over this many rows need the count typed to confirm.
 CONFIRM_OVER = 100
@@ -147,7 +155,7 @@ def plan(
     """
     if read_only:
         raise ReadOnlyMode(READ_ONLY)
-    if not source.is_open:  # closed by a write (see `write.quiet`), or quiescent: refresh first
+    if not source.is_open:  # closed by a write (see `write_session.quiet`), or quiescent: refresh first
         result = source.poll()
         if result.error is not None:
             raise result.error

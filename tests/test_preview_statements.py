@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from actions_support import make_topics
 
-from batchtop.core import write
 from batchtop.core.actions import Plan, Target, apply, plan
+from batchtop.core.backends.sqlite import write_session
 from batchtop.core.journal import Journal
 from batchtop.core.source import Source
 
@@ -24,7 +24,7 @@ def traced_apply(monkeypatch: pytest.MonkeyPatch, the_plan: Plan, journal: Journ
         conn.set_trace_callback(trace.append)
         return conn
 
-    monkeypatch.setattr(write.sqlite3, "connect", connect)  # the write module opens the rw connection
+    monkeypatch.setattr(write_session.sqlite3, "connect", connect)  # the write module opens the rw connection
     apply(the_plan, journal=journal)
     return trace
 

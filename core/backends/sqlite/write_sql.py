@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from batchtop.core.backends.sqlite.write_session import chunks, in_list, sql_lit
 from batchtop.core.backends.statement import Statement
 from batchtop.core.profiles.model import Action, RawValue, Track
 from batchtop.core.snapshot import fetch
 from batchtop.core.sql import col, key_expr, lit, q, signature_sql
-from batchtop.core.write import chunks, in_list, sql_lit
 
 
 def before_columns(track: Track, action: Action) -> tuple[str, ...]:
