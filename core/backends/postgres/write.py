@@ -11,7 +11,8 @@
 4. journals the before-images (fsynced), then COMMITs; a failed COMMIT marks the record aborted.
 
 A role that may not write, a read-only server (a standby) or a read-only default transaction gives a
-clear refusal and nothing changes. The preview (`plan.plan`) gives the keys and the condition.
+clear refusal and nothing changes. The preview (`plan.plan`) gives the keys and the condition; the
+statements of steps 2-3 come from `write_sql`, which also gives the preview its statements.
 """
 
 from __future__ import annotations
