@@ -16,23 +16,23 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 import actions_support as S  # noqa: E402
 
-from batchtop.core import write  # noqa: E402
 from batchtop.core.actions import Target, apply, plan  # noqa: E402
+from batchtop.core.backends.sqlite import write_session  # noqa: E402
 from batchtop.core.journal import Journal  # noqa: E402
 from batchtop.core.source import Source  # noqa: E402
 from batchtop.core.undo import undo  # noqa: E402
 
 holds: list[float] = []
-_enter, _commit = write.WriteSession.__enter__, write.WriteSession.commit
+_enter, _commit = write_session.WriteSession.__enter__, write_session.WriteSession.commit
 
 
-def _timed_enter(self: write.WriteSession) -> write.WriteSession:
+def _timed_enter(self: write_session.WriteSession) -> write_session.WriteSession:
     result = _enter(self)
     self._locked_at = time.perf_counter()  # type: ignore[attr-defined]
     return result
 
 
-def _timed_commit(self: write.WriteSession, *a: object, **kw: object) -> list[str]:
+def _timed_commit(self: write_session.WriteSession, *a: object, **kw: object) -> list[str]:
     result = _commit(self, *a, **kw)
     holds.append(time.perf_counter() - self._locked_at)  # type: ignore[attr-defined]
     return result
@@ -40,7 +40,7 @@ def _timed_commit(self: write.WriteSession, *a: object, **kw: object) -> list[st
 
 def measure(rows: int) -> list[dict]:
     """Plan, apply and undo a reset of `rows` failed rows on a WAL and a rollback-journal database."""
-    write.WriteSession.__enter__, write.WriteSession.commit = _timed_enter, _timed_commit  # type: ignore[method-assign]
+    write_session.WriteSession.__enter__, write_session.WriteSession.commit = _timed_enter, _timed_commit  # type: ignore[method-assign]
     out = []
     try:
         for mode, maker in (("wal", S.make_topics), ("delete", S.make_jobs)):
@@ -75,7 +75,7 @@ def measure(rows: int) -> list[dict]:
                 }
             )
     finally:
-        write.WriteSession.__enter__, write.WriteSession.commit = _enter, _commit  # type: ignore[method-assign]
+        write_session.WriteSession.__enter__, write_session.WriteSession.commit = _enter, _commit  # type: ignore[method-assign]
     return out
 
 

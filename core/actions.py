@@ -2,13 +2,14 @@
 
 `plan()` is a dry run on the source's read-only connection: how many rows, a few samples, the exact
 predicate. `apply()` writes in one short `BEGIN IMMEDIATE` transaction on its own `mode=rw` connection
-(see `batchtop.core.write`), touching only rows that are *still* in the action's from-states, journals
-the before-images first, and reports the true affected set and what became of the rows it left alone.
+(`backends.sqlite.write_session`), running the statements the preview shows (`backends.sqlite.write_sql`):
+it touches only rows that are *still* in the action's from-states, journals the before-images first,
+and reports the true affected set and what became of the rows it left alone.
 
 Targets (`batchtop.core.targets`): explicit keys (the cursor row, a marked set), an error group
 (signature), a search filter over error and label, every failed row, or stale in-flight rows. Explicit
-keys are written as chunked `key IN (...)` lists; the other targets are selected by their condition
-inside the write transaction, capped at the count the person confirmed.
+keys are written as chunked `key IN (...)` lists; the other targets' keys are found by their condition
+just before the write lock (capped at the count the person confirmed) and every UPDATE re-checks it.
 
 This module is the single import point for callers: `Target`, `plan`, `Plan` and `apply`.
 """
@@ -19,17 +20,8 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from batchtop.core.errors import FileReplaced, ReadOnlyMode
-from batchtop.core.journal import Journal, Record, encode_value, new_id
-from batchtop.core.preview import CONFIRM_OVER, MAX_ROWS, Plan, SampleRow
-from batchtop.core.preview import plan as _sqlite_plan
-from batchtop.core.profiles.model import Action, RawValue, Track
-from batchtop.core.signature import signature
-from batchtop.core.snapshot import fetch
-from batchtop.core.source import Source
-from batchtop.core.sql import col, key_expr, lit, q, signature_sql, signature_value
-from batchtop.core.targets import Target, default_action, past, resolve, target_condition
-from batchtop.core.write import (
+from batchtop.core.backends.sqlite import write_sql
+from batchtop.core.backends.sqlite.write_session import (
     BUSY_DEFAULT,
     READ_ONLY,
     REPLACED,
@@ -37,13 +29,20 @@ from batchtop.core.write import (
     WriteSession,
     chunks,
     describe_states,
-    in_list,
     left_alone,
     norm,
     quiet,
     row_states,
-    sql_lit,
 )
+from batchtop.core.errors import FileReplaced, ReadOnlyMode
+from batchtop.core.journal import Journal, Record, encode_value, new_id
+from batchtop.core.preview import CONFIRM_OVER, MAX_ROWS, Plan, SampleRow
+from batchtop.core.preview import plan as _sqlite_plan
+from batchtop.core.profiles.model import RawValue, Track
+from batchtop.core.signature import signature
+from batchtop.core.source import Source
+from batchtop.core.sql import signature_value
+from batchtop.core.targets import Target, default_action, past, resolve, target_condition
 
 __all__ = ["CONFIRM_OVER", "MAX_ROWS", "Outcome", "Plan", "SampleRow", "Target", "apply", "default_action",
            "error_signature", "past", "plan", "resolve", "target_condition"]
@@ -167,25 +166,20 @@ def apply(
     keys: list[RawValue] = [] if plan.by_condition else list(plan.keys)
 
     def find(conn: Any) -> None:
-        keys[:] = _matching_keys(conn, track, plan.condition, plan.cap)
+        keys[:] = write_sql.matching_keys(conn, track, plan.condition, plan.cap)
 
     with quiet(source if source is not None else plan.source), \
             WriteSession(plan.path, plan.identity, timeout=busy_timeout,  # == expected, checked above
                          before=find if plan.by_condition else None) as w:
-        k, t = key_expr(track), q(track.table)
-        columns = _before_columns(track, action)
-        # Cohorts compare error signatures before and after. When the action clears the error column its
-        # before-image holds the text; otherwise (skip) the signature is journaled.
-        keep_signature = bool(track.error) and track.error not in columns
-        err = signature_sql(col(track, track.error) or "NULL") if keep_signature else "NULL"
+        columns = write_sql.before_columns(track, action)
+        keep_signature = write_sql.keeps_signature(track, action)
         before: dict[Any, tuple[Any, ...]] = {}
         affected: list[RawValue] = []
-        sets = ", ".join(f"{q(c)} = {lit(v)}" for c, v in action.assign)
         for chunk in chunks(keys):
-            where = f"{in_list(track, chunk)} AND {plan.condition}"
-            for row in w.fetch(f"SELECT {k}, {', '.join(q(c) for c in columns)}, {err} FROM {t} WHERE {where}"):
+            image, update = write_sql.chunk_statements(track, action, chunk, plan.condition)
+            for row in w.fetch(image.text):
                 before[norm(row[0])] = row[1:]
-            affected += [r[0] for r in w.fetch(f"UPDATE {t} SET {sets} WHERE {where} RETURNING {k}")]
+            affected += [r[0] for r in w.fetch(update.text)]
         if not affected:
             # Nothing to write, so nothing to journal: the block rolls the empty transaction back.
             return _outcome(w, plan, None, affected, [], started)
@@ -199,22 +193,8 @@ def apply(
             signatures=tuple(img[-1] for img in images) if keep_signature else (),
             after=tuple((c, encode_value(v)) for c, v in action.assign),
         )
-        warnings = w.commit(journal, record, verify=lambda conn: _shows_change(conn, track, action, affected))
+        warnings = w.commit(journal, record, verify=lambda conn: write_sql.shows_change(conn, track, action, affected))
         return _outcome(w, plan, record.id, affected, warnings, started)
-
-
-def _matching_keys(conn: Any, track: Track, condition: str, cap: int) -> list[RawValue]:
-    """The first `cap` keys (in key order) of the rows matching `condition` now, read in short chunks."""
-    from batchtop.core.filtered import scan
-
-    keys: list[RawValue] = []
-    if cap <= 0:
-        return keys
-    for page in scan(conn, track, condition, {}, key_expr(track), page=min(cap, 5_000)):
-        keys += [r[0] for r in page]
-        if len(keys) >= cap:
-            return keys[:cap]
-    return keys
 
 
 def _outcome(w: WriteSession, plan: Plan, entry_id: str | None, affected: list[RawValue], warnings: list[str],
@@ -238,21 +218,3 @@ def _outcome(w: WriteSession, plan: Plan, entry_id: str | None, affected: list[R
 def error_signature(error: Any) -> str:
     """Signature of a whole error value as `sql.signature_sql` computes it in SQL (see `signature_arg`)."""
     return signature(signature_value(error))
-
-
-def _before_columns(track: Track, action: Action) -> tuple[str, ...]:
-    """Assigned columns, plus the raw state column (never a secret column: `resolve` refuses those)."""
-    cols = [c for c, _ in action.assign]
-    if track.raw and track.raw not in cols:
-        cols.append(track.raw)
-    return tuple(cols)
-
-
-def _shows_change(conn: Any, track: Track, action: Action, keys: list[RawValue]) -> bool | None:
-    """After a COMMIT error ended the transaction: True if every row holds the values we wrote."""
-    same = " AND ".join(f"{q(c)} IS {sql_lit(v)}" for c, v in action.assign)
-    hits = sum(int(fetch(conn, f"SELECT COUNT(*) FROM {q(track.table)} WHERE {in_list(track, c)} AND {same}")[0][0])
-               for c in chunks(keys))
-    if hits == len(keys):
-        return True
-    return False if hits == 0 else None

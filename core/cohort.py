@@ -15,13 +15,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from batchtop.core.actions import error_signature, past
+from batchtop.core.backends.sqlite.write_session import chunks, flight_expr, in_list, norm
 from batchtop.core.journal import Entry, Omitted
 from batchtop.core.profiles.model import State, Track
 from batchtop.core.sanitize import display
 from batchtop.core.signature import signature
 from batchtop.core.snapshot import classify, fetch
 from batchtop.core.sql import col, key_expr, q, raw_expr, signature_arg
-from batchtop.core.write import chunks, flight_expr, in_list, norm
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,8 @@
 """Previews: `plan()` is the dry run of an action. Nothing is written to make one.
 
 It counts the rows, shows a few (sanitised previews, never whole values), and gives the exact predicate
-`apply()` will run. It reads on the source's own read-only connection, in bounded statements.
+and statements `apply()` will run (`Plan.write_statements()`, from the backend's `write_sql` builder,
+which `apply()` executes). It reads on the source's own read-only connection, in bounded statements.
 """
 
 from __future__ import annotations
@@ -10,15 +11,24 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from batchtop.core.backends.sqlite import write_sql
+from batchtop.core.backends.sqlite.write_session import (
+    READ_ONLY,
+    RowState,
+    identity_of,
+    in_list,
+    norm,
+    row_states,
+)
+from batchtop.core.backends.statement import Statement, shown
 from batchtop.core.errors import FileReplaced, NoAction, ReadOnlyMode
 from batchtop.core.journal import encode_value
 from batchtop.core.profiles.model import Action, RawValue, Track
 from batchtop.core.signature import headline
 from batchtop.core.snapshot import fetch, preview, stale_threshold
 from batchtop.core.source import Source
-from batchtop.core.sql import col, error_preview, key_expr, lit, q, raw_expr, text_preview
+from batchtop.core.sql import col, error_preview, key_expr, q, raw_expr, text_preview
 from batchtop.core.targets import Target, resolve, target_condition
-from batchtop.core.write import READ_ONLY, RowState, chunks, identity_of, in_list, norm, row_states
 
 #: Plans over this many rows need the count typed to confirm.
 CONFIRM_OVER = 100
@@ -86,20 +96,18 @@ class Plan:
         """Rows are selected by the condition at write time (groups, filters, all failed, stale)."""
         return self.target.kind != "keys"
 
-    def statements(self) -> list[str]:
-        """The statements `apply()` runs, exactly (key lists as selected at preview time)."""
+    def write_statements(self) -> list[Statement]:
+        """Every statement `apply()` runs, in order (key lists as selected at preview time)."""
         if getattr(self.source, "kind", "sqlite") == "postgresql":
-            from batchtop.core.backends.postgres.plan import statements
+            from batchtop.core.backends.postgres.write_sql import plan_statements
 
-            return statements(self)
-        t, k = q(self.track.table), key_expr(self.track)
-        sets = ", ".join(f"{q(c)} = {lit(v)}" for c, v in self.action.assign)
-        out = []
-        if self.by_condition:
-            out.append(f"SELECT {k} FROM {t} WHERE {self.condition} ORDER BY {k} LIMIT {self.cap}")
-        out += [f"UPDATE {t} SET {sets} WHERE {in_list(self.track, c)} AND {self.condition} RETURNING {k}"
-                for c in chunks(self.keys)]
-        return out
+            return plan_statements(self)
+        return write_sql.write_statements(self.track, self.action, list(self.keys), self.condition, self.cap,
+                                          self.by_condition)
+
+    def statements(self) -> list[str]:
+        """The texts of the statements `apply()` runs that the preview lists: the keys found, the UPDATEs."""
+        return shown(self.write_statements())
 
     def summary(self) -> str:
         """'reset 150 topics (error group ...)' plus the cap when the match is larger."""
@@ -147,7 +155,7 @@ def plan(
     """
     if read_only:
         raise ReadOnlyMode(READ_ONLY)
-    if not source.is_open:  # closed by a write (see `write.quiet`), or quiescent: refresh first
+    if not source.is_open:  # closed by a write (see `write_session.quiet`), or quiescent: refresh first
         result = source.poll()
         if result.error is not None:
             raise result.error

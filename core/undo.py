@@ -12,13 +12,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from batchtop.core.backends.urls import is_url
-from batchtop.core.errors import NoAction, NothingToDo, ReadOnlyMode
-from batchtop.core.journal import Entry, Journal, Omitted, RawText, Record, encode_value, new_id
-from batchtop.core.profiles.model import RawValue, Track
-from batchtop.core.snapshot import fetch
-from batchtop.core.sql import key_expr, q
-from batchtop.core.write import (
+from batchtop.core.backends.sqlite.write_session import (
     BUSY_DEFAULT,
     DESCRIBE_LIMIT,
     READ_ONLY,
@@ -32,6 +26,12 @@ from batchtop.core.write import (
     quiet,
     sql_lit,
 )
+from batchtop.core.backends.urls import is_url
+from batchtop.core.errors import NoAction, NothingToDo, ReadOnlyMode
+from batchtop.core.journal import Entry, Journal, Omitted, RawText, Record, encode_value, new_id
+from batchtop.core.profiles.model import RawValue, Track
+from batchtop.core.snapshot import fetch
+from batchtop.core.sql import key_expr, q
 
 REPLACED = "file was replaced since the action; nothing restored"
 

@@ -21,15 +21,15 @@ from actions_support import (
     utc,
 )
 
-from batchtop.core import write
 from batchtop.core.actions import CONFIRM_OVER, Outcome, Target, apply, plan
+from batchtop.core.backends.sqlite import write_session
+from batchtop.core.backends.sqlite.write_session import RowState
 from batchtop.core.cohort import cohort
 from batchtop.core.errors import FileMissing, NoAction, ReadOnlyMode
 from batchtop.core.journal import Journal
 from batchtop.core.profiles.model import Action
 from batchtop.core.source import Source
 from batchtop.core.undo import undo
-from batchtop.core.write import RowState
 
 
 @pytest.fixture
@@ -57,7 +57,7 @@ def no_rw(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
             attempts.append(str(database))
             raise AssertionError(f"read-write connection opened: {database}")
 
-    monkeypatch.setattr(write, "sqlite3", Guard())  # the only module that opens read-write connections
+    monkeypatch.setattr(write_session, "sqlite3", Guard())  # the only module that opens read-write connections
     yield attempts
 
 

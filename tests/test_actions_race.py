@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from actions_support import make_jobs, make_topics, rows, sha, spawn
 
-from batchtop.core import write
 from batchtop.core.actions import Target, apply, plan
+from batchtop.core.backends.sqlite import write_session
 from batchtop.core.errors import Busy, FileReplaced, Locked, NothingToDo
 from batchtop.core.journal import Journal
 from batchtop.core.source import Source
@@ -226,7 +226,7 @@ def test_a_file_replaced_after_the_preview_is_refused(tmp_path: Path, journal: J
                                         and os.replace(other, db))
             return conn
 
-    monkeypatch.setattr(write, "sqlite3", Spy())
+    monkeypatch.setattr(write_session, "sqlite3", Spy())
     if when == "before-connect":
         os.replace(other, db)
     listing = sorted(os.listdir(data))

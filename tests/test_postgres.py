@@ -203,6 +203,56 @@ def test_reset_is_conditional_on_the_state_seen_and_journaled(topics: PgServer, 
     assert "ValidationError" in text  # the before-images hold the errors the reset cleared
 
 
+class Traced:
+    """A psycopg connection that records the text of every statement run on it (or on its cursors)."""
+
+    def __init__(self, inner: object, log: list[str]) -> None:
+        self.inner, self.log = inner, log
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.inner, name)
+
+    def __enter__(self) -> Traced:
+        self.inner.__enter__()  # type: ignore[attr-defined]
+        return self
+
+    def __exit__(self, *exc: object) -> object:
+        return self.inner.__exit__(*exc)  # type: ignore[attr-defined]
+
+    def execute(self, sql: str, *args: object) -> object:
+        self.log.append(sql)
+        return self.inner.execute(sql, *args)  # type: ignore[attr-defined]
+
+    def cursor(self) -> Traced:
+        return Traced(self.inner.cursor(), self.log)  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("kind", ["keys", "condition"])
+def test_the_preview_statements_are_the_ones_apply_runs(
+    kind: str, topics: PgServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from batchtop.core.backends.postgres import write
+
+    source = PgSource(topics.writer_url)
+    trace: list[str] = []
+    real = write.connect
+    monkeypatch.setattr(write, "connect", lambda *a, **kw: Traced(real(*a, **kw), trace))
+    try:
+        assert source.poll().error is None
+        failed = plan(source, None, "reset", Target.all_failed())
+        preview = failed if kind == "condition" else plan(source, None, "reset", Target.items(failed.keys[:2]))
+        statements = preview.write_statements()
+        apply(preview, journal=Journal(tmp_path / "journal.jsonl"))
+    finally:
+        source.close()
+    # Every statement the preview built ran as it was shown, in order, inside the write transaction.
+    texts = [s.text for s in statements]
+    start = trace.index(texts[0])
+    assert trace[start:trace.index("COMMIT")] == texts
+    assert [s.role for s in statements][0] == ("find-keys" if kind == "condition" else "before-image")
+    assert [s for s in preview.statements() if s in trace] == preview.statements() != []
+
+
 def test_a_read_only_role_is_refused_and_nothing_changes(topics: PgServer, tmp_path: Path) -> None:
     source = PgSource(topics.watcher_url)
     journal = Journal(tmp_path / "journal.jsonl")

@@ -118,7 +118,7 @@ def print_plan(plan: Any) -> None:
         if plan.count > len(plan.samples):
             lines.append(f"    … and {plan.count - len(plan.samples)} more")
     if plan.not_eligible:
-        from batchtop.core.write import describe_states
+        from batchtop.core.backends.sqlite.write_session import describe_states
 
         lines.append(f"  left out:    {len(plan.not_eligible)} not in a state this action takes "
                      f"({display(describe_states(plan.not_eligible))})")
@@ -217,7 +217,7 @@ def _plan(path: str, args: argparse.Namespace, profiles: list[Any]) -> Any:
 
 def cmd_reset(args: argparse.Namespace) -> int:
     """Preview, confirm and apply an action (on every database named, after one confirmation)."""
-    from batchtop.core.write import READ_ONLY
+    from batchtop.core.backends.sqlite.write_session import READ_ONLY
 
     as_json = getattr(args, "json", False)
     if getattr(args, "read_only", False):

@@ -20,11 +20,11 @@ from textual.binding import Binding
 from textual.dom import DOMNode
 
 from batchtop.core.actions import Target, resolve
+from batchtop.core.backends.sqlite.write_session import READ_ONLY
 from batchtop.core.errors import BatchtopError
 from batchtop.core.journal import Entry, Journal
 from batchtop.core.source import Source
 from batchtop.core.undo import find
-from batchtop.core.write import READ_ONLY
 from batchtop.tui.action_support import app_now, check_journal, journal_of, read_only, tell, watched_paths
 from batchtop.tui.dialogs.preview import PreviewScreen
 from batchtop.tui.dialogs.undo import UndoScreen

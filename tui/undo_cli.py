@@ -50,7 +50,7 @@ def register(subparsers: Any) -> None:
 
 def print_undo_plan(entry: Any, preview: Any) -> None:
     """The human preview of an undo, on stdout."""
-    from batchtop.core.write import sql_lit
+    from batchtop.core.backends.sqlite.write_session import sql_lit
 
     what = (
         f"{entry.action} {entry.id} ({len(entry.affected):,} item{'s' if len(entry.affected) != 1 else ''} "
@@ -84,8 +84,8 @@ def print_undo_plan(entry: Any, preview: Any) -> None:
 def cmd_undo(args: argparse.Namespace) -> int:
     """Preview, confirm and undo a journaled action."""
     from batchtop.core.actions import CONFIRM_OVER
+    from batchtop.core.backends.sqlite.write_session import READ_ONLY
     from batchtop.core.undo import find, undo
-    from batchtop.core.write import READ_ONLY
 
     as_json = getattr(args, "json", False)
     if getattr(args, "read_only", False):

@@ -9,9 +9,11 @@ profile describes, and maps its driver's errors to `batchtop.core.errors`. A sou
 `PgSource`) drives a backend: gate, read, keep history.
 Profiles, snapshots, history, status and screens stay backend-agnostic.
 
-SQLite has each part already, still in place until it moves to `backends/sqlite/`: `source.connect_ro`,
-`PRAGMA data_version` + file identity (`Source._poll`), `schema.read_schema`, `snapshot.read_track` /
-`read_failures` / `read_metrics`, `preview.plan`, `actions.apply`, `undo.undo`, `errors.map_sqlite_error`.
+SQLite's write path is in `backends/sqlite/` (`write_session`: the transaction; `write_sql`: the statements
+the preview shows and `actions.apply` runs). Its other parts are still in place until they move there:
+`source.connect_ro`, `PRAGMA data_version` + file identity (`Source._poll`), `schema.read_schema`,
+`snapshot.read_track` / `read_failures` / `read_metrics`, `preview.plan`, `actions.apply`, `undo.undo`,
+`errors.map_sqlite_error`.
 PostgreSQL implements the protocol as `backends.postgres.backend.PostgresBackend`.
 """
 

@@ -7,7 +7,7 @@ from rich.table import Table
 from rich.text import Text
 
 from batchtop.core.actions import Plan
-from batchtop.core.write import describe_states
+from batchtop.core.backends.sqlite.write_session import describe_states
 from batchtop.tui.text import safe, safe_block
 
 #: Characters of a predicate shown (a marked set of thousands of keys is long); the rest is counted.

@@ -15,11 +15,11 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Button, Footer, Static
 
+from batchtop.core.backends.sqlite.write_session import sql_lit
 from batchtop.core.errors import BatchtopError
 from batchtop.core.journal import Entry, Journal
 from batchtop.core.source import Source
 from batchtop.core.undo import UndoOutcome, undo
-from batchtop.core.write import sql_lit
 from batchtop.tui.action_support import entry_title, poll_now, tell, when_text
 from batchtop.tui.text import safe, safe_block
 from batchtop.tui.widgets.cells import display_path

@@ -22,6 +22,7 @@ from textual.timer import Timer
 from textual.widgets import Footer, Header, ProgressBar, Static
 from textual.worker import get_current_worker
 
+from batchtop.core.backends.sqlite.write_session import READ_ONLY
 from batchtop.core.crossgroups import CrossGroup, CrossReport, cross_groups
 from batchtop.core.errors import BatchtopError
 from batchtop.core.export import export_files, filter_text_of
@@ -31,7 +32,6 @@ from batchtop.core.profiles.model import Track
 from batchtop.core.sanitize import clean_line
 from batchtop.core.source import Source
 from batchtop.core.targets import Target
-from batchtop.core.write import READ_ONLY
 from batchtop.tui.action_support import app_now, journal_of, read_only, tell
 from batchtop.tui.dialogs.export_path import ExportPathDialog
 from batchtop.tui.screens.failure_export import default_name

@@ -1,6 +1,6 @@
 """Cohorts on PostgreSQL: what became of the rows a journaled action wrote ("did the fix work?").
 
-The rows are looked up by key in chunks (`write.chunks`), in the source's read-only session; each failed
+The rows are looked up by key in chunks (`write_session.chunks`), in the source's read-only session; each failed
 row's error signature is computed here from its first and last LIST_CHARS characters (as the error
 groups do, `plan.error_signature`) and the counting is `batchtop.core.cohort.tally`, shared with SQLite.
 """
@@ -12,11 +12,11 @@ from typing import Any
 from batchtop.core.backends.postgres import sql as pg
 from batchtop.core.backends.postgres.conn import fetch
 from batchtop.core.backends.postgres.plan import error_signature
+from batchtop.core.backends.sqlite.write_session import chunks
 from batchtop.core.cohort import Cohort, tally
 from batchtop.core.journal import Entry
 from batchtop.core.profiles.model import Track
 from batchtop.core.sql import LIST_CHARS, q, raw_expr
-from batchtop.core.write import chunks
 
 
 def cohort(conn: Any, track: Track, entry: Entry) -> Cohort:

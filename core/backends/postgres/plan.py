@@ -14,6 +14,7 @@ from batchtop.core import errors
 from batchtop.core.backends.postgres import sql as pg
 from batchtop.core.backends.postgres.conn import fetch
 from batchtop.core.backends.postgres.reads import derive_stale
+from batchtop.core.backends.sqlite.write_session import READ_ONLY, RowState, chunks, norm
 from batchtop.core.errors import NoAction
 from batchtop.core.preview import MAX_ROWS, SAMPLES, Plan, SampleRow
 from batchtop.core.profiles.model import Action, RawValue, Track
@@ -21,7 +22,6 @@ from batchtop.core.signature import TRACEBACK, signature
 from batchtop.core.snapshot import classify, preview
 from batchtop.core.sql import LIST_CHARS, label_expr, q, raw_expr
 from batchtop.core.targets import Target, resolve
-from batchtop.core.write import READ_ONLY, RowState, chunks, norm
 
 # -- plan ---------------------------------------------------------------------------------------------
 
@@ -187,16 +187,3 @@ def plan(
         )
 
     return source.run(read)
-
-
-def statements(plan: Plan) -> list[str]:
-    """The statements `apply()` runs (key lists as selected at preview time)."""
-    track, k, t = plan.track, pg.key_expr(plan.track), q(plan.track.table)
-    out = []
-    if plan.target.kind not in ("keys", "group"):
-        out.append(f"SELECT {k} FROM {t} WHERE {plan.condition} ORDER BY {k} LIMIT {plan.cap} FOR UPDATE")
-    out += [
-        pg.update_sql(track, plan.action.assign, f"{pg.keys_in(track, c)} AND {plan.condition}")
-        for c in chunks(list(plan.keys))
-    ]
-    return out

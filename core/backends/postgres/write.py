@@ -11,7 +11,8 @@
 4. journals the before-images (fsynced), then COMMITs; a failed COMMIT marks the record aborted.
 
 A role that may not write, a read-only server (a standby) or a read-only default transaction gives a
-clear refusal and nothing changes. The preview (`plan.plan`) gives the keys and the condition.
+clear refusal and nothing changes. The preview (`plan.plan`) gives the keys and the condition; the
+statements of steps 2-3 come from `write_sql`, which also gives the preview its statements.
 """
 
 from __future__ import annotations
@@ -26,14 +27,10 @@ from typing import Any
 from batchtop.core import errors
 from batchtop.core.actions import Outcome
 from batchtop.core.backends.postgres import sql as pg
+from batchtop.core.backends.postgres import write_sql
 from batchtop.core.backends.postgres.conn import connect, fetch, scrub
-from batchtop.core.backends.postgres.plan import error_signature, row_states, statements
-from batchtop.core.errors import BUSY, WriteFailed
-from batchtop.core.journal import Journal, Record, encode_value, new_id
-from batchtop.core.preview import Plan
-from batchtop.core.profiles.model import RawValue
-from batchtop.core.sql import LIST_CHARS, q
-from batchtop.core.write import (
+from batchtop.core.backends.postgres.plan import error_signature, row_states
+from batchtop.core.backends.sqlite.write_session import (
     BUSY_DEFAULT,
     DESCRIBE_LIMIT,
     READ_ONLY,
@@ -42,6 +39,11 @@ from batchtop.core.write import (
     clamp_timeout,
     norm,
 )
+from batchtop.core.errors import BUSY, WriteFailed
+from batchtop.core.journal import Journal, Record, encode_value, new_id
+from batchtop.core.preview import Plan
+from batchtop.core.profiles.model import RawValue
+from batchtop.core.sql import q
 
 REPLACED = "a table was dropped or replaced since the preview; nothing written"
 NOT_ALLOWED = "refused: this role may not write to the table ({detail}); nothing changed"
@@ -115,26 +117,20 @@ def apply(
             conn.execute("BEGIN ISOLATION LEVEL READ COMMITTED")
             if identity(conn, sorted({t.table for t in src.profile.tracks})) != expected:
                 raise errors.FileReplaced(REPLACED)
-            k, t = pg.key_expr(track), q(track.table)
-            if plan.target.kind in ("keys", "group"):
-                keys = list(plan.keys)
+            if write_sql.by_condition(plan):
+                find = write_sql.find_keys(track, plan.condition, plan.cap)
+                keys = [r[0] for r in fetch(conn, find.text)]
             else:
-                keys = [r[0] for r in fetch(conn, statements(plan)[0])]
-            columns = tuple(dict.fromkeys([c for c, _ in action.assign] + ([track.raw] if track.raw else [])))
-            keep_sig = bool(track.error) and track.error not in columns
-            err = f"CAST({q(track.error)} AS text)" if keep_sig and track.error else "NULL"
-            sig_cols = f"left({err}, {LIST_CHARS}), right({err}, {LIST_CHARS}), length({err})"
+                keys = list(plan.keys)
+            columns = write_sql.before_columns(track, action)
+            keep_sig = write_sql.keeps_signature(track, action)
             before: dict[Any, tuple[Any, ...]] = {}
             affected: list[RawValue] = []
             for chunk in chunks(keys):
-                where = f"{pg.keys_in(track, chunk)} AND {plan.condition}"
-                for row in fetch(
-                    conn,
-                    f"SELECT {k}, {', '.join(q(c) for c in columns)}, {sig_cols} FROM {t} "
-                    f"WHERE {where} FOR UPDATE",
-                ):
+                image, update = write_sql.chunk_statements(track, action, chunk, plan.condition)
+                for row in fetch(conn, image.text):
                     before[norm(row[0])] = row[1:]
-                affected += [r[0] for r in fetch(conn, pg.update_sql(track, action.assign, where))]
+                affected += [r[0] for r in fetch(conn, update.text)]
             if not affected:
                 conn.execute("ROLLBACK")
                 return _outcome(conn, plan, None, affected, started)
@@ -184,7 +180,7 @@ def _outcome(
     """What became of the planned rows not written (read after the transaction ended)."""
     done = {norm(x) for x in affected}
     skipped = [x for x in plan.keys if norm(x) not in done]
-    by_cond = plan.target.kind not in ("keys", "group")
+    by_cond = write_sql.by_condition(plan)
     states = row_states(conn, plan.track, skipped[:DESCRIBE_LIMIT], plan.condition) if skipped else {}
     still = [x for x in skipped if by_cond and states.get(norm(x), (None, False))[1]]
     moved = [x for x in skipped if not (by_cond and states.get(norm(x), (None, False))[1])]

@@ -1,4 +1,4 @@
-"""The one way batchtop writes to a watched database: a short, conditional, journaled transaction.
+"""The one way batchtop writes to a watched SQLite file: a short, conditional, journaled transaction.
 
 hazards.md rules 6-8, as code:
 
