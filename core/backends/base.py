@@ -134,15 +134,17 @@ class Backend(Protocol):
         entry: Entry,
         journal: Journal,
         *,
-        source: Any = None,
+        reader: Any,
+        own: bool = False,
         track: Track | None = None,
         busy_timeout: float = 1.5,
     ) -> Any:
-        """Restore the before-images of rows nobody moved since (`batchtop.core.undo.UndoOutcome`)."""
+        """Restore the before-images of rows nobody moved since (`batchtop.core.undo_outcome.UndoOutcome`);
+        `reader` is the source the profile is read from (`own`: the app's, told of the write)."""
         ...
 
     def preview_undo(self, session: ReadSession, entry: Entry, identity_now: Identity | None = None) -> Any:
-        """What an undo of `entry` would restore now (`batchtop.core.undo.UndoPreview`), read-only."""
+        """What an undo of `entry` would restore now (`batchtop.core.undo_outcome.UndoPreview`), read-only."""
         ...
 
     def item_detail(

@@ -19,7 +19,8 @@ from batchtop.core.backends.sqlite.write_session import sql_lit
 from batchtop.core.errors import BatchtopError
 from batchtop.core.journal import Entry, Journal
 from batchtop.core.source import Source
-from batchtop.core.undo import UndoOutcome, undo
+from batchtop.core.undo import undo
+from batchtop.core.undo_outcome import UndoOutcome
 from batchtop.tui.action_support import entry_title, poll_now, tell, when_text
 from batchtop.tui.text import safe, safe_block
 from batchtop.tui.widgets.cells import display_path

@@ -149,16 +149,17 @@ class PostgresBackend:
         entry: Entry,
         journal: Journal,
         *,
-        source: Any = None,
+        reader: Any,
+        own: bool = False,
         track: Track | None = None,
         busy_timeout: float = 1.5,
     ) -> Any:
         from batchtop.core.backends.postgres.undo import undo_entry
 
-        return undo_entry(entry, journal, source=source, track=track, busy_timeout=busy_timeout)
+        return undo_entry(entry, journal, reader=reader, own=own, track=track, busy_timeout=busy_timeout)
 
     def preview_undo(self, session: ReadSession, entry: Entry, identity_now: Identity | None = None) -> Any:
-        """What an undo of `entry` would restore now (`batchtop.core.undo.UndoPreview`), read-only."""
+        """What an undo of `entry` would restore now (`batchtop.core.undo_outcome.UndoPreview`), read-only."""
         from batchtop.core.backends.postgres.undo import preview_undo
 
         return preview_undo(session, entry, identity_now)

@@ -10,7 +10,7 @@ libpq finds the password (`~/.pgpass`, `PGPASSFILE`, `PGPASSWORD`).
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, Protocol
 
 from batchtop.core import errors
 from batchtop.core.backends.postgres import sql as pg
@@ -19,9 +19,9 @@ from batchtop.core.backends.postgres.plan import row_states
 from batchtop.core.backends.postgres.write import REPLACED, identity, write_error
 from batchtop.core.backends.sqlite.write_session import DESCRIBE_LIMIT, RowState, chunks, clamp_timeout, norm
 from batchtop.core.journal import Entry, Journal, Omitted, RawText, Record, encode_value, new_id
-from batchtop.core.profiles.model import RawValue, Track
+from batchtop.core.profiles.model import Profile, RawValue, Track
 from batchtop.core.sql import q
-from batchtop.core.undo import UndoOutcome, UndoPreview
+from batchtop.core.undo_outcome import UndoOutcome, UndoPreview
 
 
 def _value(v: Any) -> Any:
@@ -50,29 +50,34 @@ def _same(entry: Entry) -> str:
     return " AND ".join(f"{q(c)} IS NOT DISTINCT FROM {pg.lit(_value(v))}" for c, v in entry.after) or "TRUE"
 
 
+class Reader(Protocol):
+    """The source an undo reads the profile from (a `PgSource`; the caller opens and closes it)."""
+
+    url: str
+    profile: Profile | None
+
+    def poll(self) -> Any: ...
+
+    def wrote(self) -> None: ...
+
+
 def undo_entry(
     entry: Entry,
     journal: Journal,
     *,
-    source: Any = None,
+    reader: Reader,
+    own: bool = False,
     track: Track | None = None,
     busy_timeout: float = 1.5,
 ) -> UndoOutcome:
-    """Restore what `entry` changed (the caller has checked it is an applied action)."""
-    from batchtop.core.backends.postgres.source import PgSource
-
-    own = source if isinstance(source, PgSource) and source.path == entry.db else None
-    url = own.url if own is not None else entry.db
-    reader = own or PgSource(url)
-    try:
-        if reader.profile is None:
-            result = reader.poll()
-            if result.error is not None:
-                raise result.error
-        profile = reader.profile
-    finally:
-        if own is None:
-            reader.close()
+    """Restore what `entry` changed (the caller has checked it is an applied action). `reader` gives the
+    profile and the URL to write to; `own`: it is the app's source, told of the write."""
+    url = reader.url
+    if reader.profile is None:
+        result = reader.poll()
+        if result.error is not None:
+            raise result.error
+    profile = reader.profile
     assert profile is not None
     track = track or profile.track(entry.track) or Track(name=entry.track, table=entry.table, key=entry.key)
     started = time.monotonic()
@@ -129,8 +134,8 @@ def undo_entry(
             pending.abort(f"COMMIT failed: {scrub(str(exc), url)}")
             raise write_error(exc, url) from exc
         pending.settle()
-        if own is not None:
-            own.wrote()
+        if own:
+            reader.wrote()
         done = {norm(x) for x in restored}
         moved = [key for key, _ in restorable if norm(key) not in done]
         found = row_states(conn, track, moved[:DESCRIBE_LIMIT])
