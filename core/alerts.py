@@ -18,6 +18,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from batchtop.core import fmt
 from batchtop.core.sanitize import clean_line, redact
 from batchtop.core.status import SourceStatus
 
@@ -189,8 +190,8 @@ class Detector:
                         now,
                         path,
                         track,
-                        f"failure spike: {share:.0%} of the last {newly_settled:,} items failed "
-                        f"(was {before:.0%})",
+                        f"failure spike: {fmt.percent(share, 0)} of the last {newly_settled:,} items failed "
+                        f"(was {fmt.percent(before, 0)})",
                         f"spike:{path}:{track}",
                     )
                 )
