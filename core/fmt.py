@@ -124,8 +124,19 @@ def count(n: int | None) -> str:
 
 
 def percent(fraction: float | None, digits: int = 1) -> str:
-    """0.4567 -> '45.7%' ('46%' with `digits=0`); None -> '—'."""
-    return DASH if fraction is None else f"{fraction:.{digits}%}"
+    """0.4567 -> '45.7%' ('46%' with `digits=0`); None -> '—'.
+
+    Never rounds a little to nothing or almost all to all: 0.0004 -> '<0.1%', 0.9996 -> '99.9%'
+    (one failure in a million still shows; a run with one item left is not '100%').
+    """
+    if fraction is None:
+        return DASH
+    step = 10.0 ** -(digits + 2)
+    if 0 < fraction < step:
+        return f"<{step:.{digits}%}"
+    if 1 - step < fraction < 1:
+        return f"{1 - step:.{digits}%}"
+    return f"{fraction:.{digits}%}"
 
 
 def rate(per_min: float | None) -> str:

@@ -71,9 +71,12 @@ def test_compact_counts_fit_six_characters(n: int | None, text: str) -> None:
     assert len(text) <= 7  # a sign is the only extra character
 
 
-def test_percentages() -> None:
+def test_percentages_never_round_a_little_to_nothing_or_almost_all_to_all() -> None:
     assert [fmt.percent(x) for x in (None, 0, 0.4567, 1)] == ["—", "0.0%", "45.7%", "100.0%"]
     assert fmt.percent(0.4567, 0) == "46%"
+    # `batchtop status` said "100.0%" with one item in 5,000 left, and "0.0%" for one failure in 5,000.
+    assert [fmt.percent(x) for x in (1 / 5000, 4999 / 5000)] == ["<0.1%", "99.9%"]
+    assert [fmt.percent(x, 0) for x in (0.004, 0.996)] == ["<1%", "99%"]
 
 
 @pytest.mark.parametrize(("per_min", "text"), [
@@ -108,7 +111,7 @@ _FORMATTERS = {
         r"|_dur|_coarse)\("),
     "an f-string age": re.compile(r"\}\s*ago\b"),
     "an f-string rate": re.compile(r":[,.0-9]*f\}\s*(/min|/s\b|items/min)"),
-    "an f-string percentage": re.compile(r":[0-9]*\.[0-9]%\}"),
+    "an f-string percentage": re.compile(r":[0-9]*\.[0-9]%\}|f\}%"),
     "a compact count": re.compile(r"/ 1000:\.1f\}k|/ 1e6"),
     "a local display time": re.compile(r"strftime\(\s*f?[\"'](%m-%d|%Y-%m-%d %H)"),
 }

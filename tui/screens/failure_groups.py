@@ -54,7 +54,7 @@ def share_bar(share: float, width: int = 8) -> Text:
         eighths = 1  # one failure among a million still shows
     full, part = divmod(eighths, 8)
     bar = "█" * full + (" ▏▎▍▌▋▊▉"[part] if part else "")
-    return Text.assemble((bar.ljust(width), "red"), f" {share * 100:5.1f}%")
+    return Text.assemble((bar.ljust(width), "red"), f" {fmt.percent(share):>6}")
 
 
 def group_cells(group: ErrorGroup, rate: tuple[int, ...] = ()) -> tuple[Text | Sparkline, ...]:
