@@ -18,6 +18,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from batchtop.core import fmt
 from batchtop.core.alert_config import DEFAULT_KINDS, KINDS
 from batchtop.core.sanitize import clean_line, redact
 from batchtop.core.status import SourceStatus
@@ -185,8 +186,8 @@ class Detector:
                         now,
                         path,
                         track,
-                        f"failure spike: {share:.0%} of the last {newly_settled:,} items failed "
-                        f"(was {before:.0%})",
+                        f"failure spike: {fmt.percent(share, 0)} of the last {newly_settled:,} items failed "
+                        f"(was {fmt.percent(before, 0)})",
                         f"spike:{path}:{track}",
                     )
                 )

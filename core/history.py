@@ -13,7 +13,7 @@ from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from batchtop.core.timeutil import coarse_duration
+from batchtop.core.fmt import coarse_duration
 
 #: Windows (seconds) whose rates bound the ETA range.
 RATE_WINDOWS = (120.0, 300.0, 900.0)

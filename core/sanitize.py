@@ -206,13 +206,3 @@ def redact_page(page: str, before: str) -> str:
 def display(text: str, limit: int | None = None) -> str:
     """Sanitise and redact one line of DB text for a list cell."""
     return clean_line(redact(text), limit)
-
-
-def human_bytes(n: int) -> str:
-    """1536 -> '1.5 KB'."""
-    size = float(n)
-    for unit in ("bytes", "KB", "MB", "GB"):
-        if size < 1024 or unit == "GB":
-            return f"{int(size)} {unit}" if unit == "bytes" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{n} bytes"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from batchtop.core import fmt
 from batchtop.core.history import Activity, History
 from batchtop.core.profiles.model import STATES, UNMAPPED
 from batchtop.core.snapshot import IN_FLIGHT_LIMIT, MetricValue, RawCount, TrackSnapshot
@@ -96,7 +97,7 @@ def track_status(source: Source, snap: TrackSnapshot, now: float) -> TrackStatus
                                                         for a in track.actions) else 0
     last = max((t for t in (history.last_progress, snap.last_finished, source.last_change) if t), default=None)
     warning = unmapped_warning(snap)
-    partial = (f"counting: {snap.counted:.0%} of the table read so far, the counts are partial"
+    partial = (f"counting: {fmt.percent(snap.counted, 0)} of the table read so far, the counts are partial"
                if snap.counted < 1.0 else None)
     return TrackStatus(
         source=source.path, name=snap.name, table=snap.table, counts=dict(snap.counts),

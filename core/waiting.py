@@ -10,9 +10,9 @@ import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from batchtop.core import fmt
 from batchtop.core.sanitize import clean_line
 from batchtop.core.status import SourceStatus, TrackStatus
-from batchtop.core.timeutil import human_duration
 
 CONDITIONS = ("finished", "stalled", "failed")
 
@@ -59,16 +59,12 @@ def reached(statuses: Sequence[SourceStatus], until: Iterable[str], baseline: Ba
 
 
 def _eta(t: TrackStatus) -> str:
-    if t.eta is None:
-        return "ETA —"
-    lo, hi = t.eta
-    return "ETA 0s" if hi <= 0 else f"ETA {human_duration(lo)}–{human_duration(hi)}"
+    return f"ETA {fmt.eta(t.eta, t.remaining)}"
 
 
 def _counts(settled: int, total: int, failed: int, running: int, rate: float | None) -> str:
-    pct = f"{settled * 100 / total:.1f}%" if total else "—"
-    rate_text = "—" if rate is None else f"{rate:,.1f}/min"
-    return f"{settled:,}/{total:,} {pct} failed {failed:,} running {running:,} {rate_text}"
+    pct = fmt.percent(settled / total if total else None)
+    return f"{settled:,}/{total:,} {pct} failed {failed:,} running {running:,} {fmt.per_min(rate)}"
 
 
 def summary_lines(statuses: Sequence[SourceStatus]) -> list[str]:

@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
 from action_history import topics_history  # noqa: E402
-from factories import FIXED_NOW, demo_dir, failures_db, fixed_clock, hostile_dir  # noqa: E402
+from factories import FIXED_NOW, demo_dir, failures_db, fixed_clock, hostile_dir, pin_mtimes  # noqa: E402
 
 from batchtop.core.monitor import Monitor  # noqa: E402
 from batchtop.tui.app import BatchtopApp  # noqa: E402
@@ -112,9 +112,10 @@ def chunk_files(root: Path) -> None:
     root.mkdir()
     mixes = [{"rate": 40, "timeout": 12}, {"rate": 31, "missing": 20}, {"rate": 25, "json": 6},
              {"timeout": 18, "exit": 3}, {"rate": 12, "missing": 9}, {"timeout": 7}]
-    for i, mix in enumerate(mixes):
-        failures_db(root / f"results_chunk_{i:02d}.db", mix, done=40 + 7 * i,
-                    now=FIXED_NOW - (len(mixes) - i) * 1800)
+    paths = [failures_db(root / f"results_chunk_{i:02d}.db", mix, done=40 + 7 * i,
+                         now=FIXED_NOW - (len(mixes) - i) * 1800) for i, mix in enumerate(mixes)]
+    # The run is still writing at the frozen clock: file times at the real clock lie ahead of it.
+    pin_mtimes(paths, FIXED_NOW)
 
 
 def set_failures(*keys: str) -> Step:

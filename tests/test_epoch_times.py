@@ -11,12 +11,13 @@ from factories import FIXED_NOW, fixed_clock, litequeue_db
 from writers import run_cli
 
 from batchtop.core.errors import ProfileError
+from batchtop.core.fmt import ago
 from batchtop.core.profiles.model import Action
 from batchtop.core.profiles.userfile import dump_profile, parse_profiles
 from batchtop.core.source import Source
 from batchtop.core.status import source_status
 from batchtop.core.targets import Target, target_condition
-from batchtop.core.timeutil import human_age, parse_ts
+from batchtop.core.timeutil import parse_ts
 
 T = 1_767_268_800.25  # 2026-01-01 12:00:00.25 UTC
 
@@ -94,14 +95,12 @@ def test_a_profile_time_unit_is_parsed_dumped_and_checked(tmp_path: Path) -> Non
 
 
 def test_a_time_ahead_of_the_clock_is_never_shown_as_0s_ago() -> None:
-    from batchtop.tui.text import fmt_age
     from batchtop.tui.widgets.cells import age
 
     now = FIXED_NOW
-    assert human_age(now, now - 95) == "1m 35s ago"
-    assert human_age(now, now + 1) == "0s ago"  # within mtime granularity
-    assert human_age(now, now + 7200) == "in 2h 00m (ahead of the clock)"
-    assert human_age(now, None) == "never"
-    assert fmt_age(now, now + 7200) == "in 2h 00m (ahead of the clock)"
+    assert ago(now, now - 95) == "1m 35s ago"
+    assert ago(now, now + 1) == "0s ago"  # within mtime granularity
+    assert ago(now, now + 7200) == "in 2h 00m (ahead of the clock)"
+    assert ago(now, None) == "never"
     assert age(now, now + 7200, " ago").plain == "in 2h 00m (ahead of the clock)"
     assert age(now, now - 5, " ago").plain == "5s ago"

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from action_history import topics_history
 from conftest import wait_for, wait_ready
-from factories import failures_db, hostile_db
+from factories import FIXED_NOW, failures_db, hostile_db, pin_mtimes
 from test_tui_actions import open_failures, open_source, preview_ready, settle
 from textual.pilot import Pilot
 
@@ -82,14 +82,15 @@ class TestPreview:
     @pytest.mark.slow
     def test_marked_items(self, in_tmp, make_app, snap_compare):
         """Two marked items: count, samples, the exact predicate, the rule for rows that change meanwhile."""
-        failures_db(in_tmp / "f.db", {"rate": 6, "timeout": 4, "json": 2}, mode="delete")
+        # The file's time is the data's last change: at the fixed clock, not the real one (ahead of it).
+        pin_mtimes([failures_db(in_tmp / "f.db", {"rate": 6, "timeout": 4, "json": 2}, mode="delete")], FIXED_NOW)
         run = steps(failures_of("f.db"), focus_items, press("space", "down", "down", "space", "x"), previewed)
         assert snap_compare(make_app("."), terminal_size=SIZE, run_before=run)
 
     @pytest.mark.slow
     def test_large_group_needs_the_count_typed(self, in_tmp, make_app, snap_compare):
         """A group of 130 on the groups table: confirm stays disabled until 130 is typed (12 so far)."""
-        failures_db(in_tmp / "big.db", {"rate": 130, "timeout": 5}, mode="delete")
+        pin_mtimes([failures_db(in_tmp / "big.db", {"rate": 130, "timeout": 5}, mode="delete")], FIXED_NOW)
         run = steps(failures_of("big.db"), press("x"), previewed, press("1", "2"))
         assert snap_compare(make_app("."), terminal_size=SIZE, run_before=run)
 

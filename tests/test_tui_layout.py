@@ -54,7 +54,8 @@ async def test_80x24_overview_shows_progress_settled_failed_rate_and_eta(in_tmp,
         # The Track column is gone: a source with two tracks names them in the source column.
         assert any("› relations" in line for line in lines(app))
         totals = "\n".join(lines(app)[1:4])
-        assert "rate 8.4/min" in totals and "ETA 48m–1h 08m" in totals
+        # The totals word the rate and the ETA as the table does.
+        assert "rate 8.40/min" in totals and "ETA 48–69 min" in totals
 
 
 @pytest.mark.slow

@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.console import Console
 from rich.text import Text
 
-from batchtop.tui.widgets.cells import compact, middle
+from batchtop.tui.widgets.cells import middle
 from batchtop.tui.widgets.keyed_table import same
 from batchtop.tui.widgets.progress_bar import GLYPHS, ProgressBar, allocate
 from batchtop.tui.widgets.sparkline import Sparkline
@@ -40,11 +40,6 @@ def test_percent_never_rounds_to_0_or_100_while_work_remains():
 def test_sparkline_scales_to_its_peak_and_shows_a_trickle():
     line = plain(Sparkline((0, 1, 50, 100), width=4))
     assert line == "▁▂▅█" and plain(Sparkline((), width=3)) == "   "
-
-
-def test_compact_numbers_fit_narrow_columns():
-    assert [compact(n) for n in (12_345, 123_456, 6_210_000, 10_000_000, 123_000_000)] == [
-        "12,345", "123.5k", "6.21M", "10.0M", "123M"]
 
 
 def test_middle_ellipsis_keeps_the_distinguishing_end():

@@ -22,7 +22,6 @@ from batchtop.core.errors import BatchtopError, SourceError
 from batchtop.core.journal import Entry, Journal
 from batchtop.core.sanitize import clean_line
 from batchtop.core.source import Source
-from batchtop.core.timeutil import human_duration
 
 if TYPE_CHECKING:
     from batchtop.core.actions import Outcome
@@ -73,12 +72,6 @@ def app_now(node: DOMNode) -> float:
 def tell(node: DOMNode, text: str, severity: SeverityLevel = "information", timeout: float | None = None) -> None:
     """A toast with sanitised text, never parsed as markup."""
     node.app.notify(clean_line(text, 400), severity=severity, timeout=timeout, markup=False)
-
-
-def when_text(then: float, now: float) -> str:
-    """'2026-01-01 11:58:00 (2m ago)' in local time."""
-    stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(then))
-    return f"{stamp} ({human_duration(max(0.0, now - then))} ago)"
 
 
 def entry_title(entry: Entry) -> str:

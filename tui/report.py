@@ -14,8 +14,9 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from batchtop.core import fmt
 from batchtop.core.status import SourceStatus
-from batchtop.tui.text import fmt_age, fmt_eta, fmt_rate, safe
+from batchtop.tui.text import safe
 from batchtop.tui.widgets.badge import badge
 
 #: Line width into a pipe or a file: wide enough that no table is ever cut (Rich would assume 80).
@@ -71,8 +72,8 @@ def print_status(statuses: Sequence[SourceStatus], now: float, console: Console 
         for t in status.tracks:
             table.add_row(
                 safe(t.name), badge(t.activity.state),
-                f"{t.progress:.1%}", f"{t.total:,}", *[f"{t.counts[s]:,}" for s in shown],
-                fmt_rate(t.rate_per_min), "—" if not t.total else fmt_eta(t.eta), fmt_age(now, t.last_change),
+                fmt.percent(t.progress), f"{t.total:,}", *[f"{t.counts[s]:,}" for s in shown],
+                fmt.per_min(t.rate_per_min), fmt.DASH if not t.total else fmt.eta(t.eta, t.remaining), fmt.ago(now, t.last_change),
             )
         console.print(table)
         for t in status.tracks:

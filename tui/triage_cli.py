@@ -27,6 +27,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from batchtop.core import fmt
 from batchtop.core.errors import BatchtopError
 from batchtop.core.sanitize import clean
 from batchtop.tui import spark_text
@@ -281,14 +282,14 @@ def _groups(args: argparse.Namespace) -> int:
     )
     axis = doc["rate_axis"]
     if axis is not None:
-        start, end = (time.strftime("%m-%d %H:%M", time.localtime(t)) for t in (axis["start"], axis["end"]))
+        start, end = (fmt.clock(t, seconds=False) for t in (axis["start"], axis["end"]))
         print(f"{'':>9} {'':6}  {'over time':<{RATE_CELLS}}  {start} -> {end}")
     for g, d in zip(report.groups, doc["groups"], strict=True):
         files = {o.path for o in g.occurrences}
         where = ", ".join(f"{os.path.basename(o.path)} {o.count:,}" for o in g.occurrences[:3])
         more = f", +{len(g.occurrences) - 3} more" if len(g.occurrences) > 3 else ""
         trend = spark_text.plain(d["rate"], RATE_CELLS) if axis is not None else ""
-        print(clean(f"{g.count:>9,} {g.share:6.1%}  {trend}  {g.signature}  [{len(files)} file(s): {where}{more}]"))
+        print(clean(f"{g.count:>9,} {fmt.percent(g.share):>6}  {trend}  {g.signature}  [{len(files)} file(s): {where}{more}]"))
     return code
 
 
@@ -366,9 +367,9 @@ def print_summary(statuses: Sequence[Any], chunks: str = "none") -> None:
             print(summary_lines(members)[0])
             continue
         c = combine(chunk_set.name, members)
-        rate = "—" if c.rate_per_min is None else f"{c.rate_per_min:,.1f}/min"
-        eta = "ETA —" if c.eta is None else f"ETA {_dur(c.eta[0])}–{_dur(c.eta[1])}"
-        pct = f"{c.progress:.1%}" if c.total else "—"
+        rate = fmt.per_min(c.rate_per_min)
+        eta = f"ETA {fmt.eta(c.eta, c.remaining)}"
+        pct = fmt.percent(c.progress if c.total else None)
         print(
             clean(
                 f"{c.name} ({c.files} files{f', {c.errors} unreadable' if c.errors else ''}): "
@@ -378,12 +379,6 @@ def print_summary(statuses: Sequence[Any], chunks: str = "none") -> None:
         )
     if len(statuses) > 1:
         print(summary_lines(statuses)[-1])
-
-
-def _dur(s: float) -> str:
-    from batchtop.core.timeutil import human_duration
-
-    return human_duration(s)
 
 
 # -- watch ----------------------------------------------------------------------------------------------

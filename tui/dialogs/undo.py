@@ -15,13 +15,14 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Button, Footer, Static
 
+from batchtop.core import fmt
 from batchtop.core.backends.sqlite.write_session import sql_lit
 from batchtop.core.errors import BatchtopError
 from batchtop.core.journal import Entry, Journal
 from batchtop.core.source import Source
 from batchtop.core.undo import undo
 from batchtop.core.undo_outcome import UndoOutcome
-from batchtop.tui.action_support import entry_title, poll_now, tell, when_text
+from batchtop.tui.action_support import entry_title, poll_now, tell
 from batchtop.tui.text import safe, safe_block
 from batchtop.tui.widgets.cells import display_path
 
@@ -36,7 +37,7 @@ def undo_view(entry: Entry, now: float) -> Group:
     grid.add_column()
     grid.add_row("database", safe(display_path(entry.db), 200))
     grid.add_row("track", safe(f"{entry.track} (table {entry.table})", 120))
-    grid.add_row("when", Text(when_text(entry.time, now)))
+    grid.add_row("when", Text(fmt.when(now, entry.time)))
     grid.add_row("target", safe(entry.target, 200))
     grid.add_row("rows", Text(f"{len(entry.affected):,} written (of {entry.planned:,} previewed)", style="bold"))
     keys = ", ".join(str(k) for k in entry.affected[:SHOWN_KEYS])

@@ -3,7 +3,6 @@ failure spike, a new error signature), including those the rate limit kept quiet
 
 from __future__ import annotations
 
-import time
 from typing import ClassVar
 
 from rich.text import Text
@@ -12,6 +11,7 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
+from batchtop.core import fmt
 from batchtop.core.alerts import Event
 from batchtop.tui.text import safe
 
@@ -27,7 +27,7 @@ KIND_STYLE = {
 def event_cells(event: Event) -> tuple[Text, ...]:
     """One row: time, kind, whether it was notified, the message (sanitised in core, wrapped here)."""
     return (
-        Text(time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(event.at))),
+        Text(fmt.clock(event.at, year=True)),
         safe(event.kind, 14, style=KIND_STYLE.get(event.kind, "")),
         Text("yes" if event.notified else "quiet", style="" if event.notified else "bright_black"),
         safe(event.message, 300),

@@ -15,12 +15,11 @@ from textual.timer import Timer
 from textual.widgets import ProgressBar, Static
 from textual.worker import get_current_worker
 
+from batchtop.core import fmt
 from batchtop.core.errors import BatchtopError
 from batchtop.core.group_rate import group_series, span
 from batchtop.core.groups import CHUNK, ErrorGroup, GroupReport, cache_for
 from batchtop.core.profiles.model import Track
-from batchtop.core.timeutil import human_duration
-from batchtop.tui.screens.item import fmt_time
 from batchtop.tui.screens.live import ScreenMixin
 from batchtop.tui.text import safe
 from batchtop.tui.widgets.keyed_table import ColumnSpec, KeyedTable
@@ -55,7 +54,7 @@ def share_bar(share: float, width: int = 8) -> Text:
         eighths = 1  # one failure among a million still shows
     full, part = divmod(eighths, 8)
     bar = "█" * full + (" ▏▎▍▌▋▊▉"[part] if part else "")
-    return Text.assemble((bar.ljust(width), "red"), f" {share * 100:5.1f}%")
+    return Text.assemble((bar.ljust(width), "red"), f" {fmt.percent(share):>6}")
 
 
 def group_cells(group: ErrorGroup, rate: tuple[int, ...] = ()) -> tuple[Text | Sparkline, ...]:
@@ -63,8 +62,8 @@ def group_cells(group: ErrorGroup, rate: tuple[int, ...] = ()) -> tuple[Text | S
     sample = f"{group.sample_key} {group.sample_label}".strip()
     trend = Sparkline(rate, width=RATE_CELLS, style="red") if rate else Text("—", style="bright_black")
     return (Text(f"{group.count:,}", justify="right"), share_bar(group.share), trend,
-            Text(fmt_minute(group.first_seen)),
-            Text(fmt_minute(group.last_seen)), safe(group.signature, 120), safe(sample, 80, style="dim"))
+            Text(fmt.clock(group.first_seen, seconds=False)),
+            Text(fmt.clock(group.last_seen, seconds=False)), safe(group.signature, 120), safe(sample, 80, style="dim"))
 
 
 class GroupsPart(ScreenMixin):
@@ -198,15 +197,10 @@ class GroupsPart(ScreenMixin):
         detail.update(text)
 
 
-def fmt_minute(epoch: float | None) -> str:
-    """'01-01 11:58' in local time (the groups table's columns), or '—'."""
-    return "—" if epoch is None else time.strftime("%m-%d %H:%M", time.localtime(epoch))
-
-
 def axis_text(axis: tuple[float, float]) -> str:
     """What the 'Over time' sparklines span: '10:02 → 14:55 (25m 00s a cell)'."""
     start, end = axis
-    return f"{fmt_time(start)} → {fmt_time(end)} ({human_duration((end - start) / RATE_CELLS)} a cell)"
+    return f"{fmt.clock(start)} → {fmt.clock(end)} ({fmt.duration((end - start) / RATE_CELLS)} a cell)"
 
 
 class _Abandoned(Exception):

@@ -12,12 +12,13 @@ from rich.text import Text
 from textual.timer import Timer
 from textual.widgets import Input, Static
 
+from batchtop.core import fmt
 from batchtop.core.filtered import filter_failures
 from batchtop.core.groups import ErrorGroup, cache_for, failure_page
 from batchtop.core.profiles.model import Track
 from batchtop.core.snapshot import FailureRow
 from batchtop.core.source import Source
-from batchtop.tui.screens.item import ItemScreen, fmt_time
+from batchtop.tui.screens.item import ItemScreen
 from batchtop.tui.screens.live import ScreenMixin
 from batchtop.tui.text import safe
 from batchtop.tui.widgets.keyed_table import ColumnSpec
@@ -40,7 +41,7 @@ def item_cells(row: FailureRow, marked: bool) -> tuple[Text, ...]:
     """The cells of one failed item (all DB text through `safe`)."""
     key = safe(row.key, 20, style="dim")
     key.justify = "right"
-    return MARK if marked else NO_MARK, key, Text(fmt_time(row.when)), safe(row.label, 120), safe(row.error, 160)
+    return MARK if marked else NO_MARK, key, Text(fmt.clock(row.when)), safe(row.label, 120), safe(row.error, 160)
 
 
 class ItemsPart(ScreenMixin):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any, ClassVar
 
 from rich.text import Text
@@ -12,10 +11,11 @@ from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.widgets import DataTable, Footer, Header, Static
 
+from batchtop.core import fmt
 from batchtop.core.errors import BatchtopError
 from batchtop.core.items import CHUNK_CHARS, ItemDetail, Value, ValueChunk, read_item, read_item_value
 from batchtop.core.profiles.model import Track
-from batchtop.core.sanitize import human_bytes, redact
+from batchtop.core.sanitize import redact
 from batchtop.core.source import Source
 from batchtop.tui.screens.live import LiveScreen
 from batchtop.tui.text import plain, safe, safe_block
@@ -30,14 +30,9 @@ COLUMNS = (
 )
 
 
-def fmt_time(epoch: float | None) -> str:
-    """'01-01 11:58:00' in local time, or '—'."""
-    return "—" if epoch is None else time.strftime("%m-%d %H:%M:%S", time.localtime(epoch))
-
-
 def value_cells(value: Value, stale: bool) -> tuple[Text, ...]:
     """Cells of one column of the item (the value on one line, sanitised)."""
-    size = human_bytes(value.size) if value.kind in ("text", "blob") else ""
+    size = fmt.size(value.size) if value.kind in ("text", "blob") else ""
     if value.is_null:
         shown = Text("NULL", style="dim italic")
     else:

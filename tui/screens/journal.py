@@ -7,7 +7,6 @@ watch are listed, but their cohorts are not read (that would open a file nobody 
 
 from __future__ import annotations
 
-import time
 from typing import ClassVar
 
 from rich.console import Group, RenderableType
@@ -17,6 +16,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import DataTable, Footer, Header, Static
 
+from batchtop.core import fmt
 from batchtop.core.cohort import Cohort, read_cohort
 from batchtop.core.errors import BatchtopError
 from batchtop.core.journal import Entry
@@ -49,7 +49,7 @@ def entry_cells(entry: Entry) -> tuple[Text, ...]:
     """One row of the journal table (every stored string through `safe`)."""
     what = f"undo of #{entry.undoes}" if entry.kind == "undo" else entry.action
     rows = Text(f"{len(entry.affected):,} of {entry.planned:,}", justify="right")
-    return (safe(entry.id, 9, style="bold"), Text(time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(entry.time))),
+    return (safe(entry.id, 9, style="bold"), Text(fmt.clock(entry.time, year=True)),
             safe(entry.status, 8, style=STATUS_STYLE.get(entry.status, "")), safe(what, 18), safe(entry.track, 10),
             rows, safe(entry.target, 120), safe(display_path(entry.db), 80, style="bright_black"))
 

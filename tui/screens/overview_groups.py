@@ -15,12 +15,13 @@ from functools import lru_cache
 
 from rich.text import Text
 
+from batchtop.core import fmt
 from batchtop.core.chunks import ChunkSet, Combined, GroupBy, combine, group_paths
 from batchtop.tui.messages import SourceView
 from batchtop.tui.screens import overview_rows as rows
 from batchtop.tui.text import safe
 from batchtop.tui.widgets.badge import badge
-from batchtop.tui.widgets.cells import coarse_age, compact, display_path, name_cell, number, rate
+from batchtop.tui.widgets.cells import coarse_age, display_path, eta, name_cell, number, rate
 from batchtop.tui.widgets.keyed_table import Cell
 from batchtop.tui.widgets.progress_bar import ProgressBar
 from batchtop.tui.widgets.sparkline import Sparkline
@@ -110,10 +111,10 @@ def group_cells(unit: Unit, c: Combined, expanded: bool, now: float,
         "profile": safe(profile, limit=lay.width("profile") or None, style="bright_black"),
         "state": badge(c.state),
         "progress": ProgressBar.of(c.counts, width=lay.bar),
-        "items": Text(f"{compact(c.settled)}/{compact(c.total)}", justify="right"),
+        "items": Text(f"{fmt.count(c.settled)}/{fmt.count(c.total)}", justify="right"),
         "failed": number(c.counts.get("failed", 0), style="bold red"),
         "rate": rate(c.rate_per_min),
-        "eta": rows.eta_text(c.eta, c.remaining) if c.total else Text("—", style="bright_black"),
+        "eta": eta(c.eta, c.remaining) if c.total else Text("—", style="bright_black"),
         "trend": Sparkline(c.sparkline[-rows.TREND:], width=rows.TREND),
         "changed": coarse_age(now, c.last_change),
     }

@@ -12,12 +12,12 @@ from dataclasses import dataclass
 
 from rich.text import Text
 
+from batchtop.core import fmt
 from batchtop.core.status import SourceStatus, TrackStatus
-from batchtop.core.timeutil import human_duration
 from batchtop.tui.messages import SourceView
 from batchtop.tui.text import safe
 from batchtop.tui.widgets.badge import RANK, badge
-from batchtop.tui.widgets.cells import coarse_age, compact, display_path, name_cell, number, rate
+from batchtop.tui.widgets.cells import coarse_age, display_path, eta, name_cell, number, rate
 from batchtop.tui.widgets.keyed_table import Cell, ColumnSpec
 from batchtop.tui.widgets.progress_bar import ProgressBar
 from batchtop.tui.widgets.sparkline import Sparkline
@@ -169,23 +169,6 @@ def state_badge(status: SourceStatus, track: TrackStatus | None) -> Text:
     return badge(track.activity.state if track else None)
 
 
-def eta_text(eta: tuple[float, float] | None, remaining: int) -> Text:
-    """A compact ETA range: '45s', '12–18 min', '1.1–1.7 h', 'done'."""
-    if remaining == 0:
-        return Text("done", style="blue")
-    if eta is None:
-        return Text("—", style="bright_black")
-    lo, hi = eta
-    if hi < 90:
-        return Text(human_duration(hi))
-    if hi < 5400:
-        a, b = max(1, round(lo / 60)), max(1, round(hi / 60))
-        return Text(f"{a} min" if a == b else f"{a}–{b} min")
-    if hi < 172800:
-        return Text(f"{lo / 3600:.1f}–{hi / 3600:.1f} h")
-    return Text(f"{lo / 86400:.1f}–{hi / 86400:.1f} d")
-
-
 def track_cells(view: SourceView, track: TrackStatus, first: bool, now: float,
                 lay: Layout = DEFAULT_LAYOUT, indent: int = 0) -> tuple[Cell, ...]:
     """The cells of one track row, for the columns of `lay` (the source name only on the source's first
@@ -213,10 +196,10 @@ def track_cells(view: SourceView, track: TrackStatus, first: bool, now: float,
         if first else Text(""),
         "state": state_badge(status, track),
         "progress": ProgressBar.of(track.counts, width=lay.bar),
-        "items": Text(f"{compact(track.settled)}/{compact(track.total)}", style=dim, justify="right"),
+        "items": Text(f"{fmt.count(track.settled)}/{fmt.count(track.total)}", style=dim, justify="right"),
         "failed": number(track.counts.get("failed", 0), style="bold red"),
         "rate": rate(track.rate_per_min),
-        "eta": eta_text(track.eta, track.remaining),
+        "eta": eta(track.eta, track.remaining),
         "trend": Sparkline(track.sparkline, width=TREND),
         "changed": coarse_age(now, track.last_change),
     }

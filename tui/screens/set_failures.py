@@ -22,6 +22,7 @@ from textual.timer import Timer
 from textual.widgets import Footer, Header, ProgressBar, Static
 from textual.worker import get_current_worker
 
+from batchtop.core import fmt
 from batchtop.core.backends.sqlite.write_session import READ_ONLY
 from batchtop.core.crossgroups import CrossGroup, CrossReport, cross_groups
 from batchtop.core.errors import BatchtopError
@@ -35,7 +36,7 @@ from batchtop.core.targets import Target
 from batchtop.tui.action_support import app_now, journal_of, read_only, tell
 from batchtop.tui.dialogs.export_path import ExportPathDialog
 from batchtop.tui.screens.failure_export import default_name
-from batchtop.tui.screens.failure_groups import RATE_CELLS, axis_text, fmt_minute, share_bar
+from batchtop.tui.screens.failure_groups import RATE_CELLS, axis_text, share_bar
 from batchtop.tui.screens.live import LiveScreen
 from batchtop.tui.text import plain, safe
 from batchtop.tui.widgets.keyed_table import ColumnSpec, KeyedTable
@@ -61,7 +62,7 @@ def group_cells(group: CrossGroup, rate: tuple[int, ...]) -> tuple[Text | Sparkl
     trend = Sparkline(rate, width=RATE_CELLS, style="red") if rate else Text("—", style="bright_black")
     top = group.occurrences[0]
     return (Text(f"{group.count:,}", justify="right"), share_bar(group.share), trend,
-            Text(f"{len(group.sources):,}", justify="right"), Text(fmt_minute(group.last_seen)),
+            Text(f"{len(group.sources):,}", justify="right"), Text(fmt.clock(group.last_seen, seconds=False)),
             safe(group.signature, 160), safe(f"{os.path.basename(top.path)} {top.count:,}", 60, style="dim"))
 
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from rich.text import Text
 
+from batchtop.core import fmt
 from batchtop.core.profiles.model import Profile
 from batchtop.core.snapshot import FailureRow, SessionRow, Snapshot
 from batchtop.core.status import TrackStatus
 from batchtop.tui.messages import SourceView
-from batchtop.tui.screens.overview_rows import eta_text, state_badge
+from batchtop.tui.screens.overview_rows import state_badge
 from batchtop.tui.text import safe
-from batchtop.tui.widgets.cells import age, display_path, joined, number, rate
+from batchtop.tui.widgets.cells import age, display_path, eta, joined, number, rate
 from batchtop.tui.widgets.keyed_table import Cell, ColumnSpec
 from batchtop.tui.widgets.progress_bar import ProgressBar
 
@@ -51,12 +52,12 @@ def heading(view: SourceView, now: float) -> Text:
     text.append("\n")
     parts: list[Text | str] = [safe(display_path(view.path), style="")]
     if profile is not None:
-        origin = profile.origin if profile.confidence >= 1 else f"{profile.origin}, {profile.confidence:.0%} sure"
+        origin = profile.origin if profile.confidence >= 1 else f"{profile.origin}, {fmt.percent(profile.confidence, 0)} sure"
         parts.append(safe(f"profile {profile.name} ({origin})", style="bright_black"))
     if status.journal_mode:
         parts.append(safe(f"journal {status.journal_mode}", style="bright_black"))
     if view.snapshot is not None:
-        parts.append(Text(f"read {age(now, view.snapshot.taken_at).plain} ago", style="bright_black"))
+        parts.append(Text(f"read {fmt.ago(now, view.snapshot.taken_at)}", style="bright_black"))
     text.append_text(joined(*parts))
     if profile is not None:
         text.append("\n")
@@ -98,7 +99,7 @@ def track_cells(view: SourceView, track: TrackStatus) -> tuple[Cell, ...]:
         number(c.get("cancelled", 0), style="magenta"),
         number(track.total, style="bold"),
         rate(track.rate_per_min),
-        eta_text(track.eta, track.remaining),
+        eta(track.eta, track.remaining),
     )
 
 

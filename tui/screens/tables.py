@@ -14,10 +14,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import DataTable, Footer, Header, Static
 
+from batchtop.core import fmt
 from batchtop.core.errors import BatchtopError
 from batchtop.core.items import TableInfo, TablePage, Value, read_table_page, read_tables
 from batchtop.core.profiles.model import RawValue
-from batchtop.core.sanitize import human_bytes
 from batchtop.core.source import Source
 from batchtop.tui.screens.live import LiveScreen
 from batchtop.tui.text import plain, safe
@@ -33,7 +33,7 @@ def cell(value: Value) -> Text:
         return Text("NULL", style="dim italic")
     shown = safe(value.text, 80)
     if value.more:
-        shown.append(f" +{human_bytes(value.more)}", style="dim")
+        shown.append(f" +{fmt.size(value.more)}", style="dim")
     return shown
 
 

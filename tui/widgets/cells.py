@@ -1,4 +1,5 @@
-"""Small formatting helpers for table cells and one-line summaries (numbers, ages, paths, names).
+"""Table cells and one-line summaries: styles and alignment around the words of `batchtop.core.fmt`
+(counts, rates, ages, ETAs), and paths and names.
 
 Everything returns `rich.text.Text` built from plain strings: DB-derived text only enters through
 `batchtop.tui.text.safe`, so nothing here is ever parsed as markup.
@@ -10,89 +11,56 @@ import os
 
 from rich.text import Text
 
-from batchtop.core.timeutil import FUTURE_SLACK, human_age, human_duration
+from batchtop.core import fmt
 from batchtop.tui.text import safe
 
-DASH = "—"
+DIM = "bright_black"
 
 
-def compact(n: int) -> str:
-    """12,345 below 100,000; then 123.4k, 6.21M, 10.0M, 123M (at most 6 characters: columns stay
-    narrow on 10M-row tables)."""
-    if abs(n) < 100_000:
-        return f"{n:,}"
-    if abs(n) < 999_950:
-        return f"{n / 1000:.1f}k"
-    # Thresholds just below 10 and 100 so that rounding never prints "10.00M" or "100.0M".
-    scale, unit = (1e9, "G") if abs(n) >= 999_500_000 else (1e6, "M")
-    v = n / scale
-    return f"{v:.2f}{unit}" if abs(v) < 9.995 else f"{v:.1f}{unit}" if abs(v) < 99.95 else f"{v:.0f}{unit}"
-
-
-def number(n: int | None, style: str = "", zero_style: str = "bright_black") -> Text:
-    """A right-aligned count; zero is dimmed so the non-zero ones stand out."""
-    if n is None:
-        return Text(DASH, style=zero_style, justify="right")
-    return Text(compact(n), style=style if n else zero_style, justify="right")
+def number(n: int | None, style: str = "", zero_style: str = DIM) -> Text:
+    """A right-aligned compact count (`fmt.count`); zero is dimmed so the non-zero ones stand out."""
+    return Text(fmt.count(n), style=style if n else zero_style, justify="right")
 
 
 def rate(per_min: float | None) -> Text:
     """Items per minute without the unit (the column header says it): '12.3', '0.40', '1,234'."""
-    if per_min is None:
-        return Text(DASH, style="bright_black", justify="right")
-    if per_min >= 1000:
-        text = f"{per_min:,.0f}"
-    elif per_min >= 10:
-        text = f"{per_min:.1f}"
-    else:
-        text = f"{per_min:.2f}"
-    return Text(text, style="" if per_min else "bright_black", justify="right")
+    return Text(fmt.rate(per_min), style="" if per_min else DIM, justify="right")
+
+
+def eta(bounds: tuple[float, float] | None, remaining: int) -> Text:
+    """An ETA range cell (`fmt.eta`): 'done' in blue, unknown dimmed."""
+    text = fmt.eta(bounds, remaining)
+    return Text(text, style="blue" if text == "done" else DIM if bounds is None else "")
 
 
 def age(now: float, then: float | None, suffix: str = "") -> Text:
     """How long ago: '4s', '3m 10s' (dim when over an hour, so fresh changes stand out); a time ahead of
-    the clock says so, in yellow (clock skew, or a time zone or epoch unit misread), never '0s'."""
+    the clock says so, in yellow, never '0s'."""
     if then is None:
-        return Text(DASH, style="bright_black", justify="right")
-    seconds = now - then
-    if -seconds > FUTURE_SLACK:
-        return Text(human_age(now, then), style="yellow", justify="right")
-    return Text(human_duration(max(0.0, seconds)) + suffix, style="bright_black" if seconds > 3600 else "",
-                justify="right")
-
-
-#: Below this age a table shows "<1m"; above it, whole minutes counted on the minute of the clock.
-COARSE_AFTER = 60.0
+        return Text(fmt.DASH, style=DIM, justify="right")
+    if fmt.is_future(now, then):
+        return Text(fmt.ahead(now, then), style="yellow", justify="right")
+    return Text(fmt.ago(now, then, suffix), style=DIM if now - then > 3600 else "", justify="right")
 
 
 def coarse_age(now: float, then: float | None) -> Text:
-    """How long ago, for a cell of a table that is aged by the clock: '<1m', '7m', '2h 05m'.
+    """How long ago, for a cell of a table that is aged by the clock: '<1m', '7m', '2h 05m' (`fmt.coarse_ago`).
 
     A table repaints every visible row when one cell changes (about a fifth of a core at 1 Hz), so ages
-    in tables change at most once a minute and all together: minutes are counted up to the start of the
-    current minute of `now`. Exact seconds are on the status line and the detail panels.
+    in tables change at most once a minute and all together. Exact seconds are on the status line and the
+    detail panels.
     """
     if then is None:
-        return Text(DASH, style="bright_black", justify="right")
-    seconds = now - then
-    if -seconds > FUTURE_SLACK:
-        return Text(human_age(now, then), style="yellow", justify="right")
-    if seconds < COARSE_AFTER:
-        return Text("<1m", justify="right")
-    minutes = max(1, int((now - now % 60 - then) // 60))
-    if minutes < 60:
-        text = f"{minutes}m"
-    elif minutes < 48 * 60:
-        text = f"{minutes // 60}h {minutes % 60:02d}m"
-    else:
-        text = f"{minutes // 1440}d {minutes % 1440 // 60}h"
-    return Text(text, style="bright_black" if seconds > 3600 else "", justify="right")
+        return Text(fmt.DASH, style=DIM, justify="right")
+    if fmt.is_future(now, then):
+        return Text(fmt.ahead(now, then), style="yellow", justify="right")
+    return Text(fmt.coarse_ago(now, then), style=DIM if now - then > 3600 else "", justify="right")
 
 
 def is_young(now: float, then: float | None) -> bool:
     """Whether `coarse_age` of `then` turns from '<1m' to '1m' about now (within two one-second ticks);
     otherwise its text changes only at the next minute of the clock."""
-    return then is not None and COARSE_AFTER <= now - then < COARSE_AFTER + 2
+    return then is not None and fmt.COARSE_AFTER <= now - then < fmt.COARSE_AFTER + 2
 
 
 def middle(text: str, limit: int) -> str:

@@ -20,11 +20,11 @@ from pathlib import Path
 from rich.text import Text
 from textual.widgets import Static
 
+from batchtop.core import fmt
 from batchtop.core.cohort import Cohort, read_cohort
 from batchtop.core.errors import BatchtopError
 from batchtop.core.journal import Entry, Journal
 from batchtop.core.source import Source
-from batchtop.core.timeutil import human_duration
 from batchtop.tui.text import safe
 
 #: Most recent actions shown.
@@ -101,7 +101,7 @@ def render_lines(lines: list[Line], now: float, error: str | None = None) -> Tex
             text.append_text(cohort_parts(line.cohort))
         else:
             text.append_text(safe(line.error or "", 200, style="yellow"))
-        note = f"  ({len(e.affected):,} rows, {human_duration(max(0.0, now - e.time))} ago"
+        note = f"  ({len(e.affected):,} rows, {fmt.ago(now, e.time)}"
         text.append(note + (", undone)" if e.status == "undone" else ")"), style="bright_black")
     return text
 

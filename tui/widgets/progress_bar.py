@@ -15,6 +15,8 @@ from rich.measure import Measurement
 from rich.segment import Segment
 from rich.style import Style
 
+from batchtop.core import fmt
+
 #: Draw order, left to right: settled states first, then work still in flight, then what is left.
 ORDER: tuple[str, ...] = ("done", "failed", "skipped", "cancelled", "running", "pending")
 
@@ -76,15 +78,8 @@ class ProgressBar:
         return 100.0 * settled / total if total else 0.0
 
     def pct_text(self) -> str:
-        """' 61%', '100%', '<1%' (never rounds a few settled items down to 0 or up to 100)."""
-        pct = self.percent
-        counts = dict(self.counts)
-        if 0 < pct < 1:
-            return " <1%"
-        unsettled: int = sum(counts.get(s, 0) for s in ("pending", "running"))
-        if 99 < pct < 100 and unsettled:
-            return " 99%"
-        return f"{pct:3.0f}%"
+        """' 61%', '100%', ' <1%', ' 99%' (`fmt.percent`: a few settled items never round to 0 or 100)."""
+        return f"{fmt.percent(self.percent / 100, 0):>4}"
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         pct_width = 5 if self.show_pct else 0

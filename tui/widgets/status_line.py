@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from rich.text import Text
 from textual.widget import Widget
 
-from batchtop.core.timeutil import human_duration
-from batchtop.tui.widgets.cells import COARSE_AFTER, coarse_age, joined
+from batchtop.core import fmt
+from batchtop.tui.widgets.cells import joined
 
 
 @dataclass(frozen=True)
@@ -31,13 +31,6 @@ class LiveInfo:
     in_flight: int = 0
 
 
-def interval_text(seconds: float) -> str:
-    """'1s', '0.5s', '250ms', '2m'."""
-    if seconds < 1:
-        return f"{seconds * 1000:.0f}ms" if seconds < 0.5 else f"{seconds:g}s"
-    return f"{seconds:g}s" if seconds < 60 else human_duration(seconds)
-
-
 def render_info(info: LiveInfo) -> Text:
     """The status line's text."""
     if info.paused:
@@ -45,7 +38,7 @@ def render_info(info: LiveInfo) -> Text:
         mode.append(" p resumes", style="yellow")
     else:
         mode = Text("● LIVE", style="bold green")
-    poll = Text(f"poll every {interval_text(info.interval)}")
+    poll = Text(f"poll every {fmt.interval(info.interval)}")
     poll.append(" (+/-)", style="bright_black")
     if info.watching is None:
         watch = Text("watch: starting", style="bright_black")
@@ -56,10 +49,7 @@ def render_info(info: LiveInfo) -> Text:
     if info.last_change is None:
         change = Text("data: no change seen yet", style="bright_black")
     else:
-        seconds = max(0.0, info.now - info.last_change)
-        # Seconds while fresh; then whole minutes on the clock's minute, so an idle line repaints once a minute.
-        ago = human_duration(seconds) if seconds < COARSE_AFTER else coarse_age(info.now, info.last_change).plain
-        change = Text(f"data changed {ago} ago")
+        change = Text(f"data changed {fmt.fresh_ago(info.now, info.last_change)}")
     parts: list[Text] = [mode, poll, watch, change]
     if info.cost is not None and info.queries is not None:
         cost = Text(f"{info.scope}: ")

@@ -12,11 +12,11 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual.widget import Widget
 
+from batchtop.core import fmt
 from batchtop.core.profiles.model import STATES
 from batchtop.core.status import SourceStatus
-from batchtop.tui.text import fmt_eta
 from batchtop.tui.widgets.badge import BADGES
-from batchtop.tui.widgets.cells import compact, joined
+from batchtop.tui.widgets.cells import joined
 from batchtop.tui.widgets.progress_bar import GLYPHS, ProgressBar, allocate
 
 
@@ -80,7 +80,7 @@ def render_summary(summary: Summary, width: int = NARROW) -> Group:
     head.add_column(no_wrap=True)
     sources = Text(f"{summary.sources} source{'s' if summary.sources != 1 else ''}", style="bold")
     sources.append(f" · {summary.tracks} track{'s' if summary.tracks != 1 else ''}", style="")
-    items = Text(f"{compact(settled)} / {compact(total)} items settled", style="bold")
+    items = Text(f"{fmt.count(settled)} / {fmt.count(total)} items settled", style="bold")
     head.add_column(no_wrap=True)
     head.add_row(sources, ProgressBar.of(counts, width=12 if narrow else 30), items, _activity(summary))
 
@@ -94,11 +94,11 @@ def render_summary(summary: Summary, width: int = NARROW) -> Group:
             by_state.append("  ")
         by_state.append(glyph, style=style)
         by_state.append(f" {state} ")
-        by_state.append(compact(n), style="bold" if n else "bright_black")
+        by_state.append(fmt.count(n), style="bold" if n else "bright_black")
     rate = Text("rate ")
-    rate.append("—" if summary.rate_per_min is None else f"{summary.rate_per_min:,.1f}/min", style="bold")
+    rate.append(fmt.per_min(summary.rate_per_min), style="bold")
     eta = Text("ETA ")
-    eta.append(fmt_eta(summary.eta), style="bold")
+    eta.append(fmt.eta(summary.eta), style="bold")
     cost = None
     if summary.cost is not None:
         cost = Text("cost so far ")

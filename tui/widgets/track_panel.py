@@ -12,13 +12,13 @@ from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
 
+from batchtop.core import fmt
 from batchtop.core.profiles.model import Track
 from batchtop.core.snapshot import TrackSnapshot
 from batchtop.core.status import TrackStatus
-from batchtop.core.timeutil import human_duration
-from batchtop.tui.text import fmt_eta, safe
+from batchtop.tui.text import safe
 from batchtop.tui.widgets.badge import badge
-from batchtop.tui.widgets.cells import age, compact
+from batchtop.tui.widgets.cells import age
 from batchtop.tui.widgets.progress_bar import GLYPHS
 from batchtop.tui.widgets.sparkline import Sparkline
 
@@ -62,10 +62,10 @@ def speed_table(data: PanelData) -> Table:
     table = Table.grid(padding=(0, 1))
     table.add_column(style="bright_black", no_wrap=True)
     table.add_column(no_wrap=True, max_width=30, overflow="ellipsis")
-    rate = "—" if s.rate_per_min is None else f"{s.rate_per_min:,.2f} items/min"
+    rate = fmt.DASH if s.rate_per_min is None else f"{fmt.rate(s.rate_per_min)} items/min"
     table.add_row(_heading("Speed"), "")
     table.add_row("rate (5 min)", Text(rate, style="bold"))
-    table.add_row("ETA", Text(fmt_eta(s.eta) if s.remaining else "done", style="bold"))
+    table.add_row("ETA", Text(fmt.eta(s.eta, s.remaining), style="bold"))
     table.add_row("last change", age(data.now, s.last_change, " ago"))
     for metric in s.metrics:
         table.add_row(safe(metric.label, limit=20, style="bright_black"), safe(metric.text(), style="bold"))
@@ -101,12 +101,11 @@ def stale_text(data: PanelData) -> Text | None:
         return None
     text = Text(f"{running:,} running", style="cyan")
     if s.stale and snap is not None and snap.in_flight_starts:
-        oldest = data.now - snap.in_flight_starts[0]
         text.append(f"  ·  {s.stale:,} stale", style="bold dark_orange")
-        text.append(f" (oldest started {human_duration(oldest)} ago; stale after "
-                    f"{human_duration(snap.stale_after)})", style="dark_orange")
+        text.append(f" (oldest started {fmt.ago(data.now, snap.in_flight_starts[0])}; stale after "
+                    f"{fmt.duration(snap.stale_after)})", style="dark_orange")
     elif snap is not None and snap.stale_after:
-        text.append(f"  ·  none stale (stale after {human_duration(snap.stale_after)})", style="bright_black")
+        text.append(f"  ·  none stale (stale after {fmt.duration(snap.stale_after)})", style="bright_black")
     return text
 
 
@@ -122,7 +121,7 @@ def history_table(data: PanelData) -> Table:
         etas = tuple(int(e) for e in data.etas)
         last = data.etas[-1]
         table.add_row("ETA estimate", Sparkline(etas, width=24, style="magenta"),
-                      Text(f"now {human_duration(last)}" if last else "now —"))
+                      Text(f"now {fmt.eta((last, last))}" if last else "now —"))
     return table
 
 
@@ -178,4 +177,4 @@ class TrackPanel(Static):
         self.update(render_panel(data))
 
 
-__all__ = ["PanelData", "TrackPanel", "compact", "render_panel"]
+__all__ = ["PanelData", "TrackPanel", "render_panel"]
