@@ -77,6 +77,8 @@ class AppAlerts:
         #: Per source: when its groups may be checked again (monotonic), and whether a worker is at it.
         self._due: dict[str, float] = {}
         self._busy: set[str] = set()
+        #: Per source: the newest status not yet checked because it came within a gap.
+        self._waiting: dict[str, Any] = {}
 
     @property
     def events(self) -> list[Event]:
@@ -98,8 +100,18 @@ class AppAlerts:
             self.alerts.detector.opened()
         if "new-signature" not in self.settings.kinds or status.error is not None:
             return
-        if status.path in self._busy or time.monotonic() < self._due.get(status.path, 0.0):
-            return  # the counts seen stay unrecorded: the next poll after the gap still sees them move
+        self._check_signatures(status)
+
+    def _check_signatures(self, status: Any) -> None:
+        """Compare the signatures of tracks whose failure count moved, unless within a check's gap: then
+        the newest status waits, and is checked when the gap ends (the job may have stopped by then)."""
+        wait = self._due.get(status.path, 0.0) - time.monotonic()
+        if status.path in self._busy or wait > 0:
+            first = status.path not in self._waiting
+            self._waiting[status.path] = status
+            if first and status.path not in self._busy:
+                self.app.set_timer(wait, lambda: self._retry(status.path))
+            return
         moved = []
         for t in status.tracks:
             key = (status.path, t.name)
@@ -136,6 +148,11 @@ class AppAlerts:
         finally:  # whatever happened, the source is free for the next check
             self.app.call_from_thread(self._compare, status, sigs if done else None, time.perf_counter() - began)
 
+    def _retry(self, path: str) -> None:
+        status = self._waiting.pop(path, None)
+        if status is not None:
+            self._check_signatures(status)
+
     def _compare(self, status: Any, sigs: dict[tuple[str, str], list[str]] | None, cost: float) -> None:
         self._busy.discard(status.path)
         # Beside a job failing all the time, every poll moves the failure count: checking the groups
@@ -143,6 +160,8 @@ class AppAlerts:
         # beside a busy 1M-row job). A gap after each check keeps this work to 1/SIGNATURE_DUTY of the
         # time (real time: it is about cost); a new cause still alerts, one gap later at most.
         self._due[status.path] = time.monotonic() + SIGNATURE_DUTY * cost
+        if status.path in self._waiting:  # a newer status came during the check: look at it after the gap
+            self.app.set_timer(SIGNATURE_DUTY * cost, lambda: self._retry(status.path))
         if sigs is not None:
             self._emit(self.alerts.update([status], self.app.clock(), sigs))
 
