@@ -20,10 +20,11 @@ from test_postgres import SEED_DDL, TOPICS_DDL
 
 from batchtop.core.actions import Target, apply, plan
 from batchtop.core.backends.postgres.source import PgSource
-from batchtop.core.filtered import Filter, compile_for, filter_failures, key_of, scan
+from batchtop.core.filtered import Filter, compile_for, filter_failures, scan
 from batchtop.core.groups import GroupCache
 from batchtop.core.journal import Journal
 from batchtop.core.source import Source
+from batchtop.core.sql import q
 
 pytestmark = [pytest.mark.skipif(missing_reason() is not None, reason=missing_reason() or ""), pytest.mark.slow]
 
@@ -88,7 +89,7 @@ def opened(source):
 def selected(db, track, text: str) -> list:
     """Keys of every row (any state) the filter selects, in key order."""
     sql, params = compile_for(db, track, Filter.parse(text), now=FIXED_NOW, path=getattr(db, "path", None))
-    return [r[0] for page in scan(db, track, sql, params, key_of(db, track), chunk=7, page=3) for r in page]
+    return [r[0] for page in scan(db, track, sql, params, q(track.key), chunk=7, page=3) for r in page]
 
 
 def cli(*argv: str, env: dict | None = None) -> subprocess.CompletedProcess:

@@ -407,8 +407,12 @@ def pg_failed(server: PgServer) -> int:
 
 
 @pytest.mark.anyio
-async def test_a_pg_search_lists_and_resets_the_same_rows(topics: PgServer, make_app, ready, until) -> None:
-    """Search, then X (reset listed): the preview is for the rows the list shows, not every failure."""
+@pytest.mark.parametrize(("search", "listed"), [("Timeout", 1), ("NOT error:Timeout AND state:failed", 3)])
+async def test_a_pg_search_lists_and_resets_the_same_rows(
+    topics: PgServer, make_app, ready, until, search: str, listed: int
+) -> None:
+    """Search (a word, or the filter language), then X (reset listed): the preview is for exactly the rows
+    the list shows, not every failure."""
     from batchtop.tui.dialogs.preview import PreviewScreen
     from batchtop.tui.screens.failures import FailuresScreen
     from batchtop.tui.widgets.paged_table import PagedTable
@@ -419,10 +423,10 @@ async def test_a_pg_search_lists_and_resets_the_same_rows(topics: PgServer, make
         await ready(pilot)
         app.open_failures(path, "topics")
         await until(pilot, lambda: isinstance(app.screen, FailuresScreen))
-        await pilot.press("slash", *"Timeout")
+        await pilot.press("slash", *search)
         items = app.screen.query_one("#fx-items", PagedTable)
-        await until(pilot, lambda: app.screen.current_search == "Timeout" and items.row_count == 1, timeout=15)
+        await until(pilot, lambda: app.screen.current_search == search and items.row_count == listed, timeout=15)
         app.screen.query_one("#fx-items").focus()  # leave the search box (escape would clear it)
         await pilot.press("X")
         await until(pilot, lambda: isinstance(app.screen, PreviewScreen) and app.screen.state == "ready", timeout=15)
-        assert app.screen.plan is not None and app.screen.plan.cap == 1 < pg_failed(topics)
+        assert app.screen.plan is not None and app.screen.plan.cap == listed < pg_failed(topics)
