@@ -1,10 +1,11 @@
-"""Reading the rows a filter selects, in bounded keyset chunks evaluated by SQLite.
+"""Reading the rows a filter selects, in bounded keyset chunks evaluated by the database (SQLite, or
+PostgreSQL with the filter in its dialect: `backends.postgres.filter_sql`).
 
 A filter is never evaluated by loading rows: each chunk is two statements, one finding the key at the
 end of the next `CHUNK` keys (an index or rowid walk), one reading only the matching rows between the
 two keys (`LIMIT PAGE`, so a page of previews is all that is held). Given a `Source`, each statement
-runs through `Source.run`: no read transaction outlives a statement, and the source lock is free between
-them (hazards.md rule 4).
+runs through `Source.run` (on PostgreSQL a short READ ONLY transaction with the statement timeout): no
+read transaction outlives a statement, and the source lock is free between them (hazards.md rule 4).
 """
 
 from __future__ import annotations
