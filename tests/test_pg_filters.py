@@ -175,3 +175,25 @@ def test_a_where_reset_on_postgres_writes_only_rows_that_still_match(server: PgS
     assert all(rows[k] == "pending" for k in outcome.affected)
     entry = journal.entries(limit=1)[0]
     assert sorted(entry.affected) == sorted(outcome.affected) and WRITER_PASSWORD not in journal.path.read_text()
+
+
+def test_the_export_key_writes_the_same_failures_from_postgres(server: PgServer, tmp_path: Path) -> None:
+    """The failures screen's export (`export_file`, failed rows only) on a URL, as from the SQLite copy."""
+    from batchtop.core.export import export_file
+
+    db = seeded(server, tmp_path, "jobs")
+    (lite, lt), (pg, pt) = opened(Source(db)), opened(PgSource(server.watcher_url))
+    try:
+        written = [
+            export_file(src, trk, "NOT error:'code 1'", str(tmp_path / f"{name}.jsonl"), path=name)
+            for name, src, trk in (("pg", pg, pt), ("lite", lite, lt))
+        ]
+    finally:
+        lite.close()
+        pg.close()
+    pg_rows, lite_rows = (
+        [{**json.loads(x), "source": ""} for x in (tmp_path / f"{n}.jsonl").read_text().splitlines()]
+        for n in ("pg", "lite")
+    )
+    assert written[0] == written[1] == len(pg_rows) and 0 < len(pg_rows) < 8
+    assert pg_rows == lite_rows and {r["state"] for r in pg_rows} == {"failed"}
