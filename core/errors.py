@@ -107,12 +107,6 @@ class ProfileError(BatchtopError):
     kind = "profile"
 
 
-class Unsupported(BatchtopError):
-    """A feature this kind of database does not offer (yet); nothing was read or changed."""
-
-    kind = "unsupported"
-
-
 class ActionError(BatchtopError):
     """A write was refused or failed; nothing was changed."""
 

@@ -19,7 +19,7 @@ import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import IO, Any
+from typing import IO, Any, cast
 
 from batchtop.core.failure_pages import Db
 from batchtop.core.filtered import PAGE, scan
@@ -65,8 +65,14 @@ def _secret(track: Track, name: str | None) -> bool:
     return name is not None and name != "rowid" and (name in track.secrets or is_secret_name(name))
 
 
-def _select(track: Track) -> str:
-    """The export's SELECT list for `track` (key first, for keyset paging)."""
+def _select(db: Db, track: Track) -> str:
+    """The export's SELECT list for `track` (key first, for keyset paging), in the source's SQL."""
+    from batchtop.core.filtered import on_postgres
+
+    if on_postgres(db):
+        from batchtop.core.backends.postgres.export import select
+
+        return select(track, cast(Any, db).table(track.table), _secret, LABEL_CHARS, EXPORT_CHARS)
     k = key_expr(track)
     label = key_expr(track) if _secret(track, track.label) else label_expr(track)
     err = "NULL" if _secret(track, track.error) else error_expr(track)
@@ -128,7 +134,7 @@ def rows(
     options such as `newest_first` pass through)."""
     names = metric_names(track)
     source, track_name = clean(path), clean(track.name)
-    for chunk in scan(db, track, condition, params, _select(track), page=page, **scan_kw):
+    for chunk in scan(db, track, condition, params, _select(db, track), page=page, **scan_kw):
         for key, label, raw, flying, err, err_len, err_kind, sig_arg, when, *metrics in chunk:
             state, raw_label = classify(track, raw, flying)
             if err_kind == "blob":
@@ -230,14 +236,13 @@ def export_files(
     """
     import time
 
-    from batchtop.core.filtered import Filter, compile_for
-    from batchtop.core.sql import state_predicate
+    from batchtop.core.filtered import Filter, compile_for, failed_predicate
 
     flt, when = Filter.parse(filter_text), time.time() if now is None else now
     compiled = []
     for db, track, path in parts:
         sql, params = compile_for(db, track, flt, now=when, path=path)
-        compiled.append((db, track, path, f"({sql}) AND {state_predicate(track, ['failed'])}", params))
+        compiled.append((db, track, path, f"({sql}) AND {failed_predicate(db, track)}", params))
     extra = dict.fromkeys(m for _, track, _, _, _ in compiled for m in metric_names(track))
     fmt = "jsonl" if out_path.lower().endswith((".jsonl", ".ndjson")) else "csv"
     with open(out_path, "x", encoding="utf-8", newline="") as out:  # never overwrite: "x"

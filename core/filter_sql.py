@@ -1,6 +1,7 @@
 """Filters (`filters.parse`) compiled against one track into an SQL condition.
 
-Values never become SQL text: each is bound as a named parameter (`:bt_f0`, `:bt_f1`, ...), or, for a
+The emission is a `Dialect`'s (SQLite's here; PostgreSQL's in `backends.postgres.filter_sql`); the
+parsing and the checks of each term are shared. Values never become SQL text: each is bound as a named parameter (`:bt_f0`, `:bt_f1`, ...), or, for a
 condition that must be shown and journaled exactly as it runs (a reset's predicate), embedded with
 `sql.lit`, which escapes it. Identifiers come from the profile or are checked against the table's
 columns and quoted with `sql.q`. Every term is wrapped in `COALESCE(..., 0)`, so a NULL column makes a
@@ -94,6 +95,61 @@ class _Binder:
         return f":{name}"
 
 
+class Dialect:
+    """The SQL one backend's filters compile to; this one is SQLite's (PostgreSQL's is
+    `backends.postgres.filter_sql.PgDialect`). The parser and the checks of each term are shared."""
+
+    true, false = "1", "0"
+
+    def binder(self, inline: bool) -> _Binder:
+        """Where values go: named parameters, or escaped literals."""
+        return _Binder(inline)
+
+    def wrap(self, term_sql: str) -> str:
+        """A term that is false (not NULL) where a column is NULL."""
+        return f"COALESCE(({term_sql}), 0)"
+
+    def contains(self, expr: str, pattern: str) -> str:
+        """`expr` matches the LIKE `pattern` (ASCII case ignored)."""
+        return f"{expr} LIKE {pattern} ESCAPE '\\'"
+
+    def equals(self, expr: str, value: str) -> str:
+        """`expr` equals the text `value` (an SQL expression)."""
+        return f"{expr} = {value}"
+
+    def compare(self, expr: str, op: str, value: Any, bind: _Binder) -> str:
+        """`expr op value`, a number or a text."""
+        return f"{expr} {op} {bind(value)}"
+
+    def states(self, track: Track, wanted: list[str]) -> str:
+        """Rows in any of the canonical states `wanted`."""
+        return state_predicate(track, wanted)
+
+    def signature(self, track: Track, value: str, bind: _Binder) -> str:
+        """Rows whose error has signature `value`."""
+        return f"{signature_sql(error_expr(track))} = {bind(value)}"
+
+    def time(self, track: Track, when: str, op: str, cut: float, bind: _Binder) -> str:
+        """The row's time `when` compared (`op`) with the epoch `cut`."""
+        text_cut = bind(format_ts(cut, track.tz, "space"))
+        num_cut = bind(round(cut, 3))
+        # Text stamps compare as text in the writer's zone ('T' or space); epoch numbers (s or ms) as numbers.
+        return (
+            f"CASE WHEN typeof({when}) = 'text' THEN replace(substr({when}, 1, 19), 'T', ' ') {op} {text_cut} "
+            f"WHEN typeof({when}) IN ('integer', 'real') THEN (CASE WHEN {when} > 100000000000 "
+            f"THEN {when} / 1000.0 ELSE {when} END) {op} {num_cut} ELSE 0 END"
+        )
+
+    def expr(self, track: Track, part: str) -> str:
+        """The SQL of a part of a row: 'error', 'label', 'key', 'raw' or 'when'."""
+        return {"error": error_expr, "label": label_expr, "key": key_expr, "raw": raw_expr, "when": when_expr}[
+            part
+        ](track)
+
+
+SQLITE = Dialect()
+
+
 def number(text: str) -> int | float | None:
     """The number a value spells, else None."""
     if not _NUMBER.match(text):
@@ -110,6 +166,7 @@ def compile_filter(
     columns: Collection[str] | None = None,
     inline: bool = False,
     text: str = "",
+    dialect: Dialect = SQLITE,
 ) -> tuple[str, dict[str, Any]]:
     """The SQL condition of `node` for rows of `track`, and its parameters.
 
@@ -120,33 +177,34 @@ def compile_filter(
         columns: The table's columns, for column terms (`cost_usd>0.05`); None refuses them.
         inline: Embed values as escaped literals (no parameters), for predicates that are journaled.
         text: The filter text, for error messages.
+        dialect: The SQL to emit (SQLite's unless a backend gives its own).
 
     Raises:
         FilterError: an unknown field or state, a secret column, a bad time or number, with its position.
     """
-    bind = _Binder(inline)
+    bind = dialect.binder(inline)
     if node is None:
-        return "1", {}
-    sql = _node(node, track, bind, now=now, path=path, columns=columns, text=text)
+        return dialect.true, {}
+    sql = _node(node, track, bind, now=now, path=path, columns=columns, text=text, d=dialect)
     return sql, bind.params
 
 
 def _node(node: Node, track: Track, bind: _Binder, **kw: Any) -> str:
     if isinstance(node, Term):
-        return f"COALESCE(({_term(node, track, bind, **kw)}), 0)"
+        return kw["d"].wrap(_term(node, track, bind, **kw))
     if isinstance(node, Not):
         return f"NOT {_node(node.node, track, bind, **kw)}"
     assert isinstance(node, BoolOp)
     return "(" + f" {node.op} ".join(_node(n, track, bind, **kw) for n in node.nodes) + ")"
 
 
-def _text_match(expr: str, term: Term, bind: _Binder, text: str) -> str:
+def _text_match(expr: str, term: Term, bind: _Binder, text: str, d: Dialect) -> str:
     if term.op == ":":
-        return f"{expr} LIKE {bind(like_pattern(term.value))} ESCAPE '\\'"
+        return d.contains(expr, bind(like_pattern(term.value)))
     if term.op == "=":
-        return f"{expr} = {bind(term.value)}"
+        return d.equals(expr, bind(term.value))
     if term.op == "!=":
-        return f"NOT ({expr} = {bind(term.value)})"
+        return f"NOT ({d.equals(expr, bind(term.value))})"
     raise FilterError(f"{term.field} takes :, = or != (not {term.op})", term.pos, text)
 
 
@@ -159,66 +217,64 @@ def _term(
     path: str | None,
     columns: Collection[str] | None,
     text: str,
+    d: Dialect,
 ) -> str:
     if term.field is None:  # a bare word: the error or the label contains it (the old search)
         pattern = bind(like_pattern(term.value))
-        return (
-            f"{error_expr(track)} LIKE {pattern} ESCAPE '\\' "
-            f"OR {label_expr(track)} LIKE {pattern} ESCAPE '\\'"
-        )
+        return f"{d.contains(d.expr(track, 'error'), pattern)} OR {d.contains(d.expr(track, 'label'), pattern)}"
     field = ALIASES.get(term.field.lower())
     if field == "state":
-        return _states(term, track, text)
+        return _states(term, track, text, d)
     if field == "status":
         values = [v for v in term.value.split(",") if v]
         if term.op not in (":", "=", "!=") or not values:
             raise FilterError(
                 "status takes :, = or != and one or more values (status:queued,running)", term.pos, text
             )
-        cond = f"CAST({raw_expr(track)} AS TEXT) IN ({', '.join(bind(v) for v in values)})"
+        cond = f"CAST({d.expr(track, 'raw')} AS TEXT) IN ({', '.join(bind(v) for v in values)})"
         return f"NOT ({cond})" if term.op == "!=" else cond
-    if field == "error":
-        return _text_match(error_expr(track), term, bind, text)
-    if field == "label":
-        return _text_match(label_expr(track), term, bind, text)
+    if field in ("error", "label"):
+        return _text_match(d.expr(track, field), term, bind, text, d)
     if field == "sig":
         if term.op not in (":", "=", "!="):
             raise FilterError('sig takes :, = or != (sig:"Timeout after <n>s")', term.pos, text)
-        cond = f"{signature_sql(error_expr(track))} = {bind(term.value)}"
+        cond = d.signature(track, term.value, bind)
         return f"NOT ({cond})" if term.op == "!=" else cond
     if field == "key":
-        return _compare(key_expr(track), term, bind, text)
+        return _compare(d.expr(track, "key"), term, bind, d)
     if field in ("since", "until", "age"):
-        return _time(field, term, track, bind, now, text)
+        return _time(field, term, track, bind, now, text, d)
     if field in ("source", "track"):
-        return _constant(field, term, track, path, text)
-    return _column(term, track, bind, columns, text)
+        return d.true if _constant(field, term, track, path, text) else d.false
+    return _column(term, track, bind, columns, text, d)
 
 
-def _states(term: Term, track: Track, text: str) -> str:
+def _states(term: Term, track: Track, text: str, d: Dialect) -> str:
     wanted = [v.strip().lower() for v in term.value.split(",")]
     for v in wanted:
         if v not in STATES:
             raise FilterError(f"no state {v!r} (states: {', '.join(STATES)})", term.value_pos, text)
     if term.op not in (":", "=", "!="):
         raise FilterError("state takes :, = or != (state:failed)", term.pos, text)
-    cond = state_predicate(track, wanted)
+    cond = d.states(track, wanted)
     return f"NOT {cond}" if term.op == "!=" else cond
 
 
-def _compare(expr: str, term: Term, bind: _Binder, text: str) -> str:
+def _compare(expr: str, term: Term, bind: _Binder, d: Dialect) -> str:
     op = _COMPARE[term.op]
     value: Any = number(term.value)
     if value is None:
         if term.op == ":":
-            return f"{expr} LIKE {bind(like_pattern(term.value))} ESCAPE '\\'"
+            return d.contains(expr, bind(like_pattern(term.value)))
         value = term.value
     if op == "!=":
-        return f"NOT ({expr} = {bind(value)})"
-    return f"{expr} {op} {bind(value)}"
+        return f"NOT ({d.compare(expr, '=', value, bind)})"
+    return d.compare(expr, op, value, bind)
 
 
-def _column(term: Term, track: Track, bind: _Binder, columns: Collection[str] | None, text: str) -> str:
+def _column(
+    term: Term, track: Track, bind: _Binder, columns: Collection[str] | None, text: str, d: Dialect
+) -> str:
     name = term.field or ""
     metric = next((m.column for m in track.metrics if m.label.lower() == name.lower()), None)
     chosen = metric or next((c for c in (columns or ()) if c == name), None)
@@ -231,7 +287,7 @@ def _column(term: Term, track: Track, bind: _Binder, columns: Collection[str] | 
         )
     if chosen in track.secrets or is_secret_name(chosen):
         raise FilterError(f"{name!r} is a secret column: never read", term.pos, text)
-    return _compare(col(track, chosen) or q(chosen), term, bind, text)
+    return _compare(col(track, chosen) or q(chosen), term, bind, d)
 
 
 def _cutoff(value: str, track: Track, now: float, pos: int, text: str) -> float:
@@ -249,8 +305,8 @@ def _cutoff(value: str, track: Track, now: float, pos: int, text: str) -> float:
     return parsed
 
 
-def _time(field: str, term: Term, track: Track, bind: _Binder, now: float, text: str) -> str:
-    when = when_expr(track)
+def _time(field: str, term: Term, track: Track, bind: _Binder, now: float, text: str, d: Dialect) -> str:
+    when = d.expr(track, "when")
     if when == "NULL":
         raise FilterError(f"{track.name} has no timestamp column: {field} cannot be used", term.pos, text)
     if field == "age":
@@ -267,17 +323,10 @@ def _time(field: str, term: Term, track: Track, bind: _Binder, now: float, text:
             raise FilterError(f"{field} takes : (since:2h)", term.pos, text)
         op = ">=" if field == "since" else "<"
     cut = _cutoff(term.value, track, now, term.value_pos, text)
-    text_cut = bind(format_ts(cut, track.tz, "space"))
-    num_cut = bind(round(cut, 3))
-    # Text stamps compare as text in the writer's zone ('T' or space); epoch numbers (s or ms) as numbers.
-    return (
-        f"CASE WHEN typeof({when}) = 'text' THEN replace(substr({when}, 1, 19), 'T', ' ') {op} {text_cut} "
-        f"WHEN typeof({when}) IN ('integer', 'real') THEN (CASE WHEN {when} > 100000000000 "
-        f"THEN {when} / 1000.0 ELSE {when} END) {op} {num_cut} ELSE 0 END"
-    )
+    return d.time(track, when, op, cut, bind)
 
 
-def _constant(field: str, term: Term, track: Track, path: str | None, text: str) -> str:
+def _constant(field: str, term: Term, track: Track, path: str | None, text: str) -> bool:
     if term.op not in (":", "=", "!="):
         raise FilterError(f"{field} takes :, = or != ({field}:'chunk_*')", term.pos, text)
     if field == "source":
@@ -291,6 +340,4 @@ def _constant(field: str, term: Term, track: Track, path: str | None, text: str)
     if term.op == ":" and not any(ch in pattern for ch in "*?["):
         # No wildcard: the name starts with it (`source:chunk_01`), or the path ends with it.
         hit = hit or names[0].startswith(pattern) or names[-1].endswith(os.sep + pattern.lstrip(os.sep))
-    if term.op == "!=":
-        hit = not hit
-    return "1" if hit else "0"
+    return not hit if term.op == "!=" else hit

@@ -1,10 +1,11 @@
-"""Reading the rows a filter selects, in bounded keyset chunks evaluated by SQLite.
+"""Reading the rows a filter selects, in bounded keyset chunks evaluated by the database (SQLite, or
+PostgreSQL with the filter in its dialect: `backends.postgres.filter_sql`).
 
 A filter is never evaluated by loading rows: each chunk is two statements, one finding the key at the
 end of the next `CHUNK` keys (an index or rowid walk), one reading only the matching rows between the
 two keys (`LIMIT PAGE`, so a page of previews is all that is held). Given a `Source`, each statement
-runs through `Source.run`: no read transaction outlives a statement, and the source lock is free between
-them (hazards.md rule 4).
+runs through `Source.run` (on PostgreSQL a short READ ONLY transaction with the statement timeout): no
+read transaction outlives a statement, and the source lock is free between them (hazards.md rule 4).
 """
 
 from __future__ import annotations
@@ -89,17 +90,12 @@ def columns_of(db: Db, table: str) -> list[str]:
 def compile_for(
     db: Db, track: Track, flt: Filter, *, now: float, path: str | None = None, inline: bool = False
 ) -> tuple[str, dict[str, Any]]:
-    """`flt.condition` with the table's columns read first.
+    """`flt.condition` with the table's columns read first, in the source's dialect (SQLite's, or
+    PostgreSQL's: `backends.postgres.filter_sql`, whose `sig:` reads the table's errors)."""
+    if on_postgres(db):
+        from batchtop.core.backends.postgres.filter_sql import compile_for as pg_compile
 
-    Raises:
-        Unsupported: a PostgreSQL source (the filter compiles to SQLite's SQL, `sig:` to a function
-            registered on SQLite connections).
-    """
-    if getattr(db, "kind", "sqlite") == "postgresql":
-        from batchtop.core.errors import Unsupported
-
-        raise Unsupported("filters (--where, export) are not available on PostgreSQL sources yet; "
-                          "the failures screen's search and error groups are")
+        return pg_compile(db, track, flt.node, now=now, path=path, text=flt.text)
     return flt.condition(track, now=now, path=path, columns=columns_of(db, track.table), inline=inline)
 
 
@@ -123,33 +119,43 @@ def scan(
     bound) and returns at most `page` rows. Rows whose key is NULL are skipped: they cannot be paged,
     shown as an item or acted on (rowid keys never are NULL).
     """
-    from batchtop.core.sql import key_expr, q
+    from batchtop.core.sql import q
 
     if page < 1:
         raise ValueError(f"scan: page must be at least 1, got {page}")
-    run = runner(db)
-    k = key_expr(track)
+    run, pg, k = runner(db), on_postgres(db), key_of(db, track)
+    if pg:  # PostgreSQL: anchors are literals (its conditions carry no parameters)
+        from batchtop.core.backends.postgres import sql as pg_sql
+        from batchtop.core.backends.postgres.conn import fetch as pg_fetch
+
+    def at(name: str, value: Any) -> str:
+        """An anchor in a statement: a parameter on SQLite, a literal on PostgreSQL (no parameters)."""
+        return pg_sql.lit(value) if pg else f":{name}"
+
+    def read(sql: str, **anchors: Any) -> list[tuple]:
+        if pg:
+            return run(lambda conn: pg_fetch(conn, sql))
+        return run(partial(_read, sql=sql, params=dict(params, **anchors)))
+
     t = q(track.table)
     past, edge, order = ("<", "MIN", "DESC") if newest_first else (">", "MAX", "ASC")
     within = ">=" if newest_first else "<="
     low: Any = start
     while True:
-        beyond = f"WHERE {k} {past} :bt_low" if low is not None else f"WHERE {k} IS NOT NULL"
-        bound = dict(params, bt_low=low)
+        beyond = f"WHERE {k} {past} {at('bt_low', low)}" if low is not None else f"WHERE {k} IS NOT NULL"
         edge_sql = (f"SELECT {edge}(k) FROM (SELECT {k} AS k FROM {t} {beyond} ORDER BY {k} {order} "
-                    f"LIMIT {int(chunk)})")
-        (high,) = run(partial(_read, sql=edge_sql, params=bound))[0]
+                    f"LIMIT {int(chunk)}) AS c")
+        (high,) = read(edge_sql, bt_low=low)[0]
         if high is None:
             return
         anchor = low
         while True:
-            lower = "" if anchor is None else f"{k} {past} :bt_low AND "
+            lower = "" if anchor is None else f"{k} {past} {at('bt_low', anchor)} AND "
             sql = (
-                f"SELECT {select} FROM {t} WHERE {lower}{k} {within} :bt_high AND ({condition}) "
+                f"SELECT {select} FROM {t} WHERE {lower}{k} {within} {at('bt_high', high)} AND ({condition}) "
                 f"ORDER BY {k} {order} LIMIT {int(page)}"
             )
-            vals = dict(params, bt_low=anchor, bt_high=high)
-            rows = run(partial(_read, sql=sql, params=vals))
+            rows = read(sql, bt_low=anchor, bt_high=high)
             if rows:
                 yield rows
             if len(rows) < page:
@@ -215,19 +221,12 @@ def filter_failures(
         FilterError: the text is not a valid filter (its message points at the bad token).
     """
     from batchtop.core.snapshot import read_failures
-    from batchtop.core.sql import key_expr, state_predicate
 
     if not track.failures_recorded:
         return []
-    if getattr(db, "kind", "sqlite") == "postgresql":
-        # No filter language there yet: the text is one substring of the error or label, as the
-        # search's reset target (`search_target`) is, so the list and a reset agree.
-        from batchtop.core.failure_pages import search_failures
-
-        return search_failures(db, track, text, before=before, after=after, limit=limit)
     flt = Filter.parse(text)
     sql, params = compile_for(db, track, flt, now=time.time() if now is None else now, path=path)
-    cond = f"({sql}) AND {state_predicate(track, ['failed'])}"
+    cond = f"({sql}) AND {failed_predicate(db, track)}"
     newer = after is not None
     keys: list[RawValue] = []
     for page in scan(
@@ -235,7 +234,7 @@ def filter_failures(
         track,
         cond,
         params,
-        key_expr(track),
+        key_of(db, track),
         page=limit,
         newest_first=not newer,
         start=after if newer else before,
@@ -246,6 +245,10 @@ def filter_failures(
     keys = keys[:limit]
     if not keys:
         return []
+    if on_postgres(db):
+        from batchtop.core.backends.postgres.failures import read_keys
+
+        return read_keys(db, track, keys)
     return runner(db)(lambda conn: read_failures(conn, track, limit=len(keys), keys=keys))
 
 
@@ -263,8 +266,34 @@ __all__ = [
 
 
 def search_target(db: Db, text: str) -> Target:
-    """The reset target of what a failures search lists: the filter, or on PostgreSQL (no filter
-    language yet) the substring the list was searched for."""
+    """The reset target of what a failures search lists: its filter."""
     from batchtop.core.targets import Target
 
-    return Target.matching(text) if getattr(db, "kind", "sqlite") == "postgresql" else Target.where(text)
+    return Target.where(text)
+
+
+def on_postgres(db: Db) -> bool:
+    """A PostgreSQL source (its filters compile to its own SQL: `backends.postgres.filter_sql`)."""
+    return getattr(db, "kind", "sqlite") == "postgresql"
+
+
+def key_of(db: Db, track: Track) -> str:
+    """The track's key expression in the source's SQL."""
+    if on_postgres(db):
+        from batchtop.core.backends.postgres.sql import key_expr as pg_key
+
+        return pg_key(track)
+    from batchtop.core.sql import key_expr
+
+    return key_expr(track)
+
+
+def failed_predicate(db: Db, track: Track) -> str:
+    """Failed rows, in the source's SQL."""
+    if on_postgres(db):
+        from batchtop.core.backends.postgres.sql import state_predicate as pg_states
+
+        return pg_states(track, ["failed"])
+    from batchtop.core.sql import state_predicate
+
+    return state_predicate(track, ["failed"])

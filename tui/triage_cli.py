@@ -164,7 +164,7 @@ def _compile_all(
     pairs: list[tuple[Any, Any]], flt: Any, command: str, errors: list[tuple[str, str]]
 ) -> tuple[list[tuple[Any, Any, str, dict]], Any]:
     """Compile the filter for each track: (source, track, sql, params), and the error when none compiled.
-    A source that cannot take the filter (unreadable, PostgreSQL) is said and added to `errors`."""
+    A source that cannot take the filter (unreadable) is said and added to `errors`."""
     from batchtop.core.errors import FilterError
     from batchtop.core.filtered import compile_for
 
@@ -295,7 +295,7 @@ def _groups(args: argparse.Namespace) -> int:
 
 def _where(args: argparse.Namespace) -> int:
     from batchtop.core.export import rows
-    from batchtop.core.sql import state_predicate
+    from batchtop.core.filtered import failed_predicate
 
     flt = _parse_filter(args.where, "failures")
     if flt is None:
@@ -314,7 +314,7 @@ def _where(args: argparse.Namespace) -> int:
             return EXIT_USAGE
         by_path: dict[str, dict[str, Any]] = {p: {"path": p, "error": m, "tracks": []} for p, m in errors}
         for source, track, sql, params in compiled:
-            cond = f"({sql}) AND {state_predicate(track, ['failed'])}"
+            cond = f"({sql}) AND {failed_predicate(source, track)}"
             items = []
             for r in rows(source, track, cond, params, path=source.path, newest_first=True):
                 items.append(

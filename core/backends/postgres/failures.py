@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import heapq
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from batchtop.core.backends.postgres import sql as pg
@@ -51,17 +51,48 @@ def failure_page(
     )
 
 
-def _signature_rows(track: Track) -> str:
+def _signature_rows(track: Track, where: str | None = None) -> str:
     err = pg.error_expr(track)
     text = f"CAST({err} AS text)"
     return (
         f"SELECT {pg.key_expr(track)}, left({text}, {LIST_CHARS}), right({text}, {LIST_CHARS}), "
         f"length({text}), {when_expr(track)} FROM {q(track.table)} "
-        f"WHERE {pg.state_predicate(track, ['failed'])}"
+        f"WHERE {where or pg.state_predicate(track, ['failed'])}"
     )
 
 
-def _read_keys(source: Any, track: Track, keys: Sequence[RawValue]) -> list[FailureRow]:
+def signature_chunks(
+    source: Any, track: Track, *, where: str | None = None, chunk: int = CHUNK, pause: float = PAUSE
+) -> Iterator[list[tuple]]:
+    """(key, error head, error tail, length, time) of the rows matching `where` (default: failed), in key
+    order, one statement of at most `chunk` rows each (the session is free between them)."""
+    k, base, high = pg.key_expr(track), _signature_rows(track, where), None
+    while True:
+        cond = "" if high is None else f" AND {k} > {pg.lit(high)}"
+        rows = source.run(lambda conn, s=f"{base}{cond} ORDER BY {k} LIMIT {int(chunk)}": fetch(conn, s))
+        yield rows
+        if len(rows) < chunk or rows[-1][0] is None:
+            return
+        high = rows[-1][0]
+        time.sleep(pause)
+
+
+def signature_keys(source: Any, track: Track, sig: str, *, chunk: int = CHUNK) -> list[RawValue]:
+    """Keys of every row (any state, as SQLite's `bt_signature` term) whose error has signature `sig`:
+    the whole table's errors are read, `chunk` rows a statement; only the matching keys are kept."""
+    err = pg.error_expr(track)
+    if err == "NULL":
+        return []
+    return [
+        r[0]
+        for rows in signature_chunks(source, track, where=f"{err} IS NOT NULL", chunk=chunk)
+        for r in rows
+        if error_signature(r[1], r[2], r[3]) == sig
+    ]
+
+
+def read_keys(source: Any, track: Track, keys: Sequence[RawValue]) -> list[FailureRow]:
+    """The failure rows of `keys`, newest first."""
     if not keys:
         return []
     table = source.table(track.table)
@@ -92,7 +123,7 @@ def group_items(
         else:
             older = [m for m in ordered if before is None or sqlite_order(m) < sqlite_order(before)]
             candidates = older[-limit:]
-        page = _read_keys(source, track, candidates)
+        page = read_keys(source, track, candidates)
         return sorted(page, key=lambda r: sqlite_order(r.key), reverse=True)[:limit]
     k, newer = pg.key_expr(track), after is not None
     anchor, size, found = (after if newer else before), max(SCAN_START, 4 * limit), []
@@ -106,7 +137,7 @@ def group_items(
             break
         anchor, size = rows[-1][0], min(size * 2, chunk)
         time.sleep(pause)
-    return sorted(_read_keys(source, track, found[:limit]), key=lambda r: sqlite_order(r.key), reverse=True)
+    return sorted(read_keys(source, track, found[:limit]), key=lambda r: sqlite_order(r.key), reverse=True)
 
 
 class PgGroupCache(GroupCache):
@@ -129,15 +160,10 @@ class PgGroupCache(GroupCache):
         if not track.failures_recorded:
             self.report = GroupReport((), 0, 0, "unchanged", 0, 0, 0.0, unrecorded_message(track))
             return self.report
-        k = pg.key_expr(track)
-        base = _signature_rows(track)
         groups: dict[str, list[Any]] = {}
-        high: Any = None
         rows_read = statements = 0
         on_chunk = self._partials(partial, max_groups, started) if partial is not None else None
-        while True:
-            cond = "" if high is None else f" AND {k} > {pg.lit(high)}"
-            rows = source.run(lambda conn, s=f"{base}{cond} ORDER BY {k} LIMIT {int(chunk)}": fetch(conn, s))
+        for rows in signature_chunks(source, track, chunk=chunk, pause=pause):
             statements += 1
             for key, head, tail, length, when in rows:
                 sig = error_signature(head, tail, length)
@@ -160,16 +186,12 @@ class PgGroupCache(GroupCache):
                 progress(rows_read)
             if on_chunk is not None:
                 on_chunk(groups, rows_read)
-            if len(rows) < chunk or rows[-1][0] is None:
-                break
-            high = rows[-1][0]
-            time.sleep(pause)
         top = heapq.nsmallest(max_groups, groups.items(), key=lambda kv: (-kv[1][0], kv[0]))
         samples: dict[Any, FailureRow] = {}
         keys = [acc[3] for _, acc in top]
         for i in range(0, len(keys), KEYS_PER_READ):
             samples.update(
-                (sqlite_order(r.key), r) for r in _read_keys(source, track, keys[i : i + KEYS_PER_READ])
+                (sqlite_order(r.key), r) for r in read_keys(source, track, keys[i : i + KEYS_PER_READ])
             )
             statements += 1
         total = sum(acc[0] for acc in groups.values())

@@ -26,13 +26,13 @@ from batchtop.core.targets import Target, resolve
 # -- plan ---------------------------------------------------------------------------------------------
 
 
-def condition(track: Track, action: Action, target: Target, cutoff: float | None, table: Any) -> str:
-    """Still in the action's from-states, AND the filter / stale condition (as `targets.target_condition`)."""
-    if target.kind == "where":
-        # The filter language compiles to SQLite's SQL: never plan without it (that would be every row
-        # in the from-states).
-        raise errors.Unsupported("filters (--where) are not available on PostgreSQL sources yet: use "
-                                 "--match TEXT, --group SIGNATURE, --id or --all-failed")
+def condition(
+    track: Track, action: Action, target: Target, cutoff: float | None, table: Any, where: str | None = None
+) -> str:
+    """Still in the action's from-states, AND the filter / stale condition (as `targets.target_condition`);
+    `where` is a `where` target's filter, compiled (`filter_sql.compile_for`)."""
+    if target.kind == "where" and where is None:
+        raise ValueError("a where target needs its compiled filter")  # never every row in the from-states
     states = action.from_states
     if target.kind in ("group", "match", "failed"):
         states = tuple(s for s in states if s == "failed")
@@ -41,6 +41,8 @@ def condition(track: Track, action: Action, target: Target, cutoff: float | None
     parts = [pg.state_predicate(track, states)]
     if target.kind == "match":
         parts.append(pg.search_condition(track, target.text or ""))
+    elif target.kind == "where":
+        parts.append(f"({where})")
     elif target.kind == "stale":
         if not track.started or cutoff is None:
             raise NoAction(f"{track.name} has no start time: stale items cannot be told")
@@ -131,13 +133,20 @@ def plan(
         raise NoAction("no item selected")
     when = time.time() if now is None else now
     table = source.table(trk.table)
+    where = None
+    if target.kind == "where":
+        # Before the read: a `sig:` term runs reads of its own through the source.
+        from batchtop.core.backends.postgres.filter_sql import compile_for
+        from batchtop.core.filters import parse
+
+        where = compile_for(source, trk, parse(target.text or ""), now=when, path=source.path, text=target.text or "")[0]
 
     def read(conn: Any) -> Plan:
         cutoff = None
         if target.kind == "stale":
             older = target.older_than if target.older_than is not None else derive_stale(conn, trk)
             cutoff = when - older
-        cond = condition(trk, act, target, cutoff, table)
+        cond = condition(trk, act, target, cutoff, table, where)
         k, t = pg.key_expr(trk), q(trk.table)
         not_eligible: list[RowState] = []
         if target.kind in ("keys", "group"):

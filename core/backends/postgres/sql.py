@@ -128,7 +128,8 @@ def in_flight_sql(track: Track, pending_values: Sequence[RawValue]) -> str | Non
     )
 
 
-def _type_of(table: Table | None, expr: str) -> str:
+def type_of(table: Table | None, expr: str) -> str:
+    """The declared type (upper case) of the column `expr` quotes, or "" (an expression, no table)."""
     if table is None:
         return ""
     for c in table.columns:
@@ -141,7 +142,7 @@ def text_preview(expr: str, table: Table | None, chars: int = LIST_CHARS) -> str
     """The first `chars` characters, the length and the kind ('text' / 'blob') of a value."""
     if expr == "NULL":
         return "NULL, NULL, NULL"
-    if _type_of(table, expr) == "BYTEA":
+    if type_of(table, expr) == "BYTEA":
         return f"encode(substring({expr} from 1 for 32), 'hex'), octet_length({expr}), 'blob'"
     text = f"CAST({expr} AS text)"
     return f"left({text}, {chars}), length({text}), 'text'"
@@ -150,13 +151,19 @@ def text_preview(expr: str, table: Table | None, chars: int = LIST_CHARS) -> str
 def error_preview(expr: str, table: Table | None) -> str:
     """`text_preview` of an error; a Python traceback longer than LIST_CHARS also brings its last
     LIST_CHARS characters, where its exception line is (as `core.sql.error_preview`)."""
-    if expr == "NULL" or _type_of(table, expr) == "BYTEA":
+    if expr == "NULL" or type_of(table, expr) == "BYTEA":
         return text_preview(expr, table)
+    return f"{error_head(expr)}, length(CAST({expr} AS text)), 'text'"
+
+
+def error_head(expr: str) -> str:
+    """An error's first LIST_CHARS characters, and a longer traceback's last LIST_CHARS after a newline
+    (what SQLite hands `bt_signature`: `core.sql.signature_arg`)."""
     text = f"CAST({expr} AS text)"
     head = f"left({text}, {LIST_CHARS})"
     return (
         f"CASE WHEN left({text}, {len(TRACEBACK)}) = {lit(TRACEBACK)} AND length({text}) > {LIST_CHARS} "
-        f"THEN {head} || chr(10) || right({text}, {LIST_CHARS}) ELSE {head} END, length({text}), 'text'"
+        f"THEN {head} || chr(10) || right({text}, {LIST_CHARS}) ELSE {head} END"
     )
 
 
@@ -218,7 +225,7 @@ def key_range_sql(track: Track, key_range: tuple[int, int] | None) -> str:
 
 def time_literal(table: Table | None, column: str, epoch: float, track: Track) -> str:
     """`epoch` as a literal comparable with `column`: a timestamp, a number, or text in the writer's format."""
-    kind = _type_of(table, q(column))
+    kind = type_of(table, q(column))
     if kind.startswith(("TIMESTAMP", "DATE")):
         # Sessions run with TimeZone UTC, so a naive timestamp column compares as UTC wall time.
         return f"to_timestamp({epoch:.3f})"
