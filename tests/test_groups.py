@@ -138,6 +138,27 @@ def test_cache_incremental_matches_recompute(db: Path, conn: sqlite3.Connection)
     w.close()
 
 
+def test_the_check_below_the_mark_reads_in_chunks(db: Path, conn: sqlite3.Connection) -> None:
+    """The check that nothing changed below the high-water mark is several short reads of `chunk` rows
+    (one aggregate over every failed row held one long read beside a busy job), and still sees a change
+    in any of them."""
+    cache = G.GroupCache(TRACK)
+    full = cache.refresh(conn, chunk=4)
+    statements: list[str] = []
+    conn.set_trace_callback(statements.append)
+    rep = cache.refresh(conn, chunk=4)
+    conn.set_trace_callback(None)
+    assert rep.how == "unchanged"
+    checks = [s for s in statements if "LIMIT 4" in s and "COUNT(*)" in s]
+    assert len(checks) >= full.failed // 4
+    w = writer(db)
+    # A change in the last chunk below the mark only: still seen.
+    w.execute("UPDATE topic_completions SET error_message = 'Killed' WHERE id = (SELECT MAX(id) FROM "
+              "topic_completions WHERE status = 'failed')")
+    w.close()
+    assert cache.refresh(conn, chunk=4).how == "full"
+
+
 def test_cache_follows_the_source(db: Path) -> None:
     source = Source(db)
     source.poll(force=True)
