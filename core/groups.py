@@ -237,6 +237,8 @@ class GroupCache:
         self._high: Any = None
         self._count = 0
         self._checksum = 0.0
+        #: The source's change-log position the cache is up to date with (`core.changelog`).
+        self._seq: int | None = None
         self.report: GroupReport | None = None
 
     def refresh(self, db: Db, *, chunk: int = CHUNK, pause: float = PAUSE, progress: Progress | None = None,
@@ -255,13 +257,21 @@ class GroupCache:
         run = runner(db)
         statements = 0
         how = "full"
+        # The source's log of changed rows, read before anything else: changes after it are seen next time.
+        changes, lowest = getattr(db, "changes", None), getattr(db, "lowest_change_since", None)
+        seq: int | None = changes.seq if changes is not None and lowest is not None else None
         with self._lock:  # one consistent base (dicts are replaced, never changed in place)
             built, base, high, count, checksum = self._built, self._groups, self._high, self._count, self._checksum
+            seen = self._seq
         if built:
-            got, n = self._check(run, high, chunk=chunk, pause=pause)
-            statements += n
-            if got == (count, checksum):
-                how = "delta"
+            if (lowest is not None and seen is not None and isinstance(high, int)
+                    and lowest(track, seen) > high):
+                how = "delta"  # the WAL says every commit since the last check touched rows above the mark
+            else:
+                got, n = self._check(run, high, chunk=chunk, pause=pause)
+                statements += n
+                if got == (count, checksum):
+                    how = "delta"
         if how == "full":
             scan = _scan(run, track, None, chunk=chunk, pause=pause, progress=progress,
                          on_chunk=self._partials(partial, max_groups, started) if partial else None)
@@ -272,6 +282,8 @@ class GroupCache:
             if scan.rows == 0 and self.report is not None:
                 statements += scan.statements
                 self.report = _restamp(self.report, "unchanged", 0, statements, started)
+                with self._lock:
+                    self._seq = seq
                 return self.report
             merged = dict(base)
             for sig, acc in scan.groups.items():
@@ -289,7 +301,7 @@ class GroupCache:
                              time.perf_counter() - started)
         with self._lock:
             self._groups, self._high, self._count, self._checksum = merged, new_high, new_count, new_checksum
-            self._built = True
+            self._built, self._seq = True, seq
             self.report = report
         return report
 

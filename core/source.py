@@ -10,6 +10,7 @@ a header sniff while we hold no connection to it.
 
 from __future__ import annotations
 
+import math
 import os
 import sqlite3
 import threading
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from batchtop.core import errors
+from batchtop.core.changelog import ChangeLog
 from batchtop.core.counting import CHUNKED_FROM, ChunkedCounts, rowid_span
 from batchtop.core.history import History
 from batchtop.core.profiles import choose_profile
@@ -208,6 +210,8 @@ class Source:
         #: chunks a commit touched (`core.counting`, `core.waltail`).
         self._counters: dict[str, ChunkedCounts] = {}
         self._tail: WalTail | None = None
+        #: Per changed poll, the lowest rowid touched (for readers that skip what cannot have changed).
+        self.changes = ChangeLog()
         self._more = 0.0
         #: When each chunked track was last recounted whole (monotonic; see `VERIFY_EVERY`).
         self._verified: dict[str, float] = {}
@@ -436,7 +440,11 @@ class Source:
             roots = tuple(int(r) for (r,) in fetch(
                 conn, "SELECT rootpage FROM sqlite_master WHERE type = 'table' AND rootpage > 0"))
             self._tail.start(roots)  # before any chunk is counted: every later commit is a change
+            self.changes.record(0)  # what changed before it started is unknown
         touched = self._tail.poll() if self._tail is not None else None
+        if changed:
+            self.changes.record(0 if touched is None else min(
+                [*touched[0], *(0 if lo is None else lo for lo, _ in touched[1])], default=math.inf))
         queries, more, now = 0, 0.0, time.monotonic()
         for track in self.profile.tracks:
             counter = self._counters.get(track.name)
@@ -464,6 +472,13 @@ class Source:
                 more = max(more, FIRST_DUTY if first else DUTY)
         self._more = more
         return queries
+
+    def lowest_change_since(self, track: Track, seq: int) -> float:
+        """The lowest rowid of `track`'s table that may have changed after poll `seq` of `changes`
+        (0: unknown, also for a table not keyed by its rowid)."""
+        if self._tail is None or not self._rowid_key(track):
+            return 0
+        return self.changes.lowest_since(seq)
 
     def _rowid_key(self, track: Track) -> bool:
         """Whether the track's key is the rowid or its alias (an INTEGER PRIMARY KEY column)."""

@@ -159,6 +159,36 @@ def test_the_check_below_the_mark_reads_in_chunks(db: Path, conn: sqlite3.Connec
     assert cache.refresh(conn, chunk=4).how == "full"
 
 
+def test_the_wal_spares_the_check_when_every_change_is_above_the_mark(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Beside a job appending failures, the source's WAL reader says no row at or below the high-water
+    mark changed, so the check below it is skipped; a change below the mark is still seen, once a poll
+    has read it."""
+    path = failures_db(tmp_path / "w.db", COUNTS, mode="wal")
+    job = writer(path)  # held open, as the job's: the -wal stays
+    source = Source(path)
+    source.poll(force=True)
+    add_failures(job, {"rate": 1})  # a job at work: the source keeps its WAL reader from now on
+    assert source.poll().changed
+    track = source.profile.track("topics")
+    checks: list[int] = []
+    check = G.GroupCache._check
+    monkeypatch.setattr(G.GroupCache, "_check", lambda self, *a, **kw: checks.append(1) or check(self, *a, **kw))
+    cache = G.GroupCache(track)
+    assert cache.refresh(source, chunk=4).how == "full"
+    add_failures(job, {"timeout": 2})
+    assert source.poll().changed
+    rep = cache.refresh(source, chunk=4)
+    assert (rep.how, rep.rows_read, checks) == ("delta", 2, [])
+    job.execute("UPDATE topic_completions SET error_message = 'Killed' WHERE id = 3")
+    assert source.poll().changed
+    rep = cache.refresh(source, chunk=4)
+    assert rep.how == "full" and checks == [1] and ("Killed", 1) in [(g.signature, g.count) for g in rep.groups]
+    job.close()
+    source.close()
+
+
 def test_cache_follows_the_source(db: Path) -> None:
     source = Source(db)
     source.poll(force=True)

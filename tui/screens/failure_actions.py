@@ -45,6 +45,7 @@ class FailureActions(ScreenMixin):
     _marked: set[Any]
     _empty: bool
     _next_group_at: float
+    _group_now: bool
 
     if TYPE_CHECKING:  # provided by the screen and its other parts
         @property
@@ -105,7 +106,7 @@ class FailureActions(ScreenMixin):
     def _acted(self, outcome: Outcome | Any) -> None:
         """After a write: marks are spent; list and groups are read again at once."""
         self._marked.clear()
-        self._next_group_at = 0.0
+        self._group_now, self._next_group_at = True, 0.0
         self._show_status()
         self._load_items()
         self._schedule_grouping()

@@ -76,6 +76,7 @@ class GroupsPart(ScreenMixin):
     _rate_axis: tuple[float, float] | None
     _grouping: bool
     _group_again: bool
+    _group_now: bool
     _group_timer: Timer | None
     _next_group_at: float
     _progress_total: int | None
@@ -110,7 +111,7 @@ class GroupsPart(ScreenMixin):
         if track is None or self._grouping:
             return
         self._grouping = True
-        self._group_again = False
+        self._group_again = self._group_now = False
         snap = self._track_snapshot()
         self._progress_total = snap.counts.get("failed") if snap else None
         self._group_work(track)
@@ -155,7 +156,7 @@ class GroupsPart(ScreenMixin):
         self._grouping = False
         self.query_one("#fx-progress", ProgressBar).add_class("hidden")
         cost = report.elapsed if report is not None else 0.0
-        self._next_group_at = time.monotonic() + max(REGROUP_GAP, 5 * cost)
+        self._next_group_at = 0.0 if self._group_now else time.monotonic() + max(REGROUP_GAP, 5 * cost)
         self._error = error
         if report is not None:
             self._report = report

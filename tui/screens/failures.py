@@ -92,6 +92,7 @@ class FailuresScreen(FailureActions, ExportPart, ItemsPart, GroupsPart, LiveScre
         self._rate_axis: tuple[float, float] | None = None
         self._grouping = False
         self._group_again = False
+        self._group_now = False
         self._group_timer: Timer | None = None
         self._search_timer: Timer | None = None
         self._next_group_at = 0.0
@@ -338,5 +339,6 @@ class FailuresScreen(FailureActions, ExportPart, ItemsPart, GroupsPart, LiveScre
 
     def action_regroup(self) -> None:
         """Group the failures again now."""
+        self._group_now = True  # also when a pass is running: the next one starts as it ends, no gap
         self._next_group_at = 0.0
         self._schedule_grouping()
