@@ -444,7 +444,8 @@ class Source:
         touched = self._tail.poll() if self._tail is not None else None
         if changed:
             self.changes.record(0 if touched is None else min(
-                [*touched[0], *(0 if lo is None else lo for lo, _ in touched[1])], default=math.inf))
+                min(touched[0], default=math.inf),
+                min((0 if lo is None else lo for lo, _ in touched[1]), default=math.inf)))
         queries, more, now = 0, 0.0, time.monotonic()
         for track in self.profile.tracks:
             counter = self._counters.get(track.name)
