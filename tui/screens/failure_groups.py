@@ -89,9 +89,6 @@ class GroupsPart(ScreenMixin):
         def _show_empty(self, text: Text | None) -> None: ...
         def _show_status(self) -> None: ...
         def _show_items_title(self, note: str | None = None) -> None: ...
-        @property
-        def current_group(self) -> str | None: ...
-        def _reload_items(self) -> None: ...
 
     # -- grouping -----------------------------------------------------------------------------------
 
@@ -161,10 +158,6 @@ class GroupsPart(ScreenMixin):
         if report is not None:
             self._report = report
             self._show_groups(report)
-            if report.how != "unchanged" and self.current_group is not None:
-                # An open group's list is paged from the members the pass just found: the page read
-                # before the pass ended missed the group's newest failures.
-                self._reload_items()
         self._show_status()
         if self._group_again:
             self._schedule_grouping()
