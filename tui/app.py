@@ -190,11 +190,8 @@ class BatchtopApp(App[int]):
 
     def open_item(self, path: str, track: str, key: object) -> None:
         """Push the detail screen of one item."""
-        try:
-            from batchtop.tui.screens.item import ItemScreen
-        except ImportError:
-            self.notify("The item view is not available in this build.", severity="warning")
-            return
+        from batchtop.tui.screens.item import ItemScreen
+
         self.push_screen(ItemScreen(self._sources[path], track, key))
 
     # -- lifecycle ----------------------------------------------------------------------------------

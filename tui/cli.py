@@ -23,7 +23,6 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 from batchtop.core.errors import BatchtopError, ProfileError
@@ -274,16 +273,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve.add_parser(sub)
 
-    actions_cli: ModuleType | None
-    try:
-        from batchtop.tui import actions_cli
-    except ImportError:  # pragma: no cover - only while the actions module is absent
-        actions_cli = None
-    if actions_cli is not None:
-        from batchtop.tui import undo_cli
+    from batchtop.tui import actions_cli, undo_cli
 
-        actions_cli.register(sub)
-        undo_cli.register(sub)
+    actions_cli.register(sub)
+    undo_cli.register(sub)
     return parser
 
 

@@ -295,11 +295,3 @@ def ordered(views: Iterable[SourceView], sort: str, reverse: bool) -> list[Sourc
         items.reverse()
     return items
 
-
-def build(views: Sequence[SourceView], now: float, *, sort: str = "name", reverse: bool = False,
-          needle: str = "", problems_only: bool = False) -> tuple[dict[str, tuple[Cell, ...]], list[str]]:
-    """Every visible row and their order."""
-    rows: dict[str, tuple[Cell, ...]] = {}
-    for view in ordered((v for v in views if matches(v, needle, problems_only)), sort, reverse):
-        rows.update(source_rows(view, now))
-    return rows, list(rows)
