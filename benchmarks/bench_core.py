@@ -5,7 +5,7 @@
 Run by `benchmarks.run` once per (size, variant) in a process of its own, so each figure's peak RSS is
 its own. The job's connection is held open beside the `Source` (so the database is live, as beside a
 running job). Every SQL statement batchtop's connections run is seen through `set_trace_callback`
-(installed by wrapping `core.source.connect_ro`), which gives:
+(installed by wrapping `core.backends.sqlite.reader.connect_ro`), which gives:
 
 - statements per poll (`PollResult.queries` counts the `PRAGMA data_version` gate as one; `sql_beyond_gate`
   counts every other statement: the target for a poll with nothing changed is 0);
@@ -33,7 +33,7 @@ TRACE: list[tuple[float, str]] = []
 
 def _install_trace() -> None:
     """Trace every connection `Source` opens (the wrapped function keeps the original's behaviour)."""
-    from batchtop.core import source as source_mod
+    from batchtop.core.backends.sqlite import reader as source_mod
 
     original = source_mod.connect_ro
 

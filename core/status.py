@@ -1,17 +1,24 @@
-"""Status of sources and tracks at a moment: snapshot + history + clock, as the CLI and TUI show it."""
+"""Status of sources and tracks at a moment: snapshot + history + clock, as the CLI and TUI show it.
+
+A track's status is derived by the source's `RunTracker` (`core.tracker`) from its published state alone:
+building one takes no lock and touches no connection.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from batchtop.core import fmt
-from batchtop.core.history import Activity, History
+from batchtop.core.history import Activity, RunState
 from batchtop.core.profiles.model import STATES, UNMAPPED
-from batchtop.core.snapshot import IN_FLIGHT_LIMIT, MetricValue, RawCount, TrackSnapshot
+from batchtop.core.snapshot import MetricValue, RawCount, TrackSnapshot
 
 if TYPE_CHECKING:
     from batchtop.core.source import Source
+
+
+#: A source's state is the most urgent of its tracks'.
+SOURCE_ORDER = (RunState.ACTIVE, RunState.STALLED, RunState.INTERRUPTED, RunState.WAITING, RunState.FINISHED)
 
 
 @dataclass(frozen=True)
@@ -71,46 +78,13 @@ class SourceStatus:
     name: str
     profile: str | None
     journal_mode: str | None
-    state: str | None
+    state: RunState | None
     error: str | None
     error_kind: str | None
     tracks: tuple[TrackStatus, ...]
     last_change: float | None
     poll_cost: float
     stale_snapshot: bool = False
-
-
-def track_status(source: Source, snap: TrackSnapshot, now: float) -> TrackStatus:
-    """Derive rate, ETA, activity and resume state of one track at `now`."""
-    history = source.histories.get(snap.name) or History()
-    stale = snap.stale(now)
-    running = snap.counts["running"]
-    # In-flight rows with no start time (no start column, or NULL) cannot be told fresh or stale.
-    starts = len(snap.in_flight_starts) if snap.stale_after is not None else 0
-    unknown = 0 if starts >= IN_FLIGHT_LIMIT else max(0, running - starts)
-    fresh = max(0, running - stale - unknown)
-    activity = history.activity(now, total=snap.total, remaining=snap.remaining, fresh_running=fresh,
-                                stale=stale, last_write=source.write_time(now), last_finished=snap.last_finished,
-                                unknown_running=unknown)
-    track = source.profile.track(snap.name) if source.profile else None
-    resettable = snap.counts["failed"] if track and any("failed" in a.from_states and a.to_state == "pending"
-                                                        for a in track.actions) else 0
-    last = max((t for t in (history.last_progress, snap.last_finished, source.last_change) if t), default=None)
-    warning = unmapped_warning(snap)
-    partial = (f"counting: {fmt.percent(snap.counted, 0)} of the table read so far, the counts are partial"
-               if snap.counted < 1.0 else None)
-    return TrackStatus(
-        source=source.path, name=snap.name, table=snap.table, counts=dict(snap.counts),
-        raw_counts=snap.raw_counts, metrics=snap.metrics, total=snap.total, settled=snap.settled,
-        remaining=snap.remaining, rate_per_min=history.rate_per_min(now),
-        # Only a job that is moving has an ETA: a stalled or crashed one would finish "never".
-        eta=history.eta(now, snap.remaining) if activity.state in ("active", "finished") and not partial else None,
-        activity=activity, sparkline=tuple(history.sparkline(now)), stale=stale, last_change=last,
-        resume=Resume(snap.counts["pending"], stale, resettable, snap.attempted_earlier),
-        # The warning leads the note, so every screen that shows the note shows it.
-        note=" · ".join(n for n in (partial, warning, snap.note) if n) or None, unmapped=snap.unmapped,
-        warning=warning, counted=snap.counted,
-    )
 
 
 def unmapped_warning(snap: TrackSnapshot, limit: int = 4) -> str | None:
@@ -126,21 +100,23 @@ def unmapped_warning(snap: TrackSnapshot, limit: int = 4) -> str | None:
 
 def source_status(source: Source, now: float) -> SourceStatus:
     """Status of a source: tracks from its latest good snapshot, plus its current error if any."""
-    snap = source.snapshot
-    tracks = tuple(track_status(source, t, now) for t in snap.tracks) if snap else ()
-    error = source.error
+    # Each read once: a poll running meanwhile publishes new ones, it never changes these.
+    snap, error, profile, tracker = source.snapshot, source.error, source.profile, source.tracker
+    published = tracker.state
+    tracks = tuple(tracker.status(t, now, profile.track(t.name) if profile else None, published)
+                   for t in snap.tracks) if snap else ()
+    state: RunState | None
     if error is not None:
-        state = "error"
+        state = RunState.ERROR
     elif tracks:
-        order = ("active", "stalled", "interrupted", "waiting", "finished")
-        state = min((t.activity.state for t in tracks), key=order.index)
+        state = min((t.activity.state for t in tracks), key=SOURCE_ORDER.index)
     else:
         state = None
     return SourceStatus(
-        path=source.path, name=source.name, profile=source.profile.name if source.profile else None,
+        path=source.path, name=source.name, profile=profile.name if profile else None,
         journal_mode=source.journal_mode, state=state, error=error.message if error else None,
         error_kind=error.kind if error else None, tracks=tracks,
-        last_change=max((t.last_change for t in tracks if t.last_change), default=source.last_change),
+        last_change=max((t.last_change for t in tracks if t.last_change), default=published.last_change),
         poll_cost=snap.cost if snap else 0.0, stale_snapshot=error is not None and snap is not None,
     )
 

@@ -17,10 +17,11 @@ import pytest
 from actions_support import make_topics
 from writers import run_cli
 
+from batchtop.core.backends.sqlite.reader import connect_ro
 from batchtop.core.profiles.userfile import applies, parse_profiles
 from batchtop.core.schema import read_schema
 from batchtop.core.signature import TRACEBACK
-from batchtop.core.source import Source, connect_ro
+from batchtop.core.source import Source
 
 #: Escape, OSC 52 clipboard write ended by BEL, a C1 CSI, a bidi override: in names and in text.
 HOSTILE = "\x1b]52;c;aGk=\x07\x9b31m\u202eevil"

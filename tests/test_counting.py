@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from batchtop.core import source as source_mod
+from batchtop.core import snapshot_read as snapshot_read_mod
+from batchtop.core.backends.sqlite import reader as reader_mod
 from batchtop.core.counting import CHUNK, CHUNKED_FROM
 from batchtop.core.source import Source
 from batchtop.core.sql import counts_sql
@@ -89,7 +90,7 @@ def test_counts_stay_exact_through_random_commits(tmp_path: Path, journal: str) 
     source = Source(tmp_path / "q.db")
     try:
         assert settle(source) == expected(job)
-        assert source._counters, "a table this large is counted in chunks"
+        assert source.counters, "a table this large is counted in chunks"
         rng = random.Random(7)
         for _ in range(25):
             for _ in range(rng.randint(1, 3)):  # several commits between two polls
@@ -104,17 +105,17 @@ def test_one_changed_row_recounts_one_chunk_through_the_wal(tmp_path: Path) -> N
     job = job_db(tmp_path / "q.db", "wal")
     source = Source(tmp_path / "q.db")
     statements: list[str] = []
-    original = source_mod.connect_ro
+    original = reader_mod.connect_ro
 
     def traced(*args, **kwargs):
         conn = original(*args, **kwargs)
         conn.set_trace_callback(statements.append)
         return conn
 
-    source_mod.connect_ro = traced
+    reader_mod.connect_ro = traced
     try:
         settle(source)
-        counter = source._counters["jobs"]
+        counter = source.counters["jobs"]
         for rowid in (5, ROWS // 2, ROWS - 1):
             reads, statements[:] = counter.reads, []
             job.execute("UPDATE jobs SET status = 'done' WHERE id = ?", (rowid,))
@@ -125,13 +126,13 @@ def test_one_changed_row_recounts_one_chunk_through_the_wal(tmp_path: Path) -> N
             track = source.profile.tracks[0]  # type: ignore[union-attr]
             assert counts_sql(track) not in statements
     finally:
-        source_mod.connect_ro = original
+        reader_mod.connect_ro = original
         source.close()
         job.close()
 
 
 def test_a_first_pass_shows_partial_counts_then_exact_and_records_no_throughput(tmp_path: Path, monkeypatch) -> None:
-    monkeypatch.setattr(source_mod, "FIRST_BUDGET", 0.0)  # one chunk per poll
+    monkeypatch.setattr(snapshot_read_mod, "FIRST_BUDGET", 0.0)  # one chunk per poll
     job = job_db(tmp_path / "q.db", "wal")
     source = Source(tmp_path / "q.db")
     try:
@@ -156,7 +157,7 @@ def test_without_rowid_and_small_tables_are_counted_in_one_statement(tmp_path: P
     source = Source(path)
     try:
         assert settle(source) == Counter({"pending": ROWS // 3 + 1, "done": ROWS // 3, "failed": ROWS // 3})
-        assert not source._counters
+        assert not source.counters
     finally:
         source.close()
 
@@ -205,11 +206,11 @@ def test_a_chunked_track_reads_the_same_counts_metrics_and_in_flight_starts_as_o
     try:
         chunked = Source(tmp_path / "t.db")
         settle(chunked)
-        assert chunked._counters, "counted in chunks"
-        monkeypatch.setattr(source_mod, "CHUNKED_FROM", 10**12)
+        assert chunked.counters, "counted in chunks"
+        monkeypatch.setattr(snapshot_read_mod, "CHUNKED_FROM", 10**12)
         whole = Source(tmp_path / "t.db")
         settle(whole)
-        assert not whole._counters
+        assert not whole.counters
         a, b = chunked.snapshot.tracks[0], whole.snapshot.tracks[0]  # type: ignore[union-attr]
         assert a.counts == b.counts and a.counts["running"] > 0
         assert a.raw_counts == b.raw_counts

@@ -22,10 +22,11 @@ from factories import (
 
 from batchtop.core import groups as G
 from batchtop.core import signature as S
+from batchtop.core.backends.sqlite.reader import connect_ro
 from batchtop.core.profiles.builtin import DOCSTORE, JOBS, TOPICS
 from batchtop.core.signature import signature
 from batchtop.core.snapshot import read_failures
-from batchtop.core.source import Source, connect_ro
+from batchtop.core.source import Source
 
 TRACK = TOPICS.tracks[0]
 COUNTS = {"rate": 13, "timeout": 7, "missing": 5, "json": 3, "exit": 1}

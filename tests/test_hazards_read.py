@@ -467,7 +467,7 @@ def test_wal_frames_unreadable_without_a_shm_say_so_instead_of_stale_counts(tmp_
     # An SQLite build without a VFS that lacks shared memory: the -wal cannot be read read-only.
     path, _ = _copied_run_directory(tmp_path)
     before = file_state(path.parent)
-    monkeypatch.setattr("batchtop.core.source.NO_SHM_VFS", "no-such-vfs")
+    monkeypatch.setattr("batchtop.core.backends.sqlite.reader.NO_SHM_VFS", "no-such-vfs")
     result = Source(path).poll()
     assert result.snapshot is None
     assert result.error is not None and result.error.kind == "wal-unreadable"

@@ -10,9 +10,9 @@ import pytest
 from factories import SECRET_MARKER, secret_jobs_db
 
 from batchtop.core import items as I
+from batchtop.core.backends.sqlite.reader import connect_ro
 from batchtop.core.errors import SecretValue
 from batchtop.core.profiles.builtin import JOBS
-from batchtop.core.source import connect_ro
 
 TRACK = JOBS.tracks[0]
 SECRET_TABLES = JOBS.secret_tables

@@ -139,7 +139,7 @@ def settle(source: PgSource, deadline_s: float = 60.0) -> None:
         if source.exact and not result.more:
             return
         time.sleep(0.05 if result.more else 0.2)
-    raise AssertionError(f"not settled: {[(t.passes, t.last_pass, t.counts.dirty) for t in source.trackers.values()]}")
+    raise AssertionError(f"not settled: {[(t.passes, t.last_pass, t.counts.dirty) for t in source.table_trackers.values()]}")
 
 
 def expect_exact(server: PgServer, source: PgSource) -> None:
@@ -219,7 +219,7 @@ def test_counts_equal_a_fresh_group_by_once_the_writer_is_quiet(server: PgServer
         assert done["commits"] > 100
         settle(source)
         expect_exact(server, source)
-        tracker = source.trackers["topics"]
+        tracker = source.table_trackers["topics"]
         assert tracker.passes > 1  # unlocated changes made it recount
         if with_index:
             assert tracker.located > 0
@@ -238,7 +238,7 @@ def test_located_changes_recount_only_their_chunks(server: PgServer) -> None:
     source = PgSource(server.watcher_url)
     try:
         settle(source)
-        tracker = source.trackers["topics"]
+        tracker = source.table_trackers["topics"]
         passes, reads = tracker.passes, tracker.counts.reads
         with psycopg.connect(server.admin_url, autocommit=True) as job:
             for key in (71, 72, 73, 50_071, 50_072):  # pending rows in two chunks
@@ -270,7 +270,7 @@ def test_an_unlocated_change_is_found_by_the_tally(server: PgServer) -> None:
     source = PgSource(server.watcher_url)
     try:
         settle(source)
-        tracker = source.trackers["topics"]
+        tracker = source.table_trackers["topics"]
         passes = tracker.passes
         admin(server, "UPDATE topic_completions SET status = 'failed' WHERE id = 5")  # session closed: flushed
         settle(source)
@@ -305,7 +305,7 @@ def test_a_table_without_a_usable_key_is_counted_by_one_group_by(server: PgServe
     source = PgSource(server.watcher_url)
     try:
         settle(source)
-        assert source.trackers == {}
+        assert source.table_trackers == {}
         expect_exact(server, source)
         admin(server, "UPDATE topic_completions SET status = 'failed' WHERE id < 500")
         source._read_cost = 0.0  # the READ_DUTY wait of a GROUP BY table is not what is tested here

@@ -101,7 +101,7 @@ def test_an_unchanged_source_runs_no_query_and_posts_nothing_then_a_commit_is_sh
     r.idle()
     source = r.monitor.sources[str(db)]
     statements: list[str] = []
-    source._conn.set_trace_callback(statements.append)
+    source.reader._conn.set_trace_callback(statements.append)
     polls, posts, sweeps = source.polls, len(r.posts), r.poller.sweeps
     wait(lambda: r.poller.sweeps >= sweeps + 8)
     assert statements == [] and source.polls == polls and len(r.posts) == posts

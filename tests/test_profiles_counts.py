@@ -138,7 +138,7 @@ def test_counts_exact_while_writer_commits(tmp_path: Path, schema: str, journal:
 
 def merge_in_flight(state: dict[str, dict[str, int]]) -> dict[str, dict[str, int]]:
     """Fold 'X (started)' into 'X': the in-flight split of pending rows is read on a cost-adaptive
-    cadence (core/source.py), so only its sum with plain pending is exact at every commit."""
+    cadence (core/slow_reads.py), so only its sum with plain pending is exact at every commit."""
     out = {}
     for table, groups in state.items():
         merged: dict[str, int] = {}

@@ -20,6 +20,7 @@ from pathlib import Path
 from textual.message import Message
 
 from batchtop.core.backends.postgres.source import KIND as PG_KIND
+from batchtop.core.history import RunState
 from batchtop.core.identity import Gate
 from batchtop.core.monitor import Monitor
 from batchtop.core.sanitize import clean_line
@@ -50,7 +51,7 @@ def unread_view(source: Source, error: str | None = None, stats: PollStats | Non
     """The view of a source not read yet (or whose poll failed unexpectedly)."""
     status = SourceStatus(
         path=source.path, name=source.name, profile=None, journal_mode=None,
-        state="error" if error else None, error=clean_line(error) if error else None,
+        state=RunState.ERROR if error else None, error=clean_line(error) if error else None,
         error_kind="error" if error else None, tracks=(), last_change=None, poll_cost=0.0,
     )
     return SourceView(source.path, source.name, status, None, None, stats)
@@ -61,9 +62,9 @@ def poll_once(monitor: Monitor, source: Source, clock: Clock, force: bool = Fals
     try:
         result = monitor.poll(source, force)
         stats = PollStats(result.cost, result.queries, result.changed, clock(), result.more)
-        with source.lock:  # the status reads the source's histories: no poll may run meanwhile
-            status = source_status(source, clock())
-            view = SourceView(source.path, source.name, status, source.snapshot, source.profile, stats)
+        # No lock: the status is derived from what the poll published (`core.tracker`), never changed.
+        status = source_status(source, clock())
+        view = SourceView(source.path, source.name, status, result.snapshot, source.profile, stats)
         return Polled(view, result.events)
     except Exception as exc:  # noqa: BLE001 - a bug must not stop this source being retried
         log.exception("poll of %s failed", source.path)

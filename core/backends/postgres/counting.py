@@ -287,7 +287,7 @@ def _epoch_scale(track: Track, value: float) -> float:
     return {"s": 1.0, "ms": 1e3, "us": 1e6, "ns": 1e9}.get(unit, 1.0)
 
 
-class Tracker:
+class TableTracker:
     """One chunked track: locates what changed since the last poll, keeps the tally, recounts chunks.
 
     Statistics of the work (for tests and benchmarks): `located` rows found by the locators, `passes`

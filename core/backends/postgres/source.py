@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from functools import partial
 from typing import Any, TypeVar
@@ -19,14 +19,23 @@ from urllib.parse import urlsplit
 from batchtop.core import errors
 from batchtop.core.backends.postgres.backend import PostgresBackend
 from batchtop.core.backends.postgres.conn import display_url, fetch
-from batchtop.core.backends.postgres.counting import CHUNKED_FROM, TableInfo, Tracker, tally_sql, too_sparse
+from batchtop.core.backends.postgres.counting import (
+    CHUNKED_FROM,
+    TableInfo,
+    TableTracker,
+    tally_sql,
+    too_sparse,
+)
 from batchtop.core.history import History
 from batchtop.core.profiles.model import Profile, Track
 from batchtop.core.schema import Schema, Table
+from batchtop.core.slow_reads import Read, SlowReads
 from batchtop.core.snapshot import FailureRow, Snapshot
-from batchtop.core.source import METRICS_EVERY, SEED_HORIZON, PollResult
+from batchtop.core.snapshot_read import SEED_HORIZON
+from batchtop.core.source import PollResult
 from batchtop.core.sql import q
 from batchtop.core.timeutil import Clock, system_clock
+from batchtop.core.tracker import RunTracker
 
 T = TypeVar("T")
 KIND = "postgresql"
@@ -117,14 +126,13 @@ class PgSource:
         self._moved_at = 0.0
         self._schema: Schema | None = None
         self._oids: dict[str, int | None] = {}
-        self._slow: dict[str, tuple[float, float, Any]] = {}
+        self._slow = SlowReads()
         #: When the last full read ended (monotonic) and what it cost (s).
         self._read_at, self._read_cost = 0.0, 0.0
         #: Chunked tracks (`postgres.counting`), and tracks read with one GROUP BY (with their table's
         #: catalog facts when a growing table may become chunked later, else None).
-        self.trackers: dict[str, Tracker] = {}
+        self.table_trackers: dict[str, TableTracker] = {}
         self._whole: dict[str, TableInfo | None] = {}
-        self._seeded: set[str] = set()
         self._more = 0.0
         #: (database oid, crc of the tracks' table oids): what a write must still find.
         self.identity: tuple[int, int] | None = None
@@ -133,9 +141,8 @@ class PgSource:
         self.profile: Profile | None = None
         self.snapshot: Snapshot | None = None
         self.error: errors.BatchtopError | None = None
-        self.histories: dict[str, History] = {}
-        self.last_write: float | None = None
-        self.last_change: float | None = None
+        #: History, write times and run state, from the snapshots alone (`core.tracker`).
+        self.tracker = RunTracker(self.path, file_times=False)
         self.polls = 0
         #: Server transactions our polls ran (each statement outside a transaction is one), for benchmarks.
         self.transactions = 0
@@ -173,7 +180,19 @@ class PgSource:
     def write_time(self, now: float) -> float | None:
         """When the job last wrote, as far as we can tell: a server gives no file time, so the last time a
         poll saw the data change (as `Source.write_time`)."""
-        return self.last_write
+        return self.tracker.write_time(now)
+
+    @property
+    def histories(self) -> Mapping[str, History]:
+        return self.tracker.histories
+
+    @property
+    def last_write(self) -> float | None:
+        return self.tracker.state.last_write
+
+    @property
+    def last_change(self) -> float | None:
+        return self.tracker.state.last_change
 
     def wrote(self) -> None:
         """batchtop itself just wrote here: the next poll reads at once (the person waits to see it)."""
@@ -262,21 +281,21 @@ class PgSource:
         """The change token: `pg_current_snapshot()`, and for chunked tables their tallies of modified rows
         and the database's statistics reset time (one tiny statement; `postgres.counting`)."""
         parts = ["pg_current_snapshot()::text"]
-        tallied = [t for t in self.trackers.values() if t.info.tally]
+        tallied = [t for t in self.table_trackers.values() if t.info.tally]
         parts += [tally_sql(t.info.oid) for t in tallied]
         if tallied:
             parts.append(f"pg_stat_get_db_stat_reset_time({int(tallied[0].info.db_oid)})::text")
         return tuple(fetch(conn, "SELECT " + ", ".join(parts))[0])
 
     def _tallies(self, token: tuple[Any, ...]) -> dict[str, int]:
-        tallied = [name for name, t in self.trackers.items() if t.info.tally]
+        tallied = [name for name, t in self.table_trackers.items() if t.info.tally]
         return {name: int(v) for name, v in zip(tallied, token[1:])}
 
     def _poll(self, force: bool, events: list[str]) -> tuple[bool, int]:
         conn = self._session()
         token = self._read_token(conn)
         self.transactions += 1
-        work = any(t.counts.dirty for t in self.trackers.values())
+        work = any(t.counts.dirty for t in self.table_trackers.values())
         moved = force or self.error is not None or self.snapshot is None or token != self._token
         if token != self._token:
             self._moved_at = time.monotonic()
@@ -290,7 +309,7 @@ class PgSource:
         reset = token[-1] if len(token) > 1 else None
         if reset is not None and self._stats_reset is not None and reset != self._stats_reset:
             events.append("statistics reset on the server: counts checked again")
-            for tracker in self.trackers.values():
+            for tracker in self.table_trackers.values():
                 tracker.accounted = None
         self._stats_reset = reset if reset is not None else self._stats_reset
         with self.backend.read_transaction(conn):
@@ -320,26 +339,26 @@ class PgSource:
 
     def _locate(self, conn: Any, snapshot: str, tallies: dict[str, int]) -> int:
         queries = 0
-        for name, tracker in list(self.trackers.items()):
+        for name, tracker in list(self.table_trackers.items()):
             try:
                 queries += tracker.locate(conn, snapshot, tallies.get(name))
             except Exception as exc:
                 if not too_sparse(exc):
                     raise
-                del self.trackers[name]
+                del self.table_trackers[name]
                 self._whole[name] = None
         return queries
 
     def _count(self, conn: Any, *, quiet: bool) -> int:
         """Recount the changed chunks, each in a short READ ONLY transaction of its own."""
         queries, more = 0, 0.0
-        for name, tracker in list(self.trackers.items()):
+        for name, tracker in list(self.table_trackers.items()):
             first = not tracker.counts.complete
             before = tracker.counts.reads
             done = tracker.step(conn, FIRST_BUDGET if first else BUDGET)
             queries += tracker.counts.reads - before
             if tracker.counts.too_varied:  # a free-text status: one GROUP BY, as for a small table
-                del self.trackers[name]
+                del self.table_trackers[name]
                 self._whole[name] = None
                 continue
             if not done:
@@ -352,8 +371,8 @@ class PgSource:
         """The counts are confirmed exact: every chunked track has nothing left to recount and nothing
         unaccounted, and the change token has been still for `STATS_LAG` (a late statistics flush would
         have moved it). Tracks read with one GROUP BY are exact as of their read."""
-        return all(t.exact for t in self.trackers.values()) and (
-            not self.trackers or time.monotonic() - self._moved_at >= STATS_LAG
+        return all(t.exact for t in self.table_trackers.values()) and (
+            not self.table_trackers or time.monotonic() - self._moved_at >= STATS_LAG
         )
 
     def _check(self, conn: Any, events: list[str]) -> tuple[int, bool]:
@@ -376,19 +395,19 @@ class PgSource:
             and not any(t.total for t in self.snapshot.tracks)
         ):
             self._schema = None
-        if self.trackers:
+        if self.table_trackers:
             files = fetch(
                 conn,
                 "SELECT oid::bigint, relfilenode::bigint FROM pg_class WHERE oid IN ("
-                + ", ".join(str(int(t.info.oid)) for t in self.trackers.values())
+                + ", ".join(str(int(t.info.oid)) for t in self.table_trackers.values())
                 + ")",
             )
             queries += 1
             now = {int(o): int(f) for o, f in files}
-            for name, tracker in list(self.trackers.items()):
+            for name, tracker in list(self.table_trackers.items()):
                 if now.get(tracker.info.oid) != tracker.info.relfilenode:
                     events.append(f"{tracker.track.table}: rewritten (TRUNCATE, VACUUM FULL): counted again")
-                    del self.trackers[name]
+                    del self.table_trackers[name]
         if self._schema is None or self.profile is None:
             schema, oids_all = self.backend.read_schema(conn)
             queries += 1
@@ -398,19 +417,18 @@ class PgSource:
                 and self._oids
                 and any(oids_all.get(t.table) != self._oids.get(t.table) for t in profile.tracks)
             ):
-                self.histories.clear()
-                self._seeded.clear()
+                self.tracker.reset()
             self._schema, self.profile = schema, profile
             self._oids = {t.table: oids_all.get(t.table) for t in profile.tracks}
             self.identity = self.backend.identity(conn, sorted(self._oids))
             queries += 1
             self._slow.clear()
-            self.trackers.clear()
+            self.table_trackers.clear()
             self._whole.clear()
         assert profile is not None
         built = False
         for track in profile.tracks:
-            if track.name in self.trackers or (track.name in self._whole and self._whole[track.name] is None):
+            if track.name in self.table_trackers or (track.name in self._whole and self._whole[track.name] is None):
                 continue
             oid = self._oids.get(track.table)
             info = self._whole.get(track.name)
@@ -428,7 +446,7 @@ class PgSource:
                 self._whole[track.name] = info  # small for now: looked at again as it grows
                 continue
             self._whole.pop(track.name, None)
-            self.trackers[track.name] = Tracker(track, info)
+            self.table_trackers[track.name] = TableTracker(track, info)
             built = True
         return queries, built
 
@@ -438,59 +456,36 @@ class PgSource:
         profile = self.profile
         assert profile is not None
         tracks = []
+        seeds: dict[str, tuple[float, ...]] = {}
+        seeded = self.tracker.seeded
         for track in profile.tracks:
             table = self.table(track.table)
-            tracker = self.trackers.get(track.name)
+            tracker = self.table_trackers.get(track.name)
             counted = tracker.counts.counted() if tracker is not None else None
             metrics = (
                 None
                 if counted is not None
-                else self._cached(f"metrics:{track.name}", partial(self.backend.read_metrics, conn, track))
+                else self._slow.get(Read.METRICS, track.name, partial(self.backend.read_metrics, conn, track))
             )
             stale = partial(self._stale, conn, track)
             snap, n = self.backend.read_track(conn, track, table, metrics, counted=counted, stale=stale)
             queries += n
-            history = self.histories.get(track.name)
-            if history is None:
-                history = self.histories[track.name] = History()
-            if track.name not in self._seeded and (counted is None or counted.progress >= 1.0):
+            if track.name not in seeded and (counted is None or counted.progress >= 1.0):
                 # A chunked track is seeded once its first pass is over, within the newest settled rows.
-                history.seed(
+                seeds[track.name] = tuple(
                     self.backend.read_finished_times(
                         conn, track, table, now, SEED_HORIZON, counted.recent_range if counted else None
-                    ),
-                    now,
+                    )
                 )
-                self._seeded.add(track.name)
                 queries += 1
-            if snap.counted >= 1.0:  # partial counts of a first pass are no throughput
-                history.record(now, snap.settled)
             tracks.append(snap)
-        if self.snapshot is None:
-            self.last_change = max((t.last_finished for t in tracks if t.last_finished), default=now)
-        elif any(t.counted < 1.0 for t in tracks):
-            pass  # counts growing as the first pass goes are not changes of the data
-        elif [(t.counts, t.last_finished) for t in self.snapshot.tracks] != [
-            (t.counts, t.last_finished) for t in tracks
-        ]:
-            self.last_change = now
-        # A server gives no file mtime: the job "last wrote" when the data we read last changed.
-        self.last_write = self.last_change
         self.snapshot = Snapshot(self.path, now, self.identity or (0, 0), KIND, profile, tuple(tracks))
+        # A server gives no file mtime: the job "last wrote" when the data we read last changed.
+        self.tracker.update(self.snapshot, seeds)
         return queries
 
     def _stale(self, conn: Any, track: Track, peers: tuple[int, int] | None) -> float:
         """The derived stale threshold, re-read on the metrics' slower cadence."""
         from batchtop.core.backends.postgres.reads import derive_stale
 
-        return self._cached(f"stale:{track.name}", partial(derive_stale, conn, track, peers))
-
-    def _cached(self, key: str, read: Callable[[], T], floor: float = METRICS_EVERY) -> T:
-        """Metric totals (a full scan) are re-read at most every `floor` s and every 20x their cost."""
-        cached = self._slow.get(key)
-        tick = time.monotonic()
-        if cached is not None and tick - cached[0] < max(floor, 20 * cached[1]):
-            return cached[2]
-        value = read()
-        self._slow[key] = (tick, time.monotonic() - tick, value)
-        return value
+        return self._slow.get(Read.STALE, track.name, partial(derive_stale, conn, track, peers))

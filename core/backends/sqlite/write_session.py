@@ -23,6 +23,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from batchtop.core.backends.sqlite.reader import uri_for
 from batchtop.core.errors import (
     ActionError,
     FileMissing,
@@ -35,7 +36,6 @@ from batchtop.core.journal import Journal, RawText, Record, text_factory
 from batchtop.core.profiles.model import RawValue, Track
 from batchtop.core.signature import cached_signature
 from batchtop.core.snapshot import classify, fetch
-from batchtop.core.source import uri_for
 from batchtop.core.sql import key_expr, lit, q, raw_expr
 
 #: Busy timeout bounds (s): long enough to ride out one job commit, short enough to answer within ~2 s.
