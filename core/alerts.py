@@ -20,6 +20,7 @@ from pathlib import Path
 
 from batchtop.core import fmt
 from batchtop.core.alert_config import DEFAULT_KINDS, KINDS
+from batchtop.core.history import RunState
 from batchtop.core.sanitize import clean_line, redact
 from batchtop.core.status import SourceStatus
 
@@ -142,7 +143,7 @@ class Detector:
         now: float,
     ) -> list[Event]:
         out = []
-        if activity == "finished" and prev.activity != "finished":
+        if activity == RunState.FINISHED and prev.activity != RunState.FINISHED:
             out.append(
                 _event(
                     "finished",
@@ -153,7 +154,7 @@ class Detector:
                     f"finished:{path}:{track}:{settled}",
                 )
             )
-        if activity in ("stalled", "interrupted") and prev.activity == "active":
+        if activity in (RunState.STALLED, RunState.INTERRUPTED) and prev.activity == RunState.ACTIVE:
             out.append(
                 _event(
                     "stalled",

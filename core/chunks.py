@@ -14,12 +14,14 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from batchtop.core.history import RunState
 from batchtop.core.profiles.model import STATES
 from batchtop.core.status import SourceStatus
 
 _DIGITS = re.compile(r"\d+")
 #: Activity order for a set: the most urgent state of any file wins.
-URGENCY = ("error", "stalled", "interrupted", "active", "waiting", "finished")
+URGENCY = (RunState.ERROR, RunState.STALLED, RunState.INTERRUPTED, RunState.ACTIVE, RunState.WAITING,
+           RunState.FINISHED)
 MODES = ("pattern", "dir", "none")
 
 
@@ -46,7 +48,7 @@ class Combined:
     rate_per_min: float | None
     #: Seconds to finish at the combined rate (a 0.85x-1.2x range), None without a rate.
     eta: tuple[float, float] | None
-    state: str
+    state: RunState
     #: Items settled per bucket of the last minutes, every track added (newest last; see `History`).
     sparkline: tuple[int, ...] = ()
     #: The newest change of any file of the set.
@@ -150,12 +152,12 @@ def combine(name: str, statuses: Sequence[SourceStatus]) -> Combined:
     """Add up the statuses of one set of files."""
     counts = dict.fromkeys(STATES, 0)
     rate: float | None = None
-    states: list[str] = []
+    states: list[RunState] = []
     errors = 0
     for s in statuses:
         if s.error is not None:
             errors += 1
-            states.append("error")
+            states.append(RunState.ERROR)
         for t in s.tracks:
             for k, v in t.counts.items():
                 counts[k] = counts.get(k, 0) + v
@@ -175,9 +177,9 @@ def combine(name: str, statuses: Sequence[SourceStatus]) -> Combined:
     changes = [t for s in statuses for t in (s.last_change, *(tr.last_change for tr in s.tracks)) if t is not None]
     profiles = tuple(dict.fromkeys(s.profile for s in statuses if s.profile))
     known = [st for st in states if st in URGENCY]
-    state = min(known, key=URGENCY.index) if known else "waiting"
-    if state == "error" and len(known) > errors:
+    state = min(known, key=URGENCY.index) if known else RunState.WAITING
+    if state == RunState.ERROR and len(known) > errors:
         # A set with some unreadable files still reports what its readable files are doing.
-        state = min((st for st in known if st != "error"), key=URGENCY.index)
+        state = min((st for st in known if st != RunState.ERROR), key=URGENCY.index)
     return Combined(name, len(statuses), errors, counts, total, settled, remaining, rate, eta, state, sparkline,
                     max(changes, default=None), profiles)

@@ -11,6 +11,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from batchtop.core import fmt
+from batchtop.core.history import RunState
 from batchtop.core.sanitize import clean_line
 from batchtop.core.status import SourceStatus, TrackStatus
 
@@ -42,11 +43,11 @@ def reached(statuses: Sequence[SourceStatus], until: Iterable[str], baseline: Ba
             if (
                 statuses
                 and len(readable) == len(statuses)
-                and all(t.activity.state == "finished" for s in readable for t in s.tracks)
+                and all(t.activity.state == RunState.FINISHED for s in readable for t in s.tracks)
             ):
                 return cond
         elif cond == "stalled":
-            if any(t.activity.state in ("stalled", "interrupted") for s in readable for t in s.tracks):
+            if any(t.activity.state in (RunState.STALLED, RunState.INTERRUPTED) for s in readable for t in s.tracks):
                 return cond
         elif cond == "failed":
             if any(

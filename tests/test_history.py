@@ -87,3 +87,21 @@ def test_recent_progress_is_active_and_long_silence_with_work_left_is_not() -> N
     later = T0 + 300 + 3 * 3600
     assert h.activity(later, total=100, remaining=70, fresh_running=0, stale=0,
                       last_write=T0 + 300).state == "interrupted"
+
+
+def test_a_published_state_is_immutable_and_bounded_in_count_and_age() -> None:
+    from dataclasses import FrozenInstanceError
+
+    h = History(maxlen=5, horizon=100.0)
+    _run(h, [(0, 0), (10, 1), (20, 2)])
+    handed_out = h.state
+    events = handed_out.events
+    _run(h, [(t, t // 10) for t in range(30, 300, 10)])
+    assert handed_out.events == events and len(events) == 2  # never changed by later writes
+    assert h.state is not handed_out
+    assert len(h.state.events) <= 5  # bounded in count ...
+    assert all(t >= T0 + 290 - 100.0 for t, _ in h.state.events)  # ... and in age
+    with pytest.raises(FrozenInstanceError):
+        handed_out.resets = 3  # type: ignore[misc]
+    h.seed([T0 + 290.5 - i for i in range(10)], now=T0 + 291)
+    assert len(h.state.events) == 5

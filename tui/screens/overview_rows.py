@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from rich.text import Text
 
 from batchtop.core import fmt
+from batchtop.core.history import RunState
 from batchtop.core.status import SourceStatus, TrackStatus
 from batchtop.tui.messages import SourceView
 from batchtop.tui.text import safe
@@ -161,9 +162,9 @@ def state_badge(status: SourceStatus, track: TrackStatus | None) -> Text:
     """The activity of a track, or the kind of error of its source."""
     if status.error is not None:
         if status.error_kind == "missing":
-            return badge("waiting")
+            return badge(RunState.WAITING)
         word = ERROR_WORDS.get(status.error_kind or "", "error")
-        text = badge("error")
+        text = badge(RunState.ERROR)
         text.plain = text.plain.replace("error", word)
         return text
     return badge(track.activity.state if track else None)
@@ -248,7 +249,7 @@ def matches(view: SourceView, needle: str, problems_only: bool) -> bool:
 def is_problem(status: SourceStatus) -> bool:
     """Errors, stalls, interruptions and failures: what needs a person."""
     return status.error is not None or any(
-        t.activity.state in ("stalled", "interrupted") or t.counts.get("failed", 0) for t in status.tracks)
+        t.activity.state in (RunState.STALLED, RunState.INTERRUPTED) or t.counts.get("failed", 0) for t in status.tracks)
 
 
 @dataclass(frozen=True)

@@ -6,21 +6,25 @@ from collections.abc import Mapping
 
 from rich.text import Text
 
-#: state -> (glyph, style). `error` is a source state; the others are track activities (core/history.py).
+from batchtop.core.history import RunState
+
+#: state -> (glyph, style): the run states of `core.history.RunState` (`error` is a source's, the others a
+#: track's activity), and the app's own `paused` and `loading`.
 BADGES: Mapping[str, tuple[str, str]] = {
-    "active": ("●", "bold green"),
-    "stalled": ("◐", "bold yellow"),
-    "interrupted": ("■", "bold dark_orange"),
-    "finished": ("✔", "blue"),
-    "waiting": ("○", "bright_black"),
-    "error": ("✖", "bold red"),
+    RunState.ACTIVE: ("●", "bold green"),
+    RunState.STALLED: ("◐", "bold yellow"),
+    RunState.INTERRUPTED: ("■", "bold dark_orange"),
+    RunState.FINISHED: ("✔", "blue"),
+    RunState.WAITING: ("○", "bright_black"),
+    RunState.ERROR: ("✖", "bold red"),
     "paused": ("‖", "bright_black"),
     "loading": ("…", "bright_black"),
 }
 
 #: Sort rank of each state: problems first, so "sort by state" puts what needs attention on top.
 RANK: Mapping[str, int] = {
-    "error": 0, "interrupted": 1, "stalled": 2, "active": 3, "waiting": 4, "loading": 5, "finished": 6,
+    RunState.ERROR: 0, RunState.INTERRUPTED: 1, RunState.STALLED: 2, RunState.ACTIVE: 3, RunState.WAITING: 4,
+    "loading": 5, RunState.FINISHED: 6,
 }
 
 WIDTH = 13

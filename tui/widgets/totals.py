@@ -13,6 +13,7 @@ from textual.reactive import reactive
 from textual.widget import Widget
 
 from batchtop.core import fmt
+from batchtop.core.history import RunState
 from batchtop.core.profiles.model import STATES
 from batchtop.core.status import SourceStatus
 from batchtop.tui.widgets.badge import BADGES
@@ -44,7 +45,7 @@ class Summary:
             n_sources += 1
             if status.error is not None:
                 # A path not created yet is waiting, not broken (its row says "waiting" too).
-                states["waiting" if status.error_kind == "missing" else "error"] += 1
+                states[RunState.WAITING if status.error_kind == "missing" else RunState.ERROR] += 1
             for track in status.tracks:
                 n_tracks += 1
                 counts.update(track.counts)
@@ -127,7 +128,8 @@ def _bar_text(bar: ProgressBar) -> Text:
 def _activity(summary: Summary) -> Text:
     """'✖ 1 error  ■ 1 interrupted  ● 5 active': how many tracks are in each state, problems first."""
     activity = Text(no_wrap=True)
-    for state in ("error", "interrupted", "stalled", "active", "waiting", "finished"):
+    for state in (RunState.ERROR, RunState.INTERRUPTED, RunState.STALLED, RunState.ACTIVE, RunState.WAITING,
+                  RunState.FINISHED):
         n = dict(summary.states).get(state, 0)
         if n:
             glyph, style = BADGES[state]

@@ -13,6 +13,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from batchtop.core import fmt
+from batchtop.core.history import RunState
 from batchtop.core.profiles.model import Track
 from batchtop.core.snapshot import TrackSnapshot
 from batchtop.core.status import TrackStatus
@@ -170,7 +171,7 @@ class TrackPanel(Static):
         title.append(" · ")
         title.append_text(safe(s.table, limit=40, style="bright_black"))
         self.border_title = title
-        sub = badge("error" if data.stale_source else s.activity.state)
+        sub = badge(RunState.ERROR if data.stale_source else s.activity.state)
         sub.append("  ")
         sub.append_text(safe(s.activity.reason, limit=70, style="bright_black"))
         self.border_subtitle = sub
