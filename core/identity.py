@@ -2,7 +2,7 @@
 
 A poll of an unchanged database should cost nothing. The gate keeps, per source, the identity of its
 files (`st_ino`, `st_size`, `st_mtime_ns` of the database, its `-wal` and its `-journal`: three `stat`
-calls, no open) and only lets a source be polled when that identity changed, when the directory watch
+calls, no open: `backends.sqlite.reader.file_identity`, also what a parked source waits on) and only lets a source be polled when that identity changed, when the directory watch
 reported it, when it was asked for (`r`, an action wrote to it), or while the source is *hot*.
 
 Hot: for `hot_seconds` (default `HOT_SECONDS`, and at least two sweep intervals) after a change was last
@@ -34,16 +34,13 @@ a pool that polls), which keeps the decisions testable with a fake clock.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-#: One file's identity: (st_ino, st_size, st_mtime_ns), or None when it does not exist.
-FileStat = tuple[int, int, int] | None
-#: A database's identity: its file, `-wal` and `-journal` (`-shm` is mmapped: writes need not touch it).
-Identity = tuple[FileStat, FileStat, FileStat]
+from batchtop.core.backends.sqlite.reader import FileStat, Identity, file_identity
 
-_SUFFIXES = ("", "-wal", "-journal")
+__all__ = ["FileStat", "Gate", "GateState", "Identity", "file_identity"]
+
 #: Seconds a source stays hot after a change was seen (see the module docstring for the bound).
 HOT_SECONDS = 3.0
 #: Seconds between looks at a hot source's files between sweeps (three `stat` calls each).
@@ -54,19 +51,6 @@ BACKOFF = 10.0
 COST_MAX = 30.0
 #: Longest wait between retries of a failing source whose files do not change.
 RETRY_MAX = 30.0
-
-
-def file_identity(path: str) -> Identity:
-    """The identity of a database and its sidecars: `stat` only, never an open."""
-    out: list[FileStat] = []
-    for suffix in _SUFFIXES:
-        try:
-            st = os.stat(path + suffix)
-        except OSError:
-            out.append(None)
-        else:
-            out.append((st.st_ino, st.st_size, st.st_mtime_ns))
-    return out[0], out[1], out[2]
 
 
 @dataclass

@@ -73,7 +73,7 @@ class Monitor:
     def _pg_source(self, url: str) -> Source:
         from batchtop.core.backends.postgres.source import PgSource
 
-        # PgSource has Source's surface (poll, run, close, snapshot, histories, ...): see backends/base.py.
+        # PgSource has Source's surface (poll, run, close, snapshot, tracker, ...): see backends/base.py.
         return PgSource(url, profiles=self._profiles, forced=self._forced, clock=self.clock)  # type: ignore[return-value]
 
     @property

@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 from factories import topics_db
 
-from batchtop.core.identity import Gate, file_identity
+from batchtop.core.backends.sqlite.reader import file_identity
+from batchtop.core.identity import Gate
 from batchtop.core.monitor import Monitor
 from batchtop.tui.messages import Polled
 from batchtop.tui.polling import Poller

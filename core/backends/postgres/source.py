@@ -4,6 +4,8 @@ A read-only session (see `conn`), a poll gated on the change token (`pg_current_
 statement when nothing changed), and the snapshot read in one `REPEATABLE READ READ ONLY` transaction,
 so every statement of a poll sees the same commit, ended before the poll returns. The URL's password is
 kept only in `url`; `path` and `name` (what screens, logs and the journal show) never carry it.
+History, write times and run state are a `core.tracker.RunTracker`'s (without file times: the job "last
+wrote" when the data we read last changed), fed the snapshots alone, as for SQLite.
 """
 
 from __future__ import annotations
@@ -387,7 +389,7 @@ class PgSource:
                 events.append("table replaced or dropped: schema read again")
                 self._schema = None
         # A detected profile of tables that were all empty was a guess from column names: look again
-        # once rows arrive (as `Source._probe`; this runs only when the data changed).
+        # once rows arrive (as `SnapshotReader._probe`; this runs only when the data changed).
         if (
             profile is not None
             and profile.origin == "detected"

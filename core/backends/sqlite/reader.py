@@ -43,6 +43,11 @@ REOPEN_AFTER = ("empty", "not-a-database", "damaged")
 
 T = TypeVar("T")
 
+#: One file's identity: (st_ino, st_size, st_mtime_ns), or None when it does not exist.
+FileStat = tuple[int, int, int] | None
+#: A database's identity: its file, `-wal` and `-journal` (`-shm` is mmapped: writes need not touch it).
+Identity = tuple[FileStat, FileStat, FileStat]
+
 
 def uri_for(path: str | Path, *, immutable: bool = False, mode: str = "ro") -> str:
     """A `file:` URI that opens exactly `path` (`?`, `#`, `%` in names are percent-encoded)."""
@@ -100,6 +105,19 @@ def connect_quiescent(path: str | Path) -> sqlite3.Connection:
         conn.close()
         raise
     return conn
+
+
+def file_identity(path: str) -> Identity:
+    """The identity of a database and its sidecars: `stat` only, never an open."""
+    out: list[FileStat] = []
+    for suffix in ("", "-wal", "-journal"):
+        try:
+            st = os.stat(path + suffix)
+        except OSError:
+            out.append(None)
+        else:
+            out.append((st.st_ino, st.st_size, st.st_mtime_ns))
+    return out[0], out[1], out[2]
 
 
 def last_write(path: str) -> float | None:
@@ -162,7 +180,8 @@ class SqliteReader:
         self._data_version: int | None = None
         #: The token the gate saw, stored by `reading` once the read succeeded.
         self._pending: tuple | int | None = None
-        self._parked: tuple | None = None
+        #: The file identity when parked: no read until it changes.
+        self._parked: Identity | None = None
         self.identity: tuple[int, int] | None = None
         self.wal: bool | None = None
         #: Newest file time seen by the last gate (stat only).
@@ -201,7 +220,7 @@ class SqliteReader:
     def park(self) -> None:
         """Close the connection; the gate then lets no read through until the files' stats change."""
         with self.lock:
-            self._parked = self._stat_signature()
+            self._parked = file_identity(self.path)
             self.close()
 
     def failed(self) -> None:
@@ -251,7 +270,7 @@ class SqliteReader:
         self.last_write = last_write(self.path)
         identity = (st.st_dev, st.st_ino)
         if self._parked is not None:
-            if not force and self._stat_signature() == self._parked:
+            if not force and file_identity(self.path) == self._parked:
                 return Gated(False)
             self._parked = None
         if self.identity != identity or (self._conn is None and not self._quiescent):
@@ -316,16 +335,6 @@ class SqliteReader:
         if not self._quiescent:
             self._conn = connect_ro(self.path, timeout=BUSY_WAL if self.wal else BUSY_ROLLBACK)
         return events
-
-    def _stat_signature(self) -> tuple:
-        sig: list[tuple[int, int, int] | None] = []
-        for suffix in ("", "-wal", "-journal"):
-            try:
-                st = os.stat(self.path + suffix)
-                sig.append((st.st_ino, st.st_size, st.st_mtime_ns))
-            except OSError:
-                sig.append(None)
-        return tuple(sig)
 
     def _quiet_signature(self, st: os.stat_result) -> tuple:
         """What a quiescent database's content depends on: the file and its -wal (stat only)."""
