@@ -358,12 +358,24 @@ class BatchtopApp(App[int]):
             return None
         return screen
 
+    def _screen_not_ready(self) -> bool:
+        try:
+            screen = self.screen
+        except ScreenStackError:
+            return False
+        return isinstance(screen, LiveScreen) and not screen.ready
+
     # Not `_flush`: Textual's App has its own `_flush` (it prints captured output), which this would shadow.
     def _flush_views(self) -> None:
         self._flush_pending = False
         self._last_flush = time.monotonic()
         screen = self._live_screen()
         if screen is None:
+            if self._screen_not_ready():
+                # The first polls can finish before the first screen has mounted (a loaded machine): try
+                # again shortly, or what they read waits for the next change to be shown.
+                self._flush_pending = True
+                self.set_timer(FLUSH_DELAY, self._flush_views)
             return  # nothing visible to update; the screen catches up when it is shown again
         dirty, self._dirty = self._dirty, set()
         try:
