@@ -145,11 +145,10 @@ def test_recursive_and_flat_directories_together(tmp_path: Path, start: Start) -
 
 
 def test_watchfiles_error_calls_on_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    def failing_watch(*args: object, **kwargs: object) -> Iterator[set[tuple[int, str]]]:
+    def failing_watch(*args: object, **kwargs: object) -> None:
         raise OSError(28, "OS file watch limit reached")
-        yield set()  # pragma: no cover - makes this a generator, like watchfiles.watch
 
-    monkeypatch.setattr(watch.watchfiles, "watch", failing_watch)
+    monkeypatch.setattr(watch, "RustNotify", failing_watch)
     errors: list[BaseException] = []
     watcher = DirectoryWatcher([(tmp_path, False)], lambda paths: None, on_error=errors.append)
     thread = threading.Thread(target=watcher.run, daemon=True)
