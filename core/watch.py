@@ -222,7 +222,6 @@ class DirectoryWatcher:
                 step = self.fast_step_ms
                 while True:
                     raw = notify.watch(self.debounce_ms, step, self.recheck_ms, halt)
-                    step = self._step()
                     if isinstance(raw, str):  # "timeout" (nothing changed), "stop" or "signal"
                         if raw != "timeout":
                             return
@@ -239,6 +238,7 @@ class DirectoryWatcher:
                         plan, restart
                     ):
                         return
+                    step = self._step()  # after `_last_change` is set: the next look is fast
         except Exception as exc:  # reported to the caller, who falls back to polling
             errors.append(exc)
             restart.set()
