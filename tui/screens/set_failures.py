@@ -36,9 +36,9 @@ from batchtop.core.targets import Target
 from batchtop.tui.action_support import app_now, journal_of, read_only, tell
 from batchtop.tui.dialogs.export_path import ExportPathDialog
 from batchtop.tui.screens.failure_export import default_name
-from batchtop.tui.screens.failure_groups import RATE_CELLS, axis_text, share_bar
 from batchtop.tui.screens.live import LiveScreen
 from batchtop.tui.text import plain, safe
+from batchtop.tui.widgets.groups_panel import RATE_CELLS, axis_text, share_bar
 from batchtop.tui.widgets.keyed_table import ColumnSpec, KeyedTable
 from batchtop.tui.widgets.sparkline import Sparkline
 from batchtop.tui.widgets.status_line import StatusLine
