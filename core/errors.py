@@ -180,6 +180,11 @@ class FilterError(BatchtopError):
         return f"{clean(self.text)}\n{' ' * min(self.position, len(self.text))}^"
 
 
+class Abandoned(Exception):
+    """Raised by a progress callback to stop a long chunked read whose result nobody wants any more (a
+    cancelled worker); `core.groups` leaves its cache as it was. Not a `BatchtopError`: never shown."""
+
+
 #: A write refused because the job holds the lock (SQLite and PostgreSQL say the same).
 BUSY = "busy, not applied: the job holds the write lock (try again in a moment)"
 

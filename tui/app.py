@@ -31,7 +31,7 @@ from batchtop.core.source import Source
 from batchtop.core.timeutil import Clock, system_clock
 from batchtop.tui.alerting import AlertSettings, AppAlerts
 from batchtop.tui.dialogs.help import HelpScreen, bound_commands
-from batchtop.tui.messages import FilesChanged, Polled, SourcesFound, SourceView, WatchStopped
+from batchtop.tui.messages import FilesChanged, Notice, Polled, SourcesFound, SourceView, WatchStopped
 from batchtop.tui.polling import Poller, make_watcher, scan_once, step_interval, unread_view
 from batchtop.tui.screens.live import LiveScreen
 from batchtop.tui.screens.overview import OverviewScreen
@@ -294,6 +294,10 @@ class BatchtopApp(App[int]):
         self.notify(f"Directory watch stopped; polling every {self.poll_interval:g}s instead.",
                     severity="warning", markup=False)
         self._mark_dirty(None)
+
+    def on_notice(self, message: Notice) -> None:
+        """A worker's toast whose screen was closed before it finished (screens show their own)."""
+        message.show(self)
 
     # -- polling ------------------------------------------------------------------------------------
 
