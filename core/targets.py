@@ -10,28 +10,21 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from batchtop.core.errors import NoAction
-from batchtop.core.profiles.model import Action, RawValue, State, Track
-from batchtop.core.sanitize import display
-from batchtop.core.source import Source
-from batchtop.core.sql import (
+from batchtop.core.backends.sqlite.sql import (
     col,
     error_expr,
     like_pattern,
     lit,
+    number_seconds_sql,
     search_condition,
     signature_sql,
     state_predicate,
 )
-from batchtop.core.timeutil import format_ts, number_seconds_sql
-
-#: Past tense of the built-in verbs, for messages.
-VERBS = {"reset": "reset", "retry": "retried", "skip": "skipped", "requeue": "requeued"}
-
-
-def past(verb: str) -> str:
-    """'retry' -> 'retried'."""
-    return VERBS.get(verb) or (verb + "d" if verb.endswith("e") else verb + "ed")
+from batchtop.core.errors import NoAction
+from batchtop.core.profiles.model import Action, RawValue, State, Track
+from batchtop.core.sanitize import display
+from batchtop.core.source import Source
+from batchtop.core.timeutil import format_ts
 
 
 @dataclass(frozen=True)

@@ -54,9 +54,10 @@ from typing import Any
 
 from batchtop.core.backends.postgres import sql as pg
 from batchtop.core.backends.postgres.conn import fetch
-from batchtop.core.counting import MAX_VALUES, STARTS_LIMIT, ChunkedCounts
+from batchtop.core.backends.sqlite.counting import ChunkedCounts
+from batchtop.core.backends.sqlite.sql import q, raw_expr
+from batchtop.core.counting import MAX_VALUES, STARTS_LIMIT
 from batchtop.core.profiles.model import Track
-from batchtop.core.sql import q, raw_expr
 from batchtop.core.timeutil import parse_ts
 
 #: Key values per chunk: a key-range count of this many rows takes a few milliseconds.

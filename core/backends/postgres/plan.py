@@ -14,13 +14,13 @@ from batchtop.core import errors
 from batchtop.core.backends.postgres import sql as pg
 from batchtop.core.backends.postgres.conn import fetch
 from batchtop.core.backends.postgres.reads import derive_stale
+from batchtop.core.backends.sqlite.sql import LIST_CHARS, label_expr, q, raw_expr
 from batchtop.core.backends.sqlite.write_session import READ_ONLY, RowState, chunks, norm
 from batchtop.core.errors import NoAction
 from batchtop.core.preview import MAX_ROWS, SAMPLES, Plan, SampleRow
 from batchtop.core.profiles.model import Action, RawValue, Track
 from batchtop.core.signature import TRACEBACK, signature
 from batchtop.core.snapshot import classify, preview
-from batchtop.core.sql import LIST_CHARS, label_expr, q, raw_expr
 from batchtop.core.targets import Target, resolve
 
 # -- plan ---------------------------------------------------------------------------------------------

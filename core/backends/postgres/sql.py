@@ -1,4 +1,4 @@
-"""PostgreSQL SQL built from profiles: the same queries as `batchtop.core.sql`, in PostgreSQL's dialect.
+"""PostgreSQL SQL built from profiles: the same queries as `batchtop.core.backends.sqlite.sql`, in PostgreSQL's dialect.
 
 Shared with SQLite (`core.sql`): identifier quoting, raw-value and label/error/time expressions, the
 count-by-raw-value and metric queries, and LIKE patterns. Different here: booleans are TRUE/FALSE (a
@@ -16,10 +16,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from batchtop.core import errors
-from batchtop.core.profiles.model import STATES, RawValue, Track
-from batchtop.core.schema import Table
-from batchtop.core.signature import TRACEBACK
-from batchtop.core.sql import (
+from batchtop.core.backends.sqlite.sql import (
     LIST_CHARS,
     counts_sql,
     label_expr,
@@ -29,6 +26,9 @@ from batchtop.core.sql import (
     raw_expr,
     when_expr,
 )
+from batchtop.core.profiles.model import STATES, RawValue, Track
+from batchtop.core.schema import Table
+from batchtop.core.signature import TRACEBACK
 from batchtop.core.timeutil import UNITS, format_ts
 
 __all__ = [
