@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from batchtop.core.backends.base import SourceLike
 from batchtop.core.backends.sqlite.write_session import (
     BUSY_DEFAULT,
     READ_ONLY,
@@ -29,7 +30,6 @@ from batchtop.core.errors import ReadOnlyMode
 from batchtop.core.journal import Journal, encode_value
 from batchtop.core.preview import CONFIRM_OVER, MAX_ROWS, Plan, SampleRow
 from batchtop.core.profiles.model import RawValue, Track, past
-from batchtop.core.source import Source
 from batchtop.core.targets import Target, default_action, resolve, target_condition
 
 __all__ = ["CONFIRM_OVER", "MAX_ROWS", "Outcome", "Plan", "SampleRow", "Target", "apply", "default_action",
@@ -93,7 +93,7 @@ class Outcome:
 
 
 def plan(
-    source: Source,
+    source: SourceLike,
     track: str | Track | None,
     action: str | None,
     target: Target,
@@ -113,7 +113,7 @@ def apply(
     journal: Journal,
     busy_timeout: float = BUSY_DEFAULT,
     read_only: bool = False,
-    source: Source | None = None,
+    source: SourceLike | None = None,
 ) -> Outcome:
     """Write the plan in one conditional, journaled transaction; report what really changed.
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from batchtop.core.backends import keyset
 from batchtop.core.backends.keyset import scan
@@ -22,9 +22,6 @@ from batchtop.core.filters import Node, parse, terms
 from batchtop.core.paging import Db
 from batchtop.core.profiles.model import RawValue, Track
 from batchtop.core.snapshot import FailureRow
-
-if TYPE_CHECKING:
-    from batchtop.core.targets import Target
 
 
 @dataclass(frozen=True)
@@ -127,13 +124,6 @@ def filter_failures(
 
 
 __all__ = ["Filter", "FilterError", "columns_of", "compile_for", "filter_failures"]
-
-
-def search_target(db: Db, text: str) -> Target:
-    """The reset target of what a failures search lists: its filter."""
-    from batchtop.core.targets import Target
-
-    return Target.where(text)
 
 
 def key_of(db: Db, track: Track) -> str:

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from batchtop.core import group_rate
+from batchtop.core.backends.base import SourceLike
 from batchtop.core.backends.sqlite import groups as sqlite_groups
 from batchtop.core.backends.sqlite.groups import Acc, earlier
 from batchtop.core.failure_pages import failure_page, group_items, search_failures
@@ -276,7 +277,7 @@ _caches: weakref.WeakKeyDictionary[Any, dict[str, GroupCache]] = weakref.WeakKey
 _caches_lock = threading.Lock()
 
 
-def cache_for(source: Any, track: Track) -> GroupCache:
+def cache_for(source: SourceLike, track: Track) -> GroupCache:
     """The cache of one source and track (a new one when the file or the track definition changed)."""
     identity = getattr(source, "identity", None)
     with _caches_lock:

@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from batchtop.core.backends.base import SourceLike
 from batchtop.core.backends.sqlite.sql import (
     col,
     error_expr,
@@ -23,7 +24,6 @@ from batchtop.core.backends.sqlite.sql import (
 from batchtop.core.errors import NoAction
 from batchtop.core.profiles.model import Action, RawValue, State, Track
 from batchtop.core.sanitize import display
-from batchtop.core.source import Source
 from batchtop.core.timeutil import format_ts
 
 
@@ -87,7 +87,7 @@ class Target:
         return "all failed items"
 
 
-def resolve(source: Source, track: str | Track | None, action: str | None, target: Target) -> tuple[Track, Action]:
+def resolve(source: SourceLike, track: str | Track | None, action: str | None, target: Target) -> tuple[Track, Action]:
     """The track and action a request names (defaults: the only track with actions; reset/retry, or the
     action taking `running` rows for stale targets).
 
@@ -179,3 +179,8 @@ def _started_before(track: Track, started: str, cutoff: float) -> str:
     return (f"(CASE WHEN typeof({started}) = 'text' THEN replace(substr({started}, 1, 19), 'T', ' ') < {text_cut} "
             f"WHEN typeof({started}) IN ('integer', 'real') THEN {number_seconds_sql(started, track.time_unit)} "
             f"< {cutoff:.3f} ELSE 0 END)")
+
+
+def search_target(db: object, text: str) -> Target:
+    """The reset target of what a failures search lists: its filter."""
+    return Target.where(text)

@@ -9,9 +9,8 @@ one `BEGIN IMMEDIATE` transaction with the same identity check as any write, and
 
 from __future__ import annotations
 
-from typing import Any
-
 from batchtop.core.backends import open_source
+from batchtop.core.backends.base import SourceLike
 from batchtop.core.backends.sqlite.write_session import BUSY_DEFAULT, READ_ONLY
 from batchtop.core.errors import NoAction, NothingToDo, ReadOnlyMode
 from batchtop.core.journal import Entry, Journal
@@ -45,7 +44,7 @@ def undo(
     track: Track | None = None,
     busy_timeout: float = BUSY_DEFAULT,
     read_only: bool = False,
-    source: Any = None,
+    source: SourceLike | None = None,
 ) -> UndoOutcome:
     """Restore the before-images of an action's rows that have not changed since.
 

@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING, Any
 from textual.binding import Binding
 
 from batchtop.core.actions import Outcome, Target
-from batchtop.core.filtered import search_target
 from batchtop.core.profiles.model import Track
 from batchtop.core.source import Source
+from batchtop.core.targets import search_target
 from batchtop.tui.actions_flow import JOURNAL, UNDO, start_action, start_undo
 from batchtop.tui.screens.live import ScreenMixin
 from batchtop.tui.widgets.keyed_table import KeyedTable

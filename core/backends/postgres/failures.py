@@ -15,7 +15,7 @@ from typing import Any
 
 from batchtop.core.backends.postgres import sql as pg
 from batchtop.core.backends.postgres.conn import fetch
-from batchtop.core.backends.postgres.plan import error_signature
+from batchtop.core.backends.postgres.sql import error_signature
 from batchtop.core.backends.sqlite.sql import LIST_CHARS, q, when_expr
 from batchtop.core.groups import (
     KEYS_CAP,

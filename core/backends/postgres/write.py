@@ -29,7 +29,8 @@ from batchtop.core.actions import Outcome
 from batchtop.core.backends.postgres import sql as pg
 from batchtop.core.backends.postgres import write_sql
 from batchtop.core.backends.postgres.conn import connect, fetch, scrub
-from batchtop.core.backends.postgres.plan import error_signature, row_states
+from batchtop.core.backends.postgres.plan import row_states
+from batchtop.core.backends.postgres.sql import error_signature
 from batchtop.core.backends.sqlite.sql import q
 from batchtop.core.backends.sqlite.write_session import (
     BUSY_DEFAULT,

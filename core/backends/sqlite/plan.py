@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from batchtop.core.backends.base import SourceLike
 from batchtop.core.backends.sqlite.reads import fetch, stale_threshold
 from batchtop.core.backends.sqlite.sql import col, error_preview, key_expr, q, raw_expr, text_preview
 from batchtop.core.backends.sqlite.write_session import READ_ONLY, RowState, identity_of, in_list, row_states
@@ -19,7 +20,7 @@ from batchtop.core.targets import Target, resolve, target_condition
 
 
 def plan(
-    source: Any,
+    source: SourceLike,
     track: str | Track | None,
     action: str | None,
     target: Target,
