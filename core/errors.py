@@ -181,3 +181,6 @@ class FilterError(BatchtopError):
 BUSY = "busy, not applied: the job holds the write lock (try again in a moment)"
 
 
+class TooSparse(Exception):
+    """A chunked count's key span needs more than its chunk budget (PostgreSQL keys far apart): the track
+    is counted in one statement instead. Internal: never shown to a person."""

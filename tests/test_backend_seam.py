@@ -84,3 +84,24 @@ def test_only_the_backends_import_postgres() -> None:
            if any(name.startswith("batchtop.core.backends.postgres")
                   for name in _imports(ast.parse(path.read_text(encoding="utf-8"))))]
     assert not bad, f"core modules importing the PostgreSQL backend (use source.backend): {bad}"
+
+
+def test_both_backends_implement_the_protocol() -> None:
+    from batchtop.core.backends.base import Backend
+    from batchtop.core.backends.postgres.backend import PostgresBackend
+    from batchtop.core.backends.sqlite.backend import SqliteBackend
+
+    kinds: list[type[Backend]] = [SqliteBackend, PostgresBackend]  # checked structurally by mypy
+    assert len(kinds) == 2
+    assert isinstance(SqliteBackend("job.db"), Backend)
+    assert isinstance(PostgresBackend("postgresql://batch@localhost/jobs"), Backend)
+
+
+def test_sources_are_source_like() -> None:
+    """mypy checks these assignments structurally (`tests/test_types.py` runs it over the packages)."""
+    from batchtop.core.backends.base import SourceLike
+    from batchtop.core.backends.postgres.source import PgSource
+    from batchtop.core.source import Source
+
+    kinds: list[type[SourceLike]] = [Source, PgSource]
+    assert len(kinds) == 2

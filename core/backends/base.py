@@ -9,12 +9,13 @@ profile describes, and maps its driver's errors to `batchtop.core.errors`. A sou
 `PgSource`) drives a backend: gate, read, keep history.
 Profiles, snapshots, history, status and screens stay backend-agnostic.
 
-SQLite's write path is in `backends/sqlite/` (`write_session`: the transaction; `write_sql`: the statements
-the preview shows and `actions.apply` runs). Its other parts are still in place until they move there:
-`source.connect_ro`, `PRAGMA data_version` + file identity (`Source._poll`), `schema.read_schema`,
-`snapshot.read_track` / `read_failures` / `read_metrics`, `preview.plan`, `actions.apply`, `undo.undo`,
-`errors.map_sqlite_error`.
-PostgreSQL implements the protocol as `backends.postgres.backend.PostgresBackend`.
+On a source it also pages failures, compiles filters, runs keyset scans, builds the export's columns,
+the statements a plan's write runs (one builder, shown by the preview and run by apply) and names its
+error-group cache. `SourceLike` is what core needs of a source, whatever its backend.
+
+SQLite implements the protocol as `backends.sqlite.backend.SqliteBackend` (its read-only connection and
+the `data_version` gate are still in `core.source` until the reader split moves them to the backend),
+PostgreSQL as `backends.postgres.backend.PostgresBackend`.
 """
 
 from __future__ import annotations
@@ -107,7 +108,7 @@ class Backend(Protocol):
 
     def plan(
         self,
-        source: Any,
+        source: SourceLike,
         track: str | Track | None,
         action: str | None,
         target: Any,
@@ -126,7 +127,7 @@ class Backend(Protocol):
         expected_identity: Identity | None = None,
         busy_timeout: float = 1.5,
         read_only: bool = False,
-        source: Any = None,
+        source: SourceLike | None = None,
     ) -> Any:
         """Write a plan in one short transaction, conditional on the state seen, journaled before it
         commits; returns a `batchtop.core.actions.Outcome` with the true affected set."""
@@ -137,7 +138,7 @@ class Backend(Protocol):
         entry: Entry,
         journal: Journal,
         *,
-        reader: Any,
+        reader: SourceLike,
         own: bool = False,
         track: Track | None = None,
         busy_timeout: float = 1.5,
