@@ -22,15 +22,10 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from batchtop.core import errors
-from batchtop.core.changelog import ChangeLog
-from batchtop.core.counting import CHUNKED_FROM, ChunkedCounts, rowid_span
-from batchtop.core.history import History
-from batchtop.core.profiles import choose_profile
-from batchtop.core.profiles.model import Profile, RawValue, Track
-from batchtop.core.schema import Schema, read_schema
-from batchtop.core.signature import cached_signature
-from batchtop.core.snapshot import (
-    Snapshot,
+from batchtop.core.backends.sqlite.backend import SqliteBackend
+from batchtop.core.backends.sqlite.counting import ChunkedCounts, rowid_span
+from batchtop.core.backends.sqlite.errors import map_sqlite_error
+from batchtop.core.backends.sqlite.reads import (
     fetch,
     read_finished_times,
     read_in_flight,
@@ -39,8 +34,17 @@ from batchtop.core.snapshot import (
     read_track,
     stale_threshold,
 )
+from batchtop.core.backends.sqlite.schema import read_schema
+from batchtop.core.backends.sqlite.waltail import WalTail
+from batchtop.core.changelog import ChangeLog
+from batchtop.core.counting import CHUNKED_FROM
+from batchtop.core.history import History
+from batchtop.core.profiles import choose_profile
+from batchtop.core.profiles.model import Profile, RawValue, Track
+from batchtop.core.schema import Schema
+from batchtop.core.signature import cached_signature
+from batchtop.core.snapshot import Snapshot
 from batchtop.core.timeutil import FUTURE_SLACK, Clock, system_clock
-from batchtop.core.waltail import WalTail
 
 SQLITE_HEADER = b"SQLite format 3\x00"
 SIDECARS = ("-wal", "-shm", "-journal")
@@ -215,6 +219,7 @@ class Source:
         self._more = 0.0
         #: When each chunked track was last recounted whole (monotonic; see `VERIFY_EVERY`).
         self._verified: dict[str, float] = {}
+        self.backend = SqliteBackend(self.path, connect_ro)
 
     # -- connection ---------------------------------------------------------------------------------
 
@@ -309,11 +314,11 @@ class Source:
             try:
                 conn = self._read_conn()
             except Exception as exc:
-                raise errors.map_sqlite_error(exc, self.path) from exc
+                raise map_sqlite_error(exc, self.path) from exc
             try:
                 return reader(conn)
             except Exception as exc:
-                raise errors.map_sqlite_error(exc, self.path) from exc
+                raise map_sqlite_error(exc, self.path) from exc
             finally:
                 if conn is not self._conn:
                     conn.close()
@@ -339,7 +344,7 @@ class Source:
                 self.error = None
             except Exception as exc:  # every failure becomes a message; the source is retried
                 changed, queries, events = True, 0, ()
-                self.error = errors.map_sqlite_error(exc, self.path)
+                self.error = map_sqlite_error(exc, self.path)
                 self._data_version = None
                 if self._conn is not None and self._conn.in_transaction:
                     self._conn.rollback()

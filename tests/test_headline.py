@@ -7,12 +7,12 @@ from pathlib import Path
 
 from factories import failures_db
 
-from batchtop.core.items import item_detail
+from batchtop.core.backends.sqlite.items import item_detail
+from batchtop.core.backends.sqlite.reads import read_failures
+from batchtop.core.backends.sqlite.sql import LIST_CHARS
 from batchtop.core.profiles.builtin import BUILTINS
 from batchtop.core.signature import TRACEBACK, headline, signature
-from batchtop.core.snapshot import read_failures
 from batchtop.core.source import connect_ro
-from batchtop.core.sql import LIST_CHARS
 
 TRACK = next(p for p in BUILTINS if p.name == "topic_completions").tracks[0]
 

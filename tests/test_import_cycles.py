@@ -118,17 +118,20 @@ def test_the_graph_sees_function_level_and_typing_imports() -> None:
     assert len(edges) > 100
 
 
-@pytest.mark.parametrize(
-    "package",
-    [
-        "batchtop.tui",
-        pytest.param("batchtop.core", marks=pytest.mark.xfail(
-            reason="core/ still has one cycle: failure_pages, filtered, groups, preview and targets pick the "
-                   "PostgreSQL code by importing postgres.failures/plan/filter_sql/write_sql, which import "
-                   "them back (issue 9)", strict=True)),
-    ],
-)
+#: Edges left out of the check, each with the reason it is still there. `write_session` takes `uri_for`
+#: from `core.source` until it moves with the reader split (to `backends/sqlite/reader.py`).
+PENDING_EDGES = {("batchtop.core.backends.sqlite.write_session", "batchtop.core.source")}
+
+
+@pytest.mark.parametrize("package", ["batchtop.tui", "batchtop.core"])
 def test_no_import_cycles(package: str) -> None:
-    found = [(c, members) for c, members in cycles(graph()) if any(m.startswith(package + ".") for m in c)]
+    edges = {name: {w for w in targets if (name, w) not in PENDING_EDGES} for name, targets in graph().items()}
+    found = [(c, members) for c, members in cycles(edges) if any(m.startswith(package + ".") for m in c)]
     assert not found, "import cycles:\n" + "\n".join(
         f"  {' -> '.join(c)}\n    (all of: {', '.join(sorted(members))})" for c, members in found)
+
+
+def test_pending_edges_are_still_there() -> None:
+    """An edge that is gone must leave `PENDING_EDGES` too."""
+    edges = graph()
+    assert all(w in edges[v] for v, w in PENDING_EDGES)

@@ -65,7 +65,7 @@ def _big_table(path: Path, rows: int) -> None:
 
 
 def _peak_of_paging(path: Path, pages: int) -> int:
-    from batchtop.core.items import table_page
+    from batchtop.core.backends.sqlite.items import table_page
     from batchtop.core.source import connect_ro
 
     conn = connect_ro(str(path))

@@ -17,9 +17,9 @@ from typing import Any
 from textual.binding import Binding
 
 from batchtop.core.actions import Target
-from batchtop.core.filtered import search_target
 from batchtop.core.profiles.model import Track
 from batchtop.core.source import Source
+from batchtop.core.targets import search_target
 from batchtop.tui.actions_flow import JOURNAL, UNDO
 
 #: The bindings of the action keys, in footer order.

@@ -18,14 +18,15 @@ from urllib.parse import urlsplit
 
 from batchtop.core import errors
 from batchtop.core.backends.postgres.backend import PostgresBackend
-from batchtop.core.backends.postgres.conn import display_url, fetch
+from batchtop.core.backends.postgres.conn import fetch
 from batchtop.core.backends.postgres.counting import CHUNKED_FROM, TableInfo, Tracker, tally_sql, too_sparse
+from batchtop.core.backends.sqlite.sql import q
+from batchtop.core.backends.urls import display_url
 from batchtop.core.history import History
 from batchtop.core.profiles.model import Profile, Track
 from batchtop.core.schema import Schema, Table
 from batchtop.core.snapshot import FailureRow, Snapshot
 from batchtop.core.source import METRICS_EVERY, SEED_HORIZON, PollResult
-from batchtop.core.sql import q
 from batchtop.core.timeutil import Clock, system_clock
 
 T = TypeVar("T")
