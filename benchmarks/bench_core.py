@@ -157,8 +157,8 @@ def bench_polls(built: dbs.Built, work: Path, ks: list[int]) -> dict:
 
 def bench_failures(built: dbs.Built) -> dict:
     """First keyset page of failures, the next page, and the error groups over every failed row."""
+    from batchtop.core.backends.sqlite.reads import read_failures
     from batchtop.core.groups import GroupCache
-    from batchtop.core.snapshot import read_failures
     from batchtop.core.source import Source
 
     job = sqlite3.connect(built.path, isolation_level=None)  # read only: the cached file stays as built

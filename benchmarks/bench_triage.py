@@ -21,9 +21,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 from factories import big_failures_db  # noqa: E402
 
+from batchtop.core.backends.keyset import count_matching  # noqa: E402
 from batchtop.core.crossgroups import cross_groups  # noqa: E402
 from batchtop.core.export import Writer, rows  # noqa: E402
-from batchtop.core.filtered import Filter, compile_for, count_matching  # noqa: E402
+from batchtop.core.filtered import Filter, compile_for  # noqa: E402
 from batchtop.core.monitor import Monitor  # noqa: E402
 
 

@@ -1,27 +1,23 @@
 """Cohorts: what became of the rows a past action reset ("did the fix work?").
 
-Read-only: `read_cohort(source, track, entry)` runs on a source's read connection, in chunked key
-lookups (SQLite here; a backend object, PostgreSQL's, reads the rows with its own SQL and counts them
-with `tally`), and compares each failed row's error signature now with the one journaled before the
+Read-only: `read_cohort(source, track, entry)` runs on a source's read connection: its backend reads the
+rows in chunked key lookups with its own SQL (`backends.sqlite.cohort`, `backends.postgres.cohort`) and
+counts them with `tally`, which compares each failed row's error signature now with the one journaled before the
 reset.
 """
 
 from __future__ import annotations
 
-import sqlite3
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from batchtop.core.actions import error_signature, past
-from batchtop.core.backends.sqlite.write_session import chunks, flight_expr, in_list, norm
-from batchtop.core.journal import Entry, Omitted
-from batchtop.core.profiles.model import State, Track
+from batchtop.core.journal import Entry, Omitted, norm
+from batchtop.core.profiles.model import State, Track, past
 from batchtop.core.sanitize import display
-from batchtop.core.signature import signature
-from batchtop.core.snapshot import classify, fetch
-from batchtop.core.sql import col, key_expr, q, raw_expr, signature_arg
+from batchtop.core.signature import error_signature
+from batchtop.core.snapshot import classify
 
 
 @dataclass(frozen=True)
@@ -58,17 +54,6 @@ class Cohort:
         return head + ": " + (", ".join(parts) if parts else "nothing to show")
 
 
-def cohort(conn: sqlite3.Connection, track: Track, entry: Entry) -> Cohort:
-    """Count the current states of `entry`'s affected rows (read-only, bounded statements)."""
-    err = signature_arg(col(track, track.error)) if track.error else "NULL"
-    rows: list[tuple[Any, Any, Any, str]] = []
-    for chunk in chunks(entry.affected):
-        rows += [(key, raw, flight, signature(error)) for key, raw, flight, error in
-                 fetch(conn, f"SELECT {key_expr(track)}, {raw_expr(track)}, {flight_expr(track)}, {err} "
-                             f"FROM {q(track.table)} WHERE {in_list(track, chunk)}")]
-    return tally(track, entry, rows)
-
-
 def tally(track: Track, entry: Entry, rows: Sequence[tuple[Any, Any, Any, str]]) -> Cohort:
     """The cohort of `entry` from its rows found now: (key, raw state, in flight, error signature) each.
 
@@ -97,10 +82,8 @@ def read_cohort(source: Any, track: Track, entry: Entry) -> Cohort:
     Raises:
         BatchtopError: the source could not be read.
     """
-    backend = getattr(source, "backend", None)
-    if backend is not None:  # PostgreSQL (and any backend object): its own SQL
-        return source.run(lambda conn: backend.cohort(conn, track, entry))
-    return source.run(lambda conn: cohort(conn, track, entry))
+    backend = source.backend
+    return source.run(lambda conn: backend.cohort(conn, track, entry))
 
 
 def _before_signatures(track: Track, entry: Entry) -> dict[object, str | None]:

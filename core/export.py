@@ -5,7 +5,7 @@ Only the columns a list shows are read (key, label, raw state, error, time, metr
 control and format characters (`sanitize.clean`: newlines and tabs are kept in the error, where a
 traceback needs them, and quoted by CSV or escaped by JSON). A CSV cell that starts with `=`, `+`, `-`,
 `@`, a tab or a carriage return gets a leading `'`, so a spreadsheet shows it as text instead of running
-it as a formula. Rows are written as they are read (`filtered.scan`): memory stays one page, whatever
+it as a formula. Rows are written as they are read (`keyset.scan`): memory stays one page, whatever
 the size of the table.
 """
 
@@ -19,15 +19,15 @@ import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import IO, Any, cast
+from typing import IO, Any
 
-from batchtop.core.failure_pages import Db
-from batchtop.core.filtered import PAGE, scan
+from batchtop.core.backends.keyset import PAGE, scan
+from batchtop.core.backends.sqlite import export as sqlite_export
+from batchtop.core.paging import Db
 from batchtop.core.profiles.model import Track
 from batchtop.core.sanitize import clean, is_secret_name, redact
 from batchtop.core.signature import cached_signature, headline
 from batchtop.core.snapshot import classify
-from batchtop.core.sql import col, error_expr, key_expr, label_expr, raw_expr, signature_arg, when_expr
 from batchtop.core.timeutil import parse_ts
 
 #: Characters of the error exported (longer texts end with "…" and keep their full length in
@@ -67,30 +67,10 @@ def _secret(track: Track, name: str | None) -> bool:
 
 def _select(db: Db, track: Track) -> str:
     """The export's SELECT list for `track` (key first, for keyset paging), in the source's SQL."""
-    from batchtop.core.filtered import on_postgres
-
-    if on_postgres(db):
-        from batchtop.core.backends.postgres.export import select
-
-        return select(track, cast(Any, db).table(track.table), _secret, LABEL_CHARS, EXPORT_CHARS)
-    k = key_expr(track)
-    label = key_expr(track) if _secret(track, track.label) else label_expr(track)
-    err = "NULL" if _secret(track, track.error) else error_expr(track)
-    flight = f"COALESCE(({track.in_flight}), 0)" if track.in_flight else "0"
-    metrics = [col(track, m.column) or "NULL" for m in track.metrics if not _secret(track, m.column)]
-    parts = [
-        k,
-        f"CASE WHEN typeof({label}) = 'blob' THEN NULL ELSE substr({label}, 1, {LABEL_CHARS}) END",
-        raw_expr(track),
-        flight,
-        f"CASE WHEN typeof({err}) = 'blob' THEN NULL ELSE substr({err}, 1, {EXPORT_CHARS}) END",
-        f"length({err})",
-        f"typeof({err})",
-        signature_arg(err),
-        when_expr(track),
-        *metrics,
-    ]
-    return ", ".join(parts)
+    backend = getattr(db, "backend", None)
+    if backend is None:
+        return sqlite_export.select(track, _secret, LABEL_CHARS, EXPORT_CHARS)
+    return backend.export_select(db, track, _secret, LABEL_CHARS, EXPORT_CHARS)
 
 
 def metric_names(track: Track) -> list[str]:
@@ -130,7 +110,7 @@ def rows(
     page: int = PAGE,
     **scan_kw: Any,
 ) -> Iterator[dict[str, Any]]:
-    """The rows of `track` matching `condition`, as export records, in key order (`filtered.scan`
+    """The rows of `track` matching `condition`, as export records, in key order (`keyset.scan`
     options such as `newest_first` pass through)."""
     names = metric_names(track)
     source, track_name = clean(path), clean(track.name)

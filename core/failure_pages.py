@@ -1,90 +1,19 @@
-"""Keyset pages of failed items: the newest, one error group's, and a search's, each in bounded reads.
+"""Keyset pages of failed items on any backend: the newest, one error group's, and a search's.
 
-A page never runs an unbounded scan (hazards.md rule 4). The newest failures and the nearest newer ones
-are one keyset statement each. A group or a search page cannot be: the matching rows may be anywhere,
-so their keys are found by chunked scans next to the anchor (each statement reads at most `CHUNK`
-rows, the first only `SCAN_START`), or from the member keys `groups.GroupCache` keeps for small groups;
-then one `read_failures(keys=...)` reads those rows.
-
-Given a `Source`, each statement runs through `Source.run`, so the source lock (and its connection) is
-free between chunks, and a short pause lets a rollback-journal writer take its lock.
+A page never runs an unbounded scan (hazards.md rule 4): the backend reads it in bounded statements
+(SQLite: `backends.sqlite.failures`; PostgreSQL: `backends.postgres.failures`). `db` is a source (its
+`backend` reads the page, each statement through `source.run`, so the source lock is free between
+chunks) or a plain SQLite connection. No SQL here.
 """
 
 from __future__ import annotations
 
-import bisect
-import sqlite3
-import time
-from collections.abc import Callable, Sequence
-from typing import Any, Protocol, TypeVar, cast
+from collections.abc import Sequence
 
+from batchtop.core.backends.sqlite import failures as sqlite_pages
+from batchtop.core.paging import Db
 from batchtop.core.profiles.model import RawValue, Track
-from batchtop.core.signature import cached_signature
-from batchtop.core.snapshot import FailureRow, fetch, read_failures
-from batchtop.core.sql import (
-    error_expr,
-    key_expr,
-    like_pattern,
-    lit,
-    q,
-    search_condition,
-    signature_arg,
-    state_predicate,
-)
-
-T = TypeVar("T")
-
-#: Rows read per statement at most (grouping and page scans).
-CHUNK = 20_000
-#: Seconds between two chunks: lets a rollback-journal writer in (readers and writers block each other).
-PAUSE = 0.005
-#: First chunk of a page scan (doubles up to CHUNK while too few rows match).
-SCAN_START = 1_000
-
-
-class Runs(Protocol):
-    """Anything that runs a reader on its connection (a `Source`)."""
-
-    def run(self, reader: Callable[[sqlite3.Connection], T]) -> T: ...
-
-
-#: A connection, or a `Source` (whose lock is then released between chunks).
-Db = sqlite3.Connection | Runs
-
-
-class Run(Protocol):
-    """What `runner` returns: runs a reader on a database's connection and returns what it read."""
-
-    def __call__(self, reader: Callable[[sqlite3.Connection], T]) -> T: ...
-
-
-def runner(db: Db) -> Run:
-    """A function running a reader on `db`: `Source.run`, or a plain call with the connection."""
-    run = getattr(db, "run", None)
-    if run is not None:
-        return run
-    conn = cast(sqlite3.Connection, db)  # no `run`: a plain connection
-
-    def direct(reader: Callable[[sqlite3.Connection], T]) -> T:
-        return reader(conn)
-
-    return direct
-
-
-def _on_postgres(db: Db) -> bool:
-    """A PostgreSQL source: its backend reads the pages (`backends.postgres.failures`)."""
-    return getattr(db, "kind", "sqlite") == "postgresql"
-
-
-def sqlite_order(value: Any) -> tuple[int, Any]:
-    """A sort key giving SQLite's order of values in Python: NULL < numbers < text < blobs."""
-    if value is None:
-        return (0, 0)
-    if isinstance(value, int | float):
-        return (1, value)
-    if isinstance(value, str):
-        return (2, value)
-    return (3, bytes(value))
+from batchtop.core.snapshot import FailureRow
 
 
 def failure_page(db: Db, track: Track, *, before: RawValue = None, after: RawValue = None,
@@ -92,11 +21,10 @@ def failure_page(db: Db, track: Track, *, before: RawValue = None, after: RawVal
     """Failed items next to an anchor, newest first: older than `before`, or the nearest newer than `after`."""
     if not track.failures_recorded:
         return []
-    if _on_postgres(db):
-        from batchtop.core.backends.postgres.failures import failure_page as pg_page
-
-        return pg_page(db, track, before=before, after=after, limit=limit)
-    return runner(db)(lambda conn: read_failures(conn, track, limit=limit, before=before, after=after))
+    backend = getattr(db, "backend", None)
+    if backend is None:
+        return sqlite_pages.failure_page(db, track, before=before, after=after, limit=limit)
+    return backend.failure_page(db, track, before=before, after=after, limit=limit)
 
 
 def group_items(db: Db, track: Track, signature_: str, *, before: RawValue = None, after: RawValue = None,
@@ -111,84 +39,23 @@ def group_items(db: Db, track: Track, signature_: str, *, before: RawValue = Non
     """
     if not track.failures_recorded:
         return []
-    run = runner(db)
-    if members is None:
-        keys = _find_keys(run, track, before=before, after=after, limit=limit,
-                          extra=signature_arg(error_expr(track)),
-                          match=lambda v: cached_signature(v) == signature_, bounds=bounds)
-        return _read_keys(run, track, keys, signature=signature_)
-    # Members may have left the group since it was computed: read until the page is full.
-    ordered = [sqlite_order(m) for m in members]
-    if after is not None:
-        candidates = list(members[bisect.bisect_right(ordered, sqlite_order(after)):])
-    else:
-        end = len(members) if before is None else bisect.bisect_left(ordered, sqlite_order(before))
-        candidates = list(reversed(members[:end]))
-    page: list[FailureRow] = []
-    for i in range(0, len(candidates), limit):
-        page += _read_keys(run, track, candidates[i:i + limit], signature=signature_)
-        if len(page) >= limit:
-            break
-    page.sort(key=lambda r: sqlite_order(r.key), reverse=True)
-    return page[-limit:] if after is not None else page[:limit]
+    backend = getattr(db, "backend", None)
+    if backend is None:
+        return sqlite_pages.group_items(db, track, signature_, before=before, after=after, limit=limit,
+                                        members=members, bounds=bounds)
+    return backend.group_items(db, track, signature_, before=before, after=after, limit=limit,
+                               members=members, bounds=bounds)
 
 
 def search_failures(db: Db, track: Track, text: str, *, before: RawValue = None, after: RawValue = None,
                     limit: int = 50) -> list[FailureRow]:
-    """A keyset page of failed items whose error or label contains `text` (LIKE: ASCII case-insensitive)."""
+    """A keyset page of failed items whose error or label contains `text` (SQLite's LIKE: ASCII
+    case-insensitive; PostgreSQL's ILIKE)."""
     if not track.failures_recorded:
         return []
     if not text:
         return failure_page(db, track, before=before, after=after, limit=limit)
-    if _on_postgres(db):
-        from batchtop.core.backends.postgres.failures import failure_page as pg_page
-
-        return pg_page(db, track, before=before, after=after, limit=limit, search=text)
-    run = runner(db)
-    keys = _find_keys(run, track, before=before, after=after, limit=limit,
-                      extra=search_condition(track, ":pattern"), params={"pattern": like_pattern(text)}, match=bool)
-    return _read_keys(run, track, keys, search=text)
-
-
-def _find_keys(run: Callable, track: Track, *, before: RawValue, after: RawValue, limit: int, extra: str,
-               match: Callable[[Any], bool], params: dict[str, Any] | None = None,
-               bounds: tuple[RawValue, RawValue] | None = None, chunk: int = CHUNK,
-               pause: float = PAUSE) -> list[RawValue]:
-    """Keys of up to `limit` failed rows next to an anchor, each statement reading at most `chunk` rows.
-
-    Older (key < before, newest first) unless `after` is given (key > after, oldest first). Rows pass
-    when `match(value of extra)` is true. `bounds` (lowest, highest key a group can have) stops the
-    scan early.
-    """
-    k = key_expr(track)
-    newer = after is not None
-    anchor = after if newer else before
-    base = f"SELECT {k}, {extra} FROM {q(track.table)} WHERE {state_predicate(track, ['failed'])}"
-    if bounds is not None and bounds[0] is not None and bounds[1] is not None:
-        base += f" AND {k} BETWEEN {lit(bounds[0])} AND {lit(bounds[1])}"
-    order = f" ORDER BY {k}{'' if newer else ' DESC'}"
-    size = max(SCAN_START, 4 * limit)
-    found: list[RawValue] = []
-    values = dict(params or {})
-    while True:
-        values["anchor"] = anchor
-        cond = "" if anchor is None else f" AND {k} {'>' if newer else '<'} :anchor"
-        sql = f"{base}{cond}{order} LIMIT {int(size)}"
-        rows = run(lambda conn, s=sql, v=dict(values): fetch(conn, s, v))
-        for row in rows:
-            if match(row[1]):
-                found.append(row[0])
-                if len(found) >= limit:
-                    return found
-        if len(rows) < size or rows[-1][0] is None:
-            return found
-        anchor = rows[-1][0]
-        size = min(size * 2, chunk)
-        if pause > 0:
-            time.sleep(pause)
-
-
-def _read_keys(run: Callable, track: Track, keys: Sequence[RawValue], **kw: Any) -> list[FailureRow]:
-    if not keys:
-        return []
-    return run(lambda conn: read_failures(conn, track, limit=len(keys), keys=list(keys), **kw))
+    backend = getattr(db, "backend", None)
+    if backend is None:
+        return sqlite_pages.search_failures(db, track, text, before=before, after=after, limit=limit)
+    return backend.failure_page(db, track, before=before, after=after, limit=limit, search=text)

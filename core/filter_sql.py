@@ -1,9 +1,10 @@
 """Filters (`filters.parse`) compiled against one track into an SQL condition.
 
-The emission is a `Dialect`'s (SQLite's here; PostgreSQL's in `backends.postgres.filter_sql`); the
-parsing and the checks of each term are shared. Values never become SQL text: each is bound as a named parameter (`:bt_f0`, `:bt_f1`, ...), or, for a
-condition that must be shown and journaled exactly as it runs (a reset's predicate), embedded with
-`sql.lit`, which escapes it. Identifiers come from the profile or are checked against the table's
+The emission is a backend's `Dialect` (SQLite's: `backends.sqlite.filter_sql`; PostgreSQL's:
+`backends.postgres.filter_sql`); the parsing and the checks of each term are shared. Values never become
+SQL text: each is bound as a named parameter (`:bt_f0`, `:bt_f1`, ...), or, for a condition that must be
+shown and journaled exactly as it runs (a reset's predicate), embedded with the backend's `lit`, which
+escapes it. Identifiers come from the profile or are checked against the table's
 columns and quoted with `sql.q`. Every term is wrapped in `COALESCE(..., 0)`, so a NULL column makes a
 term false (and `NOT term` true) instead of poisoning the whole condition.
 
@@ -28,28 +29,16 @@ from __future__ import annotations
 import fnmatch
 import os
 import re
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from datetime import datetime
 from typing import Any
 
+from batchtop.core.backends.sqlite.sql import col, like_pattern, q
 from batchtop.core.errors import FilterError
 from batchtop.core.filters import BoolOp, Node, Not, Term
 from batchtop.core.profiles.model import STATES, Track
 from batchtop.core.sanitize import is_secret_name
-from batchtop.core.sql import (
-    col,
-    error_expr,
-    key_expr,
-    label_expr,
-    like_pattern,
-    lit,
-    q,
-    raw_expr,
-    signature_sql,
-    state_predicate,
-    when_expr,
-)
-from batchtop.core.timeutil import format_ts, parse_ts
+from batchtop.core.timeutil import parse_ts
 
 ALIASES = {
     "state": "state",
@@ -81,73 +70,64 @@ _COMPARE = {"=": "=", ":": "=", "!=": "!=", ">": ">", ">=": ">=", "<": "<", "<="
 
 
 class _Binder:
-    """Hands out parameter names (or escaped literals when inlining)."""
+    """Hands out parameter names (or, when inlining, the backend's escaped literals: `lit`)."""
 
-    def __init__(self, inline: bool) -> None:
+    def __init__(self, inline: bool, lit: Callable[[Any], str] | None = None) -> None:
         self.inline = inline
+        self.lit = lit
         self.params: dict[str, Any] = {}
 
     def __call__(self, value: Any) -> str:
         if self.inline:
-            return lit(value)
+            assert self.lit is not None, "an inlining binder needs the backend's literals"
+            return self.lit(value)
         name = f"bt_f{len(self.params)}"
         self.params[name] = value
         return f":{name}"
 
 
 class Dialect:
-    """The SQL one backend's filters compile to; this one is SQLite's (PostgreSQL's is
-    `backends.postgres.filter_sql.PgDialect`). The parser and the checks of each term are shared."""
+    """The SQL one backend's filters compile to: SQLite's is `backends.sqlite.filter_sql.SqliteDialect`,
+    PostgreSQL's `backends.postgres.filter_sql.PgDialect`. The parser and the checks of each term are
+    shared; each method returns the backend's SQL for one piece of a term."""
 
     true, false = "1", "0"
 
     def binder(self, inline: bool) -> _Binder:
         """Where values go: named parameters, or escaped literals."""
-        return _Binder(inline)
+        raise NotImplementedError
 
     def wrap(self, term_sql: str) -> str:
         """A term that is false (not NULL) where a column is NULL."""
-        return f"COALESCE(({term_sql}), 0)"
+        raise NotImplementedError
 
     def contains(self, expr: str, pattern: str) -> str:
-        """`expr` matches the LIKE `pattern` (ASCII case ignored)."""
-        return f"{expr} LIKE {pattern} ESCAPE '\\'"
+        """`expr` matches the LIKE `pattern` (case handling is the backend's)."""
+        raise NotImplementedError
 
     def equals(self, expr: str, value: str) -> str:
         """`expr` equals the text `value` (an SQL expression)."""
-        return f"{expr} = {value}"
+        raise NotImplementedError
 
     def compare(self, expr: str, op: str, value: Any, bind: _Binder) -> str:
         """`expr op value`, a number or a text."""
-        return f"{expr} {op} {bind(value)}"
+        raise NotImplementedError
 
     def states(self, track: Track, wanted: list[str]) -> str:
         """Rows in any of the canonical states `wanted`."""
-        return state_predicate(track, wanted)
+        raise NotImplementedError
 
     def signature(self, track: Track, value: str, bind: _Binder) -> str:
         """Rows whose error has signature `value`."""
-        return f"{signature_sql(error_expr(track))} = {bind(value)}"
+        raise NotImplementedError
 
     def time(self, track: Track, when: str, op: str, cut: float, bind: _Binder) -> str:
         """The row's time `when` compared (`op`) with the epoch `cut`."""
-        text_cut = bind(format_ts(cut, track.tz, "space"))
-        num_cut = bind(round(cut, 3))
-        # Text stamps compare as text in the writer's zone ('T' or space); epoch numbers (s or ms) as numbers.
-        return (
-            f"CASE WHEN typeof({when}) = 'text' THEN replace(substr({when}, 1, 19), 'T', ' ') {op} {text_cut} "
-            f"WHEN typeof({when}) IN ('integer', 'real') THEN (CASE WHEN {when} > 100000000000 "
-            f"THEN {when} / 1000.0 ELSE {when} END) {op} {num_cut} ELSE 0 END"
-        )
+        raise NotImplementedError
 
     def expr(self, track: Track, part: str) -> str:
         """The SQL of a part of a row: 'error', 'label', 'key', 'raw' or 'when'."""
-        return {"error": error_expr, "label": label_expr, "key": key_expr, "raw": raw_expr, "when": when_expr}[
-            part
-        ](track)
-
-
-SQLITE = Dialect()
+        raise NotImplementedError
 
 
 def number(text: str) -> int | float | None:
@@ -166,7 +146,7 @@ def compile_filter(
     columns: Collection[str] | None = None,
     inline: bool = False,
     text: str = "",
-    dialect: Dialect = SQLITE,
+    dialect: Dialect,
 ) -> tuple[str, dict[str, Any]]:
     """The SQL condition of `node` for rows of `track`, and its parameters.
 
@@ -177,7 +157,7 @@ def compile_filter(
         columns: The table's columns, for column terms (`cost_usd>0.05`); None refuses them.
         inline: Embed values as escaped literals (no parameters), for predicates that are journaled.
         text: The filter text, for error messages.
-        dialect: The SQL to emit (SQLite's unless a backend gives its own).
+        dialect: The backend's SQL to emit.
 
     Raises:
         FilterError: an unknown field or state, a secret column, a bad time or number, with its position.

@@ -1,7 +1,7 @@
 """Failures over time per error group: bounded histograms filled while grouping, and sparkline series.
 
-The grouping pass (`core.groups`) reads each failed row's time anyway; SQL turns it into an epoch minute
-(`minute_sql`), and each group counts its rows per bucket. A group keeps at most `MAX_BUCKETS` buckets:
+The grouping pass (`core.groups`) reads each failed row's time anyway; the backend's SQL turns it into an epoch
+minute (SQLite: `backends.sqlite.groups.minute_sql`), and each group counts its rows per bucket. A group keeps at most `MAX_BUCKETS` buckets:
 past that its buckets double in width (a month-long run costs the same memory as an hour-long one), so
 no row is ever kept for this and nothing is read twice. `series` then lays every group of a track on one
 time axis (the span of all their failures, newest on the right) for a sparkline of `n` cells.
@@ -12,8 +12,6 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Mapping, Sequence
 
-from batchtop.core.timeutil import seconds_sql
-
 #: Buckets one group keeps at most (then they are merged two by two).
 MAX_BUCKETS = 512
 #: Width of the finest bucket, in seconds.
@@ -21,14 +19,6 @@ MINUTE = 60
 
 #: A histogram: bucket start (epoch minutes, SQL's reading of the stored time) -> failures.
 Hist = dict
-
-
-def minute_sql(when: str, unit: str = "auto") -> str:
-    """SQL for the epoch minute of the timestamp `when` (NULL when there is none)."""
-    if when == "NULL":
-        return "NULL"
-    # Rounded first: julianday() arithmetic puts 12:00:00 at 11:59:59.99998, a minute early.
-    return f"(CAST(round({seconds_sql(when, unit)}) AS INTEGER) / {MINUTE})"
 
 
 def coarsen(hist: Hist, width: int) -> tuple[Hist, int]:

@@ -430,3 +430,8 @@ def _entry(rec: dict[str, Any]) -> Entry:
         after=tuple((c, decode_value(v)) for c, v in rec.get("after", ())),
         status=str(rec.get("status", "applied")), status_note=str(rec.get("status_note", "")),
     )
+
+
+def norm(value: Any) -> Any:
+    """A hashable form under which a key typed by a person ('5') meets the stored key (5)."""
+    return bytes(value) if isinstance(value, bytes) else str(value)

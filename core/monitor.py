@@ -6,13 +6,14 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
-from batchtop.core.backends.postgres.conn import display_url
-from batchtop.core.backends.urls import is_url
+from batchtop.core.backends import open_source
+from batchtop.core.backends.urls import display_url, is_url
 from batchtop.core.discovery import Discovery, ScanResult
 from batchtop.core.profiles.model import Profile
 from batchtop.core.source import PollResult, Source
-from batchtop.core.status import SourceStatus, source_status
+from batchtop.core.status import SourceStatus
 from batchtop.core.timeutil import Clock, system_clock
+from batchtop.core.tracker import source_status
 
 #: Connections kept open at once; the rest are parked (gated on file stats) between changes.
 MAX_OPEN = 64
@@ -71,10 +72,8 @@ class Monitor:
         return added
 
     def _pg_source(self, url: str) -> Source:
-        from batchtop.core.backends.postgres.source import PgSource
-
         # PgSource has Source's surface (poll, run, close, snapshot, tracker, ...): see backends/base.py.
-        return PgSource(url, profiles=self._profiles, forced=self._forced, clock=self.clock)  # type: ignore[return-value]
+        return open_source(url, profiles=self._profiles, forced=self._forced, clock=self.clock)
 
     @property
     def notices(self) -> list[str]:

@@ -1,34 +1,24 @@
-"""Previews: `plan()` is the dry run of an action. Nothing is written to make one.
+"""Previews: a `Plan` is the dry run of an action. Nothing is written to make one.
 
 It counts the rows, shows a few (sanitised previews, never whole values), and gives the exact predicate
 and statements `apply()` will run (`Plan.write_statements()`, from the backend's `write_sql` builder,
-which `apply()` executes). It reads on the source's own read-only connection, in bounded statements.
+which `apply()` executes). The backend makes it (`backends.sqlite.plan`, `backends.postgres.plan`) on
+the source's own read-only connection, in bounded statements.
 """
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from batchtop.core.backends.sqlite import write_sql
 from batchtop.core.backends.sqlite.write_session import (
-    READ_ONLY,
     RowState,
-    identity_of,
-    in_list,
-    norm,
-    row_states,
 )
 from batchtop.core.backends.statement import Statement, shown
-from batchtop.core.errors import FileReplaced, NoAction, ReadOnlyMode
 from batchtop.core.journal import encode_value
 from batchtop.core.profiles.model import Action, RawValue, Track
-from batchtop.core.signature import headline
-from batchtop.core.snapshot import fetch, preview, stale_threshold
-from batchtop.core.source import Source
-from batchtop.core.sql import col, error_preview, key_expr, q, raw_expr, text_preview
-from batchtop.core.targets import Target, resolve, target_condition
+from batchtop.core.targets import Target
 
 #: Plans over this many rows need the count typed to confirm.
 CONFIRM_OVER = 100
@@ -97,13 +87,13 @@ class Plan:
         return self.target.kind != "keys"
 
     def write_statements(self) -> list[Statement]:
-        """Every statement `apply()` runs, in order (key lists as selected at preview time)."""
-        if getattr(self.source, "kind", "sqlite") == "postgresql":
-            from batchtop.core.backends.postgres.write_sql import plan_statements
-
-            return plan_statements(self)
-        return write_sql.write_statements(self.track, self.action, list(self.keys), self.condition, self.cap,
-                                          self.by_condition)
+        """Every statement `apply()` runs, in order (key lists as selected at preview time): the source's
+        backend builds them with the builder its `apply` runs (SQLite's `write_sql` without a source)."""
+        backend = getattr(self.source, "backend", None)
+        if backend is None:
+            return write_sql.write_statements(self.track, self.action, list(self.keys), self.condition, self.cap,
+                                              self.by_condition)
+        return backend.plan_statements(self)
 
     def statements(self) -> list[str]:
         """The texts of the statements `apply()` runs that the preview lists: the keys found, the UPDATEs."""
@@ -134,74 +124,3 @@ class Plan:
             "not_eligible": [{"key": encode_value(r.key), "state": r.label} for r in self.not_eligible],
             "stale_cutoff": self.stale_cutoff,
         }
-
-
-def plan(
-    source: Source,
-    track: str | Track | None,
-    action: str | None,
-    target: Target,
-    *,
-    read_only: bool = False,
-    now: float | None = None,
-) -> Plan:
-    """Preview an action: count, samples and the exact predicate. Nothing is written.
-
-    Raises:
-        ReadOnlyMode: read-only mode (nothing is opened).
-        NoAction: the track offers no such action (the message says why).
-        FileReplaced / FileMissing: the file changed since the source last read it.
-        Locked (and other SourceErrors): the read failed; nothing was written.
-    """
-    if read_only:
-        raise ReadOnlyMode(READ_ONLY)
-    if not source.is_open:  # closed by a write (see `write_session.quiet`), or quiescent: refresh first
-        result = source.poll()
-        if result.error is not None:
-            raise result.error
-    trk, act = resolve(source, track, action, target)
-    if target.kind == "keys" and not target.keys:
-        raise NoAction("no item selected")
-    if source.identity is None or identity_of(source.path) != source.identity:
-        raise FileReplaced("file was replaced since the last refresh; nothing written (refresh and retry)")
-    when = time.time() if now is None else now
-
-    def read(conn: Any) -> Plan:
-        cutoff = None
-        if target.kind == "stale":
-            older = target.older_than if target.older_than is not None else stale_threshold(conn, trk)
-            cutoff = when - older
-        columns = [r[1] for r in fetch(conn, f"PRAGMA table_info({q(trk.table)})")] if target.kind == "where" else None
-        cond = target_condition(trk, act, target, cutoff, path=source.path, columns=columns, now=when)
-        k, t = key_expr(trk), q(trk.table)
-        not_eligible: list[RowState] = []
-        if target.kind == "keys":
-            found = row_states(conn, trk, target.keys, cond)
-            keys = [found[norm(x)][0].key for x in target.keys if norm(x) in found and found[norm(x)][1]]
-            not_eligible = [found[norm(x)][0] if norm(x) in found else RowState(x, "missing", "")
-                            for x in target.keys if norm(x) not in found or not found[norm(x)][1]]
-            count = len(keys)
-            predicate = f"{in_list(trk, keys)} AND {cond}" if keys else "0"
-        else:
-            keys = [r[0] for r in fetch(conn, f"SELECT {k} FROM {t} WHERE {cond} ORDER BY {k} LIMIT {MAX_ROWS + 1}")]
-            count = len(keys) if len(keys) <= MAX_ROWS else int(fetch(conn, f"SELECT COUNT(*) FROM {t} WHERE {cond}")[0][0])
-            keys = keys[:MAX_ROWS]
-            predicate = cond
-        return Plan(source.path, source.identity or (0, 0), source.profile.name if source.profile else "",
-                    trk, act, target, cond, predicate, count, tuple(keys), _samples(conn, trk, keys[:SAMPLES]),
-                    tuple(not_eligible), cutoff, when, source)
-
-    return source.run(read)
-
-
-def _samples(conn: Any, track: Track, keys: list[RawValue]) -> tuple[SampleRow, ...]:
-    if not keys:
-        return ()
-    k = key_expr(track)
-    label = col(track, track.label) or k
-    err = col(track, track.error) or "NULL"
-    rows = fetch(conn, f"SELECT {k}, {text_preview(label, 200)}, {error_preview(err)}, {raw_expr(track)} "
-                       f"FROM {q(track.table)} WHERE {in_list(track, keys)} ORDER BY {k}")
-    return tuple(SampleRow(key, preview(lab, ll, lk, 160)[0], preview(headline(e) if ek == "text" else e, el, ek, 400)[0],
-                           preview(raw, None, None, 40)[0])
-                 for key, lab, ll, lk, e, el, ek, raw in rows)

@@ -118,3 +118,28 @@ def cached_signature(value: bytes | str | None) -> str:
             _memo.clear()
         sig = _memo[key] = signature(value)
     return sig
+
+
+#: Characters of long text columns fetched for lists (hazards.md rule 11).
+LIST_CHARS = 400
+
+
+def signature_value(error: object) -> str | bytes | None:
+    """`signature_arg` in Python, for an error value read whole (a journaled before-image).
+
+    A BLOB never equals a text literal in SQLite, so bytes are only cut (to LIST_CHARS bytes, as
+    `substr` cuts a BLOB).
+    """
+    if error is None:
+        return None
+    if isinstance(error, bytes | bytearray | memoryview):
+        return bytes(error)[:LIST_CHARS]
+    text = str(error)
+    if text.startswith(TRACEBACK) and len(text) > LIST_CHARS:
+        return text[:LIST_CHARS] + "\n" + text[-LIST_CHARS:]
+    return text[:LIST_CHARS]
+
+
+def error_signature(error: Any) -> str:
+    """Signature of a whole error value as `sql.signature_sql` computes it in SQL (see `signature_arg`)."""
+    return signature(signature_value(error))

@@ -3,7 +3,7 @@
 The read path runs straight through three parts, each knowing one thing:
 - `SqliteReader` (`core.backends.sqlite.reader`): the read-only connection, the file identity and the
   change gate (`PRAGMA data_version`, or the stat signature of a quiescent WAL database);
-- `SnapshotReader` (`core.snapshot_read`): given the connection, a frozen `SnapshotRead` (probe, chunked
+- `SnapshotReader` (`core.backends.sqlite.snapshot_read`): given the connection, a frozen `SnapshotRead` (probe, chunked
   counts, the snapshot aggregates);
 - `RunTracker` (`core.tracker`): history, write times and run state derived from the snapshots alone,
   published immutably, so a status is built without a lock.
@@ -12,7 +12,6 @@ The read path runs straight through three parts, each knowing one thing:
 from __future__ import annotations
 
 import os
-import sqlite3
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -20,16 +19,18 @@ from pathlib import Path
 from typing import TypeVar
 
 from batchtop.core import errors
-from batchtop.core.backends.sqlite.reader import REOPEN_AFTER, Gated, SqliteReader
+from batchtop.core.backends.sqlite.backend import SqliteBackend
+from batchtop.core.backends.sqlite.counting import ChunkedCounts
+from batchtop.core.backends.sqlite.errors import map_sqlite_error
+from batchtop.core.backends.sqlite.reader import REOPEN_AFTER, Connection, Gated, SqliteReader, connect_ro
+from batchtop.core.backends.sqlite.snapshot_read import SnapshotReader
 from batchtop.core.changelog import ChangeLog
-from batchtop.core.counting import ChunkedCounts
 from batchtop.core.history import History
 from batchtop.core.profiles.model import Profile, Track
 from batchtop.core.slow_reads import METRICS_EVERY
 from batchtop.core.snapshot import Snapshot
-from batchtop.core.snapshot_read import SEED_HORIZON, SnapshotReader
 from batchtop.core.timeutil import Clock, system_clock
-from batchtop.core.tracker import RunTracker
+from batchtop.core.tracker import SEED_HORIZON, RunTracker
 
 __all__ = ["METRICS_EVERY", "SEED_HORIZON", "PollResult", "Source"]
 
@@ -76,6 +77,7 @@ class Source:
         self.snapshot: Snapshot | None = None
         self.error: errors.BatchtopError | None = None
         self.polls = 0
+        self.backend = SqliteBackend(self.path, connect_ro)
 
     # -- what the parts know ------------------------------------------------------------------------
 
@@ -162,7 +164,7 @@ class Source:
             if self.reader.is_open and self.snapshot is not None and self.error is None:
                 self.reader.park()
 
-    def run(self, reader: Callable[[sqlite3.Connection], T]) -> T:
+    def run(self, reader: Callable[[Connection], T]) -> T:
         """Run `reader(conn)` on this source's connection; errors come back as BatchtopError."""
         with self.lock:
             if not self.reader.readable:
@@ -180,8 +182,8 @@ class Source:
                 try:
                     events: Sequence[str]
                     changed, queries, events = self._poll(force)
-                except sqlite3.OperationalError:
-                    if not self.reader.shm_vanished():
+                except Exception as exc:
+                    if not self.reader.shm_vanished(exc):
                         raise
                     # The job closed the database (and deleted its -shm) between our check and our
                     # first read: read it quiescent now instead of reporting "cannot open".
@@ -190,7 +192,7 @@ class Source:
                 self.error = None
             except Exception as exc:  # every failure becomes a message; the source is retried
                 changed, queries, events = True, 0, ()
-                self.error = errors.map_sqlite_error(exc, self.path)
+                self.error = map_sqlite_error(exc, self.path)
                 self.reader.failed()
                 if self.error.kind in REOPEN_AFTER:
                     # The file was rewritten in place (same inode) under our connection, which keeps

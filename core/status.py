@@ -1,21 +1,17 @@
 """Status of sources and tracks at a moment: snapshot + history + clock, as the CLI and TUI show it.
 
-A track's status is derived by the source's `RunTracker` (`core.tracker`) from its published state alone:
-building one takes no lock and touches no connection.
+The values here are built by `core.tracker` (`source_status`, `RunTracker.status`) from a tracker's
+published state alone: building one takes no lock and touches no connection.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from batchtop.core.history import Activity, RunState
 from batchtop.core.profiles.model import STATES, UNMAPPED
 from batchtop.core.snapshot import MetricValue, RawCount, TrackSnapshot
-
-if TYPE_CHECKING:
-    from batchtop.core.source import Source
-
 
 #: A source's state is the most urgent of its tracks'.
 SOURCE_ORDER = (RunState.ACTIVE, RunState.STALLED, RunState.INTERRUPTED, RunState.WAITING, RunState.FINISHED)
@@ -96,29 +92,6 @@ def unmapped_warning(snap: TrackSnapshot, limit: int = 4) -> str | None:
     rows = "row holds a value" if snap.unmapped == 1 else "rows hold values"
     return (f"{snap.unmapped:,} {rows} the profile does not map ({shown}): counted apart as unmapped, "
             "not as pending; map them in the profile's [track.states]")
-
-
-def source_status(source: Source, now: float) -> SourceStatus:
-    """Status of a source: tracks from its latest good snapshot, plus its current error if any."""
-    # Each read once: a poll running meanwhile publishes new ones, it never changes these.
-    snap, error, profile, tracker = source.snapshot, source.error, source.profile, source.tracker
-    published = tracker.state
-    tracks = tuple(tracker.status(t, now, profile.track(t.name) if profile else None, published)
-                   for t in snap.tracks) if snap else ()
-    state: RunState | None
-    if error is not None:
-        state = RunState.ERROR
-    elif tracks:
-        state = min((t.activity.state for t in tracks), key=SOURCE_ORDER.index)
-    else:
-        state = None
-    return SourceStatus(
-        path=source.path, name=source.name, profile=profile.name if profile else None,
-        journal_mode=source.journal_mode, state=state, error=error.message if error else None,
-        error_kind=error.kind if error else None, tracks=tracks,
-        last_change=max((t.last_change for t in tracks if t.last_change), default=published.last_change),
-        poll_cost=snap.cost if snap else 0.0, stale_snapshot=error is not None and snap is not None,
-    )
 
 
 def to_json(status: SourceStatus) -> dict[str, Any]:

@@ -10,28 +10,21 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from batchtop.core.errors import NoAction
-from batchtop.core.profiles.model import Action, RawValue, State, Track
-from batchtop.core.sanitize import display
-from batchtop.core.source import Source
-from batchtop.core.sql import (
+from batchtop.core.backends.base import SourceLike
+from batchtop.core.backends.sqlite.sql import (
     col,
     error_expr,
     like_pattern,
     lit,
+    number_seconds_sql,
     search_condition,
     signature_sql,
     state_predicate,
 )
-from batchtop.core.timeutil import format_ts, number_seconds_sql
-
-#: Past tense of the built-in verbs, for messages.
-VERBS = {"reset": "reset", "retry": "retried", "skip": "skipped", "requeue": "requeued"}
-
-
-def past(verb: str) -> str:
-    """'retry' -> 'retried'."""
-    return VERBS.get(verb) or (verb + "d" if verb.endswith("e") else verb + "ed")
+from batchtop.core.errors import NoAction
+from batchtop.core.profiles.model import Action, RawValue, State, Track
+from batchtop.core.sanitize import display
+from batchtop.core.timeutil import format_ts
 
 
 @dataclass(frozen=True)
@@ -94,7 +87,7 @@ class Target:
         return "all failed items"
 
 
-def resolve(source: Source, track: str | Track | None, action: str | None, target: Target) -> tuple[Track, Action]:
+def resolve(source: SourceLike, track: str | Track | None, action: str | None, target: Target) -> tuple[Track, Action]:
     """The track and action a request names (defaults: the only track with actions; reset/retry, or the
     action taking `running` rows for stale targets).
 
@@ -186,3 +179,8 @@ def _started_before(track: Track, started: str, cutoff: float) -> str:
     return (f"(CASE WHEN typeof({started}) = 'text' THEN replace(substr({started}, 1, 19), 'T', ' ') < {text_cut} "
             f"WHEN typeof({started}) IN ('integer', 'real') THEN {number_seconds_sql(started, track.time_unit)} "
             f"< {cutoff:.3f} ELSE 0 END)")
+
+
+def search_target(db: object, text: str) -> Target:
+    """The reset target of what a failures search lists: its filter."""
+    return Target.where(text)

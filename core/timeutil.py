@@ -22,7 +22,7 @@ UNITS: dict[str, float] = {"s": 1.0, "ms": 1e3, "us": 1e6, "ns": 1e9}
 TIME_UNITS: tuple[str, ...] = ("auto", *UNITS)
 #: Smallest magnitude read as each unit by `unit_of`: epoch seconds stay below 1e11 until the year 5138,
 #: and today's milliseconds (1.7e12), microseconds (1.7e15) and nanoseconds (1.7e18) are far apart.
-_MAGNITUDES: tuple[tuple[float, str], ...] = ((1e17, "ns"), (1e14, "us"), (1e11, "ms"))
+MAGNITUDES: tuple[tuple[float, str], ...] = ((1e17, "ns"), (1e14, "us"), (1e11, "ms"))
 #: Smallest number read as an epoch time at all (1973, in seconds): below it a "time" column holds a
 #: duration or a counter.
 MIN_EPOCH = 1e8
@@ -33,7 +33,7 @@ FUTURE_SLACK = 2.0
 def unit_of(value: float) -> str:
     """The epoch unit of a stored number, by magnitude: 's', 'ms', 'us' or 'ns'."""
     v = abs(value)
-    return next((unit for floor, unit in _MAGNITUDES if v >= floor), "s")
+    return next((unit for floor, unit in MAGNITUDES if v >= floor), "s")
 
 
 def epoch_seconds(value: float, unit: str = "auto") -> float:
@@ -78,34 +78,3 @@ def format_ts(epoch: float, tz: str = "utc", time_format: str = "space") -> str:
     return dt.strftime(f"%Y-%m-%d{sep}%H:%M:%S")
 
 
-def number_seconds_sql(expr: str, unit: str = "auto") -> str:
-    """SQL turning a numeric epoch `expr` stored in `unit` into seconds (magnitude-tested for 'auto')."""
-    if unit != "auto":
-        return f"({expr} / {UNITS[unit]!r})"
-    cases = " ".join(f"WHEN abs({expr}) >= {floor:.0f} THEN {UNITS[u]!r}" for floor, u in _MAGNITUDES)
-    return f"({expr} / CASE {cases} ELSE 1.0 END)"
-
-
-def seconds_sql(expr: str, unit: str = "auto") -> str:
-    """SQL for the epoch seconds of a stored timestamp: text through julianday(), numbers by `unit`.
-
-    Naive text is read as UTC here: use it for durations (differences), not for comparing with the clock.
-    """
-    return (f"(CASE WHEN typeof({expr}) IN ('integer', 'real') THEN {number_seconds_sql(expr, unit)} "
-            f"ELSE (julianday({expr}) - 2440587.5) * 86400.0 END)")
-
-
-def since_sql(expr: str, cutoff: float, tz: str = "utc", time_format: str = "space", unit: str = "auto",
-              newest: object = None) -> str:
-    """SQL true where the timestamp `expr` is at or after `cutoff` (epoch seconds): one range an index on
-    `expr` answers.
-
-    `newest` is a value the column holds (its MAX): when it is a number the column holds epoch numbers
-    (in `unit`, else in the unit its magnitude says), and the cutoff is a number in that unit; in SQLite
-    every number sorts below every text, so `< ''` keeps text out. Otherwise stamps compare as text in
-    the writer's own format.
-    """
-    if isinstance(newest, int | float) and not isinstance(newest, bool):
-        scale = UNITS[unit_of(newest) if unit == "auto" else unit]
-        return f"({expr} >= {cutoff * scale!r} AND {expr} < '')"
-    return f"{expr} >= '{format_ts(cutoff, tz, time_format)}'"

@@ -11,13 +11,18 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
+from typing import Protocol
 
 from batchtop.core import fmt
+from batchtop.core.errors import BatchtopError
 from batchtop.core.history import History, HistoryState, RunState
-from batchtop.core.profiles.model import Track
+from batchtop.core.profiles.model import Profile, Track
 from batchtop.core.snapshot import IN_FLIGHT_LIMIT, Snapshot, TrackSnapshot
-from batchtop.core.status import Resume, TrackStatus, unmapped_warning
+from batchtop.core.status import SOURCE_ORDER, Resume, SourceStatus, TrackStatus, unmapped_warning
 from batchtop.core.timeutil import FUTURE_SLACK
+
+#: Seconds of completion timestamps a backend reads to seed a history at open.
+SEED_HORIZON = 3600.0
 
 _EMPTY: Mapping[str, HistoryState] = MappingProxyType({})
 
@@ -169,3 +174,45 @@ class RunTracker:
             note=" · ".join(n for n in (partial, warning, snap.note) if n) or None, unmapped=snap.unmapped,
             warning=warning, counted=snap.counted,
         )
+
+
+class Watched(Protocol):
+    """What a status is built from: a source's latest reads and its tracker (SQLite's or a server's)."""
+
+    @property
+    def path(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def journal_mode(self) -> str | None: ...
+    @property
+    def snapshot(self) -> Snapshot | None: ...
+    @property
+    def error(self) -> BatchtopError | None: ...
+    @property
+    def profile(self) -> Profile | None: ...
+    @property
+    def tracker(self) -> RunTracker: ...
+
+
+def source_status(source: Watched, now: float) -> SourceStatus:
+    """Status of a source: tracks from its latest good snapshot, plus its current error if any."""
+    # Each read once: a poll running meanwhile publishes new ones, it never changes these.
+    snap, error, profile, tracker = source.snapshot, source.error, source.profile, source.tracker
+    published = tracker.state
+    tracks = tuple(tracker.status(t, now, profile.track(t.name) if profile else None, published)
+                   for t in snap.tracks) if snap else ()
+    state: RunState | None
+    if error is not None:
+        state = RunState.ERROR
+    elif tracks:
+        state = min((t.activity.state for t in tracks), key=SOURCE_ORDER.index)
+    else:
+        state = None
+    return SourceStatus(
+        path=source.path, name=source.name, profile=profile.name if profile else None,
+        journal_mode=source.journal_mode, state=state, error=error.message if error else None,
+        error_kind=error.kind if error else None, tracks=tracks,
+        last_change=max((t.last_change for t in tracks if t.last_change), default=published.last_change),
+        poll_cost=snap.cost if snap else 0.0, stale_snapshot=error is not None and snap is not None,
+    )

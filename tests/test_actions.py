@@ -23,8 +23,8 @@ from actions_support import (
 
 from batchtop.core.actions import CONFIRM_OVER, Outcome, Target, apply, plan
 from batchtop.core.backends.sqlite import write_session
+from batchtop.core.backends.sqlite.cohort import cohort
 from batchtop.core.backends.sqlite.write_session import RowState
-from batchtop.core.cohort import cohort
 from batchtop.core.errors import FileMissing, NoAction, ReadOnlyMode
 from batchtop.core.journal import Journal
 from batchtop.core.profiles.model import Action

@@ -11,7 +11,7 @@ from writers import make_writer
 
 from batchtop.core.history import History
 from batchtop.core.source import Source
-from batchtop.core.status import source_status
+from batchtop.core.tracker import source_status
 
 T0 = 1_800_000_000.0
 

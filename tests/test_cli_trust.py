@@ -18,8 +18,8 @@ from actions_support import make_topics
 from writers import run_cli
 
 from batchtop.core.backends.sqlite.reader import connect_ro
+from batchtop.core.backends.sqlite.schema import read_schema
 from batchtop.core.profiles.userfile import applies, parse_profiles
-from batchtop.core.schema import read_schema
 from batchtop.core.signature import TRACEBACK
 from batchtop.core.source import Source
 

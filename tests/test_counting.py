@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from batchtop.core import snapshot_read as snapshot_read_mod
 from batchtop.core.backends.sqlite import reader as reader_mod
+from batchtop.core.backends.sqlite import snapshot_read as snapshot_read_mod
+from batchtop.core.backends.sqlite.sql import counts_sql
+from batchtop.core.backends.sqlite.waltail import WalTail
 from batchtop.core.counting import CHUNK, CHUNKED_FROM
 from batchtop.core.source import Source
-from batchtop.core.sql import counts_sql
-from batchtop.core.waltail import WalTail
 
 ROWS = CHUNKED_FROM + 3 * CHUNK + 123  # large enough to be chunked: 11 chunks
 STATUSES = ("pending", "done", "failed")

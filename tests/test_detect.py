@@ -10,10 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from batchtop.core.backends.sqlite.sample import SAMPLER
+from batchtop.core.backends.sqlite.schema import read_schema
+from batchtop.core.backends.sqlite.sql import q, state_predicate
 from batchtop.core.profiles.detect import NO_ACTION_REASON, describe_unknown, detect
 from batchtop.core.profiles.model import Profile, Track
-from batchtop.core.schema import read_schema
-from batchtop.core.sql import q, state_predicate
 
 
 def make_db(path: Path, ddl: str, rows: dict[str, Iterable[Sequence[object]]] | None = None) -> Path:
@@ -44,7 +45,7 @@ def run_detect(path: Path) -> tuple[Profile | None, list[str]]:
         schema = read_schema(conn)
         statements: list[str] = []
         conn.set_trace_callback(statements.append)
-        profile = detect(conn, schema)
+        profile = detect(conn, schema, SAMPLER)
         conn.set_trace_callback(None)
         assert not conn.in_transaction, "detect left a read transaction open"
         return profile, statements

@@ -15,9 +15,9 @@ from batchtop.core.fmt import ago
 from batchtop.core.profiles.model import Action
 from batchtop.core.profiles.userfile import dump_profile, parse_profiles
 from batchtop.core.source import Source
-from batchtop.core.status import source_status
 from batchtop.core.targets import Target, target_condition
 from batchtop.core.timeutil import parse_ts
+from batchtop.core.tracker import source_status
 
 T = 1_767_268_800.25  # 2026-01-01 12:00:00.25 UTC
 

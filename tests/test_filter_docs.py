@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 from factories import FIXED_NOW, failures_db
 
-from batchtop.core.filtered import Filter, compile_for, count_matching
+from batchtop.core.backends.keyset import count_matching
+from batchtop.core.filtered import Filter, compile_for
 from batchtop.core.filters import EXAMPLES, SYNTAX, examples_text
 from batchtop.core.source import Source
 

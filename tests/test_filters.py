@@ -9,11 +9,12 @@ from pathlib import Path
 import pytest
 from factories import ERROR_FAMILIES, FAMILY_SIGNATURES, FIXED_NOW, failures_db, schema_db, secret_jobs_db
 
+from batchtop.core.backends.keyset import count_matching, scan
+from batchtop.core.backends.sqlite.sql import like_pattern
 from batchtop.core.errors import FilterError
-from batchtop.core.filtered import Filter, compile_for, count_matching, scan
+from batchtop.core.filtered import Filter, compile_for
 from batchtop.core.filters import BoolOp, Not, Term, parse
 from batchtop.core.source import Source
-from batchtop.core.sql import like_pattern
 
 
 @pytest.fixture

@@ -91,8 +91,8 @@ def test_epoch_nanoseconds_are_bucketed_by_their_unit(tmp_path: Path) -> None:
 def test_the_failures_screen_draws_a_sparkline_per_group(tmp_path: Path) -> None:
     from textual.app import App
 
-    from batchtop.tui.screens.failure_groups import RATE_CELLS
     from batchtop.tui.screens.failures import FailuresScreen
+    from batchtop.tui.widgets.groups_panel import RATE_CELLS
     from batchtop.tui.widgets.keyed_table import KeyedTable
     from batchtop.tui.widgets.sparkline import Sparkline
 

@@ -22,10 +22,11 @@ from factories import (
 
 from batchtop.core import groups as G
 from batchtop.core import signature as S
+from batchtop.core.backends.sqlite import groups as sqlite_groups
 from batchtop.core.backends.sqlite.reader import connect_ro
+from batchtop.core.backends.sqlite.reads import read_failures
 from batchtop.core.profiles.builtin import DOCSTORE, JOBS, TOPICS
 from batchtop.core.signature import signature
-from batchtop.core.snapshot import read_failures
 from batchtop.core.source import Source
 
 TRACK = TOPICS.tracks[0]
@@ -174,8 +175,8 @@ def test_the_wal_spares_the_check_when_every_change_is_above_the_mark(
     assert source.poll().changed
     track = source.profile.track("topics")
     checks: list[int] = []
-    check = G.GroupCache._check
-    monkeypatch.setattr(G.GroupCache, "_check", lambda self, *a, **kw: checks.append(1) or check(self, *a, **kw))
+    check = sqlite_groups.check
+    monkeypatch.setattr(sqlite_groups, "check", lambda *a, **kw: checks.append(1) or check(*a, **kw))
     cache = G.GroupCache(track)
     assert cache.refresh(source, chunk=4).how == "full"
     add_failures(job, {"timeout": 2})
@@ -264,6 +265,7 @@ def test_group_pages_by_members_and_by_scan_agree(conn: sqlite3.Connection, monk
         assert [r.key for r in page(after=everything[1], limit=5)] == everything[:1]
     # A big group (more members than KEYS_CAP) keeps no member list and pages by bounded scans.
     monkeypatch.setattr(G, "KEYS_CAP", 5)
+    monkeypatch.setattr(sqlite_groups, "KEYS_CAP", 5)
     small = G.GroupCache(TRACK)
     small.refresh(conn, chunk=3)
     assert small.members(sig)[0] is None

@@ -667,7 +667,7 @@ def test_status_json_of_a_source_in_error_is_still_complete(tmp_path: Path) -> N
     bad.write_bytes(b"\x1b]52;c;ZXZpbA==\x07 not a database" * 10)
     source = Source(bad)
     source.poll()
-    from batchtop.core.status import source_status
+    from batchtop.core.tracker import source_status
 
     data = to_json(source_status(source, time.time()))
     assert data["error_kind"] == "not-a-database" and _clean(data["error"])

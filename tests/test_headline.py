@@ -7,12 +7,12 @@ from pathlib import Path
 
 from factories import failures_db
 
+from batchtop.core.backends.sqlite.items import item_detail
 from batchtop.core.backends.sqlite.reader import connect_ro
-from batchtop.core.items import item_detail
+from batchtop.core.backends.sqlite.reads import read_failures
+from batchtop.core.backends.sqlite.sql import LIST_CHARS
 from batchtop.core.profiles.builtin import BUILTINS
 from batchtop.core.signature import TRACEBACK, headline, signature
-from batchtop.core.snapshot import read_failures
-from batchtop.core.sql import LIST_CHARS
 
 TRACK = next(p for p in BUILTINS if p.name == "topic_completions").tracks[0]
 
@@ -65,7 +65,7 @@ def test_lists_show_the_headline_and_the_item_the_whole_text(tmp_path: Path) -> 
         (row,) = read_failures(conn, TRACK, limit=5, keys=[900])
         assert row.error == "RuntimeError: worker 3 died"
         assert row.error_len == len(long_tb)
-        from batchtop.tui.screens.failure_items import item_cells
+        from batchtop.tui.widgets.items_panel import item_cells
 
         assert item_cells(row, False)[-1].plain == "RuntimeError: worker 3 died"  # the TUI's failures list
         error = item_detail(conn, TRACK, 900).error  # the item screen: the whole traceback, paged

@@ -19,12 +19,13 @@ from pg_server import WRITER_PASSWORD, PgServer, load_sqlite, missing_reason, pg
 from test_postgres import SEED_DDL, TOPICS_DDL
 
 from batchtop.core.actions import Target, apply, plan
+from batchtop.core.backends.keyset import scan
 from batchtop.core.backends.postgres.source import PgSource
-from batchtop.core.filtered import Filter, compile_for, filter_failures, scan
+from batchtop.core.backends.sqlite.sql import q
+from batchtop.core.filtered import Filter, compile_for, filter_failures
 from batchtop.core.groups import GroupCache
 from batchtop.core.journal import Journal
 from batchtop.core.source import Source
-from batchtop.core.sql import q
 
 pytestmark = [pytest.mark.skipif(missing_reason() is not None, reason=missing_reason() or ""), pytest.mark.slow]
 

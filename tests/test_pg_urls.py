@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from batchtop.core.backends.postgres.conn import display_url, map_error, scrub
+from batchtop.core.backends.postgres.conn import map_error, scrub
 from batchtop.core.backends.postgres.source import short_name
-from batchtop.core.backends.urls import is_url
+from batchtop.core.backends.urls import display_url, is_url
 from batchtop.core.monitor import Monitor
 
 

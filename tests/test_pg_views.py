@@ -16,8 +16,8 @@ import pytest
 from factories import topics_db
 from pg_server import WATCHER_PASSWORD, PgServer, load_sqlite, missing_reason, pg_server
 
-from batchtop.core.backends.postgres.conn import display_url
 from batchtop.core.backends.postgres.source import PgSource
+from batchtop.core.backends.urls import display_url
 
 pytestmark = [
     pytest.mark.skipif(missing_reason() is not None, reason=missing_reason() or ""),

@@ -18,8 +18,8 @@ from pg_server import WATCHER_PASSWORD, WRITER_PASSWORD, PgServer, load_sqlite, 
 
 from batchtop.core import errors
 from batchtop.core.actions import Target, apply, plan
-from batchtop.core.backends.postgres.conn import display_url
 from batchtop.core.backends.postgres.source import READ_DUTY, PgSource
+from batchtop.core.backends.urls import display_url
 from batchtop.core.journal import Journal
 from batchtop.core.monitor import Monitor
 from batchtop.core.status import to_json
@@ -438,7 +438,7 @@ def test_undo_restores_untouched_rows_and_leaves_moved_ones(
 
 
 def test_every_target_kind_previews_on_postgres(topics: PgServer) -> None:
-    from batchtop.core.actions import error_signature
+    from batchtop.core.signature import error_signature
 
     source = PgSource(topics.watcher_url)
     try:
@@ -523,9 +523,9 @@ async def test_tui_failures_screen_groups_pages_and_group_reset_on_postgres(
 def test_failure_pages_search_and_group_scan_on_postgres(server: PgServer, tmp_path: Path) -> None:
     from factories import failures_db
 
-    from batchtop.core.actions import error_signature
     from batchtop.core.backends.postgres.failures import group_items
     from batchtop.core.groups import cache_for, failure_page, search_failures
+    from batchtop.core.signature import error_signature
 
     db = failures_db(tmp_path / "f.db", {"rate": 6, "timeout": 4})
     load_sqlite(server, db, table="topic_completions", schema_sql=TOPICS_DDL)

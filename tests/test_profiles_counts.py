@@ -20,7 +20,8 @@ import writers
 from writers import CANON, STATES, expected_counts, finish_writer, make_writer, start_writer, truth
 
 from batchtop.core.source import Source
-from batchtop.core.status import source_status, to_json
+from batchtop.core.status import to_json
+from batchtop.core.tracker import source_status
 
 SCHEMAS = ("topic_completions", "llm_results", "documentation_store", "smarthistory", "yt_builder_jobs")
 JOURNALS = ("wal", "delete")

@@ -14,7 +14,7 @@ import pytest
 from factories import HUEY_PROFILE, SECRET_MARKER, huey_db, litequeue_db, persist_queue_db
 from writers import run_cli
 
-from batchtop.core.items import item_detail
+from batchtop.core.backends.sqlite.items import item_detail
 from batchtop.core.profiles.userfile import parse_profiles
 from batchtop.core.source import Source
 

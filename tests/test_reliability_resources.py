@@ -65,8 +65,8 @@ def _big_table(path: Path, rows: int) -> None:
 
 
 def _peak_of_paging(path: Path, pages: int) -> int:
+    from batchtop.core.backends.sqlite.items import table_page
     from batchtop.core.backends.sqlite.reader import connect_ro
-    from batchtop.core.items import table_page
 
     conn = connect_ro(str(path))
     tracemalloc.start()

@@ -12,9 +12,10 @@ import pytest
 from factories import CELERY_STATES, FIXED_NOW, SECRET_MARKER, celery_db, fixed_clock
 from writers import run_cli
 
+from batchtop.core.backends.sqlite.items import item_detail, read_value, table_page
 from batchtop.core.blobs import blob_text, mask_secrets
 from batchtop.core.errors import ProfileError
-from batchtop.core.items import CHUNK_CHARS, item_detail, read_value, table_page
+from batchtop.core.items import CHUNK_CHARS
 from batchtop.core.profiles.userfile import dump_profile, parse_profiles
 from batchtop.core.sanitize import is_secret_name, redact, redact_page
 from batchtop.core.source import Source

@@ -12,13 +12,12 @@ from factories import ERROR_FAMILIES, failures_db
 
 from batchtop.core import groups as G
 from batchtop.core import signature as S
-from batchtop.core.actions import error_signature
 from batchtop.core.backends.sqlite.reader import connect_ro
+from batchtop.core.backends.sqlite.reads import read_failures
+from batchtop.core.backends.sqlite.sql import LIST_CHARS, signature_sql
 from batchtop.core.profiles.builtin import TOPICS
-from batchtop.core.signature import TRACEBACK, signature
+from batchtop.core.signature import TRACEBACK, error_signature, signature
 from batchtop.core.simulator.errors import FAMILIES
-from batchtop.core.snapshot import read_failures
-from batchtop.core.sql import LIST_CHARS, signature_sql
 
 TRACK = TOPICS.tracks[0]
 

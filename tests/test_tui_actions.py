@@ -159,7 +159,7 @@ async def test_mark_reset_cohort_undo_and_nothing_left_to_undo(tmp_path: Path) -
         await pilot.press("enter")  # close
         await wait_for(pilot, lambda: app.screen is failures)
         await settle(pilot)
-        assert "marked" not in failures.sub_title and not failures._marked  # spent
+        assert "marked" not in failures.sub_title and not failures.items_panel.marked  # spent
 
         await pilot.press("escape")  # back to the source screen: the cohort of the reset
         source = app.screen
@@ -227,7 +227,7 @@ async def test_group_reset_needs_the_count_typed(tmp_path: Path) -> None:
         assert counts == {"APITi": 5}
         await pilot.press("escape")
         await settle(pilot)
-        await wait_for(pilot, lambda: failures._report is not None and failures._report.failed == 5)
+        await wait_for(pilot, lambda: failures.groups_panel.report is not None and failures.groups_panel.report.failed == 5)
     app.monitor.close()
 
 

@@ -493,7 +493,7 @@ async def test_million_failures_group_in_the_background(tmp_path: Path) -> None:
         assert items.items[0] == 1_000_000 and not bar.has_class("hidden")
         assert "grouping…" in screen_text(app)
         # While the worker groups, the item list still pages.
-        assert screen._grouping
+        assert screen.groups_panel.grouping
         await pilot.press("tab", "ctrl+end")
         while items.fetching:
             await pilot.pause(0.05)

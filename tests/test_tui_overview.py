@@ -44,6 +44,25 @@ def names(app) -> list[str]:
     return out
 
 
+async def test_polls_that_finish_before_the_screen_is_mounted_are_shown(in_tmp, make_app, ready, until,
+                                                                        monkeypatch):
+    # On a loaded machine the first polls can finish before the first screen is ready to be fed: what
+    # they read must still reach the screen (it once waited for the next change, 60 s in tests).
+    from batchtop.tui.screens.live import LiveScreen
+
+    def late_ready(screen: LiveScreen) -> None:
+        screen.set_timer(1.0, lambda: setattr(screen, "ready", True))
+
+    monkeypatch.setattr(LiveScreen, "on_mount", late_ready)
+    topics_db(in_tmp / "topics.db")
+    app = make_app(".")
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.polled_all)
+        assert not app.screen.ready  # the polls really came first
+        await ready(pilot)
+        assert any("topic_compl" in row_text(app, k) for k in table(app).row_keys)
+
+
 async def test_every_source_and_track_has_a_row(in_tmp, make_app, ready):
     demo_dir(in_tmp)
     app = make_app(".")

@@ -12,7 +12,8 @@ from writers import run_cli
 
 from batchtop.core.profiles.userfile import parse_profiles
 from batchtop.core.source import Source
-from batchtop.core.status import source_status, to_json
+from batchtop.core.status import to_json
+from batchtop.core.tracker import source_status
 
 ZERO = dict.fromkeys(("pending", "running", "done", "failed", "skipped", "cancelled"), 0)
 

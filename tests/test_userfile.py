@@ -10,6 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from batchtop.core.backends.sqlite.sample import SAMPLER
+from batchtop.core.backends.sqlite.schema import read_schema
+from batchtop.core.backends.sqlite.sql import q, state_predicate
 from batchtop.core.errors import ProfileError
 from batchtop.core.profiles import dump, parse
 from batchtop.core.profiles.builtin import BUILTINS
@@ -24,8 +27,7 @@ from batchtop.core.profiles.userfile import (
     missing,
     parse_profiles,
 )
-from batchtop.core.schema import Column, Schema, Table, read_schema
-from batchtop.core.sql import q, state_predicate
+from batchtop.core.schema import Column, Schema, Table
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -102,7 +104,7 @@ def test_detected_profile_dumps_ready_to_edit(tmp_path: Path) -> None:
     conn.executemany("INSERT INTO tasks VALUES (?, ?, ?, ?)", [(i, f"n{i}", [0, 1, 2, 5, 9][i % 5], None)
                                                                 for i in range(20)])
     conn.commit()
-    profile = detect(conn, read_schema(conn))
+    profile = detect(conn, read_schema(conn), SAMPLER)
     conn.close()
     assert profile is not None
     text = dump_profile(profile)

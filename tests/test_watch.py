@@ -145,11 +145,10 @@ def test_recursive_and_flat_directories_together(tmp_path: Path, start: Start) -
 
 
 def test_watchfiles_error_calls_on_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    def failing_watch(*args: object, **kwargs: object) -> Iterator[set[tuple[int, str]]]:
+    def failing_watch(*args: object, **kwargs: object) -> None:
         raise OSError(28, "OS file watch limit reached")
-        yield set()  # pragma: no cover - makes this a generator, like watchfiles.watch
 
-    monkeypatch.setattr(watch.watchfiles, "watch", failing_watch)
+    monkeypatch.setattr(watch, "RustNotify", failing_watch)
     errors: list[BaseException] = []
     watcher = DirectoryWatcher([(tmp_path, False)], lambda paths: None, on_error=errors.append)
     thread = threading.Thread(target=watcher.run, daemon=True)
@@ -174,3 +173,18 @@ def test_plan_watches(tmp_path: Path) -> None:
         (tmp_path / "deep", True, ()),
         (tmp_path, False, (tmp_path / "gone" / "a", tmp_path / "gone" / "b")),
     ]
+
+
+def test_the_watch_wakes_fast_only_after_a_change(tmp_path: Path, start: Start) -> None:
+    watcher, rec, _ = start([(tmp_path, False)], step_ms=200, fast_step_ms=10, fast_for=0.5)
+    assert watcher._step() == 200  # nothing changed yet: the slow, cheap step
+    (tmp_path / "x.db-wal").write_bytes(b"frame")
+    assert rec.wait_for(tmp_path / "x.db")
+    assert watcher._step() == 10
+    # Fast: a second commit is handed over within a few fast steps, not two slow ones.
+    began = time.monotonic()
+    (tmp_path / "y.db-wal").write_bytes(b"frame")
+    assert rec.wait_for(tmp_path / "y.db")
+    assert time.monotonic() - began < 0.2
+    time.sleep(0.6)
+    assert watcher._step() == 200

@@ -31,7 +31,7 @@ from batchtop.core.source import Source
 from batchtop.core.timeutil import Clock, system_clock
 from batchtop.tui.alerting import AlertSettings, AppAlerts
 from batchtop.tui.dialogs.help import HelpScreen, bound_commands
-from batchtop.tui.messages import FilesChanged, Polled, SourcesFound, SourceView, WatchStopped
+from batchtop.tui.messages import FilesChanged, Notice, Polled, SourcesFound, SourceView, WatchStopped
 from batchtop.tui.polling import Poller, make_watcher, scan_once, step_interval, unread_view
 from batchtop.tui.screens.live import LiveScreen
 from batchtop.tui.screens.overview import OverviewScreen
@@ -295,6 +295,10 @@ class BatchtopApp(App[int]):
                     severity="warning", markup=False)
         self._mark_dirty(None)
 
+    def on_notice(self, message: Notice) -> None:
+        """A worker's toast whose screen was closed before it finished (screens show their own)."""
+        message.show(self)
+
     # -- polling ------------------------------------------------------------------------------------
 
     def poll_now(self, path: str) -> None:
@@ -358,12 +362,24 @@ class BatchtopApp(App[int]):
             return None
         return screen
 
+    def _screen_not_ready(self) -> bool:
+        try:
+            screen = self.screen
+        except ScreenStackError:
+            return False
+        return isinstance(screen, LiveScreen) and not screen.ready
+
     # Not `_flush`: Textual's App has its own `_flush` (it prints captured output), which this would shadow.
     def _flush_views(self) -> None:
         self._flush_pending = False
         self._last_flush = time.monotonic()
         screen = self._live_screen()
         if screen is None:
+            if self._screen_not_ready():
+                # The first polls can finish before the first screen has mounted (a loaded machine): try
+                # again shortly, or what they read waits for the next change to be shown.
+                self._flush_pending = True
+                self.set_timer(FLUSH_DELAY, self._flush_views)
             return  # nothing visible to update; the screen catches up when it is shown again
         dirty, self._dirty = self._dirty, set()
         try:

@@ -83,8 +83,8 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 def cmd_failures(args: argparse.Namespace) -> int:
     """Print the newest failed items (their error's headline) of every source, sanitised."""
+    from batchtop.core.backends.sqlite.reads import read_failures
     from batchtop.core.sanitize import clean_line
-    from batchtop.core.snapshot import read_failures
 
     if args.group or args.where is not None:
         from batchtop.tui import triage_cli
@@ -143,8 +143,8 @@ def cmd_failures(args: argparse.Namespace) -> int:
 def cmd_profile(args: argparse.Namespace) -> int:
     """Print the profile batchtop uses for each PATH as TOML, ready to edit; where nothing is detected,
     a commented skeleton of the tables and columns to fill in."""
+    from batchtop.core.backends.sqlite.schema import read_schema
     from batchtop.core.profiles.dump import dump_profiles, skeleton
-    from batchtop.core.schema import read_schema
 
     monitor = monitor_of(args, args.paths)
     found: list[tuple[str, Any]] = []

@@ -1,16 +1,22 @@
 """Messages from the IO threads (polls, scans, the directory watch) to the app, and what they carry.
 
-Workers never touch widgets: they post one of these, and the app routes it to the screens.
+Workers never touch widgets: they post one of these, and the app routes it to the screens. `Notice` is a
+toast any worker may post to its screen (the screens and the app show it).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from textual.app import App
+from textual.dom import DOMNode
 from textual.message import Message
+from textual.notifications import SeverityLevel
 
 from batchtop.core.profiles.model import Profile
+from batchtop.core.sanitize import clean_line
 from batchtop.core.snapshot import Snapshot
 from batchtop.core.source import Source
 from batchtop.core.status import SourceStatus
@@ -85,3 +91,28 @@ class WatchStopped(Message):
     def __init__(self, reason: str) -> None:
         super().__init__()
         self.reason = reason
+
+
+class Notice(Message):
+    """A line a worker wants shown as a toast. Its text may quote anything (a path, an error): it is shown
+    as one sanitised line and never parsed as markup (hazards.md rule 1)."""
+
+    def __init__(self, text: str, severity: SeverityLevel = "information", timeout: float | None = None,
+                 limit: int | None = 400) -> None:
+        super().__init__()
+        self.text = text
+        self.severity: SeverityLevel = severity
+        self.timeout = timeout
+        #: Characters at most (None: the whole line).
+        self.limit = limit
+
+    def show(self, app: App[Any]) -> None:
+        """Show the toast (on the UI thread)."""
+        app.notify(clean_line(self.text, self.limit), severity=self.severity, timeout=self.timeout, markup=False)
+
+
+def post_notice(node: DOMNode, notice: Notice) -> None:
+    """Post `notice` from a worker thread to `node` (a screen); when that was closed meanwhile (the person
+    left it), to the app, so the toast is not lost. Both are thread-safe."""
+    if not node.post_message(notice):
+        node.app.post_message(notice)

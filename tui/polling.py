@@ -25,8 +25,9 @@ from batchtop.core.identity import Gate
 from batchtop.core.monitor import Monitor
 from batchtop.core.sanitize import clean_line
 from batchtop.core.source import Source
-from batchtop.core.status import SourceStatus, source_status
+from batchtop.core.status import SourceStatus
 from batchtop.core.timeutil import Clock
+from batchtop.core.tracker import source_status
 from batchtop.core.watch import DirectoryWatcher
 from batchtop.tui.messages import FilesChanged, Polled, PollStats, SourcesFound, SourceView, WatchStopped
 

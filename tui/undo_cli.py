@@ -135,7 +135,7 @@ def _look(entry: Any) -> tuple[Any, Any]:
         BatchtopError: the database cannot be read (missing, locked, ...).
     """
     from batchtop.core.backends import open_source
-    from batchtop.core.undo import preview_undo
+    from batchtop.core.backends.sqlite.undo import preview_undo
 
     source = open_source(entry.db)
     backend = getattr(source, "backend", None)  # PostgreSQL: its own preview (SQLite's is inline)

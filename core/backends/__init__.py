@@ -1,7 +1,12 @@
 """Storage backends: what batchtop needs from a kind of database, behind one small protocol (`base`).
 
-SQLite files are read by `batchtop.core.source` (to move here as `backends/sqlite/`); PostgreSQL tables by
-`backends/postgres/`. A command-line source that is a `postgresql://` URL goes to the latter.
+Each kind of database has one package that alone knows it: `sqlite/` (SQLite files: SQL building, reads,
+chunked counts, the WAL reader, writes, undo, error mapping) and `postgres/` (PostgreSQL tables). A source
+(`core.source.Source`, `postgres.source.PgSource`) carries its backend object as `source.backend`, and
+everything above (profiles, snapshots, history, status, actions, journal, groups, filters, screens)
+reaches the database through it, never through a backend's modules. Shared by both: `keyset` (bounded
+keyset scans with the backend's anchors), `statement` (a statement as the preview shows it), `urls`.
+A command-line source that is a `postgresql://` URL opens a PostgreSQL source, anything else an SQLite one.
 """
 
 from __future__ import annotations

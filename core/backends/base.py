@@ -9,20 +9,22 @@ profile describes, and maps its driver's errors to `batchtop.core.errors`. A sou
 `PgSource`) drives a backend: gate, read, keep history.
 Profiles, snapshots, history, status and screens stay backend-agnostic.
 
-SQLite's write path is in `backends/sqlite/` (`write_session`: the transaction; `write_sql`: the statements
-the preview shows and `actions.apply` runs). Its other parts are still in place until they move there:
-`source.connect_ro`, `PRAGMA data_version` + file identity (`Source._poll`), `schema.read_schema`,
-`snapshot.read_track` / `read_failures` / `read_metrics`, `preview.plan`, `actions.apply`, `undo.undo`,
-`errors.map_sqlite_error`.
-PostgreSQL implements the protocol as `backends.postgres.backend.PostgresBackend`.
+On a source it also pages failures, compiles filters, runs keyset scans, builds the export's columns,
+the statements a plan's write runs (one builder, shown by the preview and run by apply) and names its
+error-group cache. `SourceLike` is what core needs of a source, whatever its backend.
+
+SQLite implements the protocol as `backends.sqlite.backend.SqliteBackend` (its read-only connection and
+the `data_version` gate are still in `core.source` until the reader split moves them to the backend),
+PostgreSQL as `backends.postgres.backend.PostgresBackend`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from contextlib import AbstractContextManager
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
+from batchtop.core.backends.statement import Statement
 from batchtop.core.cohort import Cohort
 from batchtop.core.errors import BatchtopError
 from batchtop.core.items import ItemDetail, TableInfo, TablePage, ValueChunk
@@ -30,6 +32,8 @@ from batchtop.core.journal import Entry, Journal
 from batchtop.core.profiles.model import Profile, RawValue, Track
 from batchtop.core.schema import Schema, Table
 from batchtop.core.snapshot import FailureRow, MetricValue, TrackSnapshot
+
+T = TypeVar("T")
 
 #: A value compared between polls: equal means "nothing was committed since".
 ChangeToken = Hashable
@@ -104,7 +108,7 @@ class Backend(Protocol):
 
     def plan(
         self,
-        source: Any,
+        source: SourceLike,
         track: str | Track | None,
         action: str | None,
         target: Any,
@@ -123,7 +127,7 @@ class Backend(Protocol):
         expected_identity: Identity | None = None,
         busy_timeout: float = 1.5,
         read_only: bool = False,
-        source: Any = None,
+        source: SourceLike | None = None,
     ) -> Any:
         """Write a plan in one short transaction, conditional on the state seen, journaled before it
         commits; returns a `batchtop.core.actions.Outcome` with the true affected set."""
@@ -134,7 +138,7 @@ class Backend(Protocol):
         entry: Entry,
         journal: Journal,
         *,
-        reader: Any,
+        reader: SourceLike,
         own: bool = False,
         track: Track | None = None,
         busy_timeout: float = 1.5,
@@ -194,3 +198,89 @@ class Backend(Protocol):
     def map_error(self, exc: BaseException) -> BatchtopError:
         """A specific, sanitised error for anything the driver raised (credentials never included)."""
         ...
+
+    # -- on a source (`db`: the source, whose `run` each statement goes through) ------------------
+
+    def failure_page(self, db: Any, track: Track, *, before: RawValue = None, after: RawValue = None,
+                     limit: int = 50, search: str | None = None) -> list[FailureRow]:
+        """Failed items next to an anchor, newest first (`search`: whose error or label contains it)."""
+        ...
+
+    def group_items(self, db: Any, track: Track, signature_: str, *, before: RawValue = None,
+                    after: RawValue = None, limit: int = 50, members: Sequence[RawValue] | None = None,
+                    bounds: tuple[RawValue, RawValue] | None = None) -> list[FailureRow]:
+        """A keyset page of one error group's failed items, newest first."""
+        ...
+
+    def read_keys(self, db: Any, track: Track, keys: Sequence[RawValue]) -> list[FailureRow]:
+        """The failed items with these keys, newest first."""
+        ...
+
+    def compile_filter(self, db: Any, track: Track, node: Any, *, now: float, path: str | None = None,
+                       text: str = "", inline: bool = False) -> tuple[str, dict[str, Any]]:
+        """A parsed filter's condition and parameters in this backend's SQL (`core.filter_sql`)."""
+        ...
+
+    def group_cache_kind(self) -> type:
+        """The error-group cache class for this backend's sources (`core.groups.GroupCache` or a subclass)."""
+        ...
+
+    def key_expr(self, track: Track) -> str:
+        """The track's key in this backend's SQL (keyset scans)."""
+        ...
+
+    def state_predicate(self, track: Track, states: Sequence[str]) -> str:
+        """Rows in any of the canonical `states`, in this backend's SQL."""
+        ...
+
+    def anchor(self, name: str, value: Any) -> str:
+        """A keyset anchor in a statement: a named parameter, or a literal."""
+        ...
+
+    def read_rows(self, run: Any, sql: str, params: dict[str, Any]) -> list[tuple]:
+        """Every row of one statement of a keyset scan, through `run`."""
+        ...
+
+    def export_select(self, db: Any, track: Track, secret: Callable[[Track, str | None], bool], label_chars: int,
+                      error_chars: int) -> str:
+        """The export's SELECT list for `track` (key first)."""
+        ...
+
+    def plan_statements(self, plan: Any) -> list[Statement]:
+        """Every statement `apply` runs for `plan`, in order: the one builder the write runs."""
+        ...
+
+
+class SourceLike(Protocol):
+    """What core needs of a watched source, whatever its backend (`core.source.Source`,
+    `backends.postgres.source.PgSource`): where it is, what it read, its backend, and `run`."""
+
+    lock: Any
+
+    @property
+    def path(self) -> str: ...
+
+    @property
+    def backend(self) -> Backend: ...
+
+    @property
+    def identity(self) -> tuple[int, int] | None: ...
+
+    @property
+    def profile(self) -> Profile | None: ...
+
+    @property
+    def error(self) -> BatchtopError | None: ...
+
+    @property
+    def is_open(self) -> bool: ...
+
+    def run(self, reader: Callable[[Any], T]) -> T:
+        """Run `reader(session)` in the source's short read-only transaction; errors as BatchtopError."""
+        ...
+
+    def poll(self, force: bool = False) -> Any:
+        """Check for changes and, only if there are any, read a new snapshot (a `PollResult`)."""
+        ...
+
+    def close(self) -> None: ...

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import os
-import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from batchtop.core import errors
 from batchtop.core.profiles.builtin import BUILTINS, match_builtin
@@ -39,13 +38,14 @@ def directory_profiles(db_path: str) -> tuple[Profile, ...]:
 
 
 def choose_profile(
-    conn: sqlite3.Connection, schema: Schema, user: Sequence[Profile] = (), forced: Profile | None = None
+    conn: Any, schema: Schema, user: Sequence[Profile] = (), forced: Profile | None = None
 ) -> Profile:
     """The profile for a database: forced, else a user profile that applies, else built-in, else detected.
 
     Raises:
         UnknownSchema: nothing in the database looks like a progress table.
     """
+    from batchtop.core.backends.sqlite.sample import SAMPLER
     from batchtop.core.profiles.detect import describe_unknown, detect
     from batchtop.core.profiles.userfile import applies
 
@@ -61,7 +61,7 @@ def choose_profile(
         return builtin
     if not schema.tables:
         raise errors.UnknownSchema("empty database, no progress tables")
-    detected = detect(conn, schema)
+    detected = detect(conn, schema, SAMPLER)
     if detected is not None:
         return detected
     raise errors.UnknownSchema(f"no progress table recognised; {describe_unknown(schema)}")

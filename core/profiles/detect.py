@@ -5,22 +5,22 @@ values that read as states (`PENDING`, `done`, `0..3`). Everything else (label, 
 metrics, secrets) is inferred around it. Sampling never scans a table: every statement reads at most the
 first and last `SAMPLE_ROWS` rows in rowid order, has a LIMIT, and is fully fetched at once.
 
-The sampling is a `Sampler`'s: SQLite's here, PostgreSQL's (primary-key order, its own SQL) in
-`batchtop.core.backends.postgres.sample`; what reads as what is decided here for both.
+The sampling is a backend's `Sampler` (SQLite's, rowid order: `batchtop.core.backends.sqlite.sample`;
+PostgreSQL's, primary-key order: `batchtop.core.backends.postgres.sample`); what reads as what is decided
+here for both.
 """
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import replace
 from typing import Any
 
+from batchtop.core.backends.sqlite.sql import q
 from batchtop.core.profiles import vocab
 from batchtop.core.profiles.model import Metric, Profile, RawValue, Track
-from batchtop.core.profiles.sample import SAMPLE_ROWS, ColumnStats, column_stats, distinct_values
+from batchtop.core.profiles.sample import SAMPLE_ROWS, ColumnStats
 from batchtop.core.sanitize import clean_line, is_secret_name
 from batchtop.core.schema import Column, Schema, Table
-from batchtop.core.sql import q
 from batchtop.core.timeutil import MIN_EPOCH, unit_of
 
 #: Why a detected track has no action (shown instead of the keys).
@@ -163,8 +163,8 @@ def _empty_status(table: Table, candidates: list[tuple[Column, bool, bool]],
 
 
 class Sampler:
-    """How the detector reads one backend's tables: SQLite's here; PostgreSQL's in
-    `batchtop.core.backends.postgres.sample`. The detection itself (what reads as a status, an error, a
+    """How the detector reads one backend's tables (`backends.sqlite.sample.SqliteSampler`,
+    `backends.postgres.sample.PgSampler`). The detection itself (what reads as a status, an error, a
     time) is the same on every backend."""
 
     #: Why a table with no usable key is not tracked (None: every table has one, SQLite's rowid).
@@ -180,23 +180,19 @@ class Sampler:
 
     def distinct_values(self, conn: Any, table: Table, column: str, limit: int) -> list[tuple[RawValue, str]]:
         """Up to `limit` distinct (value, SQLite type name) pairs of `column` in a bounded sample."""
-        return distinct_values(conn, table, column, limit)
+        raise NotImplementedError
 
     def column_stats(self, conn: Any, table: Table, columns: list[str]) -> dict[str, ColumnStats]:
         """What a bounded sample says about `columns`."""
-        return column_stats(conn, table, columns)
+        raise NotImplementedError
 
     def skippable(self, exc: Exception) -> bool:
         """An error reading one table that only means "not this table" (the others are still read)."""
-        return isinstance(exc, sqlite3.OperationalError) and "no such module" in str(exc)
+        return False
 
 
-#: The SQLite sampler (the default).
-SQLITE = Sampler()
-
-
-def _track(conn: Any, table: Table, key: str | None = None,
-           sampler: Sampler = SQLITE) -> tuple[Track, float, list[str]] | None:
+def _track(conn: Any, table: Table, key: str | None,
+           sampler: Sampler) -> tuple[Track, float, list[str]] | None:
     """The track for `table` with its confidence and notes, or None when nothing there is a status."""
     secrets = tuple(c.name for c in table.columns if is_secret_name(c.name))
     usable = [c for c in table.columns if c.name not in secrets]
@@ -293,13 +289,13 @@ def _summary(track: Track, key: str) -> str:
     return text
 
 
-def detect(conn: Any, schema: Schema, sampler: Sampler = SQLITE) -> Profile | None:
+def detect(conn: Any, schema: Schema, sampler: Sampler) -> Profile | None:
     """A detected profile for an unknown database, or None when no table looks like a progress table.
 
     Args:
         conn: A read-only connection; every statement run here has a LIMIT and is fetched in full.
         schema: The database's schema as `read_schema` (or a backend's) returned it.
-        sampler: How this backend's tables are sampled (SQLite by default).
+        sampler: How this backend's tables are sampled.
     """
     found: list[tuple[Track, float, list[str]]] = []
     secret_tables: list[str] = []

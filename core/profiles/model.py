@@ -1,6 +1,6 @@
 """What a profile says about a database: which tables are work items and how to read them.
 
-A profile is pure data (frozen dataclasses). `batchtop.core.sql` turns it into SQL; built-in profiles,
+A profile is pure data (frozen dataclasses). `batchtop.core.backends.sqlite.sql` turns it into SQL; built-in profiles,
 the detector and user TOML files all produce these same objects.
 """
 
@@ -181,3 +181,12 @@ class Profile:
     def track(self, name: str) -> Track | None:
         """The track called `name` (or on table `name`)."""
         return next((t for t in self.tracks if t.name == name or t.table == name), None)
+
+
+#: Past tense of the built-in verbs, for messages.
+VERBS = {"reset": "reset", "retry": "retried", "skip": "skipped", "requeue": "requeued"}
+
+
+def past(verb: str) -> str:
+    """'retry' -> 'retried'."""
+    return VERBS.get(verb) or (verb + "d" if verb.endswith("e") else verb + "ed")

@@ -5,20 +5,22 @@ from __future__ import annotations
 
 import os
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from textual.binding import Binding
-from textual.notifications import SeverityLevel
 
 from batchtop.core.errors import BatchtopError
 from batchtop.core.export import export_file, filter_text_of
-from batchtop.core.sanitize import clean_line
+from batchtop.tui.action_support import app_now
 from batchtop.tui.dialogs.export_path import ExportPathDialog
-from batchtop.tui.screens.live import ScreenMixin
+from batchtop.tui.messages import Notice, post_notice
 
 if TYPE_CHECKING:
-    from batchtop.core.actions import Target
+    from textual.screen import Screen
+
     from batchtop.core.profiles.model import Track
+    from batchtop.core.source import Source
+    from batchtop.core.targets import Target
 
 #: Hidden from the footer (its look is unchanged); listed by `?` and the command palette.
 EXPORT_BINDINGS = [Binding("e", "export", "Export listed", show=False)]
@@ -33,48 +35,29 @@ def default_name(db_path: str, track: str, now: float, ext: str = "csv") -> str:
     return os.path.abspath(f"batchtop-{stem}-{time.strftime('%Y%m%d-%H%M%S', time.localtime(now))}.{ext}")
 
 
-class ExportPart(ScreenMixin):
-    """Mixed into `FailuresScreen`; uses its `source`, `track`, `listed_target()` and `app`."""
+def start_export(screen: Screen[object], source: Source, track: Track, target: Target) -> None:
+    """Ask for a file name, then export `target` in a thread worker; the outcome is a toast (`Notice`)."""
+    flt = filter_text_of(target.kind, target.text, target.signature)
+    dialog = ExportPathDialog(target.describe(), default_name(source.path, track.name, app_now(screen)))
+    screen.app.push_screen(dialog, lambda out: _export_to(screen, out, source, track, flt))
 
-    source: Any
-    track_name: str
 
-    if TYPE_CHECKING:  # provided by the screen and its actions part (`FailureActions`)
-        @property
-        def track(self) -> Track | None: ...
-        def listed_target(self) -> Target: ...
+def _export_to(screen: Screen[object], out: str | None, source: Source, track: Track, flt: str) -> None:
+    if not out:
+        return
+    path = os.path.abspath(os.path.expanduser(out))
 
-    def action_export(self) -> None:
-        """Ask for a file name, then export everything listed."""
-        track = self.track
-        if track is None or not track.failures_recorded:
-            return
-        target = self.listed_target()
-        flt = filter_text_of(target.kind, target.text, target.signature)
-        now = self.app.clock() if hasattr(self.app, "clock") else time.time()
-        dialog = ExportPathDialog(target.describe(), default_name(self.source.path, track.name, now))
-        self.app.push_screen(dialog, lambda out: self._export_to(out, track, flt))
+    def work() -> None:
+        # The path and error text may hold anything: a Notice shows one sanitised line, never markup.
+        try:
+            n = export_file(source, track, flt, path, path=source.path)
+        except FileExistsError:
+            notice = Notice(f"Not exported: {path} exists (never overwritten)", "error", 8, limit=None)
+        except (BatchtopError, OSError) as exc:
+            message = exc.message if isinstance(exc, BatchtopError) else str(exc)
+            notice = Notice(f"Export failed: {message}", "error", 8, limit=None)
+        else:
+            notice = Notice(f"Exported {n:,} rows to {path}", "information", 8, limit=None)
+        post_notice(screen, notice)
 
-    def _export_to(self, out: str | None, track: Any, flt: str) -> None:
-        if not out:
-            return
-        source, path = self.source, os.path.abspath(os.path.expanduser(out))
-
-        def work() -> None:
-            try:
-                n = export_file(source, track, flt, path, path=source.path)
-            except FileExistsError:
-                self.app.call_from_thread(
-                    self._said, f"Not exported: {path} exists (never overwritten)", "error"
-                )
-            except (BatchtopError, OSError) as exc:
-                message = exc.message if isinstance(exc, BatchtopError) else str(exc)
-                self.app.call_from_thread(self._said, f"Export failed: {message}", "error")
-            else:
-                self.app.call_from_thread(self._said, f"Exported {n:,} rows to {path}", "information")
-
-        self.app.run_worker(work, thread=True, group="export", exclusive=False, exit_on_error=False)
-
-    def _said(self, message: str, severity: SeverityLevel) -> None:
-        # The path and error text may hold anything: one sanitised line, never markup (hazards.md 1).
-        self.app.notify(clean_line(message), severity=severity, markup=False, timeout=8)
+    screen.app.run_worker(work, thread=True, group="export", exclusive=False, exit_on_error=False)

@@ -9,6 +9,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
+from textual.message import Message
 from textual.widgets import DataTable, Footer, Header, Static
 
 from batchtop.core import fmt
@@ -40,6 +41,25 @@ def value_cells(value: Value, stale: bool) -> tuple[Text, ...]:
         if stale:
             shown = Text.assemble(("(stale) ", "dim italic"), shown)
     return safe(value.column, 60, style="bold"), Text(value.kind, style="dim"), Text(size, justify="right"), shown
+
+
+class _DetailRead(Message, bubble=False):
+    """From the detail worker to its screen: the item, or why it could not be read (sanitised)."""
+
+    def __init__(self, detail: ItemDetail | None, error: str | None = None) -> None:
+        super().__init__()
+        self.detail = detail
+        self.error = error
+
+
+class _ValueRead(Message, bubble=False):
+    """From the value worker to its screen: the next chunk of one long value, or an error."""
+
+    def __init__(self, column: str, chunk: ValueChunk | None, error: str | None = None) -> None:
+        super().__init__()
+        self.column = column
+        self.chunk = chunk
+        self.error = error
 
 
 class ItemScreen(LiveScreen):
@@ -123,9 +143,9 @@ class ItemScreen(LiveScreen):
         try:
             detail = read_item(self.source, track, self.key, secret_tables=secret_tables)
         except BatchtopError as exc:
-            self.app.call_from_thread(self._show_error, exc.message)
+            self.post_message(_DetailRead(None, exc.message))  # thread-safe: handled on the UI thread
             return
-        self.app.call_from_thread(self._show_detail, detail)
+        self.post_message(_DetailRead(detail))
 
     @work(thread=True, exclusive=True, group="item-value", exit_on_error=False)
     def _value_work(self, column: str, offset: int) -> None:
@@ -136,9 +156,23 @@ class ItemScreen(LiveScreen):
             chunk = read_item_value(self.source, track, self.key, column, offset, CHUNK_CHARS,
                                     secret_tables=secret_tables)
         except BatchtopError as exc:
-            self.app.call_from_thread(self._show_error, exc.message)
+            self.post_message(_ValueRead(column, None, exc.message))  # thread-safe: handled on the UI thread
             return
-        self.app.call_from_thread(self._show_chunk, column, chunk)
+        self.post_message(_ValueRead(column, chunk))
+
+    @on(_DetailRead)
+    def _detail_read(self, event: _DetailRead) -> None:
+        if event.error is not None or event.detail is None:
+            self._show_error(event.error or "")
+        else:
+            self._show_detail(event.detail)
+
+    @on(_ValueRead)
+    def _value_read(self, event: _ValueRead) -> None:
+        if event.error is not None:
+            self._show_error(event.error)
+        else:
+            self._show_chunk(event.column, event.chunk)
 
     # -- showing ------------------------------------------------------------------------------------
 

@@ -14,6 +14,7 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
+from textual.message import Message
 from textual.widgets import DataTable, Footer, Header, Static
 
 from batchtop.core import fmt
@@ -69,6 +70,27 @@ def cohort_view(entry: Entry, result: Cohort | str | None) -> RenderableType:
             tail.append(f"{n:,}  ", style="bold")
             tail.append_text(safe(sig, 160, style="red"))
     return Group(head, predicate, tail)
+
+
+class _JournalRead(Message, bubble=False):
+    """From the journal worker to its screen: the entries (or the error, sanitised) and the journal's
+    damaged line count and path."""
+
+    def __init__(self, entries: list[Entry], error: str | None, damaged: int, path: str) -> None:
+        super().__init__()
+        self.entries = entries
+        self.error = error
+        self.damaged = damaged
+        self.path = path
+
+
+class _CohortRead(Message, bubble=False):
+    """From the cohort worker to its screen: what became of one entry's rows, or why not (a text)."""
+
+    def __init__(self, entry_id: str, result: Cohort | str) -> None:
+        super().__init__()
+        self.entry_id = entry_id
+        self.result = result
 
 
 class JournalScreen(LiveScreen):
@@ -131,9 +153,14 @@ class JournalScreen(LiveScreen):
                 error = None
             except BatchtopError as exc:
                 entries, error = [], exc.message
-            self.app.call_from_thread(self._show, entries, error, journal.damaged_lines, str(journal.path))
+            # post_message is thread-safe: the entries are shown on the UI thread by `_journal_read`.
+            self.post_message(_JournalRead(entries, error, journal.damaged_lines, str(journal.path)))
 
         self.run_worker(read, name="journal", group="journal", thread=True, exclusive=True, exit_on_error=False)
+
+    @on(_JournalRead)
+    def _journal_read(self, event: _JournalRead) -> None:
+        self._show(event.entries, event.error, event.damaged, event.path)
 
     def _show(self, entries: list[Entry], error: str | None, damaged: int, path: str) -> None:
         self._entries = {e.id: e for e in entries}
@@ -192,10 +219,14 @@ class JournalScreen(LiveScreen):
                 result: Cohort | str = read_cohort(source, track, entry)
             except BatchtopError as exc:
                 result = exc.message
-            self.app.call_from_thread(self._cohort_read, entry.id, result)
+            self.post_message(_CohortRead(entry.id, result))  # thread-safe: shown on the UI thread
 
         self.run_worker(read, name="cohort", group="journal-cohort", thread=True, exclusive=True,
                         exit_on_error=False)
+
+    @on(_CohortRead)
+    def _cohort_arrived(self, event: _CohortRead) -> None:
+        self._cohort_read(event.entry_id, event.result)
 
     def _cohort_read(self, entry_id: str, result: Cohort | str) -> None:
         self._cohorts[entry_id] = result

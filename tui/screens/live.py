@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, cast
+from typing import cast
 
 from textual.css.query import NoMatches
 from textual.screen import Screen
 
 from batchtop.tui.host import BatchtopHost
+from batchtop.tui.messages import Notice
 from batchtop.tui.widgets.status_line import LiveInfo, StatusLine
-
-if TYPE_CHECKING:
-    #: Base of the mixins a screen is built from: to mypy they are screens (self.app, query_one, a
-    #: DOMNode for `actions_flow`), at run time plain classes that the screen's own bases complete.
-    ScreenMixin = Screen
-else:
-    ScreenMixin = object
 
 
 class LiveScreen(Screen):
@@ -27,6 +21,11 @@ class LiveScreen(Screen):
     def on_mount(self) -> None:
         # Textual calls this after the subclass's own on_mount (handlers run along the MRO).
         self.ready = True
+
+    def on_notice(self, event: Notice) -> None:
+        """A worker's toast (an export finished, say)."""
+        event.stop()
+        event.show(self.app)
 
     @property
     def batchtop(self) -> BatchtopHost:

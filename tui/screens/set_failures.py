@@ -15,9 +15,10 @@ from collections.abc import Sequence
 from typing import ClassVar
 
 from rich.text import Text
-from textual import work
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
+from textual.message import Message
 from textual.timer import Timer
 from textual.widgets import Footer, Header, ProgressBar, Static
 from textual.worker import get_current_worker
@@ -35,10 +36,11 @@ from batchtop.core.source import Source
 from batchtop.core.targets import Target
 from batchtop.tui.action_support import app_now, journal_of, read_only, tell
 from batchtop.tui.dialogs.export_path import ExportPathDialog
+from batchtop.tui.messages import Notice, post_notice
 from batchtop.tui.screens.failure_export import default_name
-from batchtop.tui.screens.failure_groups import RATE_CELLS, axis_text, share_bar
 from batchtop.tui.screens.live import LiveScreen
 from batchtop.tui.text import plain, safe
+from batchtop.tui.widgets.groups_panel import RATE_CELLS, axis_text, share_bar
 from batchtop.tui.widgets.keyed_table import ColumnSpec, KeyedTable
 from batchtop.tui.widgets.sparkline import Sparkline
 from batchtop.tui.widgets.status_line import StatusLine
@@ -64,6 +66,27 @@ def group_cells(group: CrossGroup, rate: tuple[int, ...]) -> tuple[Text | Sparkl
     return (Text(f"{group.count:,}", justify="right"), share_bar(group.share), trend,
             Text(f"{len(group.sources):,}", justify="right"), Text(fmt.clock(group.last_seen, seconds=False)),
             safe(group.signature, 160), safe(f"{os.path.basename(top.path)} {top.count:,}", 60, style="dim"))
+
+
+class _Progress(Message, bubble=False):
+    """From the grouping worker to its screen: rows read so far of about `total`."""
+
+    def __init__(self, rows: int, total: int) -> None:
+        super().__init__()
+        self.rows = rows
+        self.total = total
+
+
+class _Grouped(Message, bubble=False):
+    """From the grouping worker to its screen: a provisional report (`final` False), or the end of the
+    pass with its report or its error (sanitised), and its cost in seconds."""
+
+    def __init__(self, report: CrossReport | None, error: str | None, cost: float, final: bool) -> None:
+        super().__init__()
+        self.report = report
+        self.error = error
+        self.cost = cost
+        self.final = final
 
 
 class SetFailuresScreen(LiveScreen):
@@ -182,24 +205,37 @@ class SetFailuresScreen(LiveScreen):
             snap = source.snapshot.track(track.name) if source.snapshot is not None else None
             total += snap.counts.get("failed", 0) if snap is not None else 0
 
+        # Results go back as messages (post_message is thread-safe), handled on the UI thread in order.
         def partial(report: CrossReport) -> None:
             if not worker.is_cancelled:
-                self.app.call_from_thread(self._show, report, True)
+                self.post_message(_Grouped(report, None, 0.0, final=False))
 
         def progress(rows: int) -> None:
             if not worker.is_cancelled:
-                self.app.call_from_thread(self._progress, rows, total)
+                self.post_message(_Progress(rows, total))
 
         try:
             report = cross_groups(pairs, partial=partial, progress=progress)
         except BatchtopError as exc:
-            self.app.call_from_thread(self._done, None, exc.message, 0.0)
+            self.post_message(_Grouped(None, exc.message, 0.0, final=True))
             return
         except Exception as exc:  # noqa: BLE001 - never kill the screen: say it and keep running
-            self.app.call_from_thread(self._done, None, f"grouping failed: {type(exc).__name__}: {exc}", 0.0)
+            self.post_message(_Grouped(None, f"grouping failed: {type(exc).__name__}: {exc}", 0.0, final=True))
             return
         if not worker.is_cancelled:
-            self.app.call_from_thread(self._done, report, None, time.perf_counter() - started)
+            self.post_message(_Grouped(report, None, time.perf_counter() - started, final=True))
+
+    @on(_Grouped)
+    def _grouped(self, event: _Grouped) -> None:
+        if not event.final:
+            assert event.report is not None
+            self._show(event.report, True)
+        else:
+            self._done(event.report, event.error, event.cost)
+
+    @on(_Progress)
+    def _progressed(self, event: _Progress) -> None:
+        self._progress(event.rows, event.total)
 
     def _progress(self, rows: int, total: int) -> None:
         if total <= CHUNK:
@@ -353,15 +389,16 @@ class SetFailuresScreen(LiveScreen):
         flt = filter_text_of("group", signature=group.signature)
 
         def export() -> None:
+            # The path and error text may hold anything: a Notice shows one sanitised line, never markup.
             try:
                 n = export_files(parts, flt, path)
             except FileExistsError:
-                self.app.call_from_thread(tell, self, f"Not exported: {path} exists (never overwritten)", "error")
+                notice = Notice(f"Not exported: {path} exists (never overwritten)", "error")
             except (BatchtopError, OSError) as exc:
                 message = exc.message if isinstance(exc, BatchtopError) else str(exc)
-                self.app.call_from_thread(tell, self, f"Export failed: {message}", "error")
+                notice = Notice(f"Export failed: {message}", "error")
             else:
-                self.app.call_from_thread(
-                    tell, self, clean_line(f"Exported {n:,} rows from {len(parts)} files to {path}"), "information")
+                notice = Notice(clean_line(f"Exported {n:,} rows from {len(parts)} files to {path}"), "information")
+            post_notice(self, notice)
 
         self.app.run_worker(export, thread=True, group="export", exclusive=False, exit_on_error=False)

@@ -12,6 +12,7 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
+from textual.message import Message
 from textual.widgets import DataTable, Footer, Header, Static
 
 from batchtop.core import fmt
@@ -35,6 +36,25 @@ def cell(value: Value) -> Text:
     if value.more:
         shown.append(f" +{fmt.size(value.more)}", style="dim")
     return shown
+
+
+class _SchemaRead(Message, bubble=False):
+    """From the schema worker to its screen: the tables, or why they could not be read (sanitised)."""
+
+    def __init__(self, tables: tuple[TableInfo, ...], error: str | None = None) -> None:
+        super().__init__()
+        self.tables = tables
+        self.error = error
+
+
+class _RowsRead(Message, bubble=False):
+    """From the rows worker to its screen: one page of a table (read after key `after`), or an error."""
+
+    def __init__(self, page: TablePage | None, after: RawValue, error: str | None = None) -> None:
+        super().__init__()
+        self.page = page
+        self.after = after
+        self.error = error
 
 
 class TablesScreen(LiveScreen):
@@ -101,9 +121,16 @@ class TablesScreen(LiveScreen):
         try:
             tables = read_tables(self.source, self._secret_tables())
         except BatchtopError as exc:
-            self.app.call_from_thread(self._show_error, exc.message)
+            self.post_message(_SchemaRead((), exc.message))  # thread-safe: handled on the UI thread
             return
-        self.app.call_from_thread(self._show_schema, tables)
+        self.post_message(_SchemaRead(tables))
+
+    @on(_SchemaRead)
+    def _schema_read(self, event: _SchemaRead) -> None:
+        if event.error is not None:
+            self._show_error(event.error)
+        else:
+            self._show_schema(event.tables)
 
     def _show_error(self, message: str) -> None:
         self.query_one("#tb-rows-title", Static).update(Text.assemble(("cannot read: ", "bold red"),
@@ -140,9 +167,16 @@ class TablesScreen(LiveScreen):
         try:
             page = read_table_page(self.source, name, after=after, limit=PAGE, secret_tables=secret_tables)
         except BatchtopError as exc:
-            self.app.call_from_thread(self._show_error, exc.message)
+            self.post_message(_RowsRead(None, after, exc.message))  # thread-safe: handled on the UI thread
             return
-        self.app.call_from_thread(self._show_rows, page, after)
+        self.post_message(_RowsRead(page, after))
+
+    @on(_RowsRead)
+    def _rows_read(self, event: _RowsRead) -> None:
+        if event.page is None:
+            self._show_error(event.error or "")
+        else:
+            self._show_rows(event.page, event.after)
 
     def _show_rows(self, page: TablePage, after: object) -> None:
         if page.table != self.table:

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rich.text import Text
+from textual import on
+from textual.message import Message
 from textual.widgets import Static
 
 from batchtop.core import fmt
@@ -106,6 +108,21 @@ def render_lines(lines: list[Line], now: float, error: str | None = None) -> Tex
     return text
 
 
+class _LinesRead(Message, bubble=False):
+    """From the panel's worker to the panel: the lines read (or kept), and what `_show` needs with them."""
+
+    def __init__(self, lines: list[Line], error: str | None, read_from: tuple[object, object], at: float,
+                 source: Source, journal: Journal, now: Callable[[], float]) -> None:
+        super().__init__()
+        self.lines = lines
+        self.error = error
+        self.read_from = read_from
+        self.at = at
+        self.source = source
+        self.journal = journal
+        self.now = now
+
+
 class CohortPanel(Static):
     """Recent actions on one database and what became of their rows; hidden when there are none."""
 
@@ -154,9 +171,14 @@ class CohortPanel(Static):
                 lines, error = read_lines(source, journal)
             else:  # nothing changed: only the ages move
                 lines, error = shown, error_shown
-            self.app.call_from_thread(self._show, lines, error, read_from, now(), source, journal, now)
+            # post_message is thread-safe: the lines are shown on the UI thread by `_lines_read`.
+            self.post_message(_LinesRead(lines, error, read_from, now(), source, journal, now))
 
         self.run_worker(work, name="cohorts", group="cohorts", thread=True, exclusive=True, exit_on_error=False)
+
+    @on(_LinesRead)
+    def _lines_read(self, event: _LinesRead) -> None:
+        self._show(event.lines, event.error, event.read_from, event.at, event.source, event.journal, event.now)
 
     def _show(self, lines: list[Line], error: str | None, read_from: tuple[object, object], at: float,
               source: Source, journal: Journal, now: Callable[[], float]) -> None:

@@ -73,6 +73,18 @@ class PagedTable(KeyedTable):
         def control(self) -> PagedTable:
             return self.table
 
+    class _Page(Message, bubble=False):
+        """From the fetch worker to its table: the rows of one fetch (or why it failed)."""
+
+        def __init__(self, generation: int, direction: str, rows: list[PageRow], size: int,
+                     error: str | None = None) -> None:
+            super().__init__()
+            self.generation = generation
+            self.direction = direction
+            self.rows = rows
+            self.size = size
+            self.error = error
+
     def __init__(self, columns: Sequence[ColumnSpec], *, page: int = 100, window: int = 300, margin: int = 10,
                  id: str | None = None, classes: str | None = None) -> None:
         super().__init__(columns, id=id, classes=classes)
@@ -150,26 +162,29 @@ class PagedTable(KeyedTable):
                 rows = list(fetch(anchor, None, size))
             else:
                 rows = list(fetch(None, None, size))
+        # post_message is thread-safe: the result is applied on the UI thread by `_page_arrived`.
         except BatchtopError as exc:
             if not worker.is_cancelled:
-                self.app.call_from_thread(self._failed, generation, exc.message)
+                self.post_message(self._Page(generation, direction, [], size, exc.message))
             return
         except Exception as exc:  # a bug must not kill the screen: say so, keep running
             if not worker.is_cancelled:
-                self.app.call_from_thread(self._failed, generation, f"{type(exc).__name__}: {exc}")
+                self.post_message(self._Page(generation, direction, [], size, f"{type(exc).__name__}: {exc}"))
             return
         if not worker.is_cancelled:
-            self.app.call_from_thread(self._apply, generation, direction, rows, size)
+            self.post_message(self._Page(generation, direction, rows, size))
 
-    def _failed(self, generation: int, message: str) -> None:
-        if generation != self._generation:
-            return
-        self._loading = None
-        self.post_message(self.Failed(self, message))
+    @on(_Page)
+    def _page_arrived(self, event: _Page) -> None:
+        if event.generation != self._generation:
+            return  # a page of a list that was replaced since
+        if event.error is not None:
+            self._loading = None
+            self.post_message(self.Failed(self, event.error))
+        else:
+            self._apply(event.direction, event.rows, event.size)
 
-    def _apply(self, generation: int, direction: str, rows: list[PageRow], size: int) -> None:
-        if generation != self._generation:
-            return
+    def _apply(self, direction: str, rows: list[PageRow], size: int) -> None:
         self._loading = None
         self.fetches += 1
         full = len(rows) >= size

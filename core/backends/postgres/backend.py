@@ -14,6 +14,8 @@ from typing import Any
 from batchtop.core import errors
 from batchtop.core.backends.base import ChangeToken, Identity, ReadSession
 from batchtop.core.backends.postgres import conn, items, reads
+from batchtop.core.backends.statement import Statement
+from batchtop.core.backends.urls import display_url
 from batchtop.core.cohort import Cohort
 from batchtop.core.counting import Counted
 from batchtop.core.items import ItemDetail, TableInfo, TablePage, ValueChunk
@@ -30,7 +32,7 @@ class PostgresBackend:
 
     def __init__(self, url: str) -> None:
         self.url = url
-        self.display = conn.display_url(url)
+        self.display = display_url(url)
 
     def open_read(self) -> ReadSession:
         return conn.connect(self.url)
@@ -211,3 +213,66 @@ class PostgresBackend:
 
     def map_error(self, exc: BaseException) -> errors.BatchtopError:
         return conn.map_error(exc, self.url)
+
+    # -- failure pages, filters, scans, error groups and exports (on a source: `db`) ---------------
+
+    def failure_page(self, db: Any, track: Track, *, before: RawValue = None, after: RawValue = None,
+                     limit: int = 50, search: str | None = None) -> list[FailureRow]:
+        from batchtop.core.backends.postgres.failures import failure_page
+
+        return failure_page(db, track, before=before, after=after, limit=limit, search=search)
+
+    def group_items(self, db: Any, track: Track, signature_: str, *, before: RawValue = None,
+                    after: RawValue = None, limit: int = 50, members: Sequence[RawValue] | None = None,
+                    bounds: tuple[RawValue, RawValue] | None = None) -> list[FailureRow]:
+        from batchtop.core.backends.postgres.failures import group_items
+
+        return group_items(db, track, signature_, before=before, after=after, limit=limit, members=members)
+
+    def read_keys(self, db: Any, track: Track, keys: Sequence[RawValue]) -> list[FailureRow]:
+        from batchtop.core.backends.postgres.failures import read_keys
+
+        return read_keys(db, track, keys)
+
+    def compile_filter(self, db: Any, track: Track, node: Any, *, now: float, path: str | None = None,
+                       text: str = "", inline: bool = False) -> tuple[str, dict[str, Any]]:
+        """PostgreSQL's condition (always literals: `inline` changes nothing); `sig:` reads the errors."""
+        from batchtop.core.backends.postgres.filter_sql import compile_for
+
+        return compile_for(db, track, node, now=now, path=path, text=text)
+
+    def group_cache_kind(self) -> type:
+        from batchtop.core.backends.postgres.failures import PgGroupCache
+
+        return PgGroupCache
+
+    def key_expr(self, track: Track) -> str:
+        from batchtop.core.backends.postgres import sql
+
+        return sql.key_expr(track)
+
+    def state_predicate(self, track: Track, states: Sequence[str]) -> str:
+        from batchtop.core.backends.postgres import sql
+
+        return sql.state_predicate(track, states)
+
+    def anchor(self, name: str, value: Any) -> str:
+        """A keyset anchor: a literal (PostgreSQL conditions carry no parameters)."""
+        from batchtop.core.backends.postgres import sql
+
+        return sql.lit(value)
+
+    def read_rows(self, run: Any, sql: str, params: dict[str, Any]) -> list[tuple]:
+        return run(lambda session: conn.fetch(session, sql))
+
+    def export_select(self, db: Any, track: Track, secret: Callable[[Track, str | None], bool], label_chars: int,
+                      error_chars: int) -> str:
+        from batchtop.core.backends.postgres.export import select
+
+        return select(track, db.table(track.table), secret, label_chars, error_chars)
+
+    def plan_statements(self, plan: Any) -> list[Statement]:
+        """Every statement `apply` runs for `plan`, in order (one builder: `write_sql`)."""
+        from batchtop.core.backends.postgres.write_sql import plan_statements
+
+        return plan_statements(plan)

@@ -11,12 +11,12 @@ from typing import Any
 
 from batchtop.core.backends.postgres import sql as pg
 from batchtop.core.backends.postgres.conn import fetch
-from batchtop.core.backends.postgres.plan import error_signature
+from batchtop.core.backends.postgres.sql import error_signature
+from batchtop.core.backends.sqlite.sql import LIST_CHARS, q, raw_expr
 from batchtop.core.backends.sqlite.write_session import chunks
 from batchtop.core.cohort import Cohort, tally
 from batchtop.core.journal import Entry
 from batchtop.core.profiles.model import Track
-from batchtop.core.sql import LIST_CHARS, q, raw_expr
 
 
 def cohort(conn: Any, track: Track, entry: Entry) -> Cohort:

@@ -19,7 +19,7 @@ import re
 from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
-from urllib.parse import parse_qsl, quote, urlencode, urlsplit
+from urllib.parse import parse_qsl, quote, urlsplit
 
 from batchtop.core import errors
 
@@ -31,28 +31,6 @@ LOCK_TIMEOUT_MS = 1000
 #: The server ends a transaction of ours left idle this long (ms): a safety net, ours last milliseconds.
 IDLE_TX_TIMEOUT_MS = 10000
 CONNECT_TIMEOUT_S = 5
-#: Query parameters of a URL that carry secrets (never shown).
-SECRET_PARAMS = frozenset({"password", "sslpassword"})
-
-
-def display_url(url: str) -> str:
-    """The URL without its password (in the authority or the query): safe to print, log and journal."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "postgresql://(unparsable URL)"
-    netloc = parts.netloc
-    if "@" in netloc:
-        userinfo, host = netloc.rsplit("@", 1)
-        user = userinfo.split(":", 1)[0]
-        netloc = f"{user}@{host}" if user else host
-    query = urlencode(
-        [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k.lower() not in SECRET_PARAMS],
-        quote_via=quote,
-        safe="/",
-    )
-    # Built by hand: urlunsplit drops the empty authority of `postgresql:///db` (host from PGHOST).
-    return f"{parts.scheme}://{netloc}{parts.path}" + (f"?{query}" if query else "")
 
 
 def password_of(url: str) -> str | None:

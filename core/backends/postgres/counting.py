@@ -54,9 +54,11 @@ from typing import Any
 
 from batchtop.core.backends.postgres import sql as pg
 from batchtop.core.backends.postgres.conn import fetch
-from batchtop.core.counting import MAX_VALUES, STARTS_LIMIT, ChunkedCounts
+from batchtop.core.backends.sqlite.counting import ChunkedCounts
+from batchtop.core.backends.sqlite.sql import q, raw_expr
+from batchtop.core.counting import MAX_VALUES, STARTS_LIMIT
+from batchtop.core.errors import TooSparse
 from batchtop.core.profiles.model import Track
-from batchtop.core.sql import q, raw_expr
 from batchtop.core.timeutil import parse_ts
 
 #: Key values per chunk: a key-range count of this many rows takes a few milliseconds.
@@ -334,7 +336,7 @@ class TableTracker:
         queries = 1
         span = (int(row[0]), int(row[1])) if row[0] is not None else None
         if span is not None and (span[1] - span[0]) // self.counts.chunk > MAX_CHUNKS:
-            raise _TooSparse()
+            raise TooSparse()
         self.counts.set_span(span)
         maxima_now = {c: (None if v is None else str(v)) for (c, _), v in zip(self.info.locators, row[2:])}
         located: int | None = None
@@ -413,9 +415,5 @@ class TableTracker:
         return self.counts.step(conn, budget)
 
 
-class _TooSparse(Exception):
-    """The key span needs more than MAX_CHUNKS chunks."""
-
-
 def too_sparse(exc: BaseException) -> bool:
-    return isinstance(exc, _TooSparse)
+    return isinstance(exc, TooSparse)

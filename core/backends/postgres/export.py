@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from batchtop.core.backends.postgres import sql as pg
+from batchtop.core.backends.sqlite.sql import col, label_expr, raw_expr, when_expr
 from batchtop.core.profiles.model import Track
 from batchtop.core.schema import Table
-from batchtop.core.sql import col, label_expr, raw_expr, when_expr
 
 
 def select(

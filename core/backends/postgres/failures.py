@@ -15,20 +15,19 @@ from typing import Any
 
 from batchtop.core.backends.postgres import sql as pg
 from batchtop.core.backends.postgres.conn import fetch
-from batchtop.core.backends.postgres.plan import error_signature
-from batchtop.core.failure_pages import CHUNK, PAUSE, SCAN_START, sqlite_order
+from batchtop.core.backends.postgres.sql import error_signature
+from batchtop.core.backends.sqlite.sql import LIST_CHARS, q, when_expr
 from batchtop.core.groups import (
     KEYS_CAP,
-    KEYS_PER_READ,
     MAX_GROUPS,
     GroupCache,
     GroupReport,
     Progress,
     _group,
 )
+from batchtop.core.paging import CHUNK, KEYS_PER_READ, PAUSE, SCAN_START, sqlite_order
 from batchtop.core.profiles.model import RawValue, Track
 from batchtop.core.snapshot import FailureRow
-from batchtop.core.sql import LIST_CHARS, q, when_expr
 
 
 def failure_page(

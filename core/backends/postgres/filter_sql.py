@@ -14,11 +14,11 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from batchtop.core.backends.postgres import sql as pg
+from batchtop.core.backends.sqlite.sql import label_expr, raw_expr, when_expr
 from batchtop.core.filter_sql import Dialect, _Binder
 from batchtop.core.profiles.model import RawValue, Track
 from batchtop.core.schema import Table
 from batchtop.core.signature import signature
-from batchtop.core.sql import label_expr, raw_expr, when_expr
 from batchtop.core.timeutil import format_ts
 
 _NUMERIC = ("INTEGER", "BIGINT", "SMALLINT", "NUMERIC", "REAL", "DOUBLE PRECISION")

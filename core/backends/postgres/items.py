@@ -16,6 +16,7 @@ from typing import Any
 
 from batchtop.core.backends.postgres import sql as pg
 from batchtop.core.backends.postgres.conn import fetch
+from batchtop.core.backends.sqlite.sql import q, raw_expr
 from batchtop.core.blobs import HEAD_BYTES
 from batchtop.core.errors import BatchtopError, SecretValue
 from batchtop.core.items import (
@@ -38,7 +39,6 @@ from batchtop.core.items import (
 )
 from batchtop.core.profiles.model import STATES, UNMAPPED, RawValue, Track
 from batchtop.core.sanitize import is_secret_name
-from batchtop.core.sql import q, raw_expr
 
 #: Columns read per statement (5 expressions each: PostgreSQL allows 1,664 result columns).
 COLUMNS_PER_STATEMENT = 100

@@ -14,13 +14,13 @@ from batchtop.core import errors
 from batchtop.core.backends.postgres import sql as pg
 from batchtop.core.backends.postgres.conn import fetch
 from batchtop.core.backends.postgres.reads import derive_stale
+from batchtop.core.backends.postgres.sql import error_signature
+from batchtop.core.backends.sqlite.sql import LIST_CHARS, label_expr, q, raw_expr
 from batchtop.core.backends.sqlite.write_session import READ_ONLY, RowState, chunks, norm
 from batchtop.core.errors import NoAction
 from batchtop.core.preview import MAX_ROWS, SAMPLES, Plan, SampleRow
 from batchtop.core.profiles.model import Action, RawValue, Track
-from batchtop.core.signature import TRACEBACK, signature
 from batchtop.core.snapshot import classify, preview
-from batchtop.core.sql import LIST_CHARS, label_expr, q, raw_expr
 from batchtop.core.targets import Target, resolve
 
 # -- plan ---------------------------------------------------------------------------------------------
@@ -48,16 +48,6 @@ def condition(
             raise NoAction(f"{track.name} has no start time: stale items cannot be told")
         parts.append(f"{q(track.started)} < {pg.time_literal(table, track.started, cutoff, track)}")
     return " AND ".join(parts)
-
-
-def error_signature(head: Any, tail: Any, length: Any) -> str:
-    """`signature()` of an error read as its first and last LIST_CHARS characters (see `sql.signature_arg`)."""
-    if head is None:
-        return signature(None)
-    text = str(head)
-    if text.startswith(TRACEBACK) and int(length or 0) > LIST_CHARS:
-        text = text + "\n" + str(tail)
-    return signature(text)
 
 
 def group_keys(conn: Any, track: Track, sig: str, cond: str) -> list[RawValue]:

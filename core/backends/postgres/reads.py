@@ -13,6 +13,7 @@ from typing import Any
 
 from batchtop.core.backends.postgres import sql as pg
 from batchtop.core.backends.postgres.conn import fetch
+from batchtop.core.backends.sqlite.sql import q
 from batchtop.core.counting import Counted
 from batchtop.core.profiles.model import STATES, UNMAPPED, RawValue, Track
 from batchtop.core.sanitize import display
@@ -30,7 +31,6 @@ from batchtop.core.snapshot import (
     classify,
     preview,
 )
-from batchtop.core.sql import q
 from batchtop.core.timeutil import parse_ts
 
 SCHEMA_SQL = """

@@ -13,11 +13,11 @@ from typing import Any
 
 from batchtop.core.backends.postgres import sql as pg
 from batchtop.core.backends.postgres.conn import fetch
+from batchtop.core.backends.sqlite.sql import q
 from batchtop.core.profiles.detect import Sampler
 from batchtop.core.profiles.model import RawValue
 from batchtop.core.profiles.sample import MAX_STATS_COLUMNS, SAMPLE_ROWS, STATS_ROWS, ColumnStats
 from batchtop.core.schema import Column, Table
-from batchtop.core.sql import q
 
 #: PostgreSQL types read as SQLite declares them; anything else (bytea, json, jsonb, boolean, arrays,
 #: ranges...) becomes "BLOB": never a status, label, error or metric. Timestamps and dates keep their

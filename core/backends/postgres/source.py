@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 
 from batchtop.core import errors
 from batchtop.core.backends.postgres.backend import PostgresBackend
-from batchtop.core.backends.postgres.conn import display_url, fetch
+from batchtop.core.backends.postgres.conn import fetch
 from batchtop.core.backends.postgres.counting import (
     CHUNKED_FROM,
     TableInfo,
@@ -28,16 +28,16 @@ from batchtop.core.backends.postgres.counting import (
     tally_sql,
     too_sparse,
 )
+from batchtop.core.backends.sqlite.sql import q
+from batchtop.core.backends.urls import display_url
 from batchtop.core.history import History
 from batchtop.core.profiles.model import Profile, Track
 from batchtop.core.schema import Schema, Table
 from batchtop.core.slow_reads import Read, SlowReads
 from batchtop.core.snapshot import FailureRow, Snapshot
-from batchtop.core.snapshot_read import SEED_HORIZON
 from batchtop.core.source import PollResult
-from batchtop.core.sql import q
 from batchtop.core.timeutil import Clock, system_clock
-from batchtop.core.tracker import RunTracker
+from batchtop.core.tracker import SEED_HORIZON, RunTracker
 
 T = TypeVar("T")
 KIND = "postgresql"

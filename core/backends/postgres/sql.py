@@ -1,4 +1,4 @@
-"""PostgreSQL SQL built from profiles: the same queries as `batchtop.core.sql`, in PostgreSQL's dialect.
+"""PostgreSQL SQL built from profiles: the same queries as `batchtop.core.backends.sqlite.sql`, in PostgreSQL's dialect.
 
 Shared with SQLite (`core.sql`): identifier quoting, raw-value and label/error/time expressions, the
 count-by-raw-value and metric queries, and LIKE patterns. Different here: booleans are TRUE/FALSE (a
@@ -16,10 +16,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from batchtop.core import errors
-from batchtop.core.profiles.model import STATES, RawValue, Track
-from batchtop.core.schema import Table
-from batchtop.core.signature import TRACEBACK
-from batchtop.core.sql import (
+from batchtop.core.backends.sqlite.sql import (
     LIST_CHARS,
     counts_sql,
     label_expr,
@@ -29,6 +26,9 @@ from batchtop.core.sql import (
     raw_expr,
     when_expr,
 )
+from batchtop.core.profiles.model import STATES, RawValue, Track
+from batchtop.core.schema import Table
+from batchtop.core.signature import TRACEBACK, signature
 from batchtop.core.timeutil import UNITS, format_ts
 
 __all__ = [
@@ -244,3 +244,13 @@ def update_sql(track: Track, assign: Sequence[tuple[str, Any]], where: str) -> s
 def keys_in(track: Track, keys: Sequence[RawValue]) -> str:
     """`"key" IN (...)` with literal keys."""
     return f"{key_expr(track)} IN ({', '.join(lit(k) for k in keys)})" if keys else "FALSE"
+
+
+def error_signature(head: Any, tail: Any, length: Any) -> str:
+    """`signature()` of an error read as its first and last LIST_CHARS characters (see `sql.signature_arg`)."""
+    if head is None:
+        return signature(None)
+    text = str(head)
+    if text.startswith(TRACEBACK) and int(length or 0) > LIST_CHARS:
+        text = text + "\n" + str(tail)
+    return signature(text)

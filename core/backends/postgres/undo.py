@@ -17,10 +17,10 @@ from batchtop.core.backends.postgres import sql as pg
 from batchtop.core.backends.postgres.conn import connect, fetch, scrub
 from batchtop.core.backends.postgres.plan import row_states
 from batchtop.core.backends.postgres.write import REPLACED, identity, write_error
+from batchtop.core.backends.sqlite.sql import q
 from batchtop.core.backends.sqlite.write_session import DESCRIBE_LIMIT, RowState, chunks, clamp_timeout, norm
 from batchtop.core.journal import Entry, Journal, Omitted, RawText, Record, encode_value, new_id
 from batchtop.core.profiles.model import Profile, RawValue, Track
-from batchtop.core.sql import q
 from batchtop.core.undo_outcome import UndoOutcome, UndoPreview
 
 

@@ -29,7 +29,9 @@ from batchtop.core.actions import Outcome
 from batchtop.core.backends.postgres import sql as pg
 from batchtop.core.backends.postgres import write_sql
 from batchtop.core.backends.postgres.conn import connect, fetch, scrub
-from batchtop.core.backends.postgres.plan import error_signature, row_states
+from batchtop.core.backends.postgres.plan import row_states
+from batchtop.core.backends.postgres.sql import error_signature
+from batchtop.core.backends.sqlite.sql import q
 from batchtop.core.backends.sqlite.write_session import (
     BUSY_DEFAULT,
     DESCRIBE_LIMIT,
@@ -43,7 +45,6 @@ from batchtop.core.errors import BUSY, WriteFailed
 from batchtop.core.journal import Journal, Record, encode_value, new_id
 from batchtop.core.preview import Plan
 from batchtop.core.profiles.model import RawValue
-from batchtop.core.sql import q
 
 REPLACED = "a table was dropped or replaced since the preview; nothing written"
 NOT_ALLOWED = "refused: this role may not write to the table ({detail}); nothing changed"

@@ -8,11 +8,11 @@ text the server executes.
 from __future__ import annotations
 
 from batchtop.core.backends.postgres import sql as pg
+from batchtop.core.backends.sqlite.sql import LIST_CHARS, q
 from batchtop.core.backends.sqlite.write_session import chunks
 from batchtop.core.backends.statement import Statement
 from batchtop.core.preview import Plan
 from batchtop.core.profiles.model import Action, RawValue, Track
-from batchtop.core.sql import LIST_CHARS, q
 
 
 def before_columns(track: Track, action: Action) -> tuple[str, ...]:

@@ -9,7 +9,7 @@ a header sniff while we hold no connection to it.
 
 `SqliteReader.gate` answers, per poll, a frozen `Gated`: whether anything is worth reading and why; the
 read itself (`reading`) hands out the connection to read with. What was read is none of its business
-(`core.snapshot_read`), nor what it adds up to (`core.tracker`).
+(`backends.sqlite.snapshot_read`), nor what it adds up to (`core.tracker`).
 """
 
 from __future__ import annotations
@@ -25,8 +25,9 @@ from pathlib import Path
 from typing import TypeVar
 
 from batchtop.core import errors
+from batchtop.core.backends.sqlite.errors import map_sqlite_error
+from batchtop.core.backends.sqlite.reads import fetch
 from batchtop.core.signature import cached_signature
-from batchtop.core.snapshot import fetch
 
 SQLITE_HEADER = b"SQLite format 3\x00"
 SIDECARS = ("-wal", "-shm", "-journal")
@@ -42,6 +43,8 @@ NO_SHM_VFS = "win32-none" if os.name == "nt" else "unix-none"
 REOPEN_AFTER = ("empty", "not-a-database", "damaged")
 
 T = TypeVar("T")
+#: What `SqliteReader.run` hands a reader.
+Connection = sqlite3.Connection
 
 #: One file's identity: (st_ino, st_size, st_mtime_ns), or None when it does not exist.
 FileStat = tuple[int, int, int] | None
@@ -229,9 +232,10 @@ class SqliteReader:
         if self._conn is not None and self._conn.in_transaction:
             self._conn.rollback()
 
-    def shm_vanished(self) -> bool:
-        """The job closed the database (and deleted its -shm) under our live connection."""
-        return bool(self.wal and self._conn is not None and not os.path.exists(self.path + "-shm"))
+    def shm_vanished(self, exc: BaseException) -> bool:
+        """`exc` came from the job closing the database (and deleting its -shm) under our live connection."""
+        return bool(isinstance(exc, sqlite3.OperationalError) and self.wal and self._conn is not None
+                    and not os.path.exists(self.path + "-shm"))
 
     def run(self, reader: Callable[[sqlite3.Connection], T]) -> T:
         """Run `reader(conn)` on the connection (a short-lived one when quiescent); errors as BatchtopError.
@@ -239,11 +243,11 @@ class SqliteReader:
         try:
             conn = self._conn if self._conn is not None else connect_quiescent(self.path)
         except Exception as exc:
-            raise errors.map_sqlite_error(exc, self.path) from exc
+            raise map_sqlite_error(exc, self.path) from exc
         try:
             return reader(conn)
         except Exception as exc:
-            raise errors.map_sqlite_error(exc, self.path) from exc
+            raise map_sqlite_error(exc, self.path) from exc
         finally:
             if conn is not self._conn:
                 conn.close()

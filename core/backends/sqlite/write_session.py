@@ -23,20 +23,21 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from batchtop.core.backends.sqlite.errors import map_sqlite_error
 from batchtop.core.backends.sqlite.reader import uri_for
+from batchtop.core.backends.sqlite.reads import fetch
+from batchtop.core.backends.sqlite.sql import key_expr, lit, q, raw_expr
 from batchtop.core.errors import (
     ActionError,
     FileMissing,
     FileReplaced,
     JournalError,
     WriteFailed,
-    map_sqlite_error,
 )
-from batchtop.core.journal import Journal, RawText, Record, text_factory
+from batchtop.core.journal import Journal, RawText, Record, norm, text_factory
 from batchtop.core.profiles.model import RawValue, Track
 from batchtop.core.signature import cached_signature
-from batchtop.core.snapshot import classify, fetch
-from batchtop.core.sql import key_expr, lit, q, raw_expr
+from batchtop.core.snapshot import classify
 
 #: Busy timeout bounds (s): long enough to ride out one job commit, short enough to answer within ~2 s.
 BUSY_MIN, BUSY_DEFAULT, BUSY_MAX = 0.5, 1.5, 2.0
@@ -84,11 +85,6 @@ def sql_lit(value: Any) -> str:
     if isinstance(value, RawText):
         return f"CAST(X'{value.hex()}' AS TEXT)"
     return lit(value)
-
-
-def norm(value: Any) -> Any:
-    """A hashable form under which a key typed by a person ('5') meets the stored key (5)."""
-    return bytes(value) if isinstance(value, bytes) else str(value)
 
 
 def chunks(keys: Sequence[RawValue]) -> Iterator[list[RawValue]]:

@@ -3,7 +3,7 @@
 
 Keys are written as literals (`in_list`), so a statement's text is exactly what SQLite executes. One
 exception: a condition target's keys are found (`matching_keys`) in short key-range pages of the same
-condition (`filtered.scan`, so a large match never holds a long read lock beside the job); the preview
+condition (`keyset.scan`, so a large match never holds a long read lock beside the job); the preview
 shows that step as the one `find_keys` statement those pages add up to.
 """
 
@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from batchtop.core.backends.sqlite.reads import fetch
+from batchtop.core.backends.sqlite.sql import col, key_expr, lit, q, signature_sql
 from batchtop.core.backends.sqlite.write_session import chunks, in_list, sql_lit
 from batchtop.core.backends.statement import Statement
 from batchtop.core.profiles.model import Action, RawValue, Track
-from batchtop.core.snapshot import fetch
-from batchtop.core.sql import col, key_expr, lit, q, signature_sql
 
 
 def before_columns(track: Track, action: Action) -> tuple[str, ...]:
@@ -64,7 +64,7 @@ def write_statements(track: Track, action: Action, keys: list[RawValue], conditi
 
 def matching_keys(conn: Any, track: Track, condition: str, cap: int) -> list[RawValue]:
     """Run `find_keys` as short key-range pages: the first `cap` keys matching `condition` now."""
-    from batchtop.core.filtered import scan
+    from batchtop.core.backends.keyset import scan
 
     keys: list[RawValue] = []
     if cap <= 0:

@@ -10,10 +10,8 @@ from collections.abc import Iterable, Sequence
 from typing import overload
 
 from batchtop.core.profiles.model import STATES, RawValue, State, Track
-from batchtop.core.signature import TRACEBACK
-
-#: Characters of long text columns fetched for lists (hazards.md rule 11).
-LIST_CHARS = 400
+from batchtop.core.signature import LIST_CHARS, TRACEBACK
+from batchtop.core.timeutil import MAGNITUDES, UNITS, format_ts, unit_of
 
 
 def q(name: str) -> str:
@@ -203,22 +201,6 @@ def signature_arg(expr: str) -> str:
             f"THEN {head} || char(10) || substr({expr}, -{LIST_CHARS}) ELSE {head} END AS BLOB)")
 
 
-def signature_value(error: object) -> str | bytes | None:
-    """`signature_arg` in Python, for an error value read whole (a journaled before-image).
-
-    A BLOB never equals a text literal in SQLite, so bytes are only cut (to LIST_CHARS bytes, as
-    `substr` cuts a BLOB).
-    """
-    if error is None:
-        return None
-    if isinstance(error, bytes | bytearray | memoryview):
-        return bytes(error)[:LIST_CHARS]
-    text = str(error)
-    if text.startswith(TRACEBACK) and len(text) > LIST_CHARS:
-        return text[:LIST_CHARS] + "\n" + text[-LIST_CHARS:]
-    return text[:LIST_CHARS]
-
-
 def signature_sql(expr: str) -> str:
     """`bt_signature` of an error column, as SQL (see `signature_arg`)."""
     return f"bt_signature({signature_arg(expr)})"
@@ -267,3 +249,36 @@ def failures_sql(
     if after is not None:
         sql = f"SELECT * FROM ({sql}) ORDER BY 1 DESC LIMIT {int(limit)}"
     return sql
+
+
+def number_seconds_sql(expr: str, unit: str = "auto") -> str:
+    """SQL turning a numeric epoch `expr` stored in `unit` into seconds (magnitude-tested for 'auto')."""
+    if unit != "auto":
+        return f"({expr} / {UNITS[unit]!r})"
+    cases = " ".join(f"WHEN abs({expr}) >= {floor:.0f} THEN {UNITS[u]!r}" for floor, u in MAGNITUDES)
+    return f"({expr} / CASE {cases} ELSE 1.0 END)"
+
+
+def seconds_sql(expr: str, unit: str = "auto") -> str:
+    """SQL for the epoch seconds of a stored timestamp: text through julianday(), numbers by `unit`.
+
+    Naive text is read as UTC here: use it for durations (differences), not for comparing with the clock.
+    """
+    return (f"(CASE WHEN typeof({expr}) IN ('integer', 'real') THEN {number_seconds_sql(expr, unit)} "
+            f"ELSE (julianday({expr}) - 2440587.5) * 86400.0 END)")
+
+
+def since_sql(expr: str, cutoff: float, tz: str = "utc", time_format: str = "space", unit: str = "auto",
+              newest: object = None) -> str:
+    """SQL true where the timestamp `expr` is at or after `cutoff` (epoch seconds): one range an index on
+    `expr` answers.
+
+    `newest` is a value the column holds (its MAX): when it is a number the column holds epoch numbers
+    (in `unit`, else in the unit its magnitude says), and the cutoff is a number in that unit; in SQLite
+    every number sorts below every text, so `< ''` keeps text out. Otherwise stamps compare as text in
+    the writer's own format.
+    """
+    if isinstance(newest, int | float) and not isinstance(newest, bool):
+        scale = UNITS[unit_of(newest) if unit == "auto" else unit]
+        return f"({expr} >= {cutoff * scale!r} AND {expr} < '')"
+    return f"{expr} >= '{format_ts(cutoff, tz, time_format)}'"

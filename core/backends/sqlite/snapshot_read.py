@@ -18,14 +18,8 @@ from dataclasses import dataclass
 from functools import partial
 from types import MappingProxyType
 
-from batchtop.core.changelog import ChangeLog
-from batchtop.core.counting import CHUNKED_FROM, ChunkedCounts, rowid_span
-from batchtop.core.profiles import choose_profile
-from batchtop.core.profiles.model import Profile, RawValue, Track
-from batchtop.core.schema import Schema, read_schema
-from batchtop.core.slow_reads import Read, SlowReads
-from batchtop.core.snapshot import (
-    Snapshot,
+from batchtop.core.backends.sqlite.counting import ChunkedCounts, rowid_span
+from batchtop.core.backends.sqlite.reads import (
     fetch,
     read_finished_times,
     read_in_flight,
@@ -34,11 +28,18 @@ from batchtop.core.snapshot import (
     read_track,
     stale_threshold,
 )
+from batchtop.core.backends.sqlite.schema import read_schema
+from batchtop.core.backends.sqlite.waltail import WalTail
+from batchtop.core.changelog import ChangeLog
+from batchtop.core.counting import CHUNKED_FROM
+from batchtop.core.profiles import choose_profile
+from batchtop.core.profiles.model import Profile, RawValue, Track
+from batchtop.core.schema import Schema
+from batchtop.core.slow_reads import Read, SlowReads
+from batchtop.core.snapshot import Snapshot
 from batchtop.core.timeutil import Clock
-from batchtop.core.waltail import WalTail
+from batchtop.core.tracker import SEED_HORIZON
 
-#: Seconds of completion timestamps used to seed the history at open.
-SEED_HORIZON = 3600.0
 #: Seconds of chunk recounts per poll (each chunk its own read transaction): the first pass over a
 #: large table, then after commits. A poll that leaves chunks to count asks to be polled again after a
 #: gap that keeps our database work at `FIRST_DUTY` / `DUTY` of a core (see `PollResult.more`).
