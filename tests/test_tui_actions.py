@@ -11,6 +11,7 @@ import asyncio
 import json
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -372,6 +373,7 @@ async def test_busy_job_gives_busy_not_applied_quickly_and_the_ui_keeps_running(
             assert preview.status_text.startswith("✖ busy, not applied"), preview.status_text
             assert took < 3.0 and worst < 0.5, (took, worst)
             assert preview.state == "ready"  # the plan stands: Enter may try again later
+            assert "Enter tries again" in preview.status_text
             assert statuses(db, keys) == ["failed", "failed"]
             await pilot.press("escape")
             await wait_for(pilot, lambda: app.screen is failures)
@@ -435,6 +437,91 @@ async def test_preview_retries_while_the_job_locks_even_reads(tmp_path: Path) ->
         finally:
             holder.wait(10)
     assert rows(db, "SELECT COUNT(*) FROM topic_completions WHERE status = 'failed'") == [(4,)]
+    app.monitor.close()
+
+
+async def test_escape_while_the_preview_waits_for_the_lock_closes_it_and_later_news_is_dropped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The plan worker still reports after Escape: what it posts to the closed modal is dropped, no crash."""
+    from batchtop.core.errors import Locked
+    from batchtop.tui.dialogs import preview as preview_dialog
+
+    closed, finished = threading.Event(), threading.Event()
+
+    def locked_until_closed(*args: object, on_retry, **kwargs: object):
+        try:
+            on_retry(1, Locked("locked by the job, retrying"))
+            closed.wait(10)
+            on_retry(2, Locked("locked by the job, retrying"))  # to a modal that is gone
+            raise Locked("locked by the job")
+        finally:
+            finished.set()
+
+    monkeypatch.setattr(preview_dialog, "plan_retrying", locked_until_closed)
+    watched = tmp_path / "w"
+    watched.mkdir()
+    db = failures_db(watched / "f.db", {"rate": 4}, mode="delete")
+    app = build(watched, tmp_path / "journal.jsonl")
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_ready(pilot)
+        failures = await open_failures(pilot, db)
+        await pilot.press("X")
+        await wait_for(pilot, lambda: isinstance(app.screen, PreviewScreen) and "attempt 2" in app.screen.status_text)
+        preview = app.screen
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: app.screen is failures and not preview.is_running)
+        closed.set()
+        await wait_for(pilot, finished.is_set)
+        await pilot.pause(0.1)
+        assert app.screen is failures and preview.state == "planning"
+        assert preview.status_text == "locked by the job, retrying (attempt 2 of 5)"  # attempt 3 was dropped
+    assert rows(db, "SELECT COUNT(*) FROM topic_completions WHERE status = 'failed'") == [(4,)]
+    app.monitor.close()
+
+
+async def test_an_undo_that_finds_the_database_busy_restores_nothing_and_enter_tries_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from batchtop.core.actions import Target, apply, plan
+    from batchtop.core.errors import Busy
+    from batchtop.core.journal import Journal
+    from batchtop.core.source import Source
+    from batchtop.tui.dialogs import undo as undo_dialog
+
+    watched = tmp_path / "w"
+    watched.mkdir()
+    db = failures_db(watched / "f.db", {"rate": 3}, mode="delete")
+    journal = tmp_path / "journal.jsonl"
+    source = Source(str(db.resolve()))
+    assert source.poll(force=True).error is None
+    assert apply(plan(source, "topics", None, Target.all_failed()), journal=Journal(journal)).count == 3
+    source.close()
+    real, tries = undo_dialog.undo, []
+
+    def busy_once(*args, **kwargs):  # the job holds the write lock the first time
+        tries.append(1)
+        if len(tries) == 1:
+            raise Busy("busy, not applied: the job holds the write lock")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(undo_dialog, "undo", busy_once)
+    app = build(watched, journal)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_ready(pilot)
+        await open_source(pilot, "f.db")
+        await pilot.press("u")
+        await wait_for(pilot, lambda: isinstance(app.screen, UndoScreen))
+        dialog = app.screen
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: dialog.state != "running")
+        assert dialog.state == "ready" and dialog.status_text.startswith("✖ busy, not applied")
+        assert dialog.status_text.endswith("Nothing was restored.")
+        assert rows(db, "SELECT COUNT(*) FROM topic_completions WHERE status = 'failed'") == [(0,)]
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: dialog.state == "done")
+        assert dialog.status_text.endswith("restored 3")
+    assert rows(db, "SELECT COUNT(*) FROM topic_completions WHERE status = 'failed'") == [(3,)]
     app.monitor.close()
 
 

@@ -4,7 +4,9 @@ Screens call `start_action` / `start_undo` from their `action_*` methods. A refu
 track without a safe action, nothing selected) is said at once, and nothing is opened. Otherwise a modal
 takes over: `PreviewScreen` (plan, confirm, apply) or `UndoScreen` (confirm, undo). The blocking calls
 run in those modals' thread workers through `action_support`, which never touches widgets and reports
-back through plain callbacks. This module is the only one that opens those dialogs; they never import it.
+back through plain callbacks. The undo's lookup runs in a worker of the screen that asked, and posts it
+`UndoFound` (or a `Notice`); `LiveScreen` hands the entry back to `UndoFound.ask`. This module is the
+only one that opens those dialogs; they never import it.
 
 Every message shown here is sanitised and sent with `markup=False`: a reason or an error can quote a
 group signature, a search text or a file name (hazards.md rules 1 and 2).
@@ -18,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from textual.binding import Binding
 from textual.dom import DOMNode
+from textual.message import Message
 
 from batchtop.core.actions import Target, resolve
 from batchtop.core.backends.sqlite.write_session import READ_ONLY
@@ -28,6 +31,7 @@ from batchtop.core.undo import find
 from batchtop.tui.action_support import app_now, check_journal, journal_of, read_only, tell, watched_paths
 from batchtop.tui.dialogs.preview import PreviewScreen
 from batchtop.tui.dialogs.undo import UndoScreen
+from batchtop.tui.messages import Notice, post_notice
 
 if TYPE_CHECKING:
     from batchtop.core.actions import Outcome
@@ -77,9 +81,27 @@ def start_action(node: DOMNode, source: Source | None, track: str | None, target
                                        now=app_now(node), read_only=read_only(node)), closed)
 
 
+class UndoFound(Message):
+    """From the undo lookup worker to the screen that asked: the entry to confirm, and what `ask` needs."""
+
+    def __init__(self, entry: Entry, source: Source | None, journal: Journal,
+                 done: Callable[[Any], None] | None) -> None:
+        super().__init__()
+        self.entry = entry
+        self.source = source
+        self.journal = journal
+        self.done = done
+
+    def ask(self, node: DOMNode) -> None:
+        """Open the undo dialog over `node` (on the UI thread)."""
+        _ask_undo(node, self.entry, self.source, self.journal, self.done)
+
+
 def start_undo(node: DOMNode, db: str | None, source: Source | None = None, entry_id: str | None = None,
                done: Callable[[Any], None] | None = None) -> None:
-    """Find the action to undo (`entry_id`, else the newest undoable one on `db`) in a worker, then ask."""
+    """Find the action to undo (`entry_id`, else the newest undoable one on `db`) in a worker, then ask.
+
+    `node` is a `LiveScreen`: it handles the `UndoFound` the worker posts to it."""
     if read_only(node):
         tell(node, READ_ONLY, "warning")
         return
@@ -95,9 +117,9 @@ def start_undo(node: DOMNode, db: str | None, source: Source | None = None, entr
             entry = find(journal, entry_id, None if entry_id else db)
         except BatchtopError as exc:
             message = f"nothing to undo on {name}" if exc.kind == "nothing" and not entry_id else exc.message
-            node.app.call_from_thread(tell, node, message, "warning")
+            post_notice(node, Notice(message, "warning"))  # thread-safe; the app shows it if node closed
             return
-        node.app.call_from_thread(_ask_undo, node, entry, source, journal, done)
+        node.post_message(UndoFound(entry, source, journal, done))  # thread-safe; dropped if node closed
 
     node.run_worker(look, name="find undo", group="undo-find", thread=True, exclusive=True,
                     exit_on_error=False)

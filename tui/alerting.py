@@ -2,9 +2,10 @@
 
 The app calls `observe(view)` for every finished poll (cheap: a few comparisons). When a track's
 failure count moved and new-signature alerts are on, its error groups are brought up to date in a
-thread worker (`groups.GroupCache`: only the rows above its high-water mark are read) and the
-signatures are compared too, so a new cause of failure alerts exactly once. Events are kept in the log
-the events screen (`E`) lists; notifications go through the app's driver, as `App.bell` does.
+thread worker (`groups.GroupCache`: only the rows above its high-water mark are read), which posts
+`AppAlerts.Checked` to the app; the signatures are compared there, so a new cause of failure alerts
+exactly once. Events are kept in the log the events screen (`E`) lists; notifications go through the
+app's driver, as `App.bell` does.
 """
 
 from __future__ import annotations
@@ -14,9 +15,12 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from textual.message import Message
+
 from batchtop.core.alert_config import DEFAULT_KINDS, AlertConfig
 from batchtop.core.alerts import Alerts, Event, EventLog, parse_kinds
 from batchtop.core.errors import BatchtopError
+from batchtop.core.status import SourceStatus
 from batchtop.tui.notify import DESKTOP_MODES, Notifier
 
 #: After checking a source's error groups for new causes, wait this many times what the check cost.
@@ -66,6 +70,17 @@ class AlertSettings:
 
 class AppAlerts:
     """The alerts of one app: detector, throttle, log and notifier."""
+
+    class Checked(Message, bubble=False):
+        """From the signature worker to the app: one source's check is over, with the signatures per
+        (path, track) (None: they could not be read) and what the check cost in seconds."""
+
+        def __init__(self, status: SourceStatus, sigs: dict[tuple[str, str], list[str]] | None,
+                     cost: float) -> None:
+            super().__init__()
+            self.status = status
+            self.sigs = sigs
+            self.cost = cost
 
     def __init__(self, app: Any, settings: AlertSettings) -> None:
         self.app = app
@@ -133,7 +148,7 @@ class AppAlerts:
                 )
 
     def _signatures(self, source: Any, status: Any, tracks: list[Any]) -> None:
-        """Thread: bring the tracks' groups up to date, then compare their signatures on the UI thread."""
+        """Thread: bring the tracks' groups up to date, then post them to the app (`checked` compares)."""
         from batchtop.core.groups import cache_for
 
         sigs: dict[tuple[str, str], list[str]] = {}
@@ -145,15 +160,17 @@ class AppAlerts:
             done = True
         except BatchtopError:
             pass  # locked or replaced: the next change tries again
-        finally:  # whatever happened, the source is free for the next check
-            self.app.call_from_thread(self._compare, status, sigs if done else None, time.perf_counter() - began)
+        finally:  # whatever happened, the source is freed for the next check (post_message is thread-safe)
+            self.app.post_message(self.Checked(status, sigs if done else None, time.perf_counter() - began))
 
     def _retry(self, path: str) -> None:
         status = self._waiting.pop(path, None)
         if status is not None:
             self._check_signatures(status)
 
-    def _compare(self, status: Any, sigs: dict[tuple[str, str], list[str]] | None, cost: float) -> None:
+    def checked(self, event: Checked) -> None:
+        """A signature check is over (the app passes its `Checked` on, on the UI thread): compare."""
+        status, sigs, cost = event.status, event.sigs, event.cost
         self._busy.discard(status.path)
         # Beside a job failing all the time, every poll moves the failure count: checking the groups
         # each time ran one aggregate over the failed rows every second (a quarter of the app's CPU

@@ -295,6 +295,11 @@ class BatchtopApp(App[int]):
                     severity="warning", markup=False)
         self._mark_dirty(None)
 
+    def on_app_alerts_checked(self, message: AppAlerts.Checked) -> None:
+        """A signature check of the alerts' worker is over: compare on the UI thread."""
+        if self.alerts is not None:
+            self.alerts.checked(message)
+
     def on_notice(self, message: Notice) -> None:
         """A worker's toast whose screen was closed before it finished (screens show their own)."""
         message.show(self)

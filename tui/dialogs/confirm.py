@@ -1,9 +1,11 @@
 """What every write preview shares: the layout, the states, the typed count, the buttons and the keys.
 
-A subclass plans in a thread worker and calls `_ready(count, typed)` (rows the write would change, and
-whether that many need the count typed), then writes in `_apply()` once confirmed and calls `_failed()`
-or sets `state = "done"`. Widget ids carry the subclass's `PREFIX` (`#pv-box`, `#sp-box`, ...), styled in
-`tui/app.tcss`. No transaction is open while the person reads or types.
+A subclass plans in a thread worker and, on the UI thread, calls `_ready(count, typed)` (rows the write
+would change, and whether that many need the count typed), then writes in `_apply()` once confirmed and
+calls `_failed()` or sets `state = "done"`. Workers never touch widgets: they post messages (`Status`,
+`Failed` here, the subclass's own for its results; `post_message` is thread-safe), handled in order.
+Widget ids carry the subclass's `PREFIX` (`#pv-box`, `#sp-box`, ...), styled in `tui/app.tcss`. No
+transaction is open while the person reads or types.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
+from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import Button, Footer, Input, Static
 
@@ -27,6 +30,20 @@ T = TypeVar("T")
 
 class ConfirmDialog(ModalScreen[T], Generic[T]):
     """A preview with a confirmation: planning → ready → applying → done (or failed)."""
+
+    class Status(Message, bubble=False):
+        """From a worker: a status line while it plans or writes (a retry's attempt, the file at hand)."""
+
+        def __init__(self, text: Text) -> None:
+            super().__init__()
+            self.text = text
+
+    class Failed(Message, bubble=False):
+        """From a worker: nothing was written, and why (sanitised when shown)."""
+
+        def __init__(self, message: str) -> None:
+            super().__init__()
+            self.message = message
 
     AUTO_FOCUS = ""  # Enter must confirm, not press whichever button would get the focus
     #: The widget id prefix of the subclass.
@@ -140,6 +157,14 @@ class ConfirmDialog(ModalScreen[T], Generic[T]):
         self._status(Text.assemble(("✖ ", "bold red"), safe(message, 400, style="bold red"),
                                    "  Nothing was written."))
         self._sync_buttons()
+
+    @on(Status)
+    def _status_posted(self, event: Status) -> None:
+        self._status(event.text)
+
+    @on(Failed)
+    def _failed_posted(self, event: Failed) -> None:
+        self._failed(event.message)
 
     def _typed_enabled(self, enabled: bool) -> None:
         self.query_one(self._wid("typed"), Input).disabled = not enabled

@@ -4,12 +4,16 @@ The modal plans in a thread worker (retrying while the job's lock stops even rea
 up to five sample rows, the exact predicate and what happens to rows that change meanwhile, and waits.
 Large actions (over 100 rows) need the count typed. Once confirmed, `apply()` runs in a thread worker
 (its write waits at most ~2 s for the job's lock), and the modal shows the true outcome in its place.
-No transaction is ever open while the person reads or types.
+The workers post their results (`Planned`, `Applied`, `NotApplied`, and the dialog's `Status` and
+`Failed`); the handlers update the modal on the UI thread. No transaction is ever open while the person
+reads or types.
 """
 
 from __future__ import annotations
 
 from rich.text import Text
+from textual import on
+from textual.message import Message
 from textual.widgets import Static
 
 from batchtop.core.actions import Outcome, Plan, Target, apply
@@ -26,6 +30,27 @@ class PreviewScreen(ConfirmDialog["Outcome"]):
     """Preview, confirm and apply one action; dismissed with the Outcome (None when nothing was written)."""
 
     PREFIX = "pv"
+
+    class Planned(Message, bubble=False):
+        """From the plan worker: the plan to show (a failure comes as `Failed`)."""
+
+        def __init__(self, plan: Plan) -> None:
+            super().__init__()
+            self.plan = plan
+
+    class Applied(Message, bubble=False):
+        """From the apply worker: what the write really did."""
+
+        def __init__(self, outcome: Outcome) -> None:
+            super().__init__()
+            self.outcome = outcome
+
+    class NotApplied(Message, bubble=False):
+        """From the apply worker: core refused or failed the write (busy: the plan still stands)."""
+
+        def __init__(self, error: BatchtopError) -> None:
+            super().__init__()
+            self.error = error
 
     def __init__(self, source: Source, track: str, action: str | None, target: Target, *, journal: Journal,
                  now: float, read_only: bool = False) -> None:
@@ -49,26 +74,31 @@ class PreviewScreen(ConfirmDialog["Outcome"]):
     # -- planning -----------------------------------------------------------------------------------
 
     def _plan_work(self) -> None:
+        """Thread: plan (retrying while the job's lock stops reads) and post the plan or why not."""
+
         def retrying(attempt: int, exc: BatchtopError) -> None:
-            self.app.call_from_thread(self._status, Text.assemble(
-                safe(exc.message, 200, style="yellow"), f" (attempt {attempt + 1} of {PLAN_ATTEMPTS})"))
+            self.post_message(self.Status(Text.assemble(
+                safe(exc.message, 200, style="yellow"), f" (attempt {attempt + 1} of {PLAN_ATTEMPTS})")))
 
         try:
             plan = plan_retrying(self.source, self.track_name, self.action_name, self.target, now=self.now,
                                  on_retry=retrying, cancel=self._cancel, read_only=self.read_only)
         except BatchtopError as exc:
             if not self._cancel.is_set():
-                self.app.call_from_thread(self._failed, exc.message)
+                self.post_message(self.Failed(exc.message))
             return
         except Exception as exc:  # noqa: BLE001 - a bug must not leave the modal hanging
             if not self._cancel.is_set():
-                self.app.call_from_thread(self._failed, f"internal error: {type(exc).__name__}: {exc}")
+                self.post_message(self.Failed(f"internal error: {type(exc).__name__}: {exc}"))
             return
         if not self._cancel.is_set():
-            self.app.call_from_thread(self._planned, plan)
+            self.post_message(self.Planned(plan))
 
-    def _planned(self, plan: Plan) -> None:
-        self.plan = plan
+    @on(Planned)
+    def _planned(self, event: Planned) -> None:
+        if self._cancel.is_set():  # Escape came after the worker posted: the modal is closing
+            return
+        plan = self.plan = event.plan
         self.query_one("#pv-summary", Static).update(safe(plan.summary(), 300, style="bold"))
         self.query_one("#pv-plan", Static).update(plan_view(plan))
         label = f"{plain(plan.action.name.capitalize(), 30)} {plan.cap:,}"  # action names come from profiles
@@ -90,17 +120,20 @@ class PreviewScreen(ConfirmDialog["Outcome"]):
                         exclusive=True, exit_on_error=False)
 
     def _apply_work(self, plan: Plan) -> None:
+        """Thread: write the plan and post the outcome (a write in flight cannot be cancelled)."""
         try:
             outcome = apply(plan, journal=self.journal, source=self.source, read_only=self.read_only)
         except BatchtopError as exc:
-            self.app.call_from_thread(self._not_applied, exc)
+            self.post_message(self.NotApplied(exc))
             return
         except Exception as exc:  # noqa: BLE001
-            self.app.call_from_thread(self._failed, f"internal error: {type(exc).__name__}: {exc}")
+            self.post_message(self.Failed(f"internal error: {type(exc).__name__}: {exc}"))
             return
-        self.app.call_from_thread(self._applied, outcome)
+        self.post_message(self.Applied(outcome))
 
-    def _not_applied(self, exc: BatchtopError) -> None:
+    @on(NotApplied)
+    def _not_applied(self, event: NotApplied) -> None:
+        exc = event.error
         if exc.kind == "busy":  # the plan still stands: the person may try again
             self.state = "ready"
             self._typed_enabled(True)
@@ -111,8 +144,9 @@ class PreviewScreen(ConfirmDialog["Outcome"]):
             self._failed(exc.message)
         poll_now(self, self.source.path)
 
-    def _applied(self, outcome: Outcome) -> None:
-        self.outcome = outcome
+    @on(Applied)
+    def _applied(self, event: Applied) -> None:
+        outcome = self.outcome = event.outcome
         self.state = "done"
         line = result_line(outcome)
         text = Text.assemble(("✓ " if outcome.count else "• ", "bold green" if outcome.count else "bold"),

@@ -5,7 +5,8 @@ predicate; the modal shows the total, one line per file and the first file's ful
 exact predicate: the other files' differ only by their keys). One confirmation covers all (the count
 typed when it is over `CONFIRM_OVER`); then each file is written in its own short transaction and
 journaled on its own, so `u` on any of them undoes that file alone. No transaction is open while the
-person reads or types; a file that cannot be planned or written is said and the others go on.
+person reads or types; a file that cannot be planned or written is said and the others go on. The
+workers post their progress (`Status`) and results (`Planned`, `Applied`); nothing else crosses threads.
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ from collections.abc import Sequence
 
 from rich.console import Group
 from rich.text import Text
+from textual import on
 from textual.app import ComposeResult
+from textual.message import Message
 from textual.widgets import Static
 
 from batchtop.core.actions import CONFIRM_OVER, Outcome, Plan, Target, apply
@@ -32,6 +35,22 @@ class SetPreviewScreen(ConfirmDialog["list[Outcome]"]):
     """Preview, confirm and apply one action on many (source, track); dismissed with the outcomes."""
 
     PREFIX = "sp"
+
+    class Planned(Message, bubble=False):
+        """From the plan worker: the (source, plan) of each part planned, and (file, why) of the others."""
+
+        def __init__(self, plans: list[tuple[Source, Plan]], problems: list[tuple[str, str]]) -> None:
+            super().__init__()
+            self.plans = plans
+            self.problems = problems
+
+    class Applied(Message, bubble=False):
+        """From the apply worker: the outcome of each file written, and (file, why) of the others."""
+
+        def __init__(self, outcomes: list[Outcome], problems: list[tuple[str, str]]) -> None:
+            super().__init__()
+            self.outcomes = outcomes
+            self.problems = problems
 
     def __init__(self, parts: Sequence[tuple[Source, str]], target: Target, *, journal: Journal, now: float,
                  read_only: bool = False) -> None:
@@ -65,24 +84,27 @@ class SetPreviewScreen(ConfirmDialog["list[Outcome]"]):
     # -- planning -----------------------------------------------------------------------------------
 
     def _plan_work(self) -> None:
+        """Thread: plan each part in turn, then post the plans and the problems (nothing once cancelled)."""
+        plans: list[tuple[Source, Plan]] = []
+        problems: list[tuple[str, str]] = []
         for i, (source, track) in enumerate(self.parts, 1):
             if self._cancel.is_set():
                 return
-            self.app.call_from_thread(self._status, Text(
+            self.post_message(self.Status(Text(
                 f"previewing {i} of {len(self.parts)}: {plain(os.path.basename(source.path), 60)}…",
-                style="bright_black"))
+                style="bright_black")))
             try:
                 plan = plan_retrying(source, track, None, self.target, now=self.now, on_retry=lambda *_: None,
                                      cancel=self._cancel, read_only=self.read_only)
             except BatchtopError as exc:
-                self.problems.append((source.path, exc.message))
+                problems.append((source.path, exc.message))
                 continue
             except Exception as exc:  # noqa: BLE001 - a bug must not leave the modal hanging
-                self.problems.append((source.path, f"internal error: {type(exc).__name__}: {exc}"))
+                problems.append((source.path, f"internal error: {type(exc).__name__}: {exc}"))
                 continue
-            self.plans.append((source, plan))
+            plans.append((source, plan))
         if not self._cancel.is_set():
-            self.app.call_from_thread(self._planned)
+            self.post_message(self.Planned(plans, problems))
 
     def _file_lines(self) -> Text:
         text = Text()
@@ -99,7 +121,11 @@ class SetPreviewScreen(ConfirmDialog["list[Outcome]"]):
         text.rstrip()
         return text
 
-    def _planned(self) -> None:
+    @on(Planned)
+    def _planned(self, event: Planned) -> None:
+        if self._cancel.is_set():  # Escape came after the worker posted: the modal is closing
+            return
+        self.plans, self.problems = event.plans, event.problems
         total, files = self.total, sum(1 for _, p in self.plans if p.cap)
         verbs = "/".join(dict.fromkeys(plain(p.action.name, 20) for _, p in self.plans if p.cap)) or "reset"
         self.query_one("#sp-summary", Static).update(safe(
@@ -126,23 +152,28 @@ class SetPreviewScreen(ConfirmDialog["list[Outcome]"]):
     # -- applying -----------------------------------------------------------------------------------
 
     def _apply(self) -> None:
-        self.run_worker(self._apply_work, name="apply", group="set-apply", thread=True, exclusive=True,
-                        exit_on_error=False)
+        plans = self.plans
+        self.run_worker(lambda: self._apply_work(plans), name="apply", group="set-apply", thread=True,
+                        exclusive=True, exit_on_error=False)
 
-    def _apply_work(self) -> None:
-        self.problems = []
-        for i, (source, plan) in enumerate(p for p in self.plans if p[1].cap):
-            self.app.call_from_thread(self._status, Text(
-                f"writing {i + 1}: {plain(os.path.basename(source.path), 60)}…", style="bold"))
+    def _apply_work(self, plans: list[tuple[Source, Plan]]) -> None:
+        """Thread: write each file in turn, then post the outcomes and the problems of this write."""
+        outcomes: list[Outcome] = []
+        problems: list[tuple[str, str]] = []
+        for i, (source, plan) in enumerate(p for p in plans if p[1].cap):
+            self.post_message(self.Status(Text(
+                f"writing {i + 1}: {plain(os.path.basename(source.path), 60)}…", style="bold")))
             try:
-                self.outcomes.append(apply(plan, journal=self.journal, source=source, read_only=self.read_only))
+                outcomes.append(apply(plan, journal=self.journal, source=source, read_only=self.read_only))
             except BatchtopError as exc:
-                self.problems.append((source.path, exc.message))
+                problems.append((source.path, exc.message))
             except Exception as exc:  # noqa: BLE001
-                self.problems.append((source.path, f"internal error: {type(exc).__name__}: {exc}"))
-        self.app.call_from_thread(self._applied)
+                problems.append((source.path, f"internal error: {type(exc).__name__}: {exc}"))
+        self.post_message(self.Applied(outcomes, problems))
 
-    def _applied(self) -> None:
+    @on(Applied)
+    def _applied(self, event: Applied) -> None:
+        self.outcomes, self.problems = event.outcomes, event.problems  # the planning problems are past
         self.state = "done" if self.outcomes or not self.problems else "failed"
         written = sum(o.count for o in self.outcomes)
         entries = sum(1 for o in self.outcomes if o.entry_id)

@@ -1,4 +1,7 @@
-"""Confirm and run the undo of one journaled action, in a thread worker; show what it really restored."""
+"""Confirm and run the undo of one journaled action, in a thread worker; show what it really restored.
+
+The worker posts its result (`Undone` or `NotUndone`); the modal shows it on the UI thread.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +15,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
+from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import Button, Footer, Static
 
@@ -56,6 +60,20 @@ class UndoScreen(ModalScreen["UndoOutcome | None"]):
     """Confirm, then undo one action; dismissed with the UndoOutcome (None when nothing ran)."""
 
     AUTO_FOCUS = ""
+
+    class Undone(Message, bubble=False):
+        """From the undo worker: what the undo really restored."""
+
+        def __init__(self, outcome: UndoOutcome) -> None:
+            super().__init__()
+            self.outcome = outcome
+
+    class NotUndone(Message, bubble=False):
+        """From the undo worker: nothing was restored, and why (busy: Enter may try again)."""
+
+        def __init__(self, error: BatchtopError) -> None:
+            super().__init__()
+            self.error = error
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", "Cancel"),
@@ -138,19 +156,22 @@ class UndoScreen(ModalScreen["UndoOutcome | None"]):
                         exit_on_error=False)
 
     def _undo_work(self) -> None:
+        """Thread: undo the entry and post what it restored, or why nothing was."""
         source = self.source
         track = source.profile.track(self.entry.track) if source is not None and source.profile else None
         try:
             outcome = undo(self.journal, self.entry.id, track=track, source=source, read_only=self.read_only)
         except BatchtopError as exc:
-            self.app.call_from_thread(self._failed, exc)
+            self.post_message(self.NotUndone(exc))
             return
         except Exception as exc:  # noqa: BLE001 - a bug must not leave the modal hanging
-            self.app.call_from_thread(self._failed, BatchtopError(f"internal error: {type(exc).__name__}: {exc}"))
+            self.post_message(self.NotUndone(BatchtopError(f"internal error: {type(exc).__name__}: {exc}")))
             return
-        self.app.call_from_thread(self._done, outcome)
+        self.post_message(self.Undone(outcome))
 
-    def _failed(self, exc: BatchtopError) -> None:
+    @on(NotUndone)
+    def _failed(self, event: NotUndone) -> None:
+        exc = event.error
         self._status(Text.assemble(("✖ ", "bold red"), safe(exc.message, 400, style="bold red"),
                                    "  Nothing was restored."))
         if exc.kind == "busy":
@@ -161,8 +182,9 @@ class UndoScreen(ModalScreen["UndoOutcome | None"]):
         if self.source is not None:
             poll_now(self, self.source.path)
 
-    def _done(self, outcome: UndoOutcome) -> None:
-        self.outcome = outcome
+    @on(Undone)
+    def _done(self, event: Undone) -> None:
+        outcome = self.outcome = event.outcome
         summary = outcome.summary()
         good = outcome.status == "restored" and bool(outcome.restored)
         self._status(Text.assemble(("✓ " if good else "• ", "bold green" if good else "bold"),

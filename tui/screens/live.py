@@ -7,6 +7,7 @@ from typing import cast
 from textual.css.query import NoMatches
 from textual.screen import Screen
 
+from batchtop.tui.actions_flow import UndoFound
 from batchtop.tui.host import BatchtopHost
 from batchtop.tui.messages import Notice
 from batchtop.tui.widgets.status_line import LiveInfo, StatusLine
@@ -26,6 +27,11 @@ class LiveScreen(Screen):
         """A worker's toast (an export finished, say)."""
         event.stop()
         event.show(self.app)
+
+    def on_undo_found(self, event: UndoFound) -> None:
+        """The undo lookup (`actions_flow.start_undo`) found the entry: confirm it in the undo dialog."""
+        event.stop()
+        event.ask(self)
 
     @property
     def batchtop(self) -> BatchtopHost:
