@@ -183,10 +183,11 @@ class Source:
                     events: Sequence[str]
                     changed, queries, events = self._poll(force)
                 except Exception as exc:
-                    if not self.reader.shm_vanished(exc):
+                    if not self.reader.closed_under_us(exc):
                         raise
-                    # The job closed the database (and deleted its -shm) between our check and our
-                    # first read: read it quiescent now instead of reporting "cannot open".
+                    # The job closed the database (and deleted its -shm) or was opening it between our
+                    # check and our read: read it again now (quiescent if it is closed) instead of
+                    # reporting "cannot open" for a moment.
                     self.close()
                     changed, queries, events = self._poll(True)
                 self.error = None

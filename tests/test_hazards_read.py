@@ -377,6 +377,36 @@ def test_job_holds_exclusive_lock(tmp_path: Path) -> None:
     monitor.close()
 
 
+def test_a_sidecar_that_cannot_be_opened_for_a_moment_is_read_again_not_reported(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The job creating or removing its -wal under our read gives SQLITE_CANTOPEN once: the poll reads
+    again at once instead of showing "cannot open the file (permission denied...)" until the next tick;
+    a file that stays unopenable is still reported."""
+    from batchtop.core.backends.sqlite.snapshot_read import SnapshotReader
+
+    path = tmp_path / "jobs.db"
+    make_writer("jobs", path, journal="wal").setup()
+    source = Source(path)
+    assert source.poll(force=True).error is None
+    real, failures = SnapshotReader.read, [1]
+
+    def flaky(self, *args, **kwargs):
+        if failures[0]:
+            failures[0] -= 1
+            exc = sqlite3.OperationalError("unable to open database file")
+            exc.sqlite_errorname = "SQLITE_CANTOPEN"  # type: ignore[attr-defined]
+            raise exc
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(SnapshotReader, "read", flaky)
+    again = source.poll(force=True)
+    assert again.error is None and again.snapshot is not None and again.snapshot.tracks[0].total == 14
+    failures[0] = 2  # fails on the retry too: that is reported, and read again at the next poll
+    shown = source.poll(force=True)
+    assert shown.error is not None and shown.error.kind == "permission"
+    assert source.poll(force=True).error is None
+
+
 # -- WAL database whose job is not running ----------------------------------------------------------
 
 def test_wal_without_sidecars_creates_none_and_sees_the_job_later(tmp_path: Path) -> None:

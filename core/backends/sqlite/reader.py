@@ -232,10 +232,17 @@ class SqliteReader:
         if self._conn is not None and self._conn.in_transaction:
             self._conn.rollback()
 
-    def shm_vanished(self, exc: BaseException) -> bool:
-        """`exc` came from the job closing the database (and deleting its -shm) under our live connection."""
-        return bool(isinstance(exc, sqlite3.OperationalError) and self.wal and self._conn is not None
-                    and not os.path.exists(self.path + "-shm"))
+    def closed_under_us(self, exc: BaseException) -> bool:
+        """`exc` came from the job opening or closing the database under our read, not from a lasting cause:
+        the job deleted its -shm under our live connection, or SQLite could not open a sidecar
+        (`SQLITE_CANTOPEN`) of a file we may read (the job was creating or removing its -wal meanwhile).
+        Worth one immediate retry."""
+        if not isinstance(exc, sqlite3.OperationalError):
+            return False
+        if self.wal and self._conn is not None and not os.path.exists(self.path + "-shm"):
+            return True
+        return (getattr(exc, "sqlite_errorname", "") or "").startswith("SQLITE_CANTOPEN") and os.access(
+            self.path, os.R_OK)
 
     def run(self, reader: Callable[[sqlite3.Connection], T]) -> T:
         """Run `reader(conn)` on the connection (a short-lived one when quiescent); errors as BatchtopError.
