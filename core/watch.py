@@ -17,6 +17,16 @@ wake takes the GIL) and the latency. While anything changed in the last `fast_fo
 `fast_step_ms` (a commit reaches the poller in 10-20 ms); after that `step_ms` (4 wakes a second). The
 step is chosen per call of watchfiles' Rust watcher, which keeps its queue between calls, so switching
 loses no event.
+
+Storms: a job committing thousands of times a second writes its `-wal` as often, and every write to a file
+of a watched directory costs the kernel an inotify event, paid inside the job's own `write()` calls, and
+our watcher a wake (beside a job committing 20k times a second the watch alone took 17 % of a core and the
+job lost up to half its rate). So when changes keep coming for `storm_s`, the watch is taken off for
+`pause_s` (its inotify descriptor closed), then put back. A source that changes this often is hot for the
+poller, which looks at its files every few milliseconds by `stat` anyway (`core.identity.HOT_STEP`); a
+pause costs only the latency of a first commit to another database of the same directory (the poller's
+next sweep, one interval, instead of one step) and of a new file (the watched directories are reported
+when the watch is put back, for the caller to rescan).
 """
 
 from __future__ import annotations
@@ -121,6 +131,8 @@ class DirectoryWatcher:
         stop_event: threading.Event | None = None,
         on_error: Callable[[BaseException], object] | None = None,
         recheck_ms: int = 2000,
+        storm_s: float = 0.3,
+        pause_s: float = 2.0,
     ) -> None:
         """Set up the watcher; nothing is watched before `run()`.
 
@@ -135,6 +147,9 @@ class DirectoryWatcher:
             on_error: Called once if watchfiles fails (e.g. the inotify watch limit); `run()` then returns
                 and the caller should fall back to timer polling.
             recheck_ms: How often to re-plan missing or deleted directories without an event.
+            storm_s: changes handed over at every look for this long take the watch off (see the module
+                docstring) ...
+            pause_s: ... for this long.
         """
         self.dirs = tuple((Path(d), bool(r)) for d, r in dirs)
         self.on_change = on_change
@@ -146,6 +161,9 @@ class DirectoryWatcher:
         #: Monotonic time of the last change handed over (read and written by every loop's thread).
         self._last_change = -math.inf
         self.recheck_ms = recheck_ms
+        self.storm_s, self.pause_s = storm_s, pause_s
+        #: Times the watch was taken off for a storm (for tests and the benchmarks).
+        self.pauses = 0
         self.stop_event = stop_event if stop_event is not None else threading.Event()
         self._emit_lock = threading.Lock()
         self._plan: tuple[_Watch, ...] = ()
@@ -213,35 +231,52 @@ class DirectoryWatcher:
         # created while the watch was being set up is not missed until the next recheck.
         halt = _AnyEvent(self.stop_event, restart, first_check=lambda: self._check(plan, restart))
         try:
-            # What `watchfiles.watch` does, but with the step chosen per call (see the module docstring).
-            # Permission denied is ignored: one unreadable subdirectory must not end the watch.
-            paths = [str(w.path) for w in group]
-            with RustNotify(paths, False, _default_force_polling(None), _default_poll_delay_ms(300),
-                            group[0].recursive, True) as notify:
-                # The first look comes quickly: it runs the re-plan of `halt` (see above).
-                step = self.fast_step_ms
-                while True:
-                    raw = notify.watch(self.debounce_ms, step, self.recheck_ms, halt)
-                    if isinstance(raw, str):  # "timeout" (nothing changed), "stop" or "signal"
-                        if raw != "timeout":
-                            return
-                        raw = set()
-                    # Every name is kept (watchfiles' default filter would drop names such as `x~`).
-                    changed = {Path(p) for _, p in raw}
-                    accepted = {p for p in changed if any(w.accepts(p) for w in plan)}
-                    if accepted:
-                        self._last_change = time.monotonic()
-                        self._emit(changed_databases(accepted))
-                    # Only a change to a watched directory itself, or on the way to a missing one, can
-                    # change the plan; no change at all is the periodic timeout.
-                    if (not changed or any(_moves_plan(p, plan) for p in changed)) and self._check(
-                        plan, restart
-                    ):
-                        return
-                    step = self._step()  # after `_last_change` is set: the next look is fast
+            while self._watch(group, plan, restart, halt):
+                # A storm: off for a while (no inotify events to cost the job), then watched again.
+                self.pauses += 1
+                if _AnyEvent(self.stop_event, restart).wait(self.pause_s):
+                    return
+                # Files may have appeared meanwhile: the directories themselves are reported (the caller
+                # rescans them, as for any name it does not know).
+                self._emit({w.path for w in group})
         except Exception as exc:  # reported to the caller, who falls back to polling
             errors.append(exc)
             restart.set()
+
+    def _watch(self, group: tuple[_Watch, ...], plan: tuple[_Watch, ...], restart: threading.Event,
+               halt: _AnyEvent) -> bool:
+        """Watch `group` until stopped or re-planned (False), or until a storm (True)."""
+        # What `watchfiles.watch` does, but with the step chosen per call (see the module docstring).
+        # Permission denied is ignored: one unreadable subdirectory must not end the watch.
+        paths = [str(w.path) for w in group]
+        with RustNotify(paths, False, _default_force_polling(None), _default_poll_delay_ms(300),
+                        group[0].recursive, True) as notify:
+            # The first look comes quickly: it runs the re-plan of `halt` (see above).
+            step = self.fast_step_ms
+            storm_since: float | None = None
+            while True:
+                raw = notify.watch(self.debounce_ms, step, self.recheck_ms, halt)
+                if isinstance(raw, str):  # "timeout" (nothing changed), "stop" or "signal"
+                    if raw != "timeout":
+                        return False
+                    raw = set()
+                # Every name is kept (watchfiles' default filter would drop names such as `x~`).
+                changed = {Path(p) for _, p in raw}
+                accepted = {p for p in changed if any(w.accepts(p) for w in plan)}
+                now = time.monotonic()
+                if accepted:
+                    self._last_change = now
+                    self._emit(changed_databases(accepted))
+                    storm_since = now if storm_since is None else storm_since
+                    if now - storm_since >= self.storm_s:
+                        return True
+                else:
+                    storm_since = None
+                # Only a change to a watched directory itself, or on the way to a missing one, can
+                # change the plan; no change at all is the periodic timeout.
+                if (not changed or any(_moves_plan(p, plan) for p in changed)) and self._check(plan, restart):
+                    return False
+                step = self._step()  # after `_last_change` is set: the next look is fast
 
     def _step(self) -> int:
         recent = time.monotonic() - self._last_change < self.fast_for
@@ -283,3 +318,13 @@ class _AnyEvent:
             check, self._first_check = self._first_check, None
             check()
         return any(e.is_set() for e in self._events)
+
+    def wait(self, seconds: float) -> bool:
+        """Sleep up to `seconds`, waking within 50 ms of any event being set; True if one was."""
+        deadline = time.monotonic() + seconds
+        while not self.is_set():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            self._events[0].wait(min(left, 0.05))
+        return True

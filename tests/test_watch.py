@@ -188,3 +188,25 @@ def test_the_watch_wakes_fast_only_after_a_change(tmp_path: Path, start: Start) 
     assert time.monotonic() - began < 0.2
     time.sleep(0.6)
     assert watcher._step() == 200
+
+
+def test_a_storm_of_writes_takes_the_watch_off_for_a_while(tmp_path: Path, start: Start) -> None:
+    """A job writing its -wal without a break: the watch is taken off (no inotify event costs the job),
+    reports its directory when it is put back (new files are then found by a rescan), and still
+    reports changes once the storm is over."""
+    watcher, rec, _ = start([(tmp_path, False)], fast_step_ms=10, storm_s=0.2, pause_s=0.3)
+    wal = tmp_path / "job.db-wal"
+    with wal.open("ab") as f:
+        ended = time.monotonic() + 1.5
+        while time.monotonic() < ended:
+            f.write(b"frame")
+            f.flush()
+            time.sleep(0.002)
+    assert rec.wait_for(tmp_path / "job.db")
+    assert watcher.pauses >= 1
+    assert rec.wait_for(tmp_path)  # reported as the watch came back
+    time.sleep(0.5)  # the storm is over: the watch is on again
+    with rec.cond:
+        rec.seen.clear()
+    (tmp_path / "new.db").write_bytes(b"")
+    assert rec.wait_for(tmp_path / "new.db")
