@@ -190,18 +190,23 @@ class ChunkedCounts:
 
     def _recount(self, conn: sqlite3.Connection, index: int) -> None:
         lo, hi = index * self.chunk, (index + 1) * self.chunk
-        conn.execute("BEGIN")
-        try:
-            rows = conn.execute(self._sql, (lo, hi)).fetchall()
-            chunk = self._chunk(rows)
-            if chunk is not None and self._starts_sql and self._running(chunk):
-                track = self.track
-                chunk.starts = tuple(sorted(
-                    t for (v,) in conn.execute(self._starts_sql, (lo, hi)).fetchall()
-                    if (t := parse_ts(v, track.tz, track.time_unit)) is not None))
-        finally:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
+        # Most chunks hold no running row: their count is one statement, its own read transaction, with
+        # no BEGIN and ROLLBACK around it (each a trip through Python that, with the UI thread and the job
+        # on a 2-core machine, could keep the transaction open for milliseconds while it waited for the
+        # GIL or a CPU). A chunk with running rows is read again with its start times, in one transaction.
+        chunk = self._chunk(conn.execute(self._sql, (lo, hi)).fetchall())
+        if chunk is not None and self._starts_sql and self._running(chunk):
+            conn.execute("BEGIN")
+            try:
+                chunk = self._chunk(conn.execute(self._sql, (lo, hi)).fetchall())
+                if chunk is not None and self._running(chunk):
+                    track = self.track
+                    chunk.starts = tuple(sorted(
+                        t for (v,) in conn.execute(self._starts_sql, (lo, hi)).fetchall()
+                        if (t := parse_ts(v, track.tz, track.time_unit)) is not None))
+            finally:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
         self._store(index, chunk)
 
     def _store(self, index: int, chunk: _Chunk | None) -> None:
