@@ -280,10 +280,12 @@ class FailuresScreen(LiveScreen):
     @on(GroupsPanel.Grouped, "#fx-groups")
     def _grouped(self, event: GroupsPanel.Grouped) -> None:
         # The panel has shown the groups already (its own handler runs before the message bubbles here).
+        report = event.report
         if event.final:
             self.query_one("#fx-progress", ProgressBar).add_class("hidden")
             self._error = event.error
-        report = event.report
+            # After the panel took the pass's members (a partial report leaves the cache as it was).
+            self.items_panel.regrouped(report is not None and report.how != "unchanged")
         if report is not None:
             if report.failed == 0:
                 self._show_empty(Text.assemble(("✓ No failed items", "bold green"), " in ",

@@ -2,8 +2,9 @@
 
 `ItemsPanel` is a `PagedTable` (keyset pages read in thread workers) that owns what it lists: all
 failures newest first, one error group, or a search (the filter language of `core/filters.py`), and
-the marked items (the target of a later reset). Re-reads after polls are rate-limited here. It posts
-`MarksChanged` when the marks change and `Opened` when an item is opened (enter or a click).
+the marked items (the target of a later reset). Re-reads after polls are rate-limited here; a group's
+list is re-read after the regroup instead (`regrouped`), as its pages are read by the members the
+grouping pass finds. It posts `MarksChanged` when the marks change and `Opened` when an item is opened.
 """
 
 from __future__ import annotations
@@ -96,6 +97,7 @@ class ItemsPanel(PagedTable):
         self.marked: set[Any] = set()
         self._last_reload = 0.0  # monotonic time the list was last re-read after a poll
         self._reload_pending = False
+        self._after_regroup = False  # a poll asked to re-read a group's list: done as the regroup ends
 
     @property
     def track(self) -> Track | None:
@@ -108,6 +110,7 @@ class ItemsPanel(PagedTable):
     def show(self, group: str | None = None, search: str | None = None) -> None:
         """List one group's items, or a search's matches, or (neither) all failures, from the newest."""
         self.group, self.search = group, search or None
+        self._after_regroup = False  # the new list's first page is read now
         self.load_list()
 
     def load_list(self) -> None:
@@ -118,13 +121,28 @@ class ItemsPanel(PagedTable):
     def reload_soon(self) -> None:
         """Re-read the newest items after a poll: at once, or at most one re-read per RELOAD_GAP (beside
         a busy job a new snapshot comes many times a second, and a page read for each kept a reader on
-        the job's WAL most of the time)."""
+        the job's WAL most of the time).
+
+        A group's list waits for the regroup the same poll scheduled (`regrouped`): its pages are read
+        by the group's members as the last grouping pass found them, so a read before the pass ends
+        misses the group's newest failures, and a second read after it would cost a read per regroup."""
+        if self.group is not None:
+            self._after_regroup = True
+            return
         wait = self._last_reload + RELOAD_GAP - time.monotonic()
         if wait <= 0:
             self._reload_now()
         elif not self._reload_pending:
             self._reload_pending = True
             self.set_timer(wait, self._reload_now)
+
+    def regrouped(self, changed: bool) -> None:
+        """A grouping pass ended (`changed`: it read new or changed failed rows). An open group's list
+        is re-read if a poll asked for it since, or if the pass changed the groups (a regroup on a key,
+        after a write): its pages are read by the members this pass found."""
+        wanted, self._after_regroup = self._after_regroup, False
+        if self.group is not None and (wanted or changed):
+            self._reload_now()
 
     def _reload_now(self) -> None:
         self._reload_pending = False

@@ -95,6 +95,7 @@ class PagedTable(KeyedTable):
         self._rows: list[PageRow] = []
         self._generation = 0
         self._loading: str | None = None
+        self._reload_again = False  # a reload was asked for while a page was read: re-read once it lands
         #: The window starts at the newest item / ends at the oldest.
         self.at_start = True
         self.at_end = True
@@ -125,11 +126,20 @@ class PagedTable(KeyedTable):
         self._fetch = fetch
         self._generation += 1
         self.fetches = 0
+        self._reload_again = False  # this first page is read after any earlier request
         self._start("first", None)
 
     def reload(self) -> None:
-        """Re-read the window in place when it shows the newest items (live updates); else nothing."""
-        if self._fetch is not None and self.at_start and self._loading is None:
+        """Re-read the window in place when it shows the newest items (live updates); else nothing.
+
+        Asked while a page is being read, the re-read follows once that page is applied: the page in
+        flight may have been read before what the caller knows changed, and applied last it would
+        leave the window stale."""
+        if self._fetch is None:
+            return
+        if self._loading is not None:
+            self._reload_again = True
+        elif self.at_start:
             self._start("reload", None)
 
     def set_cell(self, key: Any, column: int, cell: Text) -> None:
@@ -183,6 +193,9 @@ class PagedTable(KeyedTable):
             self.post_message(self.Failed(self, event.error))
         else:
             self._apply(event.direction, event.rows, event.size)
+        if self._reload_again and self._loading is None:
+            self._reload_again = False
+            self.reload()
 
     def _apply(self, direction: str, rows: list[PageRow], size: int) -> None:
         self._loading = None
