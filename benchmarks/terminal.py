@@ -206,7 +206,7 @@ def overview_ready(name: str) -> Callable[[str], bool]:
 def shows_number(value: int) -> Callable[[str], bool]:
     """`value` is on screen, formatted as the TUI formats counts: `12,345`, or from 100,000 on the compact
     `800.0k` / `8.00M` of the overview's narrow columns (a partial count of a chunked first pass grows by
-    whole chunks of 8,192 rows, so it reaches the compact form of the total only with the pass's end)."""
+    whole chunks of 2,048 rows, so it reaches the compact form of the total only near the pass's end)."""
     from batchtop.core.fmt import count
 
     texts = {f"{value:,}", count(value)}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -91,9 +92,18 @@ class Monitor:
             self._cap_open(keep=source)
         return result
 
-    def poll_all(self, force: bool = False) -> list[tuple[Source, PollResult]]:
-        """Poll every source once (used by the headless CLI)."""
-        return [(s, self.poll(s, force)) for s in self.snapshot_sources()]
+    def poll_all(self, force: bool = False, *, exact: bool = True) -> list[tuple[Source, PollResult]]:
+        """Poll every source once (the headless CLI). With `exact`, a source whose poll left chunks to
+        count (the first pass over a large table) is polled on until its counts are exact, at the share
+        of a core the app gives that work (`PollResult.more`): a script never gets partial counts."""
+        out = []
+        for source in self.snapshot_sources():
+            result = self.poll(source, force)
+            while exact and result.more > 0 and result.error is None:
+                time.sleep(result.cost * (1.0 / result.more - 1.0))
+                result = self.poll(source)
+            out.append((source, result))
+        return out
 
     def snapshot_sources(self) -> list[Source]:
         """The sources as a list (safe to iterate while another thread rescans)."""

@@ -106,8 +106,8 @@ class RunTracker:
                 last_change = self.state.last_write or now
             else:
                 last_change = max((t.last_finished for t in tracks if t.last_finished), default=now)
-        elif any(t.counted < 1.0 for t in tracks):
-            pass  # counts growing as the first pass goes are not changes of the data
+        elif any(t.counted < 1.0 for t in (*tracks, *self._tracks)):
+            pass  # counts growing as the first pass goes (and its end) are not changes of the data
         elif [self._key(t) for t in self._tracks] != [self._key(t) for t in tracks]:
             last_change = now
         self._tracks = tracks

@@ -133,6 +133,7 @@ def test_one_changed_row_recounts_one_chunk_through_the_wal(tmp_path: Path) -> N
 
 def test_a_first_pass_shows_partial_counts_then_exact_and_records_no_throughput(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setattr(snapshot_read_mod, "FIRST_BUDGET", 0.0)  # one chunk per poll
+    monkeypatch.setattr(snapshot_read_mod, "OPENING_BUDGET", 0.0)
     job = job_db(tmp_path / "q.db", "wal")
     source = Source(tmp_path / "q.db")
     try:
@@ -260,4 +261,69 @@ def test_frames_written_and_truncated_away_between_two_looks_are_reported_unknow
         assert tail.poll() is None  # we never saw that insert: "unknown", so everything is recounted
     finally:
         tail.close()
+        job.close()
+
+
+def test_a_leaf_split_after_start_is_a_bounded_range_with_the_interior_pages_read_at_start(tmp_path: Path) -> None:
+    job = job_db(tmp_path / "q.db", "wal", rows=ROWS)
+    roots = tuple(r for (r,) in job.execute("SELECT rootpage FROM sqlite_master WHERE type = 'table'"))
+    tail = WalTail(str(tmp_path / "q.db"))
+    try:
+        assert tail.start(roots) and tail._complete  # every interior page known, the lowest level unparsed
+        job.execute("UPDATE jobs SET error = ? WHERE id = 9000", ("x" * 3000,))  # its leaf page splits
+        touched = tail.poll()
+        assert touched is not None and 9000 in touched[0]
+        assert touched[1] and all(lo is not None and hi is not None for lo, hi in touched[1])
+        assert any(lo < 9000 <= hi for lo, hi in touched[1])  # type: ignore[operator]
+        assert tail.lost == 0
+    finally:
+        tail.close()
+        job.close()
+
+
+def test_the_cli_prints_exact_counts_of_a_table_it_is_still_counting(tmp_path: Path, monkeypatch, capsys) -> None:
+    import json
+
+    from batchtop.tui.cli import main
+
+    monkeypatch.setattr(snapshot_read_mod, "OPENING_BUDGET", 0.0)  # one chunk per poll
+    monkeypatch.setattr(snapshot_read_mod, "FIRST_BUDGET", 0.0)
+    job = job_db(tmp_path / "q.db", "wal")
+    try:
+        assert main(["status", "--json", str(tmp_path / "q.db")]) == 0
+        (track,) = json.loads(capsys.readouterr().out)["sources"][0]["tracks"]
+        assert Counter({k: v for k, v in track["counts"].items() if v}) == expected(job)
+    finally:
+        job.close()
+
+
+@pytest.mark.anyio
+async def test_the_overview_says_counting_until_the_first_pass_ends(tmp_path: Path, monkeypatch, make_app, ready,
+                                                                  until) -> None:
+    from batchtop.tui.widgets.keyed_table import KeyedTable
+    from batchtop.tui.widgets.totals import Totals
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(snapshot_read_mod, "OPENING_BUDGET", 0.0)  # one chunk per poll ...
+    monkeypatch.setattr(snapshot_read_mod, "FIRST_BUDGET", 0.0)
+    monkeypatch.setattr(snapshot_read_mod, "FIRST_DUTY", 0.05)  # ... with long gaps: the pass takes seconds
+    job = job_db(tmp_path / "q.db", "wal")
+    truth_now = expected(job)
+    settled = truth_now["done"] + truth_now["failed"]
+    app = make_app(".")
+    try:
+        async with app.run_test(size=(160, 30)) as pilot:
+            await ready(pilot)
+
+            def row() -> str:
+                t = app.screen.query_one(KeyedTable)
+                return "|".join(getattr(c, "plain", str(c)) for c in t._cells[t.row_keys[0]])
+
+            await until(pilot, lambda: "◌ counting" in row(), timeout=5)
+            assert f"{settled:,}/{ROWS:,}" not in row()  # partial counts, and the row says so ...
+            summary = app.screen.query_one(Totals).summary
+            assert summary is not None and ("counting", 1) in summary.states  # ... and the totals
+            await until(pilot, lambda: "counting" not in row(), timeout=20)
+            assert f"{settled:,}/{ROWS:,}" in row()
+    finally:
         job.close()

@@ -180,3 +180,13 @@ def test_a_published_state_never_changes_and_a_status_needs_no_lock() -> None:
     for t in threads:
         t.join(30)
     assert not failures
+
+
+def test_the_end_of_a_first_pass_is_not_a_change_of_the_data() -> None:
+    tracker = RunTracker("/x/q.db")
+    tracker.file_time(T0 - 300)
+    tracker.update(snapshot(T0, track_snap(done=1, pending=1, counted=0.1)))
+    tracker.update(snapshot(T0 + 5, track_snap(done=50, pending=10, counted=1.0)))
+    assert tracker.last_change == T0 - 300  # "changed 5m ago" stays: batchtop counted, the job wrote nothing
+    tracker.update(snapshot(T0 + 9, track_snap(done=51, pending=9)))
+    assert tracker.last_change == T0 + 9

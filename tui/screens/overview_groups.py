@@ -20,7 +20,7 @@ from batchtop.core.chunks import ChunkSet, Combined, GroupBy, combine, group_pat
 from batchtop.tui.messages import SourceView
 from batchtop.tui.screens import overview_rows as rows
 from batchtop.tui.text import safe
-from batchtop.tui.widgets.badge import badge
+from batchtop.tui.widgets.badge import badge, track_state
 from batchtop.tui.widgets.cells import coarse_age, display_path, eta, name_cell, number, rate
 from batchtop.tui.widgets.keyed_table import Cell
 from batchtop.tui.widgets.progress_bar import ProgressBar
@@ -142,7 +142,7 @@ def detail(unit: Unit, c: Combined) -> Text:
     states: dict[str, int] = {}
     for view in unit.views:
         for t in view.status.tracks:
-            states[t.activity.state] = states.get(t.activity.state, 0) + 1
+            states[track_state(t)] = states.get(track_state(t), 0) + 1
     line = " · ".join(f"{n} {state}" for state, n in sorted(states.items(), key=lambda kv: -kv[1]))
     second = Text(line or "waiting for the first reads…", style="bright_black")
     second.append("   space expands or collapses the set", style="italic bright_black")

@@ -17,7 +17,7 @@ from batchtop.core.history import RunState
 from batchtop.core.status import SourceStatus, TrackStatus
 from batchtop.tui.messages import SourceView
 from batchtop.tui.text import safe
-from batchtop.tui.widgets.badge import RANK, badge
+from batchtop.tui.widgets.badge import RANK, badge, track_state
 from batchtop.tui.widgets.cells import coarse_age, display_path, eta, name_cell, number, rate
 from batchtop.tui.widgets.keyed_table import Cell, ColumnSpec
 from batchtop.tui.widgets.progress_bar import ProgressBar
@@ -167,7 +167,7 @@ def state_badge(status: SourceStatus, track: TrackStatus | None) -> Text:
         text = badge(RunState.ERROR)
         text.plain = text.plain.replace("error", word)
         return text
-    return badge(track.activity.state if track else None)
+    return badge(track_state(track) if track else None)
 
 
 def track_cells(view: SourceView, track: TrackStatus, first: bool, now: float,
@@ -267,7 +267,7 @@ def _sort_key(view: SourceView, sort: str) -> _Key:
 def sort_key_of(views: Sequence[SourceView], name: tuple, sort: str) -> _Key:
     """Sort key of one source, or of a set of sources shown as one row (their tracks taken together)."""
     tracks = [t for v in views for t in v.status.tracks]
-    states = [v.status.state or "loading" for v in views] + [t.activity.state for t in tracks]
+    states = [v.status.state or "loading" for v in views] + [track_state(t) for t in tracks]
     if sort == "state":
         primary: tuple = (min(RANK.get(s, 9) for s in states),)
     elif sort == "progress":

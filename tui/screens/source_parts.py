@@ -78,9 +78,9 @@ def heading(view: SourceView, now: float) -> Text:
 
 
 def _source_badge(tracks: tuple[TrackStatus, ...]) -> Text:
-    from batchtop.tui.widgets.badge import RANK, badge
+    from batchtop.tui.widgets.badge import RANK, badge, track_state
 
-    states = [t.activity.state for t in tracks]
+    states = [track_state(t) for t in tracks]
     return badge(min(states, key=lambda s: RANK.get(s, 9)) if states else None)
 
 

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from rich.text import Text
 
 from batchtop.core.history import RunState
+from batchtop.core.status import TrackStatus
 
 #: state -> (glyph, style): the run states of `core.history.RunState` (`error` is a source's, the others a
 #: track's activity), and the app's own `paused` and `loading`.
@@ -19,15 +20,22 @@ BADGES: Mapping[str, tuple[str, str]] = {
     RunState.ERROR: ("✖", "bold red"),
     "paused": ("‖", "bright_black"),
     "loading": ("…", "bright_black"),
+    "counting": ("◌", "cyan"),
 }
 
 #: Sort rank of each state: problems first, so "sort by state" puts what needs attention on top.
 RANK: Mapping[str, int] = {
     RunState.ERROR: 0, RunState.INTERRUPTED: 1, RunState.STALLED: 2, RunState.ACTIVE: 3, RunState.WAITING: 4,
-    "loading": 5, RunState.FINISHED: 6,
+    "loading": 5, "counting": 5, RunState.FINISHED: 6,
 }
 
 WIDTH = 13
+
+
+def track_state(track: TrackStatus) -> str:
+    """The state a track's badge shows: "counting" while the first pass over its large table goes on
+    (its counts are partial, so its run state is not known yet), else its activity."""
+    return "counting" if track.counted < 1.0 else track.activity.state
 
 
 def badge(state: str | None) -> Text:

@@ -16,7 +16,7 @@ from batchtop.core import fmt
 from batchtop.core.history import RunState
 from batchtop.core.profiles.model import STATES
 from batchtop.core.status import SourceStatus
-from batchtop.tui.widgets.badge import BADGES
+from batchtop.tui.widgets.badge import BADGES, track_state
 from batchtop.tui.widgets.cells import joined
 from batchtop.tui.widgets.progress_bar import GLYPHS, ProgressBar, allocate
 
@@ -50,7 +50,7 @@ class Summary:
                 n_tracks += 1
                 counts.update(track.counts)
                 if status.error is None:
-                    states[track.activity.state] += 1
+                    states[track_state(track)] += 1
                 if track.rate_per_min is not None:
                     rates.append(track.rate_per_min)
                 if track.eta is not None and track.remaining:
@@ -128,8 +128,8 @@ def _bar_text(bar: ProgressBar) -> Text:
 def _activity(summary: Summary) -> Text:
     """'✖ 1 error  ■ 1 interrupted  ● 5 active': how many tracks are in each state, problems first."""
     activity = Text(no_wrap=True)
-    for state in (RunState.ERROR, RunState.INTERRUPTED, RunState.STALLED, RunState.ACTIVE, RunState.WAITING,
-                  RunState.FINISHED):
+    for state in (RunState.ERROR, RunState.INTERRUPTED, RunState.STALLED, RunState.ACTIVE, "counting",
+                  RunState.WAITING, RunState.FINISHED):
         n = dict(summary.states).get(state, 0)
         if n:
             glyph, style = BADGES[state]

@@ -18,7 +18,7 @@ from batchtop.core.profiles.model import Track
 from batchtop.core.snapshot import TrackSnapshot
 from batchtop.core.status import TrackStatus
 from batchtop.tui.text import safe
-from batchtop.tui.widgets.badge import badge
+from batchtop.tui.widgets.badge import badge, track_state
 from batchtop.tui.widgets.cells import age
 from batchtop.tui.widgets.progress_bar import GLYPHS
 from batchtop.tui.widgets.sparkline import Sparkline
@@ -171,7 +171,7 @@ class TrackPanel(Static):
         title.append(" · ")
         title.append_text(safe(s.table, limit=40, style="bright_black"))
         self.border_title = title
-        sub = badge(RunState.ERROR if data.stale_source else s.activity.state)
+        sub = badge(RunState.ERROR if data.stale_source else track_state(s))
         sub.append("  ")
         sub.append_text(safe(s.activity.reason, limit=70, style="bright_black"))
         self.border_subtitle = sub

@@ -44,6 +44,9 @@ from batchtop.core.tracker import SEED_HORIZON
 #: large table, then after commits. A poll that leaves chunks to count asks to be polled again after a
 #: gap that keeps our database work at `FIRST_DUTY` / `DUTY` of a core (see `PollResult.more`).
 FIRST_BUDGET, BUDGET = 0.25, 0.05
+#: The first poll of a large table counts only this long, so its first screen (partial counts, marked
+#: as such) comes at once; the pass goes on at the next poll.
+OPENING_BUDGET = 0.03
 FIRST_DUTY, DUTY = 0.8, 0.05
 #: Seconds between whole recounts of a chunked table whose WAL says which rows changed: the WAL cannot
 #: show a row deleted from a leaf page first seen in that commit when its rowid is not adjacent to a row
@@ -161,6 +164,7 @@ class SnapshotReader:
         queries, more, now = 0, 0.0, time.monotonic()
         for track in self.profile.tracks:
             counter = self._counters.get(track.name)
+            opening = counter is None
             if counter is None:
                 span = rowid_span(conn, track.table)
                 queries += 1
@@ -176,7 +180,7 @@ class SnapshotReader:
                 self._verified[track.name] = now
             first = not counter.complete
             before = counter.reads
-            done = counter.step(conn, FIRST_BUDGET if first else BUDGET)
+            done = counter.step(conn, OPENING_BUDGET if opening else FIRST_BUDGET if first else BUDGET)
             queries += 1 + counter.reads - before
             if counter.too_varied:  # a free-text status: one GROUP BY, as for a small table
                 del self._counters[track.name]
