@@ -129,6 +129,8 @@ class AppAlerts:
             return
         moved = []
         for t in status.tracks:
+            if t.counted < 1.0:
+                continue  # a first pass's partial counts grow every poll: scanning them would race the pass
             key = (status.path, t.name)
             failed = t.counts.get("failed", 0)
             if self._failed.get(key) != failed:
